@@ -1,0 +1,104 @@
+/// chatd's validated configuration. Every field's default is the article's behaviour; the
+/// same defaults are documented in etc/chatd.toml and chatd.toml(5).
+public struct Config: Sendable, Equatable {
+    public var server = Server()
+    public var auth = Auth()
+    public var limits = Limits()
+    public var heartbeat = Heartbeat()
+    public var history = History()
+    public var rooms = Rooms()
+    public var log = Log()
+
+    public init() {}
+
+    public struct Server: Sendable, Equatable {
+        /// Addresses to listen on when not socket-activated. Default `127.0.0.1:8080`.
+        public var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 8080)]
+        /// Folder holding the browser page (index.html, app.js, style.css). Default: the first
+        /// of `$CHATD_WEB_ROOT`, `<prefix>/share/chatd/www` beside the binary, `./web`.
+        public var webRoot: String?
+        /// Enables the echo endpoint (`/chat?…&echo=1`) for protocol conformance testing.
+        /// Default false.
+        public var echoEndpoint = false
+    }
+
+    public struct Auth: Sendable, Equatable {
+        /// Tokens accepted at the upgrade. Default `["dev-token"]`.
+        public var tokens: [String] = ["dev-token"]
+        /// Origins allowed at the upgrade. Default (nil): `http://localhost:PORT` and
+        /// `http://127.0.0.1:PORT` for the first listen port, as the article does.
+        public var allowedOrigins: [String]?
+    }
+
+    public struct Limits: Sendable, Equatable {
+        /// Longest message text, in UTF-16 units (JavaScript's `length`). Default 500.
+        public var maxMessageChars = 500
+        /// Largest WebSocket frame or reassembled message a client may send. Default 4096.
+        public var maxFrameBytes = 4096
+        /// Messages a connection may send per window (token bucket). Default 20.
+        public var rateMessages = 20
+        /// The window of `rateMessages`, in seconds. Default 10.
+        public var rateWindowSeconds: Double = 10
+    }
+
+    public struct Heartbeat: Sendable, Equatable {
+        /// Seconds between pings; a connection that has not answered the previous ping by
+        /// the next one is terminated. Default 30.
+        public var pingIntervalSeconds: Double = 30
+    }
+
+    public struct History: Sendable, Equatable {
+        /// Messages per room kept and sent to each new connection. Default 50.
+        public var window = 50
+    }
+
+    public struct Rooms: Sendable, Equatable {
+        /// Room for clients that name none (or an invalid one). Default "lobby".
+        public var defaultRoom = "lobby"
+    }
+
+    public struct Log: Sendable, Equatable {
+        /// trace, debug, info, notice, warning, error or critical. Default "info".
+        public var level = "info"
+    }
+
+    /// The origins in force: the configured list, or the article's two for the first port.
+    public var effectiveOrigins: [String] {
+        if let origins = auth.allowedOrigins { return origins }
+        let port = server.listen.first?.port ?? 8080
+        return ["http://localhost:\(port)", "http://127.0.0.1:\(port)"]
+    }
+}
+
+/// A `host:port` to bind; IPv6 hosts are written in brackets (`[::1]:8080`).
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Parses `host:port`, `[v6]:port`; nil when malformed or the port is out of range.
+    public static func parse(_ text: String) -> ListenAddress? {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        return ListenAddress(host: String(host), port: port)
+    }
+}

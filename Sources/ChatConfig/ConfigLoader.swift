@@ -1,0 +1,78 @@
+import Foundation
+import TOMLKit
+
+/// Reads a TOML file into a validated `Config`, then applies the article's environment
+/// variables (`PORT`, `CHAT_TOKEN`, `ALLOWED_ORIGINS`), which win over the file.
+public enum ConfigLoader {
+    /// Loads `path` (or the built-in defaults when nil) and applies `environment`.
+    public static func load(path: String?, environment: [String: String] = [:]) throws(ConfigError) -> Config {
+        var config = Config()
+        if let path {
+            let text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw ConfigError(kind: .unreadable, file: path, line: nil, key: nil,
+                                  message: "cannot read the file: \(Self.describe(error))")
+            }
+            config = try parse(text, file: path)
+        }
+        return try applyEnvironment(environment, to: config)
+    }
+
+    /// Parses and validates TOML text; `file` names it in errors.
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> Config {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(kind: .syntax, file: file, line: error.source.begin.line, key: nil,
+                              message: "TOML syntax error: \(error.description)")
+        } catch {
+            throw ConfigError(kind: .syntax, file: file, line: nil, key: nil, message: "TOML syntax error: \(error)")
+        }
+        var reader = TableReader(file: file, lines: KeyLines(text: text))
+        var config = Config()
+        try reader.read(table, into: &config)
+        try Validation.check(config, file: file, lines: reader.lines)
+        return config
+    }
+
+    /// The article's variables: `PORT` replaces every listen port, `CHAT_TOKEN` the token
+    /// list, `ALLOWED_ORIGINS` (comma-separated) the origin list.
+    public static func applyEnvironment(_ env: [String: String], to base: Config) throws(ConfigError) -> Config {
+        var config = base
+        if let portText = env["PORT"] {
+            guard let port = Int(portText.trimmingCharacters(in: .whitespaces)), (0...65535).contains(port) else {
+                throw ConfigError(kind: .outOfRange, file: "environment", line: nil, key: "PORT",
+                                  message: "must be a port number 0...65535, got \"\(portText)\"")
+            }
+            config.server.listen = config.server.listen.map { ListenAddress(host: $0.host, port: port) }
+        }
+        if let token = env["CHAT_TOKEN"] {
+            guard !token.isEmpty else {
+                throw ConfigError(kind: .invalidValue, file: "environment", line: nil, key: "CHAT_TOKEN",
+                                  message: "must not be empty")
+            }
+            config.auth.tokens = [token]
+        }
+        if let origins = env["ALLOWED_ORIGINS"] {
+            let list = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for origin in list where !Validation.isOrigin(origin) {
+                throw ConfigError(kind: .invalidValue, file: "environment", line: nil, key: "ALLOWED_ORIGINS",
+                                  message: "\"\(origin)\" is not an origin (scheme://host[:port], no path)")
+            }
+            config.auth.allowedOrigins = list
+        }
+        return config
+    }
+
+    static func describe(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
+           let cmsg = strerror(Int32(underlying.code)) {
+            return String(cString: cmsg)
+        }
+        return ns.localizedDescription
+    }
+}

@@ -1,0 +1,77 @@
+/// Range and shape checks on a whole `Config`, after the types are known to be right.
+enum Validation {
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    static func check(_ c: Config, file: String, lines: KeyLines) throws(ConfigError) {
+        func fail(_ kind: ConfigError.Kind, _ key: String, _ message: String) -> ConfigError {
+            ConfigError(kind: kind, file: file, line: lines.line(of: key), key: key, message: message)
+        }
+        func atLeast(_ value: Int, _ min: Int, _ key: String) throws(ConfigError) {
+            if value < min { throw fail(.outOfRange, key, "must be at least \(min), got \(value)") }
+        }
+        func positive(_ value: Double, _ key: String) throws(ConfigError) {
+            if !(value > 0) || !value.isFinite { throw fail(.outOfRange, key, "must be a positive number of seconds, got \(value)") }
+        }
+
+        if c.server.listen.isEmpty { throw fail(.invalidValue, "server.listen", "must name at least one address") }
+        if let root = c.server.webRoot, root.isEmpty { throw fail(.invalidValue, "server.web_root", "must not be empty") }
+        if c.auth.tokens.isEmpty { throw fail(.invalidValue, "auth.tokens", "must hold at least one token") }
+        for token in c.auth.tokens where token.isEmpty {
+            throw fail(.invalidValue, "auth.tokens", "tokens must not be empty strings")
+        }
+        for origin in c.auth.allowedOrigins ?? [] where !isOrigin(origin) {
+            throw fail(.invalidValue, "auth.allowed_origins", "\"\(origin)\" is not an origin (scheme://host[:port], no path)")
+        }
+        try atLeast(c.limits.maxMessageChars, 1, "limits.max_message_chars")
+        try atLeast(c.limits.maxFrameBytes, 64, "limits.max_frame_bytes")
+        if c.limits.maxFrameBytes > 16 << 20 {
+            throw fail(.outOfRange, "limits.max_frame_bytes", "must be at most \(16 << 20), got \(c.limits.maxFrameBytes)")
+        }
+        try atLeast(c.limits.rateMessages, 1, "limits.rate_messages")
+        try positive(c.limits.rateWindowSeconds, "limits.rate_window_seconds")
+        try positive(c.heartbeat.pingIntervalSeconds, "heartbeat.ping_interval_seconds")
+        try atLeast(c.history.window, 0, "history.window")
+        if c.history.window > 10_000 {
+            throw fail(.outOfRange, "history.window", "must be at most 10000, got \(c.history.window)")
+        }
+        if !isRoomName(c.rooms.defaultRoom) {
+            throw fail(.invalidValue, "rooms.default", "\"\(c.rooms.defaultRoom)\" is not a room name (1-32 of a-z A-Z 0-9 _ -)")
+        }
+        if !logLevels.contains(c.log.level) {
+            throw fail(.invalidValue, "log.level", "must be one of \(logLevels.joined(separator: ", ")), got \"\(c.log.level)\"")
+        }
+    }
+
+    /// `http(s)://host[:port]` exactly as a browser sends it in `Origin`: lowercase scheme,
+    /// a host, an optional port, and no path, query or trailing slash.
+    static func isOrigin(_ s: String) -> Bool {
+        let schemes = ["http://", "https://"]
+        guard let scheme = schemes.first(where: { s.hasPrefix($0) }) else { return false }
+        let rest = s.dropFirst(scheme.count)
+        guard !rest.isEmpty, !rest.contains("/"), !rest.contains("?"), !rest.contains("#"),
+              !rest.contains("@"), !rest.contains(" ")
+        else { return false }
+        var host = rest
+        if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { return false }
+            let after = rest[rest.index(after: close)...]
+            if after.isEmpty { return true }
+            guard after.hasPrefix(":"), let p = Int(after.dropFirst()), (1...65535).contains(p) else { return false }
+            return true
+        }
+        if let colon = rest.lastIndex(of: ":") {
+            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else { return false }
+            host = rest[..<colon]
+        }
+        return !host.isEmpty && host.allSatisfy { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }
+    }
+
+    static func isRoomName(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 32 && s.unicodeScalars.allSatisfy {
+            switch $0 {
+            case "a"..."z", "A"..."Z", "0"..."9", "_", "-": return true
+            default: return false
+            }
+        }
+    }
+}

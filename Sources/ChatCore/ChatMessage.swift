@@ -1,0 +1,30 @@
+/// One chat message as the article's protocol carries it, plus `seq`, the message's
+/// position in its room (strictly increasing), which clients may ignore.
+public struct ChatMessage: Sendable, Equatable {
+    public var id: String
+    public var seq: UInt64
+    public var room: String
+    public var from: String
+    public var text: String
+    public var sentAt: String
+
+    public init(id: String, seq: UInt64, room: String, from: String, text: String, sentAt: String) {
+        self.id = id
+        self.seq = seq
+        self.room = room
+        self.from = from
+        self.text = text
+        self.sentAt = sentAt
+    }
+
+    func write(to w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", id)
+        w.field("seq", seq)
+        w.field("room", room)
+        w.field("from", from)
+        w.field("text", text)
+        w.field("sentAt", sentAt)
+        w.endObject()
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+
+/// What a client may ask for in a text frame, decoded strictly. Anything that is not one of
+/// these becomes an `ErrorCode`, never a crash (the article's server dies on `null`).
+public enum ClientCommand: Sendable, Equatable {
+    case message(text: String)
+    case ping
+
+    /// Decodes one text frame. `maxChars` counts UTF-16 units, as the browser's
+    /// `maxlength` and JavaScript's `length` do, so the page and the server agree.
+    public static func decode(_ utf8: some Collection<UInt8>, maxChars: Int) -> Result<ClientCommand, ErrorCode> {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(utf8), options: [.fragmentsAllowed])
+        } catch {
+            return .failure(.badJSON)
+        }
+        guard let event = object as? [String: Any], let type = event["type"] as? String else {
+            return .failure(.badType)
+        }
+        switch type {
+        case "message":
+            let raw = event["text"]
+            if raw == nil || raw is NSNull { return .failure(.empty) }
+            guard let string = raw as? String else { return .failure(.badField) }
+            let text = Sanitize.trimmed(string)
+            if text.isEmpty { return .failure(.empty) }
+            if text.utf16.count > maxChars { return .failure(.tooLarge) }
+            return .success(.message(text: text))
+        case "ping":
+            return .success(.ping)
+        default:
+            return .failure(.badType)
+        }
+    }
+}

@@ -1,0 +1,35 @@
+/// Error events that keep the connection open. The raw values are the stable `code`
+/// strings clients match on (the article's five first); docs/protocol.md lists them all.
+public enum ErrorCode: String, Error, Sendable, CaseIterable {
+    case rateLimited = "rate_limited"
+    case tooLarge = "too_large"
+    case badJSON = "bad_json"
+    case badType = "bad_type"
+    case empty = "empty"
+    case badField = "bad_field"
+
+    /// The human-readable `message` sent with the code.
+    public func message(maxChars: Int) -> String {
+        switch self {
+        case .rateLimited: return "Too many messages. Wait a moment."
+        case .tooLarge: return "Message must be \(maxChars) characters or less."
+        case .badJSON: return "Send JSON such as {\"type\":\"message\",\"text\":\"hi\"}."
+        case .badType: return "Unknown event type. Send {\"type\":\"message\",\"text\":\"...\"} or {\"type\":\"ping\"}."
+        case .empty: return "Message text is required."
+        case .badField: return "The field \"text\" must be a string."
+        }
+    }
+}
+
+/// WebSocket close codes chatd sends, with the reason text it sends alongside.
+public enum CloseCode: UInt16, Sendable {
+    case normal = 1000
+    case goingAway = 1001
+    case protocolError = 1002
+    case unsupportedData = 1003
+    case invalidPayload = 1007
+    case policyViolation = 1008
+    case messageTooBig = 1009
+    case internalError = 1011
+    case tryAgainLater = 1013
+}

@@ -1,0 +1,37 @@
+/// The last `limit` messages of a room, oldest first: a ring buffer, so that appending to a
+/// full window costs the same as appending to an empty one.
+public struct HistoryWindow: Sendable {
+    public private(set) var limit: Int
+    private var storage: [ChatMessage] = []
+    private var head = 0  // index of the oldest element once the ring is full
+
+    public init(limit: Int) {
+        self.limit = max(0, limit)
+        storage.reserveCapacity(min(self.limit, 1024))
+    }
+
+    public var count: Int { storage.count }
+
+    public mutating func append(_ message: ChatMessage) {
+        guard limit > 0 else { return }
+        if storage.count < limit {
+            storage.append(message)
+        } else {
+            storage[head] = message
+            head = (head + 1) % limit
+        }
+    }
+
+    /// Oldest first.
+    public var messages: [ChatMessage] {
+        guard head != 0 else { return storage }
+        return Array(storage[head...] + storage[..<head])
+    }
+
+    public mutating func resize(to newLimit: Int) {
+        let kept = Array(messages.suffix(max(0, newLimit)))
+        limit = max(0, newLimit)
+        storage = kept
+        head = 0
+    }
+}

@@ -1,0 +1,45 @@
+/// Everything the server sends, as the article's protocol names it, serialised once.
+public enum ServerEvent: Sendable {
+    case system(message: String, clientId: String)
+    case history(messages: [ChatMessage])
+    case presence(message: String, online: Int)
+    case message(ChatMessage)
+    case error(code: ErrorCode, message: String)
+    case pong
+
+    /// The event as UTF-8 JSON text.
+    public func jsonBytes() -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        switch self {
+        case let .system(message, clientId):
+            w.field("type", "system")
+            w.field("message", message)
+            w.field("clientId", clientId)
+        case let .history(messages):
+            w.field("type", "history")
+            w.key("messages")
+            w.beginArray()
+            for m in messages { m.write(to: &w) }
+            w.endArray()
+        case let .presence(message, online):
+            w.field("type", "presence")
+            w.field("message", message)
+            w.field("online", online)
+        case let .message(m):
+            w.field("type", "message")
+            w.key("message")
+            m.write(to: &w)
+        case let .error(code, message):
+            w.field("type", "error")
+            w.field("code", code.rawValue)
+            w.field("message", message)
+        case .pong:
+            w.field("type", "pong")
+        }
+        w.endObject()
+        return w.bytes
+    }
+
+    public var json: String { String(decoding: jsonBytes(), as: UTF8.self) }
+}

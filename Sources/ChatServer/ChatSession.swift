@@ -1,0 +1,248 @@
+import ChatCore
+import Foundation
+import NIOCore
+import NIOWebSocket
+
+/// One WebSocket connection after the upgrade: frames in, chat events out. Lives on its
+/// channel's event loop; the hub reaches it only through its loop's `LoopShard`.
+final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = ByteBuffer
+
+    let id = UUID().uuidString.lowercased()
+    let name: String
+    let room: String
+    let echo: Bool
+    /// Position in the loop shard's member list (-1 when not a member).
+    var slot = -1
+    /// The room's broadcast epoch when this session joined; older deliveries skip it.
+    var joinEpoch: UInt64 = 0
+
+    private let hub: Hub
+    private let settings: Settings
+    private var context: ChannelHandlerContext?
+    private var shardIndex = 0
+    private var started = false
+    private var joined = false
+    private var closing = false
+    private var awaitingPong = false
+    private var heartbeat: Scheduled<Void>?
+    private var bucket: TokenBucket
+    private var assembler: MessageAssembler
+
+    init(session: UpgradeGate.Session, hub: Hub, settings: Settings) {
+        name = session.name
+        room = session.room
+        echo = session.echo
+        self.hub = hub
+        self.settings = settings
+        bucket = TokenBucket(capacity: settings.rateMessages, windowNanoseconds: settings.rateWindowNanoseconds,
+                             now: NIODeadline.now().uptimeNanoseconds)
+        assembler = MessageAssembler(maxBytes: settings.maxFrameBytes)
+    }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish()
+        self.context = nil
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        hub.connections.add(1, ordering: .relaxed)
+        shardIndex = hub.shardIndex(of: context.eventLoop)
+        hub.shards[shardIndex].shard.value.register(self)
+        if echo { return }
+        send(.system(message: "connected as \(name)", clientId: id), flush: false)
+        let history = hub.join(self, shardIndex: shardIndex, historyWindow: settings.historyWindow)
+        joined = true
+        send(.history(messages: history), flush: true)
+        scheduleHeartbeat(context: context)
+    }
+
+    private func finish() {
+        guard started else { return }
+        started = false
+        heartbeat?.cancel()
+        heartbeat = nil
+        hub.connections.subtract(1, ordering: .relaxed)
+        hub.shards[shardIndex].shard.value.unregister(self)
+        if joined {
+            joined = false
+            hub.leave(self, shardIndex: shardIndex)
+        }
+    }
+
+    // MARK: Heartbeat
+
+    /// Pings every interval; a connection that has not answered the previous ping by the
+    /// next tick is terminated, as the article's heartbeat does.
+    private func scheduleHeartbeat(context: ChannelHandlerContext) {
+        let interval = TimeAmount.nanoseconds(settings.pingIntervalNanoseconds)
+        heartbeat = context.eventLoop.assumeIsolated().scheduleTask(in: interval) { [self] in
+            self.heartbeatTick()
+        }
+    }
+
+    private func heartbeatTick() {
+        guard let context, started else { return }
+        if awaitingPong {
+            context.close(promise: nil)
+            return
+        }
+        awaitingPong = true
+        context.writeAndFlush(wrapOutboundOut(ServerFrame.encode(opcode: .ping, payload: [UInt8](), allocator: context.channel.allocator)), promise: nil)
+        scheduleHeartbeat(context: context)
+    }
+
+    // MARK: Outbound
+
+    /// A pre-encoded broadcast frame from the loop shard.
+    func deliver(_ frame: ByteBuffer) {
+        guard let context, !closing else { return }
+        hub.framesOut.add(1, ordering: .relaxed)
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    private func send(_ event: ServerEvent, flush: Bool) {
+        guard let context, !closing else { return }
+        let frame = ServerFrame.text(event.jsonBytes(), allocator: context.channel.allocator)
+        if flush {
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(frame), promise: nil)
+        }
+    }
+
+    private func sendError(_ code: ErrorCode) {
+        send(.error(code: code, message: code.message(maxChars: settings.maxMessageChars)), flush: true)
+    }
+
+    /// Sends a close frame and closes the TCP connection once it is written.
+    func close(code: CloseCode, reason: String) {
+        close(rawCode: code.rawValue, reason: reason)
+    }
+
+    private func close(rawCode: UInt16, reason: String) {
+        guard let context, !closing else { return }
+        closing = true
+        let channel = context.channel
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(ServerFrame.close(code: rawCode, reason: reason, allocator: channel.allocator)),
+                              promise: promise)
+        promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard !closing else { return }
+        if let (code, reason) = MessageAssembler.validate(frame) {
+            close(code: code, reason: reason)
+            return
+        }
+        switch frame.opcode {
+        case .ping:
+            let pong = ServerFrame.encode(opcode: .pong, buffer: frame.unmaskedData, allocator: context.channel.allocator)
+            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+        case .pong:
+            awaitingPong = false
+        case .connectionClose:
+            receivedClose(frame.unmaskedData)
+        default:
+            switch assembler.feed(frame) {
+            case .none:
+                break
+            case let .fail(code, reason):
+                close(code: code, reason: reason)
+            case let .binary(data):
+                if echo {
+                    context.writeAndFlush(wrapOutboundOut(ServerFrame.encode(opcode: .binary, buffer: data, allocator: context.channel.allocator)), promise: nil)
+                } else {
+                    close(code: .unsupportedData, reason: "text messages only")
+                }
+            case let .text(data):
+                if echo {
+                    context.writeAndFlush(wrapOutboundOut(ServerFrame.encode(opcode: .text, buffer: data, allocator: context.channel.allocator)), promise: nil)
+                } else {
+                    handleText(data)
+                }
+            }
+        }
+    }
+
+    /// The article's order: every text frame costs quota, then it is parsed and checked.
+    private func handleText(_ data: ByteBuffer) {
+        guard bucket.consume(now: NIODeadline.now().uptimeNanoseconds) else {
+            sendError(.rateLimited)
+            return
+        }
+        switch ClientCommand.decode(data.readableBytesView, maxChars: settings.maxMessageChars) {
+        case let .failure(code):
+            sendError(code)
+        case .success(.ping):
+            send(.pong, flush: true)
+        case let .success(.message(text)):
+            hub.publish(room: room, from: name, text: text, historyWindow: settings.historyWindow)
+        }
+    }
+
+    /// Answers a client's close with the same code (RFC 6455 5.5.1), or with 1002/1007 when
+    /// the close frame itself is malformed.
+    private func receivedClose(_ payload: ByteBuffer) {
+        var payload = payload
+        guard payload.readableBytes > 0 else {
+            close(rawCode: CloseCode.normal.rawValue, reason: "")
+            return
+        }
+        guard payload.readableBytes >= 2, let code = payload.readInteger(as: UInt16.self) else {
+            close(code: .protocolError, reason: "malformed close frame")
+            return
+        }
+        guard Self.isValidReceivedCloseCode(code) else {
+            close(code: .protocolError, reason: "invalid close code")
+            return
+        }
+        guard String(validating: payload.readableBytesView, as: UTF8.self) != nil else {
+            close(code: .invalidPayload, reason: "close reason is not valid UTF-8")
+            return
+        }
+        close(rawCode: code, reason: "")
+    }
+
+    static func isValidReceivedCloseCode(_ code: UInt16) -> Bool {
+        switch code {
+        case 1000...1003, 1007...1011, 3000...4999: return true
+        default: return false
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case NIOWebSocketError.invalidFrameLength:
+            close(code: .messageTooBig, reason: "frame too big")
+        case is NIOWebSocketError:
+            close(code: .protocolError, reason: "protocol error")
+        default:
+            context.close(promise: nil)
+        }
+    }
+}

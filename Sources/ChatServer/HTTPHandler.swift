@@ -1,0 +1,136 @@
+import ChatCore
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// Plain HTTP: the page, /healthz, and the answers to refused upgrades. A request that the
+/// WebSocket upgrader accepted never reaches this handler; one it refused arrives here as an
+/// ordinary request, and the gate is asked again which status it gets.
+final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    static let name = "chatd.http"
+
+    private let server: ServerCore
+    private var head: HTTPRequestHead?
+
+    init(server: ServerCore) { self.server = server }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case let .head(h):
+            head = h
+        case .body:
+            break
+        case .end:
+            guard let h = head else { return }
+            head = nil
+            respond(to: h, context: context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Upgrade-attempt failures are reported here before the request is passed on; the
+        // request itself still arrives and is answered. Anything else ends the connection.
+        if error is NIOWebSocketUpgradeError || error is HTTPServerUpgradeErrors { return }
+        context.close(promise: nil)
+    }
+
+    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let (path, _) = QueryString.split(target: head.uri)
+        if path == UpgradeGate.chatPath {
+            respondToChat(head, context: context)
+            return
+        }
+        let isRead = head.method == .GET || head.method == .HEAD
+        if path == "/healthz" {
+            guard isRead else { return send(context, head, status: .methodNotAllowed, text: "method not allowed", extra: [("Allow", "GET, HEAD")]) }
+            var w = JSONWriter()
+            w.beginObject()
+            w.field("ok", true)
+            w.field("clients", server.hub.connections.load(ordering: .relaxed))
+            w.endObject()
+            return send(context, head, status: .ok, body: ByteBuffer(bytes: w.bytes), type: "application/json",
+                        extra: [("Cache-Control", "no-store")])
+        }
+        if let file = server.site.file(at: path) {
+            guard isRead else { return send(context, head, status: .methodNotAllowed, text: "method not allowed", extra: [("Allow", "GET, HEAD")]) }
+            var extra = [("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff"),
+                         ("Referrer-Policy", "no-referrer")]
+            if file.contentType.hasPrefix("text/html") {
+                extra.append(("Content-Security-Policy", Self.contentSecurityPolicy(host: head.headers.first(name: "host"))))
+                extra.append(("X-Frame-Options", "DENY"))
+            }
+            return send(context, head, status: .ok, body: file.body, type: file.contentType, extra: extra)
+        }
+        send(context, head, status: .notFound, text: "not found")
+    }
+
+    private func respondToChat(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let decision = server.settings.current.gate.decide(UpgradeGate.Request(head))
+        switch decision {
+        case let .reject(status, reason):
+            var extra: [(String, String)] = [("Connection", "close")]
+            if status == 426 { extra.append(("Upgrade", "websocket")) }
+            if status == 405 { extra.append(("Allow", "GET")) }
+            server.logger.info("upgrade refused", metadata: ["status": "\(status)", "path": "\(UpgradeGate.chatPath)",
+                                                            "reason": "\(reason)"])
+            send(context, head, status: HTTPResponseStatus(statusCode: status), text: reason, extra: extra, close: true)
+        case .accept:
+            // The gate would accept, yet the upgrader did not: the WebSocket handshake itself
+            // is malformed (no Sec-WebSocket-Key, or a version other than 13).
+            send(context, head, status: .badRequest, text: "bad WebSocket handshake (need Sec-WebSocket-Key and Sec-WebSocket-Version: 13)",
+                 extra: [("Connection", "close"), ("Sec-WebSocket-Version", "13")], close: true)
+        }
+    }
+
+    static func contentSecurityPolicy(host: String?) -> String {
+        var connect = "'self'"
+        if let host, !host.isEmpty, host.utf8.count < 256,
+           host.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || ".-:[]".unicodeScalars.contains($0) }) {
+            connect += " ws://\(host) wss://\(host)"
+        }
+        return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src \(connect); base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    }
+
+    private func send(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, status: HTTPResponseStatus, text: String,
+                      extra: [(String, String)] = [], close: Bool = false) {
+        send(context, head, status: status, body: ByteBuffer(string: text + "\n"), type: "text/plain; charset=utf-8",
+             extra: extra, close: close)
+    }
+
+    private func send(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, status: HTTPResponseStatus, body: ByteBuffer,
+                      type: String, extra: [(String, String)] = [], close: Bool = false) {
+        let keepAlive = head.isKeepAlive && !close
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: type)
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        headers.add(name: "Server", value: "chatd")
+        for (name, value) in extra where name != "Connection" { headers.add(name: name, value: value) }
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        if head.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
+        let done = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
+        if !keepAlive {
+            let channel = context.channel
+            done.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+extension UpgradeGate.Request {
+    init(_ head: HTTPRequestHead) {
+        let upgrade = head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
+        self.init(
+            method: head.method.rawValue,
+            target: head.uri,
+            origin: head.headers.first(name: "origin"),
+            authorization: head.headers.first(name: "authorization"),
+            wantsWebSocket: upgrade
+        )
+    }
+}

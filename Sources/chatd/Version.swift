@@ -1,0 +1,3 @@
+enum ChatdVersion {
+    static let string = "0.1.0"
+}
