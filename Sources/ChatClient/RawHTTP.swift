@@ -29,6 +29,7 @@ public enum RawHTTP {
                 }
                 .connect(host: host, port: port).get()
         } catch {
+            done.fail(error)
             throw ClientError.connectionFailed(WebSocketClient.describe(error))
         }
         defer { channel.close(promise: nil) }

@@ -50,6 +50,7 @@ public final class WebSocketClient: Sendable {
                 }
                 .connect(host: url.host, port: url.port).get()
         } catch {
+            upgraded.fail(error)
             throw ClientError.connectionFailed(Self.describe(error))
         }
         let timer = loop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {

@@ -104,11 +104,12 @@ public final class ChatServer: Sendable {
                     guard case let .accept(session) = current.gate.decide(UpgradeGate.Request(head)) else {
                         throw ChannelError.inappropriateOperationForState
                     }
-                    // chatd encodes its own server frames (once per broadcast), so NIO's
-                    // per-frame encoder leaves the pipeline.
+                    // chatd encodes its own server frames (once per broadcast) and writes them
+                    // through a sink at the socket end of the pipeline.
                     let ops = channel.pipeline.syncOperations
-                    ops.removeHandler(context: try ops.context(handlerType: WebSocketFrameEncoder.self), promise: nil)
-                    try ops.addHandler(ChatSession(session: session, hub: core.hub, settings: current))
+                    let sink = FrameSink()
+                    try ops.addHandler(sink, position: .first)
+                    try ops.addHandler(ChatSession(session: session, hub: core.hub, settings: current, sink: sink))
                     core.logger.debug("websocket open", metadata: ["room": "\(session.room)", "name": "\(session.name)"])
                 }
             }

@@ -7,7 +7,6 @@ import NIOWebSocket
 /// channel's event loop; the hub reaches it only through its loop's `LoopShard`.
 final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
-    typealias OutboundOut = ByteBuffer
 
     let id = UUID().uuidString.lowercased()
     let name: String
@@ -20,6 +19,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
 
     private let hub: Hub
     private let settings: Settings
+    private let sink: FrameSink
     private var context: ChannelHandlerContext?
     private var shardIndex = 0
     private var started = false
@@ -30,7 +30,8 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     private var bucket: TokenBucket
     private var assembler: MessageAssembler
 
-    init(session: UpgradeGate.Session, hub: Hub, settings: Settings) {
+    init(session: UpgradeGate.Session, hub: Hub, settings: Settings, sink: FrameSink) {
+        self.sink = sink
         name = session.name
         room = session.room
         echo = session.echo
@@ -108,7 +109,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         awaitingPong = true
-        context.writeAndFlush(wrapOutboundOut(ServerFrame.encode(opcode: .ping, payload: [UInt8](), allocator: context.channel.allocator)), promise: nil)
+        sink.write(ServerFrame.encode(opcode: .ping, payload: [UInt8](), allocator: context.channel.allocator), flush: true)
         scheduleHeartbeat(context: context)
     }
 
@@ -116,19 +117,15 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
 
     /// A pre-encoded broadcast frame from the loop shard.
     func deliver(_ frame: ByteBuffer) {
-        guard let context, !closing else { return }
+        guard !closing else { return }
         hub.framesOut.add(1, ordering: .relaxed)
-        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        sink.write(frame, flush: true)
     }
 
     private func send(_ event: ServerEvent, flush: Bool) {
         guard let context, !closing else { return }
         let frame = ServerFrame.text(event.jsonBytes(), allocator: context.channel.allocator)
-        if flush {
-            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
-        } else {
-            context.write(wrapOutboundOut(frame), promise: nil)
-        }
+        sink.write(frame, flush: flush)
     }
 
     private func sendError(_ code: ErrorCode) {
@@ -145,8 +142,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         closing = true
         let channel = context.channel
         let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(ServerFrame.close(code: rawCode, reason: reason, allocator: channel.allocator)),
-                              promise: promise)
+        sink.write(ServerFrame.close(code: rawCode, reason: reason, allocator: channel.allocator), flush: true, promise: promise)
         promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
     }
 
@@ -162,7 +158,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         switch frame.opcode {
         case .ping:
             let pong = ServerFrame.encode(opcode: .pong, buffer: frame.unmaskedData, allocator: context.channel.allocator)
-            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+            sink.write(pong, flush: true)
         case .pong:
             awaitingPong = false
         case .connectionClose:
@@ -175,13 +171,13 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
                 close(code: code, reason: reason)
             case let .binary(data):
                 if echo {
-                    context.writeAndFlush(wrapOutboundOut(ServerFrame.encode(opcode: .binary, buffer: data, allocator: context.channel.allocator)), promise: nil)
+                    sink.write(ServerFrame.encode(opcode: .binary, buffer: data, allocator: context.channel.allocator), flush: true)
                 } else {
                     close(code: .unsupportedData, reason: "text messages only")
                 }
             case let .text(data):
                 if echo {
-                    context.writeAndFlush(wrapOutboundOut(ServerFrame.encode(opcode: .text, buffer: data, allocator: context.channel.allocator)), promise: nil)
+                    sink.write(ServerFrame.encode(opcode: .text, buffer: data, allocator: context.channel.allocator), flush: true)
                 } else {
                     handleText(data)
                 }

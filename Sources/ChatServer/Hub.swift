@@ -12,7 +12,7 @@ import Synchronization
 final class Hub: Sendable {
     struct ShardRef: Sendable {
         let loop: any EventLoop
-        let shard: NIOLoopBound<LoopShard>
+        let shard: NIOLoopBoundBox<LoopShard>
     }
 
     let shards: [ShardRef]
@@ -25,7 +25,7 @@ final class Hub: Sendable {
 
     init(loops: [any EventLoop]) {
         shards = loops.map { loop in
-            ShardRef(loop: loop, shard: NIOLoopBound(LoopShard(), eventLoop: loop))
+            ShardRef(loop: loop, shard: NIOLoopBoundBox.makeBoxSendingValue(LoopShard(), eventLoop: loop))
         }
     }
 
