@@ -64,7 +64,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             return send(context, head, status: .ok, body: file.body, type: file.contentType, extra: extra)
         }
-        send(context, head, status: .notFound, text: "not found")
+        // An upgrade attempt on another path is refused like those on /chat: closed after.
+        let upgradeAttempt = UpgradeGate.Request(head).wantsWebSocket
+        send(context, head, status: .notFound, text: "not found", extra: upgradeAttempt ? [("Connection", "close")] : [],
+             close: upgradeAttempt)
     }
 
     private func respondToChat(_ head: HTTPRequestHead, context: ChannelHandlerContext) {

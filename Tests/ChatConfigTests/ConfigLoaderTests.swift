@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+@testable import ChatConfig
+
+@Suite struct ConfigLoaderTests {
+    func parse(_ text: String) throws(ConfigError) -> Config {
+        try ConfigLoader.parse(text, file: "/etc/chatd/chatd.toml")
+    }
+
+    func error(_ text: String) -> ConfigError? {
+        do {
+            _ = try parse(text)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func builtInDefaultsAreTheArticles() throws {
+        let c = try ConfigLoader.load(path: nil)
+        #expect(c.server.listen == [ListenAddress(host: "127.0.0.1", port: 8080)])
+        #expect(c.auth.tokens == ["dev-token"])
+        #expect(c.effectiveOrigins == ["http://localhost:8080", "http://127.0.0.1:8080"])
+        #expect(c.history.window == 50)
+        #expect(c.limits.rateMessages == 20 && c.limits.rateWindowSeconds == 10)
+        #expect(c.limits.maxMessageChars == 500)
+        #expect(c.heartbeat.pingIntervalSeconds == 30)
+    }
+
+    @Test func exampleConfigIsValidAndEqualsTheDefaults() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../etc/chatd.toml").standardized.path
+        let c = try ConfigLoader.load(path: path)
+        var defaults = Config()
+        defaults.auth.allowedOrigins = defaults.effectiveOrigins
+        #expect(c == defaults)
+    }
+
+    @Test func exampleConfigDocumentsEveryKey() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../etc/chatd.toml").standardized.path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        for key in ConfigSchema.keys {
+            let name = String(key.split(separator: ".").last!)
+            let section = String(key.split(separator: ".").first!)
+            #expect(text.contains("[\(section)]"), "missing section for \(key)")
+            #expect(text.contains("\(name) =") || text.contains("# \(name) ="), "etc/chatd.toml does not document \(key)")
+        }
+    }
+
+    @Test func readsEveryKey() throws {
+        let c = try parse("""
+        [server]
+        listen = ["0.0.0.0:9000", "[::1]:9001"]
+        web_root = "/srv/www"
+        echo_endpoint = true
+        [auth]
+        tokens = ["a", "b"]
+        allowed_origins = ["https://chat.example.com"]
+        [limits]
+        max_message_chars = 100
+        max_frame_bytes = 1024
+        rate_messages = 5
+        rate_window_seconds = 2.5
+        [heartbeat]
+        ping_interval_seconds = 0.5
+        [history]
+        window = 0
+        [rooms]
+        default = "general"
+        [log]
+        level = "debug"
+        """)
+        #expect(c.server.listen == [ListenAddress(host: "0.0.0.0", port: 9000), ListenAddress(host: "::1", port: 9001)])
+        #expect(c.server.webRoot == "/srv/www" && c.server.echoEndpoint)
+        #expect(c.auth.tokens == ["a", "b"] && c.effectiveOrigins == ["https://chat.example.com"])
+        #expect(c.limits.maxMessageChars == 100 && c.limits.maxFrameBytes == 1024)
+        #expect(c.limits.rateMessages == 5 && c.limits.rateWindowSeconds == 2.5)
+        #expect(c.heartbeat.pingIntervalSeconds == 0.5 && c.history.window == 0)
+        #expect(c.rooms.defaultRoom == "general" && c.log.level == "debug")
+    }
+
+    @Test func syntaxErrorNamesFileAndLine() {
+        let e = error("[server]\nlisten = \"127.0.0.1:8080\"\n\n[limits\nrate_messages = 3\n")
+        #expect(e?.kind == .syntax)
+        #expect(e?.line == 4)
+        #expect(e?.description.hasPrefix("/etc/chatd/chatd.toml:4: TOML syntax error") == true)
+    }
+
+    @Test func unknownKeyNamesLineAndKey() {
+        let e = error("[limits]\nrate_messages = 3\nrate_mesages = 4\n")
+        #expect(e?.kind == .unknownKey)
+        #expect(e?.key == "limits.rate_mesages")
+        #expect(e?.line == 3)
+        #expect(e?.description.contains("known keys in [limits]") == true)
+    }
+
+    @Test func unknownSection() {
+        let e = error("[server]\n[sever]\nlisten = \"x:1\"\n")
+        #expect(e?.kind == .unknownKey && e?.key == "sever" && e?.line == 2)
+    }
+
+    @Test(arguments: [
+        ("[limits]\nrate_messages = \"20\"\n", "limits.rate_messages", 2),
+        ("[history]\n\nwindow = 1.5\n", "history.window", 3),
+        ("[auth]\ntokens = \"dev-token\"\n", "auth.tokens", 2),
+        ("[auth]\ntokens = [\"a\", 1]\n", "auth.tokens", 2),
+        ("[server]\necho_endpoint = \"yes\"\n", "server.echo_endpoint", 2),
+        ("server = 5\n", "server", 1),
+    ])
+    func wrongTypes(text: String, key: String, line: Int) {
+        let e = error(text)
+        #expect(e?.kind == .wrongType)
+        #expect(e?.key == key)
+        #expect(e?.line == line)
+    }
+
+    @Test(arguments: [
+        ("[limits]\nrate_messages = -5\n", "limits.rate_messages", 2),
+        ("[limits]\nmax_message_chars = 0\n", "limits.max_message_chars", 2),
+        ("[limits]\nrate_window_seconds = 0\n", "limits.rate_window_seconds", 2),
+        ("[limits]\nmax_frame_bytes = 999999999\n", "limits.max_frame_bytes", 2),
+        ("[heartbeat]\nping_interval_seconds = -1\n", "heartbeat.ping_interval_seconds", 2),
+        ("[history]\nwindow = -1\n", "history.window", 2),
+    ])
+    func outOfRange(text: String, key: String, line: Int) {
+        let e = error(text)
+        #expect(e?.kind == .outOfRange)
+        #expect(e?.key == key)
+        #expect(e?.line == line)
+    }
+
+    @Test(arguments: [
+        ("[server]\nlisten = \"127.0.0.1:70000\"\n", "server.listen"),
+        ("[server]\nlisten = \"no-port\"\n", "server.listen"),
+        ("[auth]\nallowed_origins = [\"localhost:8080\"]\n", "auth.allowed_origins"),
+        ("[auth]\nallowed_origins = [\"http://localhost:8080/\"]\n", "auth.allowed_origins"),
+        ("[auth]\nallowed_origins = [\"http://a.example/path\"]\n", "auth.allowed_origins"),
+        ("[auth]\ntokens = []\n", "auth.tokens"),
+        ("[auth]\ntokens = [\"\"]\n", "auth.tokens"),
+        ("[rooms]\ndefault = \"a room\"\n", "rooms.default"),
+        ("[log]\nlevel = \"loud\"\n", "log.level"),
+    ])
+    func invalidValues(text: String, key: String) {
+        let e = error(text)
+        #expect(e?.kind == .invalidValue)
+        #expect(e?.key == key)
+        #expect(e?.line == 2)
+    }
+
+    @Test func missingFileIsReported() {
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(path: "/nonexistent/chatd.toml") }
+        do {
+            _ = try ConfigLoader.load(path: "/nonexistent/chatd.toml")
+        } catch {
+            #expect(error.kind == .unreadable)
+            #expect(error.description.hasPrefix("/nonexistent/chatd.toml: cannot read the file"))
+        }
+    }
+
+    @Test func environmentOverridesTheFile() throws {
+        let base = try parse("[server]\nlisten = \"0.0.0.0:9000\"\n[auth]\ntokens = [\"file\"]\n")
+        let c = try ConfigLoader.applyEnvironment(
+            ["PORT": "8181", "CHAT_TOKEN": "env-token", "ALLOWED_ORIGINS": "http://a.example, https://b.example:8443"], to: base)
+        #expect(c.server.listen == [ListenAddress(host: "0.0.0.0", port: 8181)])
+        #expect(c.auth.tokens == ["env-token"])
+        #expect(c.effectiveOrigins == ["http://a.example", "https://b.example:8443"])
+    }
+
+    @Test func portFromEnvironmentMovesTheDefaultOrigins() throws {
+        let c = try ConfigLoader.load(path: nil, environment: ["PORT": "9090"])
+        #expect(c.effectiveOrigins == ["http://localhost:9090", "http://127.0.0.1:9090"])
+    }
+
+    @Test func badEnvironmentIsAnError() {
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(path: nil, environment: ["PORT": "80000"]) }
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(path: nil, environment: ["ALLOWED_ORIGINS": "nope"]) }
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(path: nil, environment: ["CHAT_TOKEN": ""]) }
+    }
+}

@@ -1,0 +1,69 @@
+import Testing
+@testable import ChatCore
+
+@Suite struct SanitizeTests {
+    @Test(arguments: [
+        (nil, "guest"), ("masa", "masa"), ("  masa  ", "masa"), ("a b-c_d", "a b-c_d"),
+        ("<img src=x>", "guest"), ("", "guest"), ("名字", "guest"),
+        ("abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwx"),
+    ] as [(String?, String)])
+    func names(raw: String?, expected: String) {
+        #expect(Sanitize.name(raw) == expected)
+    }
+
+    @Test(arguments: [
+        (nil, "lobby"), ("room-1", "room-1"), ("a b", "lobby"), ("../etc", "lobby"), ("", "lobby"),
+        (String(repeating: "r", count: 40), String(repeating: "r", count: 32)),
+    ] as [(String?, String)])
+    func rooms(raw: String?, expected: String) {
+        #expect(Sanitize.room(raw) == expected)
+    }
+
+    @Test func roomFallbackIsConfigurable() {
+        #expect(Sanitize.room("bad room", fallback: "general") == "general")
+    }
+}
+
+@Suite struct JSONWriterTests {
+    @Test func escapesQuotesBackslashesAndControls() {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("t", "a\"b\\c\nd\u{01}e</script>é")
+        w.field("n", 3)
+        w.field("b", true)
+        w.endObject()
+        #expect(w.string == #"{"t":"a\"b\\c\nd\u0001e</script>é","n":3,"b":true}"#)
+    }
+
+    @Test func nestedArraysAndObjects() {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("a")
+        w.beginArray()
+        w.value(1)
+        w.beginObject()
+        w.field("x", "y")
+        w.endObject()
+        w.endArray()
+        w.endObject()
+        #expect(w.string == #"{"a":[1,{"x":"y"}]}"#)
+    }
+
+    @Test func eventsHaveTheArticlesShape() {
+        let m = ChatMessage(id: "i", seq: 7, room: "lobby", from: "masa", text: "hi", sentAt: "2026-01-01T00:00:00.000Z")
+        #expect(ServerEvent.message(m).json
+            == #"{"type":"message","message":{"id":"i","seq":7,"room":"lobby","from":"masa","text":"hi","sentAt":"2026-01-01T00:00:00.000Z"}}"#)
+        #expect(ServerEvent.presence(message: "masa joined", online: 2).json == #"{"type":"presence","message":"masa joined","online":2}"#)
+        #expect(ServerEvent.error(code: .empty, message: "x").json == #"{"type":"error","code":"empty","message":"x"}"#)
+        #expect(ServerEvent.history(messages: []).json == #"{"type":"history","messages":[]}"#)
+    }
+}
+
+@Suite struct TimestampTests {
+    @Test func formatsLikeToISOString() {
+        #expect(Timestamp.iso8601(millisecondsSinceEpoch: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.iso8601(millisecondsSinceEpoch: 1_795_713_792_042) == "2026-11-26T17:23:12.042Z")
+        #expect(Timestamp.iso8601(millisecondsSinceEpoch: 951_782_400_000) == "2000-02-29T00:00:00.000Z")
+        #expect(Timestamp.iso8601(millisecondsSinceEpoch: -1) == "1969-12-31T23:59:59.999Z")
+    }
+}

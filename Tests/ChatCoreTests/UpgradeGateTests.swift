@@ -1,0 +1,48 @@
+import Testing
+@testable import ChatCore
+
+@Suite struct UpgradeGateTests {
+    let gate = UpgradeGate(allowedOrigins: ["http://localhost:8080"], tokens: ["dev-token", "second"], defaultRoom: "lobby")
+
+    func request(_ target: String, method: String = "GET", origin: String? = "http://localhost:8080",
+                 auth: String? = nil, ws: Bool = true) -> UpgradeGate.Request {
+        .init(method: method, target: target, origin: origin, authorization: auth, wantsWebSocket: ws)
+    }
+
+    func status(_ r: UpgradeGate.Request) -> Int? {
+        if case let .reject(status, _) = gate.decide(r) { return status }
+        return nil
+    }
+
+    @Test func refusalsInOrder() {
+        #expect(status(request("/other?token=dev-token")) == 404)
+        #expect(status(request("/chat?token=dev-token", method: "POST")) == 405)
+        #expect(status(request("/chat?token=dev-token", ws: false)) == 426)
+        #expect(status(request("/chat?token=dev-token", origin: "http://evil.example")) == 403)
+        #expect(status(request("/chat?token=dev-token", origin: nil)) == 403)
+        #expect(status(request("/chat?token=wrong")) == 401)
+        #expect(status(request("/chat")) == 401)
+        #expect(status(request("/chat?token=dev-tokenX")) == 401)
+        #expect(status(request("/chat?token=dev-toke")) == 401)
+    }
+
+    @Test func acceptsQueryTokenOrBearer() {
+        #expect(gate.decide(request("/chat?token=second&name=masa&room=r1"))
+            == .accept(.init(name: "masa", room: "r1", echo: false)))
+        #expect(gate.decide(request("/chat?name=a%20b", auth: "Bearer dev-token"))
+            == .accept(.init(name: "a b", room: "lobby", echo: false)))
+        #expect(status(request("/chat", auth: "Basic dev-token")) == 401)
+    }
+
+    @Test func decodesLikeURLSearchParams() {
+        #expect(gate.decide(request("/chat?token=dev-token&name=x+y&room=%3Cb%3E"))
+            == .accept(.init(name: "x y", room: "lobby", echo: false)))
+    }
+
+    @Test func constantTimeCompare() {
+        #expect(ConstantTime.equals(Array("abc".utf8), Array("abc".utf8)))
+        #expect(!ConstantTime.equals(Array("abc".utf8), Array("abd".utf8)))
+        #expect(!ConstantTime.equals(Array("abc".utf8), Array("abcd".utf8)))
+        #expect(!ConstantTime.equals(Array("".utf8), Array("a".utf8)))
+    }
+}
