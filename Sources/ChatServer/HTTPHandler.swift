@@ -59,7 +59,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             var extra = [("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff"),
                          ("Referrer-Policy", "no-referrer")]
             if file.contentType.hasPrefix("text/html") {
-                extra.append(("Content-Security-Policy", Self.contentSecurityPolicy(host: head.headers.first(name: "host"))))
+                extra.append(("Content-Security-Policy", Self.contentSecurityPolicy(host: head.headers.first(name: "host"), page: file)))
                 extra.append(("X-Frame-Options", "DENY"))
             }
             return send(context, head, status: .ok, body: file.body, type: file.contentType, extra: extra)
@@ -88,13 +88,15 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    static func contentSecurityPolicy(host: String?) -> String {
+    static func contentSecurityPolicy(host: String?, page: StaticSite.File) -> String {
         var connect = "'self'"
         if let host, !host.isEmpty, host.utf8.count < 256,
            host.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || ".-:[]".unicodeScalars.contains($0) }) {
             connect += " ws://\(host) wss://\(host)"
         }
-        return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src \(connect); base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        let scripts = (["'self'"] + page.scriptHashes).joined(separator: " ")
+        let styles = (["'self'"] + page.styleHashes).joined(separator: " ")
+        return "default-src 'none'; script-src \(scripts); style-src \(styles); img-src 'self' data:; connect-src \(connect); base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     }
 
     private func send(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, status: HTTPResponseStatus, text: String,

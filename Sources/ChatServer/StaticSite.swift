@@ -6,6 +6,9 @@ struct StaticSite: Sendable {
     struct File: Sendable {
         let contentType: String
         let body: ByteBuffer
+        /// CSP sources for the page's own inline scripts and styles (HTML only).
+        var scriptHashes: [String] = []
+        var styleHashes: [String] = []
     }
 
     static let files: [(path: String, name: String, type: String)] = [
@@ -24,8 +27,14 @@ struct StaticSite: Sendable {
         var byPath: [String: File] = [:]
         for entry in Self.files {
             let url = URL(fileURLWithPath: root).appendingPathComponent(entry.name)
+            // Only the page itself is required; an operator's single-file page is fine.
+            guard entry.name == "index.html" || FileManager.default.fileExists(atPath: url.path) else { continue }
             let data = try Data(contentsOf: url)
-            byPath[entry.path] = File(contentType: entry.type, body: ByteBuffer(bytes: data))
+            var file = File(contentType: entry.type, body: ByteBuffer(bytes: data))
+            if entry.type.hasPrefix("text/html") {
+                (file.scriptHashes, file.styleHashes) = InlineHashes.of(html: String(decoding: data, as: UTF8.self))
+            }
+            byPath[entry.path] = file
         }
         self.byPath = byPath
     }

@@ -1,0 +1,117 @@
+"""End-to-end fixtures: a real chatd process, and headless Chromium through Debian's driver."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(os.environ.get("CHATD_BIN_DIR", ROOT / ".build" / "debug"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Chatd:
+    """chatd as a child process; start() returns once chatd logs that it is ready."""
+
+    def __init__(self, config_text: str, env=None):
+        self.dir = Path(tempfile.mkdtemp(prefix="chatd-test-"))
+        self.config = self.dir / "chatd.toml"
+        self.config.write_text(config_text)
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.lines = []
+
+    def start(self, timeout=20):
+        self.proc = subprocess.Popen(
+            [str(BIN / "chatd"), "--config", str(self.config)],
+            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        ready = threading.Event()
+
+        def pump(proc=self.proc):
+            for line in proc.stdout:
+                self.lines.append(line)
+                if "chatd ready" in line:
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(timeout) or self.proc.poll() is not None:
+            raise RuntimeError("chatd did not become ready:\n" + "".join(self.lines))
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout)
+        return self.proc.returncode if self.proc else None
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def chat_config(port, web_root=None, extra=""):
+    listen = f'["127.0.0.1:{port}", "[::1]:{port}"]'
+    web = f'web_root = "{web_root}"\n' if web_root else ""
+    return f"""
+[server]
+listen = {listen}
+{web}
+[auth]
+tokens = ["dev-token"]
+allowed_origins = ["http://localhost:{port}", "http://127.0.0.1:{port}"]
+[log]
+level = "info"
+{extra}
+"""
+
+
+@pytest.fixture
+def chatd_factory():
+    made = []
+
+    def make(config_text, env=None):
+        c = Chatd(config_text, env)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.cleanup()
+
+
+@pytest.fixture
+def browser_factory():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    drivers = []
+
+    def make(lang="en-US"):
+        options = webdriver.ChromeOptions()
+        options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                    f"--lang={lang}", "--window-size=1000,900"):
+            options.add_argument(arg)
+        options.add_experimental_option("prefs", {"intl.accept_languages": lang})
+        service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+        driver = webdriver.Chrome(service=service, options=options)
+        drivers.append(driver)
+        return driver
+
+    yield make
+    for d in drivers:
+        d.quit()
