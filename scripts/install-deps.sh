@@ -8,7 +8,7 @@ what="${1:-test}"
 packages="libsqlite3-dev libsystemd-dev"
 if [ "$what" = test ]; then
     # Browser test (Chromium + its driver), the article's smoke client (node + ws).
-    packages="$packages chromium chromium-driver nodejs node-ws python3-pip"
+    packages="$packages chromium chromium-driver nodejs node-ws"
 fi
 
 missing=""
