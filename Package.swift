@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Configuration: TOML -> validated `Config`; errors name file, line and key.
@@ -27,19 +29,26 @@ let package = Package(
             dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
+        // libsystemd's sd-daemon API (libsystemd-dev), and chatd's Swift face of it.
+        .systemLibrary(name: "CSystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(name: "Systemd", dependencies: ["CSystemd"], swiftSettings: strict),
+        // Control-socket requests and responses, shared by chatd and chatctl.
+        .target(name: "ChatControl", swiftSettings: strict),
         // The chat domain, no I/O: events, names, rooms, history window, rate limits.
         .target(name: "ChatCore", swiftSettings: strict),
         // SwiftNIO transport: HTTP routes, upgrade checks, WebSocket sessions, fan-out.
         .target(
             name: "ChatServer",
             dependencies: [
-                "ChatCore", "ChatConfig",
+                "ChatCore", "ChatConfig", "ChatControl", "Systemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -57,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "chatd",
             dependencies: [
-                "ChatServer", "ChatConfig",
+                "ChatServer", "ChatConfig", "Systemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -66,17 +75,18 @@ let package = Package(
         .executableTarget(
             name: "chatctl",
             dependencies: [
-                "ChatClient",
+                "ChatClient", "ChatControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "ChatConfigTests", dependencies: ["ChatConfig"], swiftSettings: strict),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"], swiftSettings: strict),
+        .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: strict),
         .testTarget(
             name: "ChatServerTests",
             dependencies: [
-                "ChatServer", "ChatClient", "ChatConfig", "ChatCore",
+                "ChatServer", "ChatClient", "ChatConfig", "ChatCore", "ChatControl",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

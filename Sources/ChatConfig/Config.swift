@@ -8,6 +8,8 @@ public struct Config: Sendable, Equatable {
     public var history = History()
     public var rooms = Rooms()
     public var log = Log()
+    public var control = Control()
+    public var metrics = Metrics()
 
     public init() {}
 
@@ -20,6 +22,9 @@ public struct Config: Sendable, Equatable {
         /// Enables the echo endpoint (`/chat?…&echo=1`) for protocol conformance testing.
         /// Default false.
         public var echoEndpoint = false
+        /// Seconds a graceful stop waits for clients to close after sending them 1001.
+        /// Keep it below the unit's `TimeoutStopSec=`. Default 5.
+        public var drainSeconds: Double = 5
     }
 
     public struct Auth: Sendable, Equatable {
@@ -60,6 +65,23 @@ public struct Config: Sendable, Equatable {
     public struct Log: Sendable, Equatable {
         /// trace, debug, info, notice, warning, error or critical. Default "info".
         public var level = "info"
+    }
+
+    public struct Control: Sendable, Equatable {
+        /// Path of the control socket (mode 0660). Empty disables it.
+        /// Default `/run/chatd/control.sock`.
+        public var socket = "/run/chatd/control.sock"
+        /// Peer uids allowed on the control socket, besides root and chatd's own uid.
+        /// Default [] (root and chatd's own user only).
+        public var allowedUIDs: [Int] = []
+        /// Groups (by name) whose members may use the control socket. Default ["chatd"].
+        public var allowedGroups: [String] = ["chatd"]
+    }
+
+    public struct Metrics: Sendable, Equatable {
+        /// Address of the Prometheus listener (`GET /metrics`) when not socket-activated
+        /// with a `metrics` fd. Empty disables it. Default `127.0.0.1:9464`.
+        public var listen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 9464)
     }
 
     /// The origins in force: the configured list, or the article's two for the first port.

@@ -15,6 +15,25 @@ struct TableReader {
             "listen": { r, v, k, c throws(ConfigError) in c.server.listen = try r.listenList(v, k) },
             "web_root": { r, v, k, c throws(ConfigError) in c.server.webRoot = try r.string(v, k) },
             "echo_endpoint": { r, v, k, c throws(ConfigError) in c.server.echoEndpoint = try r.bool(v, k) },
+            "drain_seconds": { r, v, k, c throws(ConfigError) in c.server.drainSeconds = try r.number(v, k) },
+        ],
+        "control": [
+            "socket": { r, v, k, c throws(ConfigError) in c.control.socket = try r.string(v, k) },
+            "allowed_uids": { r, v, k, c throws(ConfigError) in c.control.allowedUIDs = try r.intList(v, k) },
+            "allowed_groups": { r, v, k, c throws(ConfigError) in c.control.allowedGroups = try r.stringList(v, k) },
+        ],
+        "metrics": [
+            "listen": { r, v, k, c throws(ConfigError) in
+                let text = try r.string(v, k)
+                if text.isEmpty {
+                    c.metrics.listen = nil
+                } else {
+                    guard let address = ListenAddress.parse(text) else {
+                        throw r.error(.invalidValue, k, "\"\(text)\" is not host:port with a port 0...65535, or \"\" to disable")
+                    }
+                    c.metrics.listen = address
+                }
+            },
         ],
         "auth": [
             "tokens": { r, v, k, c throws(ConfigError) in c.auth.tokens = try r.stringList(v, k) },
@@ -91,6 +110,18 @@ struct TableReader {
                 throw error(.wrongType, key, "must be an array of strings, found an element of type \(item.type)")
             }
             out.append(s)
+        }
+        return out
+    }
+
+    func intList(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [Int] {
+        guard let array = v.array else { throw error(.wrongType, key, "must be an array of integers, got \(v.type)") }
+        var out: [Int] = []
+        for item in array {
+            guard let n = item.int else {
+                throw error(.wrongType, key, "must be an array of integers, found an element of type \(item.type)")
+            }
+            out.append(n)
         }
         return out
     }

@@ -15,6 +15,18 @@ enum Validation {
 
         if c.server.listen.isEmpty { throw fail(.invalidValue, "server.listen", "must name at least one address") }
         if let root = c.server.webRoot, root.isEmpty { throw fail(.invalidValue, "server.web_root", "must not be empty") }
+        if !(c.server.drainSeconds >= 0) || !c.server.drainSeconds.isFinite || c.server.drainSeconds > 3600 {
+            throw fail(.outOfRange, "server.drain_seconds", "must be 0...3600 seconds, got \(c.server.drainSeconds)")
+        }
+        if !c.control.socket.isEmpty, !c.control.socket.hasPrefix("/") {
+            throw fail(.invalidValue, "control.socket", "must be an absolute path, or \"\" to disable")
+        }
+        if c.control.socket.utf8.count > 107 {
+            throw fail(.invalidValue, "control.socket", "is longer than a Unix socket path may be (107 bytes)")
+        }
+        for uid in c.control.allowedUIDs where uid < 0 || uid > Int(UInt32.max) {
+            throw fail(.outOfRange, "control.allowed_uids", "\(uid) is not a uid")
+        }
         if c.auth.tokens.isEmpty { throw fail(.invalidValue, "auth.tokens", "must hold at least one token") }
         for token in c.auth.tokens where token.isEmpty {
             throw fail(.invalidValue, "auth.tokens", "tokens must not be empty strings")

@@ -36,6 +36,15 @@ public struct UpgradeGate: Sendable {
         public var room: String
         /// Set when the client asked for the echo endpoint (`echo=1`).
         public var echo: Bool
+        /// The token the client presented, kept so that a reload can revoke the session.
+        public var credential: String
+
+        public init(name: String, room: String, echo: Bool, credential: String) {
+            self.name = name
+            self.room = room
+            self.echo = echo
+            self.credential = credential
+        }
     }
 
     public enum Decision: Sendable, Equatable {
@@ -62,8 +71,14 @@ public struct UpgradeGate: Sendable {
         return .accept(Session(
             name: Sanitize.name(params["name"]),
             room: Sanitize.room(params["room"], fallback: defaultRoom),
-            echo: params["echo"] == "1"
+            echo: params["echo"] == "1",
+            credential: token
         ))
+    }
+
+    /// True while `credential` is still one of the configured tokens.
+    public func stillValid(_ credential: String) -> Bool {
+        ConstantTime.matchesAny(credential, in: tokens)
     }
 
     /// The article's `token` query parameter, or `Authorization: Bearer` for programs.

@@ -1,78 +1,316 @@
 public import ChatConfig
+public import ChatControl
 import ChatCore
+import Foundation
 public import Logging
 import NIOConcurrencyHelpers
 public import NIOCore
 import NIOHTTP1
 public import NIOPosix
 import NIOWebSocket
+import Synchronization
+public import Systemd
 
 /// What every connection's handlers share: settings, the hub, the page, the logger.
 final class ServerCore: Sendable {
     let settings: SettingsBox
     let hub: Hub
     let logger: Logger
-    let site: StaticSite
+    let metrics: ChatMetrics
+    private let siteBox: NIOLockedValueBox<StaticSite>
+    /// False until the listeners are up, and again once draining starts (for /readyz).
+    let ready = Atomic<Bool>(false)
 
-    init(settings: Settings, hub: Hub, site: StaticSite, logger: Logger) {
+    var site: StaticSite { siteBox.withLockedValue { $0 } }
+    func replaceSite(_ site: StaticSite) { siteBox.withLockedValue { $0 = site } }
+
+    init(settings: Settings, hub: Hub, site: StaticSite, logger: Logger, metrics: ChatMetrics) {
         self.settings = SettingsBox(settings)
         self.hub = hub
-        self.site = site
+        self.siteBox = NIOLockedValueBox(site)
         self.logger = logger
+        self.metrics = metrics
     }
 }
 
 /// chatd's network side: binds (or adopts) listeners, wires each connection's pipeline,
-/// and stops. One instance per process; tests start it on port 0.
+/// reloads, reports, and stops. One instance per process; tests start it on port 0.
 public final class ChatServer: Sendable {
-    public let group: MultiThreadedEventLoopGroup
-    private let core: ServerCore
-    private let channels: NIOLockedValueBox<[any Channel]> = NIOLockedValueBox([])
-    private let ownsGroup: Bool
+    public struct Options: Sendable {
+        /// The file a reload re-reads; nil means built-in defaults (reload re-applies them).
+        public var configPath: String?
+        /// The environment a reload applies on top of the file (PORT, CHAT_TOKEN, ALLOWED_ORIGINS).
+        public var environment: [String: String] = [:]
+        /// The page folder when the config names none.
+        public var defaultWebRoot: String
+        public var threads: Int = System.coreCount
+        /// Sockets passed by systemd; `http` and `metrics` replace the configured addresses.
+        public var listenFDs: [Systemd.ListenFD] = []
+        /// Where sd_notify messages go; nil sends none.
+        public var notify: (@Sendable (String) -> Void)?
+        /// systemd's watchdog interval; nil when the watchdog is off.
+        public var watchdog: Duration?
+        public var version = "0.1.0"
 
-    /// - Parameters:
-    ///   - webRoot: folder of the page; see `StaticSite.defaultRoot`.
-    ///   - threads: event loops; default one per core.
-    public init(config: Config, webRoot: String, logger: Logger, threads: Int = System.coreCount) throws {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        ownsGroup = true
-        let site = try StaticSite(root: webRoot)
-        core = ServerCore(settings: Settings(config), hub: Hub(loops: Array(group.makeIterator())), site: site, logger: logger)
+        public init(defaultWebRoot: String) {
+            self.defaultWebRoot = defaultWebRoot
+        }
     }
 
-    /// Binds every configured listen address; returns the bound addresses (port 0 resolved).
+    public let group: MultiThreadedEventLoopGroup
+    let core: ServerCore
+    let options: Options
+    private let channels = NIOLockedValueBox<[any Channel]>([])
+    private let state: NIOLockedValueBox<RuntimeState>
+    private let reloadQueue = DispatchQueue(label: "chatd.reload")
+    private let housekeeper: NIOLockedValueBox<Housekeeper?> = NIOLockedValueBox(nil)
+    private let controlPath = NIOLockedValueBox<String?>(nil)
+
+    struct RuntimeState {
+        var config: Config
+        var generation = 1
+        var lastReload: ReloadResult?
+        let started = Date()
+    }
+
+    /// Loads the page and prepares the event loops; `start()` binds.
+    public init(config: Config, options: Options, logger: Logger) throws {
+        self.options = options
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
+        let site = try StaticSite(root: config.server.webRoot ?? options.defaultWebRoot)
+        let metrics = ChatMetrics()
+        core = ServerCore(settings: Settings(config), hub: Hub(loops: Array(group.makeIterator()), metrics: metrics),
+                          site: site, logger: logger, metrics: metrics)
+        state = NIOLockedValueBox(RuntimeState(config: config))
+    }
+
+    /// The convenience the tests use: defaults for everything but config and page.
+    public convenience init(config: Config, webRoot: String, logger: Logger, threads: Int = System.coreCount) throws {
+        var options = Options(defaultWebRoot: webRoot)
+        options.threads = threads
+        try self.init(config: config, options: options, logger: logger)
+    }
+
+    public struct Bound: Sendable {
+        public var http: [SocketAddress] = []
+        public var metrics: SocketAddress?
+        public var control: String?
+    }
+
+    /// Binds (or adopts) the chat listeners, the metrics listener and the control socket.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
-        var bound: [SocketAddress] = []
-        for address in core.settings.current.config.server.listen {
-            let channel = try await bootstrap().bind(host: address.host, port: address.port).get()
-            channels.withLockedValue { $0.append(channel) }
-            if let local = channel.localAddress { bound.append(local) }
-            core.logger.notice("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        try await startAll().http
+    }
+
+    @discardableResult
+    public func startAll() async throws -> Bound {
+        let config = state.withLockedValue { $0.config }
+        var bound = Bound()
+        let passed = options.listenFDs
+        let httpFDs = passed.filter { $0.name == "http" }
+        if httpFDs.isEmpty {
+            for address in config.server.listen {
+                bound.http.append(try await keep(chatBootstrap().bind(host: address.host, port: address.port).get()))
+            }
+        } else {
+            for fd in httpFDs {
+                bound.http.append(try await keep(chatBootstrap().withBoundSocket(fd.fd).get()))
+            }
         }
+        if let fd = passed.first(where: { $0.name == "metrics" }) {
+            bound.metrics = try await keep(metricsBootstrap().withBoundSocket(fd.fd).get())
+        } else if let address = config.metrics.listen {
+            bound.metrics = try await keep(metricsBootstrap().bind(host: address.host, port: address.port).get())
+        }
+        for fd in passed where fd.name != "http" && fd.name != "metrics" {
+            core.logger.warning("ignoring a passed socket with an unknown name", metadata: ["name": "\(fd.name)"])
+        }
+        if !config.control.socket.isEmpty {
+            bound.control = try await startControl(path: config.control.socket)
+        }
+        for address in bound.http {
+            core.logger.notice("listening", metadata: ["address": "\(address)", "activated": "\(!httpFDs.isEmpty)"])
+        }
+        if let metrics = bound.metrics { core.logger.notice("metrics listening", metadata: ["address": "\(metrics)"]) }
+        core.ready.store(true, ordering: .relaxed)
+        let keeper = Housekeeper(server: self, watchdog: options.watchdog, notify: options.notify)
+        housekeeper.withLockedValue { $0 = keeper }
+        keeper.start()
         return bound
+    }
+
+    private func keep(_ channel: any Channel) throws -> SocketAddress {
+        channels.withLockedValue { $0.append(channel) }
+        guard let address = channel.localAddress else { throw ChannelError.inappropriateOperationForState }
+        return address
+    }
+
+    private func startControl(path: String) async throws -> String {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !FileManager.default.fileExists(atPath: directory) {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o755])
+        }
+        let channel = try await ControlServer.bootstrap(group: group, server: self)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+        channels.withLockedValue { $0.append(channel) }
+        chmod(path, 0o660)
+        controlPath.withLockedValue { $0 = path }
+        core.logger.notice("control socket", metadata: ["path": "\(path)"])
+        return path
     }
 
     /// Open WebSocket connections.
     public var connectionCount: Int { core.hub.connections.load(ordering: .relaxed) }
 
-    /// Stops accepting, closes every client with 1001 (reconnect later), waits up to
-    /// `drain` for them to go, then stops the event loops.
-    public func shutdown(drain: Duration = .seconds(5)) async throws {
+    /// Stops accepting (`/readyz` turns 503 first), closes every client with 1001 (reconnect
+    /// later), waits up to `drain` for them to go, then stops the event loops.
+    public func shutdown(drain: Duration? = nil) async throws {
+        let wait = drain ?? .milliseconds(Int64(state.withLockedValue { $0.config.server.drainSeconds } * 1000))
+        core.ready.store(false, ordering: .relaxed)
+        options.notify?("STOPPING=1\nSTATUS=draining \(connectionCount) connections")
+        housekeeper.withLockedValue { $0?.stop() }
         let listeners = channels.withLockedValue { list in
             defer { list.removeAll() }
             return list
         }
         for channel in listeners { try? await channel.close() }
+        if let path = controlPath.withLockedValue({ $0 }) { unlink(path) }
         await core.hub.closeAll(code: .goingAway, reason: "server shutting down")
-        let deadline = ContinuousClock.now + drain
-        while connectionCount > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        if ownsGroup { try await group.shutdownGracefully() }
+        await waitForConnections(until: ContinuousClock.now + wait)
+        try await group.shutdownGracefully()
     }
 
-    private func bootstrap() -> ServerBootstrap {
+    /// Waits for the last connection to go, checking each event loop's closes as they land.
+    private func waitForConnections(until deadline: ContinuousClock.Instant) async {
+        while connectionCount > 0, ContinuousClock.now < deadline {
+            // Each round trips through every loop, so it waits for closes in progress there.
+            _ = await core.hub.onEveryLoop { _ in 0 }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    // MARK: Reload
+
+    /// Re-reads the config file and applies it atomically, or keeps the old one and says why.
+    /// Reloads are serialised; SIGHUP and `chatctl reload` both come here.
+    public func reload() async -> ReloadResult {
+        let loaded: Result<Config, ConfigError>
+        do {
+            loaded = .success(try ConfigLoader.load(path: options.configPath, environment: options.environment))
+        } catch {
+            loaded = .failure(error)
+        }
+        return await reload(to: loaded)
+    }
+
+    /// Applies `config` as a reload would (tests use this to skip the file).
+    public func reload(to config: Result<Config, ConfigError>) async -> ReloadResult {
+        await withCheckedContinuation { continuation in
+            reloadQueue.async { [self] in
+                continuation.resume(returning: applyReload(config))
+            }
+        }
+    }
+
+    private func applyReload(_ loaded: Result<Config, ConfigError>) -> ReloadResult {
+        options.notify?(Systemd.reloadingMessage())
+        defer { options.notify?("READY=1\n\(statusLine())") }
+        let now = Date().timeIntervalSince1970
+        let (old, generation) = state.withLockedValue { ($0.config, $0.generation) }
+        let config: Config
+        switch loaded {
+        case let .failure(error):
+            return fail(now: now, generation: generation, error: error.description)
+        case let .success(c):
+            config = c
+        }
+        let diff = ConfigDiff.between(old, config)
+        // The page is part of the configuration: re-read it, and refuse the reload if it is gone.
+        let site: StaticSite
+        do {
+            site = try StaticSite(root: config.server.webRoot ?? options.defaultWebRoot)
+        } catch {
+            return fail(now: now, generation: generation, error: "server.web_root: cannot read the page: \(error)")
+        }
+        var effective = config
+        // Restart-only settings keep their running values, so status and later diffs stay true.
+        effective.server.listen = old.server.listen
+        effective.metrics.listen = old.metrics.listen
+        effective.control.socket = old.control.socket
+        effective.log.level = old.log.level
+        let settings = Settings(effective)
+        core.replaceSite(site)
+        core.settings.replace(with: settings)
+        if old.history.window != config.history.window { core.hub.resizeHistory(to: config.history.window) }
+        let revoked = core.hub.shards.reduce(0) { total, ref in
+            total + ((try? ref.loop.submit { ref.shard.value.apply(settings) }.wait()) ?? 0)
+        }
+        let result = ReloadResult(ok: true, at: now, generation: generation + 1, error: nil,
+                                  applied: diff.applied, needsRestart: diff.needsRestart, revoked: revoked)
+        state.withLockedValue {
+            $0.config = effective
+            $0.generation += 1
+            $0.lastReload = result
+        }
+        core.metrics.reloads("ok").increment()
+        core.logger.notice("configuration reloaded", metadata: [
+            "generation": "\(result.generation)", "applied": "\(diff.applied.joined(separator: ","))",
+            "needs_restart": "\(diff.needsRestart.joined(separator: ","))", "revoked": "\(revoked)",
+        ])
+        for key in diff.needsRestart {
+            core.logger.warning("\(key) changed; it takes effect when chatd restarts")
+        }
+        return result
+    }
+
+    private func fail(now: Double, generation: Int, error: String) -> ReloadResult {
+        let result = ReloadResult(ok: false, at: now, generation: generation, error: error, applied: [], needsRestart: [], revoked: 0)
+        state.withLockedValue { $0.lastReload = result }
+        core.metrics.reloads("failed").increment()
+        core.logger.error("reload failed, keeping the running configuration: \(error)")
+        return result
+    }
+
+    // MARK: Reports
+
+    public func status() -> StatusInfo {
+        let s = state.withLockedValue { $0 }
+        return StatusInfo(
+            version: options.version, pid: getpid(), uptimeSeconds: Date().timeIntervalSince(s.started),
+            configPath: options.configPath, configGeneration: s.generation, connections: connectionCount,
+            rooms: core.hub.roomInfos().filter { $0.online > 0 }.count,
+            messagesIn: core.hub.messagesIn.load(ordering: .relaxed), messagesOut: core.hub.framesOut.load(ordering: .relaxed),
+            ready: core.ready.load(ordering: .relaxed), lastReload: s.lastReload)
+    }
+
+    /// The `STATUS=` line for systemd.
+    func statusLine() -> String {
+        let rooms = core.hub.roomInfos().filter { $0.online > 0 }.count
+        let generation = state.withLockedValue { $0.generation }
+        return "STATUS=\(connectionCount) connections, \(rooms) rooms, config generation \(generation)"
+    }
+
+    public func connections(room: String?) async -> [ConnectionInfo] {
+        await core.hub.onEveryLoop { $0.connections(room: room) }.flatMap { $0 }.sorted { $0.connectedSeconds > $1.connectedSeconds }
+    }
+
+    public func rooms() -> [RoomInfo] { core.hub.roomInfos() }
+
+    /// Closes matching connections with 1008 and `reason`; returns how many.
+    public func kick(connection: String?, user: String?, reason: String) async -> Int {
+        let count = await core.hub.onEveryLoop { $0.kick(connection: connection, user: user, reason: reason) }.reduce(0, +)
+        core.logger.notice("kick", metadata: ["connection": "\(connection ?? "-")", "user": "\(user ?? "-")", "closed": "\(count)"])
+        return count
+    }
+
+    /// Prometheus text exposition of every metric.
+    public func metricsText() -> String { String(decoding: core.metrics.text(), as: UTF8.self) }
+
+    // MARK: Pipelines
+
+    private func chatBootstrap() -> ServerBootstrap {
         let core = self.core
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
@@ -86,14 +324,30 @@ public final class ChatServer: Sendable {
             }
     }
 
+    private func metricsBootstrap() -> ServerBootstrap {
+        let core = self.core
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(metrics: core.metrics))
+                }
+            }
+    }
+
     private static func configure(_ channel: any Channel, core: ServerCore) throws {
         let settings = core.settings.current
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: settings.maxFrameBytes,
             automaticErrorHandling: false,
             shouldUpgrade: { channel, head in
-                let decision = core.settings.current.gate.decide(UpgradeGate.Request(head))
-                guard case let .accept(session) = decision, !session.echo || core.settings.current.echoEnabled else {
+                let current = core.settings.current
+                let decision = current.gate.decide(UpgradeGate.Request(head))
+                guard case let .accept(session) = decision, !session.echo || current.echoEnabled,
+                      core.ready.load(ordering: .relaxed)
+                else {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
                 return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
@@ -109,7 +363,9 @@ public final class ChatServer: Sendable {
                     let ops = channel.pipeline.syncOperations
                     let sink = FrameSink()
                     try ops.addHandler(sink, position: .first)
-                    try ops.addHandler(ChatSession(session: session, hub: core.hub, settings: current, sink: sink))
+                    let address = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+                    try ops.addHandler(ChatSession(session: session, address: address, hub: core.hub, settings: current, sink: sink))
+                    core.metrics.upgrades("accepted").increment()
                     core.logger.debug("websocket open", metadata: ["room": "\(session.room)", "name": "\(session.name)"])
                 }
             }

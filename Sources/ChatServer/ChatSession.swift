@@ -12,13 +12,17 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     let name: String
     let room: String
     let echo: Bool
+    /// The token presented at the upgrade; a reload that drops it closes the session.
+    let credential: String
+    let address: String
+    let connectedAt = NIODeadline.now()
     /// Position in the loop shard's member list (-1 when not a member).
     var slot = -1
     /// The room's broadcast epoch when this session joined; older deliveries skip it.
     var joinEpoch: UInt64 = 0
 
     private let hub: Hub
-    private let settings: Settings
+    private var settings: Settings
     private let sink: FrameSink
     private var context: ChannelHandlerContext?
     private var shardIndex = 0
@@ -30,8 +34,10 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     private var bucket: TokenBucket
     private var assembler: MessageAssembler
 
-    init(session: UpgradeGate.Session, hub: Hub, settings: Settings, sink: FrameSink) {
+    init(session: UpgradeGate.Session, address: String, hub: Hub, settings: Settings, sink: FrameSink) {
         self.sink = sink
+        self.address = address
+        credential = session.credential
         name = session.name
         room = session.room
         echo = session.echo
@@ -68,6 +74,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         guard !started else { return }
         started = true
         hub.connections.add(1, ordering: .relaxed)
+        hub.metrics.connections.increment(by: 1)
         shardIndex = hub.shardIndex(of: context.eventLoop)
         hub.shards[shardIndex].shard.value.register(self)
         if echo { return }
@@ -84,11 +91,28 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         heartbeat?.cancel()
         heartbeat = nil
         hub.connections.subtract(1, ordering: .relaxed)
+        hub.metrics.connections.decrement(by: 1)
         hub.shards[shardIndex].shard.value.unregister(self)
         if joined {
             joined = false
             hub.leave(self, shardIndex: shardIndex)
         }
+    }
+
+    // MARK: Reload
+
+    /// Applies reloaded settings; returns true when the session's credential was revoked
+    /// (it is then closed with 1008).
+    func apply(_ new: Settings) -> Bool {
+        let now = NIODeadline.now().uptimeNanoseconds
+        settings = new
+        bucket.reconfigure(capacity: new.rateMessages, windowNanoseconds: new.rateWindowNanoseconds, now: now)
+        assembler.maxBytes = new.maxFrameBytes
+        guard new.gate.stillValid(credential) else {
+            close(code: .policyViolation, reason: "credential revoked")
+            return true
+        }
+        return false
     }
 
     // MARK: Heartbeat
@@ -116,10 +140,12 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: Outbound
 
     /// A pre-encoded broadcast frame from the loop shard.
-    func deliver(_ frame: ByteBuffer) {
-        guard !closing else { return }
-        hub.framesOut.add(1, ordering: .relaxed)
+    /// Returns false when the session is closing and took nothing.
+    @discardableResult
+    func deliver(_ frame: ByteBuffer) -> Bool {
+        guard !closing else { return false }
         sink.write(frame, flush: true)
+        return true
     }
 
     private func send(_ event: ServerEvent, flush: Bool) {
@@ -188,11 +214,13 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     /// The article's order: every text frame costs quota, then it is parsed and checked.
     private func handleText(_ data: ByteBuffer) {
         guard bucket.consume(now: NIODeadline.now().uptimeNanoseconds) else {
+            hub.metrics.rateLimited.increment()
             sendError(.rateLimited)
             return
         }
         switch ClientCommand.decode(data.readableBytesView, maxChars: settings.maxMessageChars) {
         case let .failure(code):
+            hub.metrics.errors(code.rawValue).increment()
             sendError(code)
         case .success(.ping):
             send(.pong, flush: true)

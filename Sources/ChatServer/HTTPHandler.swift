@@ -54,6 +54,16 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return send(context, head, status: .ok, body: ByteBuffer(bytes: w.bytes), type: "application/json",
                         extra: [("Cache-Control", "no-store")])
         }
+        if path == "/readyz" {
+            guard isRead else { return send(context, head, status: .methodNotAllowed, text: "method not allowed", extra: [("Allow", "GET, HEAD")]) }
+            let ready = server.ready.load(ordering: .relaxed)
+            var w = JSONWriter()
+            w.beginObject()
+            w.field("ready", ready)
+            w.endObject()
+            return send(context, head, status: ready ? .ok : .serviceUnavailable, body: ByteBuffer(bytes: w.bytes),
+                        type: "application/json", extra: [("Cache-Control", "no-store")])
+        }
         if let file = server.site.file(at: path) {
             guard isRead else { return send(context, head, status: .methodNotAllowed, text: "method not allowed", extra: [("Allow", "GET, HEAD")]) }
             var extra = [("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff"),
@@ -74,13 +84,19 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         let decision = server.settings.current.gate.decide(UpgradeGate.Request(head))
         switch decision {
         case let .reject(status, reason):
+            server.metrics.upgrades(String(status)).increment()
             var extra: [(String, String)] = [("Connection", "close")]
             if status == 426 { extra.append(("Upgrade", "websocket")) }
             if status == 405 { extra.append(("Allow", "GET")) }
             server.logger.info("upgrade refused", metadata: ["status": "\(status)", "path": "\(UpgradeGate.chatPath)",
                                                             "reason": "\(reason)"])
             send(context, head, status: HTTPResponseStatus(statusCode: status), text: reason, extra: extra, close: true)
+        case .accept where !server.ready.load(ordering: .relaxed):
+            server.metrics.upgrades("503").increment()
+            send(context, head, status: .serviceUnavailable, text: "shutting down: reconnect later",
+                 extra: [("Connection", "close"), ("Retry-After", "5")], close: true)
         case .accept:
+            server.metrics.upgrades("400").increment()
             // The gate would accept, yet the upgrader did not: the WebSocket handshake itself
             // is malformed (no Sec-WebSocket-Key, or a version other than 13).
             send(context, head, status: .badRequest, text: "bad WebSocket handshake (need Sec-WebSocket-Key and Sec-WebSocket-Version: 13)",

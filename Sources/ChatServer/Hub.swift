@@ -1,3 +1,4 @@
+import ChatControl
 import ChatCore
 import Foundation
 import NIOConcurrencyHelpers
@@ -22,8 +23,10 @@ final class Hub: Sendable {
     let connections = Atomic<Int>(0)
     let messagesIn = Atomic<Int>(0)
     let framesOut = Atomic<Int>(0)
+    let metrics: ChatMetrics
 
-    init(loops: [any EventLoop]) {
+    init(loops: [any EventLoop], metrics: ChatMetrics) {
+        self.metrics = metrics
         shards = loops.map { loop in
             ShardRef(loop: loop, shard: NIOLoopBoundBox.makeBoxSendingValue(LoopShard(), eventLoop: loop))
         }
@@ -79,6 +82,7 @@ final class Hub: Sendable {
         let id = UUID().uuidString.lowercased()
         let sentAt = Timestamp.iso8601(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
         messagesIn.add(1, ordering: .relaxed)
+        metrics.messagesReceived.increment()
         return room.lock.withLock {
             room.seq += 1
             let message = ChatMessage(id: id, seq: room.seq, room: name, from: from, text: text, sentAt: sentAt)
@@ -95,10 +99,16 @@ final class Hub: Sendable {
         let epoch = room.epoch
         let frame = ServerFrame.text(event.jsonBytes(), allocator: allocator)
         let name = room.name
+        let queuedAt = NIODeadline.now()
+        let metrics = self.metrics
         for (index, count) in room.perShard.enumerated() where count > 0 {
             let ref = shards[index]
-            ref.loop.execute {
-                ref.shard.value.deliver(room: name, epoch: epoch, frame: frame)
+            ref.loop.execute { [self] in
+                let delivered = ref.shard.value.deliver(room: name, epoch: epoch, frame: frame)
+                // Counted once per loop and broadcast, not per member.
+                framesOut.add(delivered, ordering: .relaxed)
+                metrics.messagesDelivered.increment(by: Int64(delivered))
+                metrics.fanoutLatency.recordNanoseconds((NIODeadline.now() - queuedAt).nanoseconds)
             }
         }
     }
@@ -110,13 +120,27 @@ final class Hub: Sendable {
         }
     }
 
-    /// Rooms with members, and how many; for status output.
-    func roomCounts() -> [(name: String, online: Int)] {
+    /// Runs `body` on every loop's shard and collects the results.
+    func onEveryLoop<T: Sendable>(_ body: @escaping @Sendable (LoopShard) -> T) async -> [T] {
+        var results: [T] = []
+        for ref in shards {
+            if let value = try? await ref.loop.submit({ body(ref.shard.value) }).get() { results.append(value) }
+        }
+        return results
+    }
+
+    /// Rooms with members or history, with their online counts and last sequence numbers.
+    func roomInfos() -> [RoomInfo] {
         let all = rooms.withLockedValue { Array($0.values) }
-        return all.compactMap { room in
-            let online = room.lock.withLock { room.online }
-            return online > 0 ? (room.name, online) : nil
-        }.sorted { $0.name < $1.name }
+        return all.map { room in
+            room.lock.withLock { RoomInfo(name: room.name, online: room.online, lastSeq: room.seq) }
+        }.filter { $0.online > 0 || $0.lastSeq > 0 }.sorted { $0.name < $1.name }
+    }
+
+    /// Applies a new history window size to every room.
+    func resizeHistory(to window: Int) {
+        let all = rooms.withLockedValue { Array($0.values) }
+        for room in all { room.lock.withLock { room.history.resize(to: window) } }
     }
 }
 

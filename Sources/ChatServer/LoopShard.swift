@@ -1,3 +1,4 @@
+import ChatControl
 import ChatCore
 import NIOCore
 
@@ -35,11 +36,36 @@ final class LoopShard {
         rooms[session.room] = members.isEmpty ? nil : members
     }
 
-    /// Writes one pre-encoded frame to every local member that joined before `epoch`.
-    func deliver(room: String, epoch: UInt64, frame: ByteBuffer) {
-        guard let members = rooms[room] else { return }
+    /// Writes one pre-encoded frame to every local member that joined before `epoch`;
+    /// returns how many took it.
+    func deliver(room: String, epoch: UInt64, frame: ByteBuffer) -> Int {
+        guard let members = rooms[room] else { return 0 }
+        var delivered = 0
         for member in members where member.joinEpoch < epoch {
-            member.deliver(frame)
+            if member.deliver(frame) { delivered += 1 }
+        }
+        return delivered
+    }
+
+    /// Applies reloaded settings to every session here; returns how many were revoked.
+    func apply(_ settings: Settings) -> Int {
+        sessions.values.reduce(0) { $0 + ($1.apply(settings) ? 1 : 0) }
+    }
+
+    /// Closes the sessions with this id or this name with 1008; returns how many.
+    func kick(connection: String?, user: String?, reason: String) -> Int {
+        let matches = sessions.values.filter { s in
+            (connection != nil && s.id == connection) || (user != nil && s.name == user && !s.echo)
+        }
+        for session in matches { session.close(code: .policyViolation, reason: reason) }
+        return matches.count
+    }
+
+    func connections(room: String?) -> [ConnectionInfo] {
+        let now = NIODeadline.now()
+        return sessions.values.filter { room == nil || $0.room == room }.map { s in
+            ConnectionInfo(id: s.id, name: s.name, room: s.echo ? "(echo)" : s.room, address: s.address,
+                           connectedSeconds: Double((now - s.connectedAt).nanoseconds) / 1e9)
         }
     }
 }

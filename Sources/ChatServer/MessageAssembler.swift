@@ -12,7 +12,7 @@ struct MessageAssembler {
         case fail(CloseCode, String)
     }
 
-    let maxBytes: Int
+    var maxBytes: Int
     private var opcode: WebSocketOpcode?
     private var buffer: ByteBuffer?
 

@@ -1,84 +1,157 @@
 import ArgumentParser
-import ChatClient
+import ChatControl
 import Foundation
 
 @main
 struct Chatctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chatctl",
-        abstract: "Operate a running chatd.",
+        abstract: "Operate a running chatd over its control socket.",
+        discussion: """
+        Exit status: 0 success; 1 the command failed (e.g. an invalid configuration on reload, \
+        nothing to kick, a failed smoke test); 3 chatd is not running; 4 permission denied; \
+        5 protocol error; 64 usage error.
+        """,
         version: "0.1.0",
-        subcommands: [Smoke.self]
+        subcommands: [Status.self, Connections.self, Rooms.self, Kick.self, Reload.self, Smoke.self]
     )
 }
 
-/// The post-install check: connect, send one message, wait for it to come back.
-struct Smoke: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Connect to chatd, send one message and wait for it to come back (exit 0), or say why not (exit 1)."
-    )
+/// Options every control command takes.
+struct ControlOptions: ParsableArguments {
+    @Option(help: "Control socket path. Default: $CHATD_CONTROL_SOCKET or \(ControlProtocol.defaultSocketPath).")
+    var socket: String?
 
-    @Option(help: "WebSocket URL of the chat endpoint.")
-    var url = "ws://127.0.0.1:8080/chat"
+    @Flag(help: "Print the daemon's JSON answer instead of a table.")
+    var json = false
 
-    @Option(help: "Token to present (the `token` query parameter).")
-    var token = ProcessInfo.processInfo.environment["CHAT_TOKEN"] ?? "dev-token"
+    var path: String {
+        socket ?? ProcessInfo.processInfo.environment["CHATD_CONTROL_SOCKET"] ?? ControlProtocol.defaultSocketPath
+    }
 
-    @Option(help: "Origin header to send. Default: http://HOST:PORT of --url.")
-    var origin: String?
-
-    @Option(help: "Room to join.")
-    var room = "lobby"
-
-    @Option(help: "Name to use.")
-    var name = "smoke"
-
-    @Option(help: "Seconds to wait for each step.")
-    var timeout: Double = 5
-
-    func run() async throws {
-        guard var target = WebSocketURL(url) else {
-            throw failure("invalid --url \"\(url)\" (expected ws://host:port/path)")
-        }
-        let separator = target.target.contains("?") ? "&" : "?"
-        target.target += separator + "token=\(Self.encode(token))&name=\(Self.encode(name))&room=\(Self.encode(room))"
-        let wait = Duration.milliseconds(Int64(timeout * 1000))
-        let text = "smoke \(UInt64.random(in: 0...UInt64.max))"
+    /// Sends `request`; prints JSON when asked; maps failures to exit statuses.
+    func run(_ request: ControlRequest) throws -> ControlResponse {
+        let response: ControlResponse
         do {
-            let client = try await WebSocketClient.connect(to: target, origin: origin ?? target.httpOrigin, timeout: wait)
-            try await client.send(text: "{\"type\":\"message\",\"text\":\"\(text)\"}")
-            let outcome: String? = try await client.next(timeout: wait) { event in
-                switch event {
-                case let .text(json) where json.contains("\"type\":\"message\"") && json.contains(text): return "ok"
-                case let .text(json) where json.contains("\"type\":\"error\""): return "error event: \(json)"
-                case let .close(code, reason): return "closed by the server with \(code.map(String.init) ?? "no code") \(reason)"
-                case .disconnected: return "connection closed by the server"
-                default: return nil
-                }
-            }
-            await client.close()
-            guard outcome == "ok" else { throw failure(outcome ?? "unexpected answer") }
-            print("chatctl smoke: ok: message echoed in room \(room) at \(url)")
-        } catch let error as ClientError {
-            throw failure(Self.explain(error))
+            response = try ControlClient.send(request, socketPath: path)
+        } catch {
+            Output.error("chatctl: \(error)")
+            throw ExitCode(error.exitCode)
+        }
+        if json, let data = try? ControlCoding.encode(response) {
+            FileHandle.standardOutput.write(data)
+        }
+        if !response.ok {
+            if !json { Output.error("chatctl: \(response.error?.message ?? "failed") (\(response.error?.code ?? "error"))") }
+            throw ExitCode(1)
+        }
+        return response
+    }
+}
+
+enum Output {
+    static func error(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// A left-aligned text table.
+    static func table(_ header: [String], _ rows: [[String]]) {
+        let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }
+        print(line(header))
+        for row in rows { print(line(row)) }
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds)
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m\(s % 60)s" }
+        if s < 86400 { return "\(s / 3600)h\((s % 3600) / 60)m" }
+        return "\(s / 86400)d\((s % 86400) / 3600)h"
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Version, pid, uptime, config, connections, rooms, message counts, last reload.")
+    @OptionGroup var control: ControlOptions
+
+    func run() throws {
+        let response = try control.run(ControlRequest(command: .status))
+        guard !control.json, let s = response.status else { return }
+        var rows: [[String]] = [
+            ["version", s.version], ["pid", String(s.pid)], ["uptime", Output.duration(s.uptimeSeconds)],
+            ["ready", s.ready ? "yes" : "no (draining)"],
+            ["config", "\(s.configPath ?? "(built-in defaults)") (generation \(s.configGeneration))"],
+            ["connections", String(s.connections)], ["rooms", String(s.rooms)],
+            ["messages in", String(s.messagesIn)], ["messages out", String(s.messagesOut)],
+        ]
+        if let r = s.lastReload {
+            let when = Date(timeIntervalSince1970: r.at).formatted(.iso8601)
+            rows.append(["last reload", r.ok ? "ok at \(when), applied: \(r.applied.isEmpty ? "nothing changed" : r.applied.joined(separator: ", "))"
+                                             : "FAILED at \(when): \(r.error ?? "")"])
+        } else {
+            rows.append(["last reload", "none"])
+        }
+        Output.table(["field", "value"], rows)
+    }
+}
+
+struct Connections: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List open connections.")
+    @OptionGroup var control: ControlOptions
+    @Option(help: "Only this room.") var room: String?
+
+    func run() throws {
+        let response = try control.run(ControlRequest(command: .connections, room: room))
+        guard !control.json else { return }
+        Output.table(["id", "name", "room", "address", "age"],
+                     (response.connections ?? []).map { [$0.id, $0.name, $0.room, $0.address, Output.duration($0.connectedSeconds)] })
+    }
+}
+
+struct Rooms: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List rooms with their online counts and last sequence numbers.")
+    @OptionGroup var control: ControlOptions
+
+    func run() throws {
+        let response = try control.run(ControlRequest(command: .rooms))
+        guard !control.json else { return }
+        Output.table(["room", "online", "last seq"], (response.rooms ?? []).map { [$0.name, String($0.online), String($0.lastSeq)] })
+    }
+}
+
+struct Kick: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Close a connection, or every connection of a user, with code 1008.")
+    @OptionGroup var control: ControlOptions
+    @Argument(help: "Connection id (from `chatctl connections`).") var connection: String?
+    @Option(help: "Kick every connection of this name instead.") var user: String?
+    @Option(help: "Reason sent in the close frame.") var reason: String?
+
+    func validate() throws {
+        guard (connection == nil) != (user == nil) else {
+            throw ValidationError("give a connection id or --user NAME (one of them)")
         }
     }
 
-    static func explain(_ error: ClientError) -> String {
-        switch error {
-        case .rejected(401, _): return "HTTP 401: the token was refused (check --token / auth.tokens)"
-        case .rejected(403, _): return "HTTP 403: the Origin was refused (check --origin / auth.allowed_origins)"
-        case .rejected(404, _): return "HTTP 404: no chat endpoint at this path (check --url)"
-        default: return error.description
-        }
+    func run() throws {
+        let response = try control.run(ControlRequest(command: .kick, connection: connection, user: user, reason: reason))
+        if !control.json { print("kicked \(response.kicked ?? 0) connection(s)") }
     }
+}
 
-    static func encode(_ s: String) -> String {
-        s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s
-    }
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Re-read the configuration file; on error keep the running one and say why (exit 1).")
+    @OptionGroup var control: ControlOptions
 
-    private func failure(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("chatctl smoke: \(message)\n".utf8))
-        return ExitCode(1)
+    func run() throws {
+        let response = try control.run(ControlRequest(command: .reload))
+        guard !control.json, let r = response.reload else { return }
+        print("reloaded: configuration generation \(r.generation)")
+        print("applied: \(r.applied.isEmpty ? "nothing changed" : r.applied.joined(separator: ", "))")
+        if !r.needsRestart.isEmpty { print("needs a restart to take effect: \(r.needsRestart.joined(separator: ", "))") }
+        if r.revoked > 0 { print("closed \(r.revoked) connection(s) whose credential was revoked") }
     }
 }

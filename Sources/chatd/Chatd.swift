@@ -4,6 +4,8 @@ import ChatServer
 import Dispatch
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
+import Systemd
 
 /// chatd's exit statuses (sysexits.h, which systemd's logs name).
 enum ExitStatus {
@@ -17,6 +19,12 @@ struct Chatd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chatd",
         abstract: "WebSocket chat and real-time push daemon.",
+        discussion: """
+        Signals: SIGHUP reloads the configuration; SIGINT and SIGTERM stop gracefully (clients get \
+        close code 1001; a second signal exits at once). Under systemd, chatd uses sockets passed \
+        with FileDescriptorName=http and =metrics, and reports READY, STATUS, RELOADING, STOPPING \
+        and WATCHDOG through sd_notify.
+        """,
         version: ChatdVersion.string
     )
 
@@ -27,6 +35,8 @@ struct Chatd: AsyncParsableCommand {
     var checkConfig = false
 
     func run() async throws {
+        // Until the handlers below exist, a SIGHUP must not kill chatd.
+        Signals.ignoreAll([SIGHUP])
         let environment = ProcessInfo.processInfo.environment
         let loaded: Config
         do {
@@ -40,37 +50,84 @@ struct Chatd: AsyncParsableCommand {
             return
         }
 
+        let underSystemd = environment["NOTIFY_SOCKET"] != nil || environment["INVOCATION_ID"] != nil
         let level = Logger.Level(rawValue: loaded.log.level) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = JournalLogHandler(label: label, journalPrefixes: underSystemd)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "chatd")
 
-        let webRoot = loaded.server.webRoot
-            ?? StaticSiteLocator.defaultRoot(environment: environment, executablePath: CommandLine.arguments[0])
+        var options = ChatServer.Options(
+            defaultWebRoot: StaticSiteLocator.defaultRoot(environment: environment, executablePath: CommandLine.arguments[0]))
+        options.configPath = config
+        options.environment = environment
+        options.listenFDs = Systemd.listenFDs()
+        options.watchdog = Systemd.watchdogInterval()
+        options.notify = { Systemd.notify($0) }
+        options.version = ChatdVersion.string
+
         let server: ChatServer
         do {
-            server = try ChatServer(config: loaded, webRoot: webRoot, logger: logger)
+            server = try ChatServer(config: loaded, options: options, logger: logger)
         } catch {
-            logger.critical("cannot load the web page from \(webRoot): \(error)")
+            logger.critical("cannot load the web page: \(error)")
             throw ExitCode(ExitStatus.failure)
         }
         do {
-            try await server.start()
+            _ = try await server.startAll()
         } catch {
             logger.critical("cannot listen: \(error)")
             try? await server.shutdown(drain: .zero)
             throw ExitCode(ExitStatus.failure)
         }
-        logger.notice("chatd ready", metadata: ["origins": "\(loaded.effectiveOrigins.joined(separator: ","))"])
 
-        let signal = await Signals.next([SIGINT, SIGTERM])
-        logger.notice("stopping on signal \(signal): closing clients with 1001")
-        // A second signal while draining exits at once.
-        Signals.exitOnNext([SIGINT, SIGTERM])
-        try await server.shutdown(drain: .seconds(5))
+        // Signals: HUP reloads; the first INT/TERM drains; a second one exits at once.
+        let stop = StopSignal()
+        let signals = Signals([SIGHUP, SIGINT, SIGTERM]) { number in
+            if number == SIGHUP {
+                Task { _ = await server.reload() }
+            } else if !stop.fire(number) {
+                logger.warning("second stop signal: exiting now")
+                Foundation.exit(ExitStatus.failure)
+            }
+        }
+        Systemd.notify("READY=1\nSTATUS=ready: \(server.connectionCount) connections")
+        logger.notice("chatd ready", metadata: ["origins": "\(loaded.effectiveOrigins.joined(separator: ","))",
+                                                "watchdog": "\(options.watchdog.map { "\($0)" } ?? "off")"])
+
+        let number = await stop.wait()
+        logger.notice("stopping on signal \(number): closing clients with 1001")
+        try await server.shutdown()
+        signals.cancel()
         logger.notice("stopped")
+    }
+}
+
+/// The first stop signal, awaited once.
+final class StopSignal: Sendable {
+    private let state = NIOLockedValueBox<(fired: Int32?, waiter: CheckedContinuation<Int32, Never>?)>((nil, nil))
+
+    /// Records a stop signal; false when one had already arrived.
+    func fire(_ number: Int32) -> Bool {
+        let (first, waiter) = state.withLockedValue { s -> (Bool, CheckedContinuation<Int32, Never>?) in
+            guard s.fired == nil else { return (false, nil) }
+            s.fired = number
+            defer { s.waiter = nil }
+            return (true, s.waiter)
+        }
+        waiter?.resume(returning: number)
+        return first
+    }
+
+    func wait() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let fired = state.withLockedValue { s -> Int32? in
+                if s.fired == nil { s.waiter = continuation }
+                return s.fired
+            }
+            if let fired { continuation.resume(returning: fired) }
+        }
     }
 }

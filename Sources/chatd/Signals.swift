@@ -1,49 +1,32 @@
 import Dispatch
 import Foundation
 
-/// POSIX signals as awaited events, through Dispatch signal sources (the handlers run on a
-/// queue, not in signal context).
-enum Signals {
-    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+/// POSIX signals as events, through Dispatch signal sources (the handlers run on a queue,
+/// not in signal context). `ignoreAll` runs first thing in main, so that a SIGHUP that
+/// arrives before the handlers exist does not kill chatd (its default action would).
+final class Signals: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "chatd.signals")
+    private var sources: [any DispatchSourceSignal] = []  // touched only on `queue` and in init
 
-    /// Waits for the first of `signals` and returns it.
-    static func next(_ signals: [Int32]) async -> Int32 {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-            let once = Once()
-            for number in signals {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler {
-                    if once.take() { continuation.resume(returning: number) }
-                }
-                source.resume()
-                sources.append(source)
-            }
-        }
+    static func ignoreAll(_ signals: [Int32]) {
+        for number in signals { signal(number, SIG_IGN) }
     }
 
-    /// After this, any of `signals` ends the process immediately with status 1.
-    static func exitOnNext(_ signals: [Int32]) {
-        for source in sources { source.cancel() }
-        sources.removeAll()
+    /// Calls `handler` on every delivery of each of `signals`.
+    init(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
         for number in signals {
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { _exit(1) }
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { handler(number) }
             source.resume()
             sources.append(source)
         }
     }
-}
 
-private final class Once: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
-
-    func take() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if done { return false }
-        done = true
-        return true
+    func cancel() {
+        queue.sync {
+            for source in sources { source.cancel() }
+            sources.removeAll()
+        }
     }
 }

@@ -28,15 +28,23 @@ import Testing
 
     @Test func acceptsQueryTokenOrBearer() {
         #expect(gate.decide(request("/chat?token=second&name=masa&room=r1"))
-            == .accept(.init(name: "masa", room: "r1", echo: false)))
+            == .accept(.init(name: "masa", room: "r1", echo: false, credential: "second")))
         #expect(gate.decide(request("/chat?name=a%20b", auth: "Bearer dev-token"))
-            == .accept(.init(name: "a b", room: "lobby", echo: false)))
+            == .accept(.init(name: "a b", room: "lobby", echo: false, credential: "dev-token")))
         #expect(status(request("/chat", auth: "Basic dev-token")) == 401)
     }
 
     @Test func decodesLikeURLSearchParams() {
         #expect(gate.decide(request("/chat?token=dev-token&name=x+y&room=%3Cb%3E"))
-            == .accept(.init(name: "x y", room: "lobby", echo: false)))
+            == .accept(.init(name: "x y", room: "lobby", echo: false, credential: "dev-token")))
+    }
+
+    @Test func revocationFollowsTheTokenList() {
+        #expect(gate.stillValid("second"))
+        var reloaded = gate
+        reloaded.tokens = ["dev-token"]
+        #expect(!reloaded.stillValid("second"))
+        #expect(reloaded.stillValid("dev-token"))
     }
 
     @Test func constantTimeCompare() {

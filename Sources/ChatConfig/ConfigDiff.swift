@@ -1,0 +1,47 @@
+/// What a reload changes: the keys whose values differ, split into those applied at once
+/// and those that need a restart (addresses and sockets chatd has already bound).
+public struct ConfigDiff: Sendable, Equatable {
+    public var applied: [String]
+    public var needsRestart: [String]
+
+    public var isEmpty: Bool { applied.isEmpty && needsRestart.isEmpty }
+
+    /// Keys that take effect only when chatd restarts.
+    public static let restartKeys: Set<String> = ["server.listen", "metrics.listen", "control.socket", "log.level"]
+
+    private static let fields: [(String, @Sendable (Config) -> String)] = [
+        ("server.listen", { "\($0.server.listen)" }),
+        ("server.web_root", { "\($0.server.webRoot ?? "")" }),
+        ("server.echo_endpoint", { "\($0.server.echoEndpoint)" }),
+        ("server.drain_seconds", { "\($0.server.drainSeconds)" }),
+        ("auth.tokens", { "\($0.auth.tokens)" }),
+        ("auth.allowed_origins", { "\($0.effectiveOrigins)" }),
+        ("limits.max_message_chars", { "\($0.limits.maxMessageChars)" }),
+        ("limits.max_frame_bytes", { "\($0.limits.maxFrameBytes)" }),
+        ("limits.rate_messages", { "\($0.limits.rateMessages)" }),
+        ("limits.rate_window_seconds", { "\($0.limits.rateWindowSeconds)" }),
+        ("heartbeat.ping_interval_seconds", { "\($0.heartbeat.pingIntervalSeconds)" }),
+        ("history.window", { "\($0.history.window)" }),
+        ("rooms.default", { "\($0.rooms.defaultRoom)" }),
+        ("log.level", { "\($0.log.level)" }),
+        ("control.socket", { "\($0.control.socket)" }),
+        ("control.allowed_uids", { "\($0.control.allowedUIDs)" }),
+        ("control.allowed_groups", { "\($0.control.allowedGroups)" }),
+        ("metrics.listen", { "\($0.metrics.listen.map { "\($0)" } ?? "")" }),
+    ]
+
+    /// Every key the diff knows, for the test that keeps it in step with the schema.
+    public static var keys: [String] { fields.map(\.0).sorted() }
+
+    public static func between(_ old: Config, _ new: Config) -> ConfigDiff {
+        var diff = ConfigDiff(applied: [], needsRestart: [])
+        for (key, value) in fields where value(old) != value(new) {
+            if restartKeys.contains(key) {
+                diff.needsRestart.append(key)
+            } else {
+                diff.applied.append(key)
+            }
+        }
+        return diff
+    }
+}

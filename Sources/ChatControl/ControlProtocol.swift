@@ -1,0 +1,168 @@
+public import Foundation
+
+/// The control socket's protocol: one JSON object per line each way, request then
+/// response. `v` is the protocol version; a daemon answers a version it does not speak
+/// with the error `unsupported_version`, so chatctl and chatd of different releases fail
+/// clearly instead of misreading each other.
+public enum ControlProtocol {
+    public static let version = 1
+    public static let defaultSocketPath = "/run/chatd/control.sock"
+    /// The longest request line the daemon reads.
+    public static let maxLineBytes = 64 * 1024
+}
+
+public struct ControlRequest: Codable, Sendable, Equatable {
+    public enum Command: String, Codable, Sendable {
+        case status, connections, rooms, kick, reload
+    }
+
+    public var v: Int
+    public var command: Command
+    /// `connections`: only this room.
+    public var room: String?
+    /// `kick`: one connection by id…
+    public var connection: String?
+    /// …or every connection of this name.
+    public var user: String?
+    /// `kick`: the close reason the client sees.
+    public var reason: String?
+
+    public init(command: Command, room: String? = nil, connection: String? = nil, user: String? = nil, reason: String? = nil) {
+        self.v = ControlProtocol.version
+        self.command = command
+        self.room = room
+        self.connection = connection
+        self.user = user
+        self.reason = reason
+    }
+}
+
+public struct ControlResponse: Codable, Sendable, Equatable {
+    public var v: Int = ControlProtocol.version
+    public var ok: Bool
+    public var error: ControlError?
+    public var status: StatusInfo?
+    public var connections: [ConnectionInfo]?
+    public var rooms: [RoomInfo]?
+    public var kicked: Int?
+    public var reload: ReloadResult?
+
+    public init(ok: Bool = true, error: ControlError? = nil) {
+        self.ok = ok
+        self.error = error
+    }
+
+    public static func failure(_ code: String, _ message: String) -> ControlResponse {
+        ControlResponse(ok: false, error: ControlError(code: code, message: message))
+    }
+}
+
+public struct ControlError: Codable, Sendable, Equatable, Error {
+    /// Stable: `bad_request`, `unsupported_version`, `unknown_command`, `permission_denied`,
+    /// `not_found`, `reload_failed`.
+    public var code: String
+    public var message: String
+
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+public struct StatusInfo: Codable, Sendable, Equatable {
+    public var version: String
+    public var pid: Int32
+    public var uptimeSeconds: Double
+    public var configPath: String?
+    public var configGeneration: Int
+    public var connections: Int
+    public var rooms: Int
+    public var messagesIn: Int
+    public var messagesOut: Int
+    public var ready: Bool
+    public var lastReload: ReloadResult?
+
+    public init(version: String, pid: Int32, uptimeSeconds: Double, configPath: String?, configGeneration: Int,
+                connections: Int, rooms: Int, messagesIn: Int, messagesOut: Int, ready: Bool, lastReload: ReloadResult?) {
+        self.version = version
+        self.pid = pid
+        self.uptimeSeconds = uptimeSeconds
+        self.configPath = configPath
+        self.configGeneration = configGeneration
+        self.connections = connections
+        self.rooms = rooms
+        self.messagesIn = messagesIn
+        self.messagesOut = messagesOut
+        self.ready = ready
+        self.lastReload = lastReload
+    }
+}
+
+public struct ConnectionInfo: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var room: String
+    public var address: String
+    public var connectedSeconds: Double
+
+    public init(id: String, name: String, room: String, address: String, connectedSeconds: Double) {
+        self.id = id
+        self.name = name
+        self.room = room
+        self.address = address
+        self.connectedSeconds = connectedSeconds
+    }
+}
+
+public struct RoomInfo: Codable, Sendable, Equatable {
+    public var name: String
+    public var online: Int
+    public var lastSeq: UInt64
+
+    public init(name: String, online: Int, lastSeq: UInt64) {
+        self.name = name
+        self.online = online
+        self.lastSeq = lastSeq
+    }
+}
+
+public struct ReloadResult: Codable, Sendable, Equatable {
+    public var ok: Bool
+    /// When it happened, seconds since 1970.
+    public var at: Double
+    /// The configuration generation in force afterwards.
+    public var generation: Int
+    /// Why it failed (the config error), when it did.
+    public var error: String?
+    /// Keys whose new values are in force.
+    public var applied: [String]
+    /// Keys that changed but need a restart to take effect (listen addresses, sockets).
+    public var needsRestart: [String]
+    /// Connections closed because their credential is no longer valid.
+    public var revoked: Int
+
+    public init(ok: Bool, at: Double, generation: Int, error: String?, applied: [String], needsRestart: [String], revoked: Int) {
+        self.ok = ok
+        self.at = at
+        self.generation = generation
+        self.error = error
+        self.applied = applied
+        self.needsRestart = needsRestart
+        self.revoked = revoked
+    }
+}
+
+/// Line framing shared by both ends: compact JSON plus "\n".
+public enum ControlCoding {
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(value)
+        data.append(0x0A)
+        return data
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from line: Data) throws -> T {
+        try JSONDecoder().decode(type, from: line)
+    }
+}

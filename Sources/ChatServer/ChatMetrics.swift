@@ -1,0 +1,55 @@
+import CoreMetrics
+import Prometheus
+
+/// chatd's metrics, made through swift-metrics' API with a Prometheus factory of chatd's
+/// own (one registry per server, so that tests can run many servers in one process).
+/// Hot paths count per broadcast and per event-loop batch, never per delivered frame.
+final class ChatMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+
+    let connections: CoreMetrics.Meter
+    let messagesReceived: CoreMetrics.Counter
+    let messagesDelivered: CoreMetrics.Counter
+    let messagesDropped: CoreMetrics.Counter
+    let rateLimited: CoreMetrics.Counter
+    let fanoutLatency: CoreMetrics.Timer
+    let eventLoopLag: CoreMetrics.Timer
+
+    init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let fine: [Duration] = [.microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
+                                .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10),
+                                .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+                                .milliseconds(500), .seconds(1), .seconds(2.5)]
+        factory.defaultDurationHistogramBuckets = fine
+        self.factory = factory
+        connections = CoreMetrics.Meter(label: "chatd_connections", factory: factory)
+        messagesReceived = CoreMetrics.Counter(label: "chatd_messages_received_total", factory: factory)
+        messagesDelivered = CoreMetrics.Counter(label: "chatd_messages_delivered_total", factory: factory)
+        messagesDropped = CoreMetrics.Counter(label: "chatd_messages_dropped_total", factory: factory)
+        rateLimited = CoreMetrics.Counter(label: "chatd_rate_limited_total", factory: factory)
+        fanoutLatency = CoreMetrics.Timer(label: "chatd_fanout_latency_seconds", factory: factory)
+        eventLoopLag = CoreMetrics.Timer(label: "chatd_event_loop_lag_seconds", factory: factory)
+        // Labelled series exist from the start, at zero, so dashboards see them.
+        for result in ["accepted", "404", "405", "426", "403", "401", "400"] { upgrades(result) }
+        for result in ["ok", "failed"] { reloads(result) }
+    }
+
+    @discardableResult
+    func upgrades(_ result: String) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(label: "chatd_upgrades_total", dimensions: [("result", result)], factory: factory)
+    }
+
+    @discardableResult
+    func errors(_ code: String) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(label: "chatd_errors_total", dimensions: [("code", code)], factory: factory)
+    }
+
+    @discardableResult
+    func reloads(_ result: String) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(label: "chatd_reloads_total", dimensions: [("result", result)], factory: factory)
+    }
+
+    func text() -> [UInt8] { registry.emitToBuffer() }
+}

@@ -1,0 +1,174 @@
+import ChatConfig
+import ChatControl
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// The control socket: line-delimited JSON, one request and one response at a time.
+/// The peer's credentials (`SO_PEERCRED`) are checked when it connects: root, chatd's own
+/// user, `control.allowed_uids` and members of `control.allowed_groups` are served; anyone
+/// else gets a `permission_denied` response and the connection is closed.
+enum ControlServer {
+    static func bootstrap(group: any EventLoopGroup, server: ChatServer) -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ControlHandler(server: server))
+                }
+            }
+    }
+}
+
+final class ControlHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let server: ChatServer
+    private var buffer = ByteBuffer()
+    private var allowed: Bool?
+    private var busy = false
+
+    init(server: ChatServer) { self.server = server }
+
+    func channelActive(context: ChannelHandlerContext) {
+        guard let provider = context.channel as? any SocketOptionProvider else {
+            refuse(context, "cannot read peer credentials")
+            return
+        }
+        let future: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        let config = server.core.settings.current.config.control
+        future.assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case let .success(cred) where PeerPolicy.allows(uid: cred.uid, gid: cred.gid, config: config):
+                allowed = true
+                processLines(context)
+            case let .success(cred):
+                allowed = false
+                server.core.logger.warning("control socket: peer refused", metadata: ["uid": "\(cred.uid)", "pid": "\(cred.pid)"])
+                refuse(context, "uid \(cred.uid) may not use chatd's control socket (see control.allowed_uids and control.allowed_groups)")
+            case let .failure(error):
+                allowed = false
+                refuse(context, "cannot read peer credentials: \(error)")
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        if buffer.readableBytes > ControlProtocol.maxLineBytes {
+            respond(context, .failure("bad_request", "request line longer than \(ControlProtocol.maxLineBytes) bytes"), close: true)
+            return
+        }
+        processLines(context)
+    }
+
+    private func processLines(_ context: ChannelHandlerContext) {
+        guard allowed == true, !busy,
+              let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return }
+        let length = newline - buffer.readerIndex
+        let line = Data(buffer.readBytes(length: length) ?? [])
+        buffer.moveReaderIndex(forwardBy: 1)
+        let request: ControlRequest
+        do {
+            request = try ControlCoding.decode(ControlRequest.self, from: line)
+        } catch {
+            let version = (try? JSONSerialization.jsonObject(with: line) as? [String: Any])?["v"] as? Int
+            if let version, version != ControlProtocol.version {
+                respond(context, .failure("unsupported_version", "chatd speaks control protocol v\(ControlProtocol.version), not v\(version)"))
+            } else {
+                respond(context, .failure("bad_request", "not a control request: \(error)"))
+            }
+            return
+        }
+        guard request.v == ControlProtocol.version else {
+            respond(context, .failure("unsupported_version", "chatd speaks control protocol v\(ControlProtocol.version), not v\(request.v)"))
+            return
+        }
+        busy = true
+        let server = self.server
+        let loop = context.eventLoop
+        let promise = loop.makePromise(of: ControlResponse.self)
+        promise.completeWithTask { await ControlCommands.handle(request, server: server) }
+        promise.futureResult.assumeIsolated().whenSuccess { [self] response in
+            busy = false
+            respond(context, response)
+            processLines(context)
+        }
+    }
+
+    private func refuse(_ context: ChannelHandlerContext, _ message: String) {
+        respond(context, .failure("permission_denied", message), close: true)
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ response: ControlResponse, close: Bool = false) {
+        guard let data = try? ControlCoding.encode(response) else { return }
+        let done = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: data)), promise: done)
+        if close {
+            let channel = context.channel
+            done.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+/// `struct ucred` from <sys/socket.h> (pid_t, uid_t, gid_t), which Glibc's module does not
+/// export without _GNU_SOURCE; `SO_PEERCRED` fills exactly this layout.
+struct PeerCredentials: Sendable {
+    var pid: Int32 = 0
+    var uid: uid_t = 0
+    var gid: gid_t = 0
+}
+
+/// Who may use the control socket.
+enum PeerPolicy {
+    static func allows(uid: uid_t, gid: gid_t, config: Config.Control) -> Bool {
+        if uid == 0 || uid == getuid() || config.allowedUIDs.contains(Int(uid)) { return true }
+        let user = getpwuid(uid).flatMap { $0.pointee.pw_name.map { String(cString: $0) } }
+        for name in config.allowedGroups {
+            guard let group = getgrnam(name) else { continue }
+            if group.pointee.gr_gid == gid { return true }
+            var member = group.pointee.gr_mem
+            while let m = member?.pointee {
+                if let user, String(cString: m) == user { return true }
+                member = member?.advanced(by: 1)
+            }
+        }
+        return false
+    }
+}
+
+/// What each control command does.
+enum ControlCommands {
+    static func handle(_ request: ControlRequest, server: ChatServer) async -> ControlResponse {
+        var response = ControlResponse()
+        switch request.command {
+        case .status:
+            response.status = server.status()
+        case .connections:
+            response.connections = await server.connections(room: request.room)
+        case .rooms:
+            response.rooms = server.rooms()
+        case .kick:
+            guard request.connection != nil || request.user != nil else {
+                return .failure("bad_request", "kick needs a connection id or a user name")
+            }
+            let count = await server.kick(connection: request.connection, user: request.user,
+                                          reason: request.reason ?? "kicked by an operator")
+            guard count > 0 else {
+                return .failure("not_found", "no connection matches \(request.connection.map { "id \($0)" } ?? "user \(request.user ?? "")")")
+            }
+            response.kicked = count
+        case .reload:
+            let result = await server.reload()
+            response.reload = result
+            if !result.ok {
+                response.ok = false
+                response.error = ControlError(code: "reload_failed", message: result.error ?? "reload failed")
+            }
+        }
+        return response
+    }
+}
