@@ -8,7 +8,7 @@ what="${1:-test}"
 packages="libsqlite3-dev libsystemd-dev"
 if [ "$what" = test ]; then
     # Browser test (Chromium + its driver), the article's smoke client (node + ws).
-    packages="$packages chromium chromium-driver nodejs node-ws"
+    packages="$packages chromium chromium-driver nodejs node-ws systemd"
 fi
 
 missing=""
@@ -25,5 +25,5 @@ if [ -n "$missing" ]; then
 fi
 
 if [ "$what" = test ]; then
-    python3 -c "import selenium, pytest" 2>/dev/null || python3 -m pip install -q -r tests/requirements.txt
+    python3 -c "import selenium, pytest, websockets" 2>/dev/null || python3 -m pip install -q -r tests/requirements.txt
 fi

@@ -19,6 +19,8 @@ final class TestServer: Sendable {
         var config = Config()
         config.server.listen = [ListenAddress(host: "127.0.0.1", port: 0)]
         config.auth.allowedOrigins = ["http://localhost:8080"]
+        config.metrics.listen = nil
+        config.control.socket = ""
         configure(&config)
         let logs = LogCapture()
         var logger = Logger(label: "chatd-test") { _ in logs }
