@@ -89,6 +89,8 @@ let package = Package(
                 "ChatServer", "ChatClient", "ChatConfig", "ChatCore", "ChatControl",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

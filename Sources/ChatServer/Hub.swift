@@ -104,10 +104,11 @@ final class Hub: Sendable {
         for (index, count) in room.perShard.enumerated() where count > 0 {
             let ref = shards[index]
             ref.loop.execute { [self] in
-                let delivered = ref.shard.value.deliver(room: name, epoch: epoch, frame: frame)
+                let (delivered, dropped) = ref.shard.value.deliver(room: name, epoch: epoch, frame: frame)
                 // Counted once per loop and broadcast, not per member.
                 framesOut.add(delivered, ordering: .relaxed)
                 metrics.messagesDelivered.increment(by: Int64(delivered))
+                if dropped > 0 { metrics.messagesDropped.increment(by: Int64(dropped)) }
                 metrics.fanoutLatency.recordNanoseconds((NIODeadline.now() - queuedAt).nanoseconds)
             }
         }

@@ -37,14 +37,15 @@ final class LoopShard {
     }
 
     /// Writes one pre-encoded frame to every local member that joined before `epoch`;
-    /// returns how many took it.
-    func deliver(room: String, epoch: UInt64, frame: ByteBuffer) -> Int {
-        guard let members = rooms[room] else { return 0 }
+    /// returns how many took it and how many could not (closing connections).
+    func deliver(room: String, epoch: UInt64, frame: ByteBuffer) -> (delivered: Int, dropped: Int) {
+        guard let members = rooms[room] else { return (0, 0) }
         var delivered = 0
+        var dropped = 0
         for member in members where member.joinEpoch < epoch {
-            if member.deliver(frame) { delivered += 1 }
+            if member.deliver(frame) { delivered += 1 } else { dropped += 1 }
         }
-        return delivered
+        return (delivered, dropped)
     }
 
     /// Applies reloaded settings to every session here; returns how many were revoked.
