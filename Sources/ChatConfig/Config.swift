@@ -22,6 +22,9 @@ public struct Config: Sendable, Equatable {
         /// Enables the echo endpoint (`/chat?…&echo=1`) for protocol conformance testing.
         /// Default false.
         public var echoEndpoint = false
+        /// Proxies (addresses or CIDR networks) whose `X-Forwarded-For` names the client.
+        /// Default [] (the peer address is the client).
+        public var trustedProxies: [String] = []
         /// Seconds a graceful stop waits for clients to close after sending them 1001.
         /// Keep it below the unit's `TimeoutStopSec=`. Default 5.
         public var drainSeconds: Double = 5

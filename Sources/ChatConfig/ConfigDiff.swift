@@ -13,6 +13,7 @@ public struct ConfigDiff: Sendable, Equatable {
         ("server.listen", { "\($0.server.listen)" }),
         ("server.web_root", { "\($0.server.webRoot ?? "")" }),
         ("server.echo_endpoint", { "\($0.server.echoEndpoint)" }),
+        ("server.trusted_proxies", { "\($0.server.trustedProxies)" }),
         ("server.drain_seconds", { "\($0.server.drainSeconds)" }),
         ("auth.tokens", { "\($0.auth.tokens)" }),
         ("auth.allowed_origins", { "\($0.effectiveOrigins)" }),

@@ -15,6 +15,7 @@ struct TableReader {
             "listen": { r, v, k, c throws(ConfigError) in c.server.listen = try r.listenList(v, k) },
             "web_root": { r, v, k, c throws(ConfigError) in c.server.webRoot = try r.string(v, k) },
             "echo_endpoint": { r, v, k, c throws(ConfigError) in c.server.echoEndpoint = try r.bool(v, k) },
+            "trusted_proxies": { r, v, k, c throws(ConfigError) in c.server.trustedProxies = try r.stringList(v, k) },
             "drain_seconds": { r, v, k, c throws(ConfigError) in c.server.drainSeconds = try r.number(v, k) },
         ],
         "control": [

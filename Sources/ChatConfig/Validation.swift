@@ -27,6 +27,9 @@ enum Validation {
         for uid in c.control.allowedUIDs where uid < 0 || uid > Int(UInt32.max) {
             throw fail(.outOfRange, "control.allowed_uids", "\(uid) is not a uid")
         }
+        for proxy in c.server.trustedProxies where !isNetwork(proxy) {
+            throw fail(.invalidValue, "server.trusted_proxies", "\"\(proxy)\" is not an IP address or CIDR network")
+        }
         if c.auth.tokens.isEmpty { throw fail(.invalidValue, "auth.tokens", "must hold at least one token") }
         for token in c.auth.tokens where token.isEmpty {
             throw fail(.invalidValue, "auth.tokens", "tokens must not be empty strings")
@@ -76,6 +79,22 @@ enum Validation {
             host = rest[..<colon]
         }
         return !host.isEmpty && host.allSatisfy { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }
+    }
+
+    /// An IPv4/IPv6 address with an optional prefix length; checked by ChatCore's parser
+    /// at startup too, but named here so that the error points at the file.
+    static func isNetwork(_ s: String) -> Bool {
+        let parts = s.split(separator: "/", maxSplits: 1)
+        guard let first = parts.first, !first.isEmpty else { return false }
+        let isV6 = first.contains(":")
+        let okAddress = isV6 ? first.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+                             : first.split(separator: ".", omittingEmptySubsequences: false).count == 4
+                                && first.split(separator: ".").allSatisfy { UInt8($0) != nil }
+        guard okAddress else { return false }
+        if parts.count == 2 {
+            guard let p = Int(parts[1]), (0...(isV6 ? 128 : 32)).contains(p) else { return false }
+        }
+        return true
     }
 
     static func isRoomName(_ s: String) -> Bool {

@@ -363,7 +363,9 @@ public final class ChatServer: Sendable {
                     let ops = channel.pipeline.syncOperations
                     let sink = FrameSink()
                     try ops.addHandler(sink, position: .first)
-                    let address = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+                    let peer = channel.remoteAddress?.ipAddress ?? "?"
+                    let address = current.trustedProxies.clientAddress(
+                        peer: peer, forwardedFor: head.headers["x-forwarded-for"])
                     try ops.addHandler(ChatSession(session: session, address: address, hub: core.hub, settings: current, sink: sink))
                     core.metrics.upgrades("accepted").increment()
                     core.logger.debug("websocket open", metadata: ["room": "\(session.room)", "name": "\(session.name)"])

@@ -14,6 +14,7 @@ struct Settings: Sendable {
     let pingIntervalNanoseconds: Int64
     let historyWindow: Int
     let echoEnabled: Bool
+    let trustedProxies: TrustedProxies
 
     init(_ config: Config) {
         self.config = config
@@ -29,6 +30,7 @@ struct Settings: Sendable {
         pingIntervalNanoseconds = Int64(config.heartbeat.pingIntervalSeconds * 1e9)
         historyWindow = config.history.window
         echoEnabled = config.server.echoEndpoint
+        trustedProxies = TrustedProxies(config.server.trustedProxies.compactMap(TrustedProxies.Network.init))
     }
 }
 

@@ -54,3 +54,31 @@ import Testing
         #expect(!ConstantTime.equals(Array("".utf8), Array("a".utf8)))
     }
 }
+
+@Suite struct TrustedProxiesTests {
+    let proxies = TrustedProxies(["127.0.0.2", "10.0.0.0/8", "fd00::/8"].compactMap(TrustedProxies.Network.init))
+
+    @Test func untrustedPeersAreTheClient() {
+        #expect(proxies.clientAddress(peer: "198.51.100.4", forwardedFor: ["203.0.113.7"]) == "198.51.100.4")
+    }
+
+    @Test func trustedPeersNameTheClientFromTheRight() {
+        #expect(proxies.clientAddress(peer: "127.0.0.2", forwardedFor: ["198.51.100.4"]) == "198.51.100.4")
+        // A client that sends its own header cannot choose its address.
+        #expect(proxies.clientAddress(peer: "127.0.0.2", forwardedFor: ["203.0.113.7, 198.51.100.4"]) == "198.51.100.4")
+        // Trusted hops are skipped.
+        #expect(proxies.clientAddress(peer: "127.0.0.2", forwardedFor: ["198.51.100.4", "10.1.2.3"]) == "198.51.100.4")
+        #expect(proxies.clientAddress(peer: "fd00::1", forwardedFor: ["2001:db8::5"]) == "2001:db8::5")
+        // No header, or garbage: the peer.
+        #expect(proxies.clientAddress(peer: "127.0.0.2", forwardedFor: []) == "127.0.0.2")
+        #expect(proxies.clientAddress(peer: "127.0.0.2", forwardedFor: ["not-an-ip"]) == "127.0.0.2")
+    }
+
+    @Test func parsing() {
+        #expect(IPAddressText.parse("::1") == Array(repeating: 0, count: 15) + [1])
+        #expect(IPAddressText.parse("1.2.3.4") == [1, 2, 3, 4])
+        #expect(IPAddressText.parse("1.2.3") == nil)
+        #expect(IPAddressText.parse("::ffff:1.2.3.4")?.suffix(4) == [1, 2, 3, 4])
+        #expect(TrustedProxies.Network("10.0.0.0/33") == nil)
+    }
+}

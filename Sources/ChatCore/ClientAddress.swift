@@ -1,0 +1,114 @@
+/// Which address a connection is from. Behind a reverse proxy the peer is the proxy, and
+/// the client is named in `X-Forwarded-For`; that header is believed only when the peer is
+/// a configured trusted proxy, and then read from the right, skipping trusted hops, so that
+/// a client cannot pass off an address of its choosing by sending the header itself.
+public struct TrustedProxies: Sendable, Equatable {
+    public struct Network: Sendable, Equatable {
+        let bytes: [UInt8]
+        let prefix: Int
+
+        /// `127.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8`.
+        public init?(_ text: String) {
+            let parts = text.split(separator: "/", maxSplits: 1)
+            guard let address = IPAddressText.parse(String(parts[0])) else { return nil }
+            let maxPrefix = address.count * 8
+            if parts.count == 2 {
+                guard let p = Int(parts[1]), (0...maxPrefix).contains(p) else { return nil }
+                prefix = p
+            } else {
+                prefix = maxPrefix
+            }
+            bytes = address
+        }
+
+        func contains(_ address: [UInt8]) -> Bool {
+            guard address.count == bytes.count else { return false }
+            var left = prefix
+            for i in 0..<bytes.count where left > 0 {
+                let bits = min(8, left)
+                let mask = UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
+                if address[i] & mask != bytes[i] & mask { return false }
+                left -= bits
+            }
+            return true
+        }
+    }
+
+    public var networks: [Network]
+
+    public init(_ networks: [Network]) { self.networks = networks }
+
+    public func isTrusted(_ address: String) -> Bool {
+        guard let bytes = IPAddressText.parse(address) else { return false }
+        return networks.contains { $0.contains(bytes) }
+    }
+
+    /// The client's address for a connection from `peer` carrying these
+    /// `X-Forwarded-For` values (every header line, in order).
+    public func clientAddress(peer: String, forwardedFor: [String]) -> String {
+        guard isTrusted(peer) else { return peer }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { Sanitize.trimmed(String($0)) }
+        var client = peer
+        for hop in hops.reversed() {
+            guard IPAddressText.parse(hop) != nil else { return client }
+            client = hop
+            if !isTrusted(hop) { return hop }
+        }
+        return client
+    }
+}
+
+/// Textual IPv4 and IPv6 addresses to bytes (4 or 16), without the C library.
+public enum IPAddressText {
+    public static func parse(_ text: String) -> [UInt8]? {
+        if text.contains(":") { return parseV6(text) }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var out: [UInt8] = []
+        for p in parts {
+            guard !p.isEmpty, p.count <= 3, p.allSatisfy(\.isASCII), let v = UInt8(p) else { return nil }
+            out.append(v)
+        }
+        return out
+    }
+
+    static func parseV6(_ raw: String) -> [UInt8]? {
+        var text = Substring(raw)
+        if let zone = text.firstIndex(of: "%") { text = text[..<zone] }
+        if text.hasPrefix("[") && text.hasSuffix("]") { text = text.dropFirst().dropLast() }
+        let halves = text.components(separatedBy: "::")
+        guard halves.count <= 2 else { return nil }
+        func groups(_ s: Substring) -> [UInt8]? {
+            if s.isEmpty { return [] }
+            var out: [UInt8] = []
+            let items = s.split(separator: ":", omittingEmptySubsequences: false)
+            for (i, item) in items.enumerated() {
+                if i == items.count - 1, item.contains(".") {
+                    guard let v4 = parse(String(item)) else { return nil }
+                    out += v4
+                } else {
+                    guard (1...4).contains(item.count), let v = UInt16(item, radix: 16) else { return nil }
+                    out += [UInt8(v >> 8), UInt8(v & 0xFF)]
+                }
+            }
+            return out
+        }
+        guard let head = groups(halves[0]) else { return nil }
+        if halves.count == 1 { return head.count == 16 ? head : nil }
+        guard let tail = groups(halves[1]), head.count + tail.count < 16 else { return nil }
+        return head + Array(repeating: 0, count: 16 - head.count - tail.count) + tail
+    }
+}
+
+private extension Substring {
+    func components(separatedBy separator: String) -> [Substring] {
+        var out: [Substring] = []
+        var rest = self[...]
+        while let range = rest.range(of: separator) {
+            out.append(rest[..<range.lowerBound])
+            rest = rest[range.upperBound...]
+        }
+        out.append(rest)
+        return out
+    }
+}
