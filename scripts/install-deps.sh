@@ -9,6 +9,8 @@ packages="libsqlite3-dev libsystemd-dev"
 if [ "$what" = test ]; then
     # Browser test (Chromium + its driver), the article's smoke client (node + ws).
     packages="$packages chromium chromium-driver nodejs node-ws systemd"
+    # Packaging and the real-systemd test: units, man pages, .deb, nginx, nspawn.
+    packages="$packages systemd-container debootstrap lintian mandoc nginx-light openssl dpkg-dev"
 fi
 
 missing=""
