@@ -50,11 +50,16 @@ class Container:
     def _find_init(self, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            # systemd-nspawn → its inner child → the container's systemd (PID 1 inside).
-            for child in run("pgrep", "-P", str(self.proc.pid), check=False).stdout.split():
-                inits = run("pgrep", "-P", child, check=False).stdout.split()
-                if inits:
-                    return inits[0]
+            # The container's systemd (PID 1 inside) is nspawn's child, or its grandchild
+            # when nspawn runs an inner child of its own.
+            children = run("pgrep", "-P", str(self.proc.pid), check=False).stdout.split()
+            grandchildren = [g for c in children for g in run("pgrep", "-P", c, check=False).stdout.split()]
+            for pid in children + grandchildren:
+                try:
+                    if Path(f"/proc/{pid}/comm").read_text().strip() == "systemd":
+                        return pid
+                except OSError:
+                    pass  # gone already: a short-lived process before init
             if self.proc.poll() is not None:
                 raise AssertionError("systemd-nspawn exited:\n" + self.proc.stdout.read())
             time.sleep(0.1)

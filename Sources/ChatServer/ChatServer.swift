@@ -20,6 +20,9 @@ final class ServerCore: Sendable {
     private let siteBox: NIOLockedValueBox<StaticSite>
     /// False until the listeners are up, and again once draining starts (for /readyz).
     let ready = Atomic<Bool>(false)
+    /// True once a graceful stop began: new upgrades get 503. (A connection accepted while
+    /// starting is served: socket activation hands chatd its first client before `ready`.)
+    let draining = Atomic<Bool>(false)
 
     var site: StaticSite { siteBox.withLockedValue { $0 } }
     func replaceSite(_ site: StaticSite) { siteBox.withLockedValue { $0 = site } }
@@ -169,6 +172,7 @@ public final class ChatServer: Sendable {
     public func shutdown(drain: Duration? = nil) async throws {
         let wait = drain ?? .milliseconds(Int64(state.withLockedValue { $0.config.server.drainSeconds } * 1000))
         core.ready.store(false, ordering: .relaxed)
+        core.draining.store(true, ordering: .relaxed)
         options.notify?("STOPPING=1\nSTATUS=draining \(connectionCount) connections")
         housekeeper.withLockedValue { $0?.stop() }
         let listeners = channels.withLockedValue { list in
@@ -346,7 +350,7 @@ public final class ChatServer: Sendable {
                 let current = core.settings.current
                 let decision = current.gate.decide(UpgradeGate.Request(head))
                 guard case let .accept(session) = decision, !session.echo || current.echoEnabled,
-                      core.ready.load(ordering: .relaxed)
+                      !core.draining.load(ordering: .relaxed)
                 else {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }

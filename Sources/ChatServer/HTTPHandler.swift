@@ -91,7 +91,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             server.logger.info("upgrade refused", metadata: ["status": "\(status)", "path": "\(UpgradeGate.chatPath)",
                                                             "reason": "\(reason)"])
             send(context, head, status: HTTPResponseStatus(statusCode: status), text: reason, extra: extra, close: true)
-        case .accept where !server.ready.load(ordering: .relaxed):
+        case .accept where server.draining.load(ordering: .relaxed):
             server.metrics.upgrades("503").increment()
             send(context, head, status: .serviceUnavailable, text: "shutting down: reconnect later",
                  extra: [("Connection", "close"), ("Retry-After", "5")], close: true)
