@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Configuration: TOML -> validated `Config`; errors name file, line and key.
@@ -36,11 +37,17 @@ let package = Package(
         .target(name: "ChatControl", swiftSettings: strict),
         // The chat domain, no I/O: events, names, rooms, history window, rate limits.
         .target(name: "ChatCore", swiftSettings: strict),
+        // History persistence behind one protocol: SQLite (GRDB) embedded by default.
+        .target(
+            name: "ChatStore",
+            dependencies: ["ChatCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         // SwiftNIO transport: HTTP routes, upgrade checks, WebSocket sessions, fan-out.
         .target(
             name: "ChatServer",
             dependencies: [
-                "ChatCore", "ChatConfig", "ChatControl", "Systemd",
+                "ChatCore", "ChatConfig", "ChatControl", "ChatStore", "Systemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -83,6 +90,7 @@ let package = Package(
         .testTarget(name: "ChatConfigTests", dependencies: ["ChatConfig"], swiftSettings: strict),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"], swiftSettings: strict),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: strict),
+        .testTarget(name: "ChatStoreTests", dependencies: ["ChatStore", "ChatCore"], swiftSettings: strict),
         .testTarget(
             name: "ChatServerTests",
             dependencies: [

@@ -56,8 +56,26 @@ public struct Config: Sendable, Equatable {
     }
 
     public struct History: Sendable, Equatable {
-        /// Messages per room kept and sent to each new connection. Default 50.
+        /// Messages per room kept in memory and sent to each new connection. Default 50.
         public var window = 50
+        /// The SQLite database. Default (""): `$STATE_DIRECTORY/history.sqlite` under systemd
+        /// (`StateDirectory=chatd`: /var/lib/chatd), else `./data/history.sqlite`.
+        public var path = ""
+        /// SQLite's `synchronous`: "normal" survives a crash of chatd, "full" also a power
+        /// loss (an fsync per batch). Default "normal".
+        public var synchronous = "normal"
+        /// Most messages a reconnecting client is sent to catch up (`since`); a longer gap
+        /// gets `recovered: false` and the latest window. Default 1000.
+        public var resumeLimit = 1000
+
+        /// The database file in force for this environment.
+        public func resolvedPath(environment: [String: String]) -> String {
+            if !path.isEmpty { return path }
+            if let state = environment["STATE_DIRECTORY"]?.split(separator: ":").first, !state.isEmpty {
+                return "\(state)/history.sqlite"
+            }
+            return "data/history.sqlite"
+        }
     }
 
     public struct Rooms: Sendable, Equatable {

@@ -7,7 +7,8 @@ public struct ConfigDiff: Sendable, Equatable {
     public var isEmpty: Bool { applied.isEmpty && needsRestart.isEmpty }
 
     /// Keys that take effect only when chatd restarts.
-    public static let restartKeys: Set<String> = ["server.listen", "metrics.listen", "control.socket", "log.level"]
+    public static let restartKeys: Set<String> = ["server.listen", "metrics.listen", "control.socket", "log.level",
+                                                  "history.path", "history.synchronous"]
 
     private static let fields: [(String, @Sendable (Config) -> String)] = [
         ("server.listen", { "\($0.server.listen)" }),
@@ -23,6 +24,9 @@ public struct ConfigDiff: Sendable, Equatable {
         ("limits.rate_window_seconds", { "\($0.limits.rateWindowSeconds)" }),
         ("heartbeat.ping_interval_seconds", { "\($0.heartbeat.pingIntervalSeconds)" }),
         ("history.window", { "\($0.history.window)" }),
+        ("history.path", { "\($0.history.path)" }),
+        ("history.synchronous", { "\($0.history.synchronous)" }),
+        ("history.resume_limit", { "\($0.history.resumeLimit)" }),
         ("rooms.default", { "\($0.rooms.defaultRoom)" }),
         ("log.level", { "\($0.log.level)" }),
         ("control.socket", { "\($0.control.socket)" }),

@@ -51,6 +51,9 @@ struct TableReader {
         ],
         "history": [
             "window": { r, v, k, c throws(ConfigError) in c.history.window = try r.int(v, k) },
+            "path": { r, v, k, c throws(ConfigError) in c.history.path = try r.string(v, k) },
+            "synchronous": { r, v, k, c throws(ConfigError) in c.history.synchronous = try r.string(v, k) },
+            "resume_limit": { r, v, k, c throws(ConfigError) in c.history.resumeLimit = try r.int(v, k) },
         ],
         "rooms": [
             "default": { r, v, k, c throws(ConfigError) in c.rooms.defaultRoom = try r.string(v, k) },

@@ -49,6 +49,10 @@ enum Validation {
         if c.history.window > 10_000 {
             throw fail(.outOfRange, "history.window", "must be at most 10000, got \(c.history.window)")
         }
+        if !["normal", "full"].contains(c.history.synchronous) {
+            throw fail(.invalidValue, "history.synchronous", "must be \"normal\" or \"full\", got \"\(c.history.synchronous)\"")
+        }
+        try atLeast(c.history.resumeLimit, 0, "history.resume_limit")
         if !isRoomName(c.rooms.defaultRoom) {
             throw fail(.invalidValue, "rooms.default", "\"\(c.rooms.defaultRoom)\" is not a room name (1-32 of a-z A-Z 0-9 _ -)")
         }

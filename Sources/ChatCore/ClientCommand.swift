@@ -5,6 +5,11 @@ import Foundation
 public enum ClientCommand: Sendable, Equatable {
     case message(text: String)
     case ping
+    /// Older messages: those before `before` (default: the newest), at most `limit`.
+    case history(before: UInt64?, limit: Int)
+
+    /// The most messages one `history` request returns.
+    public static let maxHistoryPage = 200
 
     /// Decodes one text frame. `maxChars` counts UTF-16 units, as the browser's
     /// `maxlength` and JavaScript's `length` do, so the page and the server agree.
@@ -29,6 +34,20 @@ public enum ClientCommand: Sendable, Equatable {
             return .success(.message(text: text))
         case "ping":
             return .success(.ping)
+        case "history":
+            let before = event["before"]
+            let limit = event["limit"]
+            var beforeSeq: UInt64?
+            if let before, !(before is NSNull) {
+                guard let n = before as? NSNumber, let v = UInt64(exactly: n.doubleValue) else { return .failure(.badField) }
+                beforeSeq = v
+            }
+            var count = 50
+            if let limit, !(limit is NSNull) {
+                guard let n = limit as? NSNumber, let v = Int(exactly: n.doubleValue), v > 0 else { return .failure(.badField) }
+                count = min(v, maxHistoryPage)
+            }
+            return .success(.history(before: beforeSeq, limit: count))
         default:
             return .failure(.badType)
         }

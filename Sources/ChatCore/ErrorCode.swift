@@ -14,9 +14,9 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
         case .rateLimited: return "Too many messages. Wait a moment."
         case .tooLarge: return "Message must be \(maxChars) characters or less."
         case .badJSON: return "Send JSON such as {\"type\":\"message\",\"text\":\"hi\"}."
-        case .badType: return "Unknown event type. Send {\"type\":\"message\",\"text\":\"...\"} or {\"type\":\"ping\"}."
+        case .badType: return "Unknown event type. Send {\"type\":\"message\",\"text\":\"...\"}, {\"type\":\"history\",\"before\":SEQ} or {\"type\":\"ping\"}."
         case .empty: return "Message text is required."
-        case .badField: return "The field \"text\" must be a string."
+        case .badField: return "A field has the wrong type: text must be a string; before and limit positive integers."
         }
     }
 }

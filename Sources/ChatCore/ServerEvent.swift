@@ -1,7 +1,7 @@
 /// Everything the server sends, as the article's protocol names it, serialised once.
 public enum ServerEvent: Sendable {
     case system(message: String, clientId: String)
-    case history(messages: [ChatMessage])
+    case history(messages: [ChatMessage], recovered: Bool? = nil, before: UInt64? = nil)
     case presence(message: String, online: Int)
     case message(ChatMessage)
     case error(code: ErrorCode, message: String)
@@ -16,12 +16,14 @@ public enum ServerEvent: Sendable {
             w.field("type", "system")
             w.field("message", message)
             w.field("clientId", clientId)
-        case let .history(messages):
+        case let .history(messages, recovered, before):
             w.field("type", "history")
             w.key("messages")
             w.beginArray()
             for m in messages { m.write(to: &w) }
             w.endArray()
+            if let recovered { w.field("recovered", recovered) }
+            if let before { w.field("before", before) }
         case let .presence(message, online):
             w.field("type", "presence")
             w.field("message", message)

@@ -38,12 +38,15 @@ public struct UpgradeGate: Sendable {
         public var echo: Bool
         /// The token the client presented, kept so that a reload can revoke the session.
         public var credential: String
+        /// `since=SEQ`: the last message the client has; it is sent exactly what came after.
+        public var since: UInt64?
 
-        public init(name: String, room: String, echo: Bool, credential: String) {
+        public init(name: String, room: String, echo: Bool, credential: String, since: UInt64? = nil) {
             self.name = name
             self.room = room
             self.echo = echo
             self.credential = credential
+            self.since = since
         }
     }
 
@@ -72,7 +75,8 @@ public struct UpgradeGate: Sendable {
             name: Sanitize.name(params["name"]),
             room: Sanitize.room(params["room"], fallback: defaultRoom),
             echo: params["echo"] == "1",
-            credential: token
+            credential: token,
+            since: params["since"].flatMap { UInt64($0) }
         ))
     }
 

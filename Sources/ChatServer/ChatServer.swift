@@ -1,6 +1,7 @@
 public import ChatConfig
 public import ChatControl
 import ChatCore
+import ChatStore
 import Foundation
 public import Logging
 import NIOConcurrencyHelpers
@@ -82,7 +83,11 @@ public final class ChatServer: Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
         let site = try StaticSite(root: config.server.webRoot ?? options.defaultWebRoot)
         let metrics = ChatMetrics()
-        core = ServerCore(settings: Settings(config), hub: Hub(loops: Array(group.makeIterator()), metrics: metrics),
+        let path = config.history.resolvedPath(environment: options.environment)
+        let store = try SQLiteStore(path: path, synchronous: config.history.synchronous == "full" ? .full : .normal)
+        logger.notice("history store", metadata: ["path": "\(path)", "synchronous": "\(config.history.synchronous)"])
+        core = ServerCore(settings: Settings(config),
+                          hub: try Hub(loops: Array(group.makeIterator()), metrics: metrics, store: store),
                           site: site, logger: logger, metrics: metrics)
         state = NIOLockedValueBox(RuntimeState(config: config))
     }
@@ -181,6 +186,8 @@ public final class ChatServer: Sendable {
         }
         for channel in listeners { try? await channel.close() }
         if let path = controlPath.withLockedValue({ $0 }) { unlink(path) }
+        // Pending messages are committed and delivered before clients are told to go.
+        core.hub.flush()
         await core.hub.closeAll(code: .goingAway, reason: "server shutting down")
         await waitForConnections(until: ContinuousClock.now + wait)
         try await group.shutdownGracefully()

@@ -12,6 +12,8 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     let name: String
     let room: String
     let echo: Bool
+    /// The client's last sequence number when it resumes (`since`).
+    let since: UInt64?
     /// The token presented at the upgrade; a reload that drops it closes the session.
     let credential: String
     let address: String
@@ -38,6 +40,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         self.sink = sink
         self.address = address
         credential = session.credential
+        since = session.since
         name = session.name
         room = session.room
         echo = session.echo
@@ -79,9 +82,10 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         hub.shards[shardIndex].shard.value.register(self)
         if echo { return }
         send(.system(message: "connected as \(name)", clientId: id), flush: false)
-        let history = hub.join(self, shardIndex: shardIndex, historyWindow: settings.historyWindow)
+        let welcome = hub.join(self, shardIndex: shardIndex, historyWindow: settings.historyWindow,
+                               resumeLimit: settings.resumeLimit)
         joined = true
-        send(.history(messages: history), flush: true)
+        send(.history(messages: welcome.messages, recovered: welcome.recovered), flush: true)
         scheduleHeartbeat(context: context)
     }
 
@@ -224,6 +228,11 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
             sendError(code)
         case .success(.ping):
             send(.pong, flush: true)
+        case let .success(.history(before, limit)):
+            let messages = hub.older(room: room, before: before ?? UInt64.max, limit: limit)
+            // `before` is echoed (or, for "the newest", one past the last returned) so that a
+            // page of older messages is told apart from the welcome.
+            send(.history(messages: messages, before: before ?? ((messages.last?.seq ?? 0) + 1)), flush: true)
         case let .success(.message(text)):
             hub.publish(room: room, from: name, text: text, historyWindow: settings.historyWindow)
         }

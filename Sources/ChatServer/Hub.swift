@@ -1,5 +1,7 @@
 import ChatControl
 import ChatCore
+import ChatStore
+import Logging
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -24,11 +26,27 @@ final class Hub: Sendable {
     let messagesIn = Atomic<Int>(0)
     let framesOut = Atomic<Int>(0)
     let metrics: ChatMetrics
+    /// The durable store, when there is one; messages are committed before broadcast.
+    let store: (any ChatStore)?
+    private let committer: NIOLockedValueBox<Committer?> = NIOLockedValueBox(nil)
+    private let lastSequences: [String: UInt64]
 
-    init(loops: [any EventLoop], metrics: ChatMetrics) {
+    init(loops: [any EventLoop], metrics: ChatMetrics, store: (any ChatStore)? = nil) throws {
         self.metrics = metrics
+        self.store = store
+        lastSequences = try store?.lastSequences() ?? [:]
         shards = loops.map { loop in
             ShardRef(loop: loop, shard: NIOLoopBoundBox.makeBoxSendingValue(LoopShard(), eventLoop: loop))
+        }
+        if let store {
+            let logger = Logger(label: "chatd.store")
+            committer.withLockedValue {
+                $0 = Committer(store: store, committed: { [weak self] batch in self?.broadcastCommitted(batch) },
+                               failed: { batch, error in
+                                   logger.error("history commit failed; \(batch.count) messages not delivered: \(error)")
+                                   metrics.errors("store_failed").increment(by: Int64(batch.count))
+                               })
+            }
         }
     }
 
@@ -41,27 +59,72 @@ final class Hub: Sendable {
         rooms.withLockedValue { rooms in
             if let room = rooms[name] { return room }
             let room = Room(name: name, historyWindow: historyWindow, shardCount: shards.count)
+            // A room first touched since start continues its sequence and window from the store.
+            room.seq = lastSequences[name] ?? 0
+            if let store, room.seq > 0, let recent = try? store.recent(room: name, limit: historyWindow) {
+                for m in recent { room.history.append(m) }
+            }
             rooms[name] = room
             return room
         }
     }
 
+    /// What a joining session is sent first: the room's window, or for a resume (`since`)
+    /// exactly the messages after `since`, with `recovered` telling whether that was possible.
+    struct Welcome {
+        var messages: [ChatMessage]
+        var recovered: Bool?
+    }
+
     /// Adds `session` to its room. Runs on the session's loop. Returns the history the
     /// session must be sent before anything else of the room.
-    func join(_ session: ChatSession, shardIndex: Int, historyWindow: Int) -> [ChatMessage] {
+    func join(_ session: ChatSession, shardIndex: Int, historyWindow: Int, resumeLimit: Int) -> Welcome {
         let room = room(session.room, historyWindow: historyWindow)
-        let history: [ChatMessage] = room.lock.withLock {
+        let (window, lastSeq): ([ChatMessage], UInt64) = room.lock.withLock {
             room.perShard[shardIndex] += 1
             room.online += 1
             // Deliveries already queued for this loop carry older epochs and skip the newcomer:
             // it gets those messages from the history snapshot instead, exactly once.
             session.joinEpoch = room.epoch
-            let history = room.history.messages
+            let snapshot = (room.history.messages, room.seq)
             broadcastLocked(room, event: .presence(message: "\(session.name) joined", online: room.online))
-            return history
+            return snapshot
         }
         shards[shardIndex].shard.value.add(session)
-        return history
+        guard let since = session.since else { return Welcome(messages: window, recovered: nil) }
+        return resume(room: room.name, since: since, window: window, lastSeq: lastSeq, limit: resumeLimit)
+    }
+
+    /// The messages after `since`: from the window when it reaches back far enough, else the
+    /// older part from the store (it is immutable, so reading it after the snapshot is safe).
+    private func resume(room: String, since: UInt64, window: [ChatMessage], lastSeq: UInt64, limit: Int) -> Welcome {
+        if since > lastSeq { return Welcome(messages: window, recovered: false) }  // a sequence this room never had
+        if since == lastSeq { return Welcome(messages: [], recovered: true) }
+        if let first = window.first, first.seq <= since + 1 {
+            return Welcome(messages: window.filter { $0.seq > since }, recovered: true)
+        }
+        let missed = lastSeq - since
+        guard let store, missed <= UInt64(limit),
+              let oldest = try? store.oldestSequence(room: room), oldest <= since + 1
+        else {
+            return Welcome(messages: window, recovered: false)
+        }
+        let upTo = window.first?.seq ?? (lastSeq + 1)
+        guard let older = try? store.messages(room: room, after: since, limit: Int(missed)) else {
+            return Welcome(messages: window, recovered: false)
+        }
+        let merged = older.filter { $0.seq < upTo } + window
+        // Exact or nothing: a hole (a message deleted meanwhile is a known hole) means not recovered.
+        return Welcome(messages: merged, recovered: merged.first.map { $0.seq == since + 1 } ?? false)
+    }
+
+    /// Older messages on request (`history` with `before`).
+    func older(room: String, before: UInt64, limit: Int) -> [ChatMessage] {
+        guard let store else {
+            let room = self.room(room, historyWindow: 0)
+            return room.lock.withLock { Array(room.history.messages.filter { $0.seq < before }.suffix(limit)) }
+        }
+        return (try? store.messages(room: room, before: before, limit: limit)) ?? []
     }
 
     /// Removes `session` from its room and tells the others. Runs on the session's loop.
@@ -83,13 +146,34 @@ final class Hub: Sendable {
         let sentAt = Timestamp.iso8601(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
         messagesIn.add(1, ordering: .relaxed)
         metrics.messagesReceived.increment()
+        let committer = self.committer.withLockedValue { $0 }
         return room.lock.withLock {
             room.seq += 1
             let message = ChatMessage(id: id, seq: room.seq, room: name, from: from, text: text, sentAt: sentAt)
-            room.history.append(message)
-            broadcastLocked(room, event: .message(message))
+            if let committer {
+                // Handed over under the room lock: the store queue sees each room in order.
+                committer.submit(message, room: room)
+            } else {
+                room.history.append(message)
+                broadcastLocked(room, event: .message(message))
+            }
             return message
         }
+    }
+
+    /// Called on the store queue once a batch is durable: into the windows, out to members.
+    private func broadcastCommitted(_ batch: [Committer.Entry]) {
+        for (message, room) in batch {
+            room.lock.withLock {
+                room.history.append(message)
+                broadcastLocked(room, event: .message(message))
+            }
+        }
+    }
+
+    /// Waits until everything submitted so far is committed (and broadcast).
+    func flush() {
+        committer.withLockedValue { $0 }?.sync {}
     }
 
     /// Encodes `event` once and enqueues one delivery per loop with members. Call with the

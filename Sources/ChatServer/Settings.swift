@@ -13,6 +13,7 @@ struct Settings: Sendable {
     let rateWindowNanoseconds: UInt64
     let pingIntervalNanoseconds: Int64
     let historyWindow: Int
+    let resumeLimit: Int
     let echoEnabled: Bool
     let trustedProxies: TrustedProxies
 
@@ -29,6 +30,7 @@ struct Settings: Sendable {
         rateWindowNanoseconds = UInt64(config.limits.rateWindowSeconds * 1e9)
         pingIntervalNanoseconds = Int64(config.heartbeat.pingIntervalSeconds * 1e9)
         historyWindow = config.history.window
+        resumeLimit = config.history.resumeLimit
         echoEnabled = config.server.echoEndpoint
         trustedProxies = TrustedProxies(config.server.trustedProxies.compactMap(TrustedProxies.Network.init))
     }

@@ -6,13 +6,10 @@ import Testing
 
 /// Reload: atomic apply, revocation with 1008, no drops otherwise; invalid files keep the old config.
 @Suite struct ReloadTests {
-    func config(_ base: (inout Config) -> Void) -> Config {
-        var c = Config()
-        c.server.listen = [ListenAddress(host: "127.0.0.1", port: 0)]
-        c.auth.allowedOrigins = ["http://localhost:8080"]
-        c.metrics.listen = nil
-        c.control.socket = ""
-        base(&c)
+    /// The running configuration of `s` with `change` applied, as an edited file would be.
+    func config(_ s: TestServer, _ change: (inout Config) -> Void) -> Config {
+        var c = s.config
+        change(&c)
         return c
     }
 
@@ -25,7 +22,7 @@ import Testing
             for n in 0..<40 { try await a.sendJSON("m\(n)") }
         }
         for _ in 0..<3 {
-            let r = await s.server.reload(to: .success(config { $0.auth.tokens = ["dev-token", "new"]; $0.limits.rateMessages = 999 }))
+            let r = await s.server.reload(to: .success(config(s) { $0.auth.tokens = ["dev-token", "new"]; $0.limits.rateMessages = 999 }))
             #expect(r.ok && r.revoked == 0)
         }
         try await sender.value
@@ -46,7 +43,7 @@ import Testing
         let kept = try await WebSocketClient.connect(to: s.url("token=keep&name=kept"), origin: "http://localhost:8080")
         let dropped = try await WebSocketClient.connect(to: s.url("token=drop&name=dropped"), origin: "http://localhost:8080")
         _ = try await dropped.nextJSON(type: "presence")
-        let r = await s.server.reload(to: .success(config { $0.auth.tokens = ["keep"] }))
+        let r = await s.server.reload(to: .success(config(s) { $0.auth.tokens = ["keep"] }))
         #expect(r.ok && r.revoked == 1 && r.applied == ["auth.tokens"])
         let closed: (UInt16?, String) = try await dropped.next { event in
             if case let .close(code, reason) = event { return (code, reason) }
@@ -82,7 +79,7 @@ import Testing
     @Test func newLimitsApplyToExistingConnections() async throws {
         let s = try await TestServer.start { $0.limits.rateWindowSeconds = 600 }
         let c = try await s.join()
-        let r = await s.server.reload(to: .success(config { $0.limits.rateMessages = 2; $0.limits.rateWindowSeconds = 600 }))
+        let r = await s.server.reload(to: .success(config(s) { $0.limits.rateMessages = 2; $0.limits.rateWindowSeconds = 600 }))
         #expect(r.ok && r.applied == ["limits.rate_messages"])
         for n in 0..<3 { try await c.sendJSON("n\(n)") }
         let error = try await c.nextJSON(type: "error")
@@ -93,7 +90,7 @@ import Testing
 
     @Test func listenAddressesAreNamedAsNeedingARestart() async throws {
         let s = try await TestServer.start()
-        let r = await s.server.reload(to: .success(config { $0.server.listen = [ListenAddress(host: "127.0.0.1", port: 1)] }))
+        let r = await s.server.reload(to: .success(config(s) { $0.server.listen = [ListenAddress(host: "127.0.0.1", port: 1)] }))
         #expect(r.ok && r.needsRestart == ["server.listen"] && r.applied.isEmpty)
         // Still serving on the old address.
         let c = try await s.join()

@@ -11,6 +11,8 @@ final class TestServer: Sendable {
     let server: ChatServer
     let port: Int
     let logs: LogCapture
+    /// The configuration it runs with (reload tests start from it).
+    let config: Config
 
     static let webRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../web").standardized.path
@@ -21,19 +23,21 @@ final class TestServer: Sendable {
         config.auth.allowedOrigins = ["http://localhost:8080"]
         config.metrics.listen = nil
         config.control.socket = ""
+        config.history.path = NSTemporaryDirectory() + "chatd-test-\(UUID().uuidString)/history.sqlite"
         configure(&config)
         let logs = LogCapture()
         var logger = Logger(label: "chatd-test") { _ in logs }
         logger.logLevel = .trace
         let server = try ChatServer(config: config, webRoot: webRoot, logger: logger, threads: threads)
         let addresses = try await server.start()
-        return TestServer(server: server, port: addresses[0].port!, logs: logs)
+        return TestServer(server: server, port: addresses[0].port!, logs: logs, config: config)
     }
 
-    private init(server: ChatServer, port: Int, logs: LogCapture) {
+    private init(server: ChatServer, port: Int, logs: LogCapture, config: Config) {
         self.server = server
         self.port = port
         self.logs = logs
+        self.config = config
     }
 
     func url(_ query: String = "token=dev-token") -> WebSocketURL {

@@ -41,6 +41,7 @@ import Testing
         config.server.listen = [ListenAddress(host: "127.0.0.1", port: 0)]
         config.metrics.listen = nil
         config.control.socket = ""
+        config.history.path = NSTemporaryDirectory() + "chatd-test-\(UUID().uuidString)/history.sqlite"
         let recorder = Recorder()
         var options = ChatServer.Options(defaultWebRoot: TestServer.webRoot)
         options.threads = 2

@@ -1,0 +1,115 @@
+public import ChatCore
+import Foundation
+import GRDB
+
+/// History in SQLite through GRDB: WAL mode, migrations, one transaction per batch.
+///
+/// Durability: a batch is committed before any of its messages is broadcast. With
+/// `synchronous = NORMAL` (the default) a commit survives the process being killed
+/// (SIGKILL, a crash) because it is in the WAL in the kernel's page cache; `FULL` also
+/// survives power loss, at the cost of an fsync per batch.
+public final class SQLiteStore: ChatStore {
+    public enum Synchronous: String, Sendable { case normal = "NORMAL", full = "FULL" }
+
+    private let pool: DatabasePool
+
+    public init(path: String, synchronous: Synchronous = .normal) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: messages and room sequences") { db in
+            try db.execute(sql: """
+                CREATE TABLE message (
+                    room TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    id TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    sent_at TEXT NOT NULL,
+                    PRIMARY KEY (room, seq)
+                ) WITHOUT ROWID;
+                CREATE INDEX message_sender ON message(sender);
+                CREATE TABLE room_sequence (
+                    room TEXT PRIMARY KEY NOT NULL,
+                    last_seq INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    public func lastSequences() throws -> [String: UInt64] {
+        try pool.read { db in
+            var out: [String: UInt64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT room, last_seq FROM room_sequence") {
+                out[row["room"]] = UInt64(row["last_seq"] as Int64)
+            }
+            return out
+        }
+    }
+
+    public func append(_ batch: [ChatMessage]) throws {
+        guard !batch.isEmpty else { return }
+        try pool.write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO message (room, seq, id, sender, text, sent_at) VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            var last: [String: UInt64] = [:]
+            for m in batch {
+                try insert.execute(arguments: [m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt])
+                last[m.room] = max(last[m.room] ?? 0, m.seq)
+            }
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO room_sequence (room, last_seq) VALUES (?, ?)
+                ON CONFLICT(room) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)
+                """)
+            for (room, seq) in last { try upsert.execute(arguments: [room, Int64(seq)]) }
+        }
+    }
+
+    public func recent(room: String, limit: Int) throws -> [ChatMessage] {
+        try pool.read { db in
+            try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? ORDER BY seq DESC LIMIT ?",
+                              arguments: [room, limit]).reversed()
+        }
+    }
+
+    public func messages(room: String, after: UInt64, limit: Int) throws -> [ChatMessage] {
+        try pool.read { db in
+            try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
+                              arguments: [room, Int64(clamping: after), limit])
+        }
+    }
+
+    public func messages(room: String, before: UInt64, limit: Int) throws -> [ChatMessage] {
+        try pool.read { db in
+            try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                              arguments: [room, Int64(clamping: before), limit]).reversed()
+        }
+    }
+
+    public func oldestSequence(room: String) throws -> UInt64? {
+        try pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT min(seq) FROM message WHERE room = ?", arguments: [room]).map(UInt64.init)
+        }
+    }
+
+    private static func messages(_ db: Database, sql: String, arguments: StatementArguments) throws -> [ChatMessage] {
+        try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+            ChatMessage(id: row["id"], seq: UInt64(row["seq"] as Int64), room: row["room"], from: row["sender"],
+                        text: row["text"], sentAt: row["sent_at"])
+        }
+    }
+}
