@@ -26,6 +26,9 @@ class Chatd:
     def __init__(self, config_text: str, env=None):
         self.dir = Path(tempfile.mkdtemp(prefix="chatd-test-"))
         self.config = self.dir / "chatd.toml"
+        if "[history]" not in config_text:
+            # Each chatd of the tests keeps its own history, kept across its restarts.
+            config_text += f'\n[history]\npath = "{self.dir}/history.sqlite"\n'
         self.config.write_text(config_text)
         self.env = dict(os.environ, **(env or {}))
         self.proc = None

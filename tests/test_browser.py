@@ -63,8 +63,17 @@ def test_two_windows_chat_survive_a_restart_and_render_text(chatd_factory, brows
     wait(bob, 30).until(lambda d: "sent while offline" in texts(d))
     send(bob, "after restart")
     wait(alice).until(lambda d: "after restart" in texts(d))
-    # Nothing was shown twice.
-    assert texts(alice).count("hello bob") == 1
+    # History survived the restart, and the reconnects resumed from the last message seen:
+    # nothing was lost and nothing was shown twice.
+    for page in (alice, bob):
+        shown = texts(page)
+        for text in ("hello bob", "hi alice", XSS, "sent while offline", "after restart"):
+            assert shown.count(text) == 1, (text, shown)
+    # A fresh page gets the stored history after the restart.
+    carol = browser_factory()
+    open_page(carol, port, "carol")
+    wait(carol).until(lambda d: "after restart" in texts(d))
+    assert texts(carol)[:3] == ["hello bob", "hi alice", XSS]
 
 
 def test_labels_follow_the_browser_language(chatd_factory, browser_factory):

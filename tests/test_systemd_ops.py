@@ -73,6 +73,8 @@ allowed_origins = ["http://localhost:{origin_port}"]
 socket = "{control}"
 [metrics]
 listen = ""
+[history]
+path = "{path.parent}/history.sqlite"
 {extra}
 """)
 

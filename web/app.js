@@ -10,6 +10,7 @@ const STRINGS = {
     waiting: (s) => `reconnecting in ${s}s`, closed: (c) => `closed (${c})`,
     people: (n) => `${n} online`, queued: "Not connected: the message is queued and will be sent on reconnect.",
     history: (n) => `${n} earlier message${n === 1 ? "" : "s"}`, slow: "The connection is busy: the message is queued.",
+    gap: "Some messages from while you were away could not be recovered.",
   },
   zh: {
     title: "chatd 聊天", room: "房间", name: "名称", token: "令牌", connect: "连接",
@@ -18,6 +19,7 @@ const STRINGS = {
     waiting: (s) => `${s} 秒后重连`, closed: (c) => `已关闭 (${c})`,
     people: (n) => `${n} 人在线`, queued: "连接未就绪,消息已排队,重连后发送。",
     history: (n) => `已加载 ${n} 条历史消息`, slow: "连接繁忙,消息已排队。",
+    gap: "离线期间的部分消息无法找回。",
   },
 };
 const lang = (navigator.languages || [navigator.language || "en"]).some((l) => /^zh\b/i.test(l)) ? "zh" : "en";
@@ -42,6 +44,8 @@ let manual = false;
 let myName = "";
 const pending = [];      // JSON strings typed while offline, sent on open
 const seen = new Set();  // message ids already shown, so a reconnect's history adds only what was missed
+let lastSeq = 0;         // the newest sequence number shown in this room: reconnects resume from it
+let lastRoom = "";
 
 document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
 for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t[el.dataset.i18n];
@@ -77,6 +81,7 @@ function line(kind, parts, id) {
 function showMessage(m) {
   if (!m || typeof m.id !== "string" || seen.has(m.id)) return;
   seen.add(m.id);
+  if (typeof m.seq === "number" && m.seq > lastSeq) lastSeq = m.seq;
   const time = typeof m.sentAt === "string" ? new Date(m.sentAt).toLocaleTimeString() : "";
   const kind = m.from === myName ? "message mine" : "message";
   line(kind, [["from", String(m.from)], ["text", String(m.text)], ["time", time]], m.id);
@@ -88,7 +93,14 @@ function connect() {
   if (socket && (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING)) return;
   myName = els.name.value.trim();
   localStorage.setItem("chatd.name", myName);
-  const query = new URLSearchParams({ token: els.token.value, name: myName, room: els.room.value.trim() });
+  const room = els.room.value.trim();
+  if (room !== lastRoom) {
+    lastRoom = room;
+    lastSeq = 0;
+  }
+  const query = new URLSearchParams({ token: els.token.value, name: myName, room });
+  // After a drop (or a server restart) ask for exactly what was missed.
+  if (lastSeq > 0) query.set("since", String(lastSeq));
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(`${scheme}//${location.host}/chat?${query}`);
   socket = ws;
@@ -145,6 +157,8 @@ function render(data) {
   switch (data.type) {
     case "message": showMessage(data.message); break;
     case "history": {
+      if (data.before !== undefined) break;  // a page of older messages, which this page never asks for
+      if (data.recovered === false) line("system", [["", t.gap]]);
       const fresh = Array.isArray(data.messages) ? data.messages.filter((m) => m && !seen.has(m.id)) : [];
       if (fresh.length > 0) line("system", [["", t.history(fresh.length)]]);
       fresh.forEach(showMessage);
