@@ -168,6 +168,11 @@ function render(data) {
       if (typeof data.online === "number") els.online.textContent = t.people(data.online);
       line("system", [["", String(data.message ?? "")]]);
       break;
+    case "deleted": {
+      const gone = [...els.log.querySelectorAll(".message")].find((el) => el.dataset.id === data.id);
+      if (gone) gone.remove();
+      break;
+    }
     case "error": line("error", [["", `${data.code}: ${data.message}`]]); break;
     case "system": line("system", [["", String(data.message ?? "")]]); break;
     default: break;

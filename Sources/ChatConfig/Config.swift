@@ -9,6 +9,7 @@ public struct Config: Sendable, Equatable {
     public var rooms = Rooms()
     public var log = Log()
     public var control = Control()
+    public var moderation = Moderation()
     public var metrics = Metrics()
 
     public init() {}
@@ -33,6 +34,8 @@ public struct Config: Sendable, Equatable {
     public struct Auth: Sendable, Equatable {
         /// Tokens accepted at the upgrade. Default `["dev-token"]`.
         public var tokens: [String] = ["dev-token"]
+        /// Tokens that carry the moderator role: they may delete any message. Default [].
+        public var moderatorTokens: [String] = []
         /// Origins allowed at the upgrade. Default (nil): `http://localhost:PORT` and
         /// `http://127.0.0.1:PORT` for the first listen port, as the article does.
         public var allowedOrigins: [String]?
@@ -86,6 +89,12 @@ public struct Config: Sendable, Equatable {
     public struct Log: Sendable, Equatable {
         /// trace, debug, info, notice, warning, error or critical. Default "info".
         public var level = "info"
+    }
+
+    public struct Moderation: Sendable, Equatable {
+        /// Seconds after sending during which an author may delete their own message.
+        /// 0 disables author deletes. Default 300.
+        public var authorDeleteSeconds: Double = 300
     }
 
     public struct Control: Sendable, Equatable {

@@ -17,6 +17,8 @@ public struct ConfigDiff: Sendable, Equatable {
         ("server.trusted_proxies", { "\($0.server.trustedProxies)" }),
         ("server.drain_seconds", { "\($0.server.drainSeconds)" }),
         ("auth.tokens", { "\($0.auth.tokens)" }),
+        ("auth.moderator_tokens", { "\($0.auth.moderatorTokens)" }),
+        ("moderation.author_delete_seconds", { "\($0.moderation.authorDeleteSeconds)" }),
         ("auth.allowed_origins", { "\($0.effectiveOrigins)" }),
         ("limits.max_message_chars", { "\($0.limits.maxMessageChars)" }),
         ("limits.max_frame_bytes", { "\($0.limits.maxFrameBytes)" }),

@@ -18,6 +18,9 @@ struct TableReader {
             "trusted_proxies": { r, v, k, c throws(ConfigError) in c.server.trustedProxies = try r.stringList(v, k) },
             "drain_seconds": { r, v, k, c throws(ConfigError) in c.server.drainSeconds = try r.number(v, k) },
         ],
+        "moderation": [
+            "author_delete_seconds": { r, v, k, c throws(ConfigError) in c.moderation.authorDeleteSeconds = try r.number(v, k) },
+        ],
         "control": [
             "socket": { r, v, k, c throws(ConfigError) in c.control.socket = try r.string(v, k) },
             "allowed_uids": { r, v, k, c throws(ConfigError) in c.control.allowedUIDs = try r.intList(v, k) },
@@ -38,6 +41,7 @@ struct TableReader {
         ],
         "auth": [
             "tokens": { r, v, k, c throws(ConfigError) in c.auth.tokens = try r.stringList(v, k) },
+            "moderator_tokens": { r, v, k, c throws(ConfigError) in c.auth.moderatorTokens = try r.stringList(v, k) },
             "allowed_origins": { r, v, k, c throws(ConfigError) in c.auth.allowedOrigins = try r.stringList(v, k) },
         ],
         "limits": [

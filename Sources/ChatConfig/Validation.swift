@@ -27,6 +27,12 @@ enum Validation {
         for uid in c.control.allowedUIDs where uid < 0 || uid > Int(UInt32.max) {
             throw fail(.outOfRange, "control.allowed_uids", "\(uid) is not a uid")
         }
+        for token in c.auth.moderatorTokens where token.isEmpty {
+            throw fail(.invalidValue, "auth.moderator_tokens", "tokens must not be empty strings")
+        }
+        if !(c.moderation.authorDeleteSeconds >= 0) || !c.moderation.authorDeleteSeconds.isFinite {
+            throw fail(.outOfRange, "moderation.author_delete_seconds", "must be 0 or more seconds, got \(c.moderation.authorDeleteSeconds)")
+        }
         for proxy in c.server.trustedProxies where !isNetwork(proxy) {
             throw fail(.invalidValue, "server.trusted_proxies", "\"\(proxy)\" is not an IP address or CIDR network")
         }

@@ -14,6 +14,8 @@ public enum ControlProtocol {
 public struct ControlRequest: Codable, Sendable, Equatable {
     public enum Command: String, Codable, Sendable {
         case status, connections, rooms, kick, reload
+        case delete, mute, unmute, audit
+        case purgeUser = "purge-user"
     }
 
     public var v: Int
@@ -24,11 +26,21 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var connection: String?
     /// …or every connection of this name.
     public var user: String?
-    /// `kick`: the close reason the client sees.
+    /// `kick`: the close reason the client sees; moderation: the reason for the audit log.
     public var reason: String?
+    /// `delete`: the message's sequence number in `room`.
+    public var seq: UInt64?
+    /// `mute`: how long; nil mutes until `unmute`.
+    public var seconds: Double?
+    /// `audit`: entries at or after this time (seconds since 1970).
+    public var since: Double?
 
-    public init(command: Command, room: String? = nil, connection: String? = nil, user: String? = nil, reason: String? = nil) {
+    public init(command: Command, room: String? = nil, connection: String? = nil, user: String? = nil, reason: String? = nil,
+                seq: UInt64? = nil, seconds: Double? = nil, since: Double? = nil) {
         self.v = ControlProtocol.version
+        self.seq = seq
+        self.seconds = seconds
+        self.since = since
         self.command = command
         self.room = room
         self.connection = connection
@@ -46,6 +58,9 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var rooms: [RoomInfo]?
     public var kicked: Int?
     public var reload: ReloadResult?
+    /// `purge-user`: messages erased; `delete`: 1.
+    public var deleted: Int?
+    public var audit: [AuditRecord]?
 
     public init(ok: Bool = true, error: ControlError? = nil) {
         self.ok = ok
@@ -164,5 +179,22 @@ public enum ControlCoding {
 
     public static func decode<T: Decodable>(_ type: T.Type, from line: Data) throws -> T {
         try JSONDecoder().decode(type, from: line)
+    }
+}
+
+/// One line of the moderation audit log.
+public struct AuditRecord: Codable, Sendable, Equatable {
+    public var at: Double
+    public var actor: String
+    public var action: String
+    public var target: String
+    public var reason: String
+
+    public init(at: Double, actor: String, action: String, target: String, reason: String) {
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.reason = reason
     }
 }

@@ -7,8 +7,12 @@ public struct ChatMessage: Sendable, Equatable {
     public var from: String
     public var text: String
     public var sentAt: String
+    /// Who may delete it as its author: chatd's key for the sender's credential and name.
+    /// Never sent to clients.
+    public var author: String
 
-    public init(id: String, seq: UInt64, room: String, from: String, text: String, sentAt: String) {
+    public init(id: String, seq: UInt64, room: String, from: String, text: String, sentAt: String, author: String = "") {
+        self.author = author
         self.id = id
         self.seq = seq
         self.room = room

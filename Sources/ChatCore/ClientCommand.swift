@@ -7,6 +7,8 @@ public enum ClientCommand: Sendable, Equatable {
     case ping
     /// Older messages: those before `before` (default: the newest), at most `limit`.
     case history(before: UInt64?, limit: Int)
+    /// Deletes the message with this `seq` in the sender's room.
+    case delete(seq: UInt64)
 
     /// The most messages one `history` request returns.
     public static let maxHistoryPage = 200
@@ -34,6 +36,11 @@ public enum ClientCommand: Sendable, Equatable {
             return .success(.message(text: text))
         case "ping":
             return .success(.ping)
+        case "delete":
+            guard let n = event["seq"] as? NSNumber, let seq = UInt64(exactly: n.doubleValue), seq > 0 else {
+                return .failure(.badField)
+            }
+            return .success(.delete(seq: seq))
         case "history":
             let before = event["before"]
             let limit = event["limit"]

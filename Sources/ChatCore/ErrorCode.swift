@@ -7,6 +7,9 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
     case badType = "bad_type"
     case empty = "empty"
     case badField = "bad_field"
+    case muted = "muted"
+    case forbidden = "forbidden"
+    case notFound = "not_found"
 
     /// The human-readable `message` sent with the code.
     public func message(maxChars: Int) -> String {
@@ -16,6 +19,9 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
         case .badJSON: return "Send JSON such as {\"type\":\"message\",\"text\":\"hi\"}."
         case .badType: return "Unknown event type. Send {\"type\":\"message\",\"text\":\"...\"}, {\"type\":\"history\",\"before\":SEQ} or {\"type\":\"ping\"}."
         case .empty: return "Message text is required."
+        case .muted: return "You are muted in this chat."
+        case .forbidden: return "You may not do that."
+        case .notFound: return "No such message."
         case .badField: return "A field has the wrong type: text must be a string; before and limit positive integers."
         }
     }

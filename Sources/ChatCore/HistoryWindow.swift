@@ -28,6 +28,13 @@ public struct HistoryWindow: Sendable {
         return Array(storage[head...] + storage[..<head])
     }
 
+    /// Drops the messages `matching` says so of (deleted or erased ones).
+    public mutating func remove(where matching: (ChatMessage) -> Bool) {
+        let kept = messages.filter { !matching($0) }
+        storage = kept
+        head = 0
+    }
+
     public mutating func resize(to newLimit: Int) {
         let kept = Array(messages.suffix(max(0, newLimit)))
         limit = max(0, newLimit)

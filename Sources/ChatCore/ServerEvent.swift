@@ -6,6 +6,7 @@ public enum ServerEvent: Sendable {
     case message(ChatMessage)
     case error(code: ErrorCode, message: String)
     case pong
+    case deleted(room: String, seq: UInt64, id: String)
 
     /// The event as UTF-8 JSON text.
     public func jsonBytes() -> [UInt8] {
@@ -38,6 +39,11 @@ public enum ServerEvent: Sendable {
             w.field("message", message)
         case .pong:
             w.field("type", "pong")
+        case let .deleted(room, seq, id):
+            w.field("type", "deleted")
+            w.field("room", room)
+            w.field("seq", seq)
+            w.field("id", id)
         }
         w.endObject()
         return w.bytes

@@ -6,11 +6,14 @@ public struct UpgradeGate: Sendable {
 
     public var allowedOrigins: Set<String>
     public var tokens: [String]
+    /// Tokens that carry the moderator role (accepted at the upgrade like the others).
+    public var moderatorTokens: [String]
     public var defaultRoom: String
 
-    public init(allowedOrigins: Set<String>, tokens: [String], defaultRoom: String) {
+    public init(allowedOrigins: Set<String>, tokens: [String], moderatorTokens: [String] = [], defaultRoom: String) {
         self.allowedOrigins = allowedOrigins
         self.tokens = tokens
+        self.moderatorTokens = moderatorTokens
         self.defaultRoom = defaultRoom
     }
 
@@ -40,6 +43,7 @@ public struct UpgradeGate: Sendable {
         public var credential: String
         /// `since=SEQ`: the last message the client has; it is sent exactly what came after.
         public var since: UInt64?
+        public var role: Role = .user
 
         public init(name: String, room: String, echo: Bool, credential: String, since: UInt64? = nil) {
             self.name = name
@@ -67,22 +71,32 @@ public struct UpgradeGate: Sendable {
             return .reject(status: 403, reason: "origin not allowed")
         }
         guard let token = Self.credential(params: params, authorization: request.authorization),
-              ConstantTime.matchesAny(token, in: tokens)
+              let role = role(of: token)
         else {
             return .reject(status: 401, reason: "missing or invalid token")
         }
-        return .accept(Session(
+        var session = Session(
             name: Sanitize.name(params["name"]),
             room: Sanitize.room(params["room"], fallback: defaultRoom),
             echo: params["echo"] == "1",
             credential: token,
             since: params["since"].flatMap { UInt64($0) }
-        ))
+        )
+        session.role = role
+        return .accept(session)
+    }
+
+    /// The role a token carries now, or nil when it is not configured (any more).
+    public func role(of credential: String) -> Role? {
+        // Both lists are always compared in full: no early exit reveals which matched.
+        let moderator = ConstantTime.matchesAny(credential, in: moderatorTokens)
+        let user = ConstantTime.matchesAny(credential, in: tokens)
+        return moderator ? .moderator : (user ? .user : nil)
     }
 
     /// True while `credential` is still one of the configured tokens.
     public func stillValid(_ credential: String) -> Bool {
-        ConstantTime.matchesAny(credential, in: tokens)
+        role(of: credential) != nil
     }
 
     /// The article's `token` query parameter, or `Authorization: Bearer` for programs.
@@ -97,4 +111,11 @@ public struct UpgradeGate: Sendable {
 
 extension String {
     func trimmingSpaces() -> String { Sanitize.trimmed(self) }
+}
+
+/// What a credential may do beyond chatting.
+public enum Role: String, Sendable, Codable {
+    case user
+    /// May delete any message of the rooms it is in.
+    case moderator
 }

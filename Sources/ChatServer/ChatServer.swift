@@ -18,6 +18,7 @@ final class ServerCore: Sendable {
     let hub: Hub
     let logger: Logger
     let metrics: ChatMetrics
+    let moderation: Moderation
     private let siteBox: NIOLockedValueBox<StaticSite>
     /// False until the listeners are up, and again once draining starts (for /readyz).
     let ready = Atomic<Bool>(false)
@@ -34,6 +35,7 @@ final class ServerCore: Sendable {
         self.siteBox = NIOLockedValueBox(site)
         self.logger = logger
         self.metrics = metrics
+        self.moderation = Moderation(hub: hub, logger: logger)
     }
 }
 
@@ -316,6 +318,33 @@ public final class ChatServer: Sendable {
         return count
     }
 
+    // MARK: Moderation
+
+    /// Deletes a message as an operator; members get `deleted`.
+    public func deleteMessage(room: String, seq: UInt64, actor: String, reason: String) async -> Result<Void, ControlError> {
+        switch await core.moderation.delete(room: room, seq: seq, actor: actor, reason: reason, allowed: { _ in true }) {
+        case .deleted: return .success(())
+        case .notFound, .forbidden: return .failure(ControlError(code: "not_found", message: "no message \(seq) in room \(room)"))
+        case let .failed(why): return .failure(ControlError(code: "failed", message: why))
+        }
+    }
+
+    public func mute(user: String, seconds: Double?, actor: String, reason: String) {
+        core.moderation.mute(user, seconds: seconds, actor: actor, reason: reason)
+    }
+
+    public func unmute(user: String, actor: String, reason: String) -> Bool {
+        core.moderation.unmute(user, actor: actor, reason: reason)
+    }
+
+    public func purge(user: String, actor: String, reason: String) async -> Result<Int, ControlError> {
+        await core.moderation.purge(sender: user, actor: actor, reason: reason)
+    }
+
+    public func auditLog(since: Double, limit: Int = 10_000) -> [AuditRecord] {
+        core.moderation.auditLog(since: since, limit: limit)
+    }
+
     /// Prometheus text exposition of every metric.
     public func metricsText() -> String { String(decoding: core.metrics.text(), as: UTF8.self) }
 
@@ -377,7 +406,8 @@ public final class ChatServer: Sendable {
                     let peer = channel.remoteAddress?.ipAddress ?? "?"
                     let address = current.trustedProxies.clientAddress(
                         peer: peer, forwardedFor: head.headers["x-forwarded-for"])
-                    try ops.addHandler(ChatSession(session: session, address: address, hub: core.hub, settings: current, sink: sink))
+                    try ops.addHandler(ChatSession(session: session, address: address, hub: core.hub, moderation: core.moderation,
+                                                   settings: current, sink: sink))
                     core.metrics.upgrades("accepted").increment()
                     core.logger.debug("websocket open", metadata: ["room": "\(session.room)", "name": "\(session.name)"])
                 }

@@ -1,4 +1,5 @@
 import ChatCore
+import Crypto
 import Foundation
 import NIOCore
 import NIOWebSocket
@@ -24,6 +25,11 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     var joinEpoch: UInt64 = 0
 
     private let hub: Hub
+    private let moderation: Moderation
+    /// The author key of this session's messages: its credential (hashed) and its name, so
+    /// that only the same token and name may delete them as their author.
+    let authorKey: String
+    private(set) var role: Role
     private var settings: Settings
     private let sink: FrameSink
     private var context: ChannelHandlerContext?
@@ -36,8 +42,11 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     private var bucket: TokenBucket
     private var assembler: MessageAssembler
 
-    init(session: UpgradeGate.Session, address: String, hub: Hub, settings: Settings, sink: FrameSink) {
+    init(session: UpgradeGate.Session, address: String, hub: Hub, moderation: Moderation, settings: Settings, sink: FrameSink) {
         self.sink = sink
+        self.moderation = moderation
+        role = session.role
+        authorKey = Self.authorKey(credential: session.credential, name: session.name)
         self.address = address
         credential = session.credential
         since = session.since
@@ -112,10 +121,11 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         settings = new
         bucket.reconfigure(capacity: new.rateMessages, windowNanoseconds: new.rateWindowNanoseconds, now: now)
         assembler.maxBytes = new.maxFrameBytes
-        guard new.gate.stillValid(credential) else {
+        guard let newRole = new.gate.role(of: credential) else {
             close(code: .policyViolation, reason: "credential revoked")
             return true
         }
+        role = newRole
         return false
     }
 
@@ -234,8 +244,46 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
             // page of older messages is told apart from the welcome.
             send(.history(messages: messages, before: before ?? ((messages.last?.seq ?? 0) + 1)), flush: true)
         case let .success(.message(text)):
-            hub.publish(room: room, from: name, text: text, historyWindow: settings.historyWindow)
+            if moderation.isMuted(name) {
+                hub.metrics.errors(ErrorCode.muted.rawValue).increment()
+                sendError(.muted)
+                return
+            }
+            hub.publish(room: room, from: name, text: text, author: authorKey, historyWindow: settings.historyWindow)
+        case let .success(.delete(seq)):
+            requestDelete(seq: seq)
         }
+    }
+
+    /// Moderators delete any message of their room; an author their own, within the window.
+    private func requestDelete(seq: UInt64) {
+        let isModerator = role == .moderator
+        let author = authorKey
+        let window = settings.authorDeleteSeconds
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let actor = "\(name) (\(role.rawValue), connection \(id))"
+        let (room, moderation, loop) = (self.room, self.moderation, context!.eventLoop)
+        let this = NIOLoopBound(self, eventLoop: loop)
+        let promise = loop.makePromise(of: Moderation.Outcome.self)
+        promise.completeWithTask {
+            await moderation.delete(room: room, seq: seq, actor: actor, reason: isModerator ? "moderator" : "author") { message in
+                isModerator || (window > 0 && message.author == author
+                    && Double(now - (Timestamp.milliseconds(iso8601: message.sentAt) ?? 0)) <= window * 1000)
+            }
+        }
+        promise.futureResult.whenSuccess { outcome in
+            switch outcome {
+            case .deleted: break  // every member, this one included, gets `deleted`
+            case .notFound: this.value.sendError(.notFound)
+            case .forbidden: this.value.sendError(.forbidden)
+            case .failed: this.value.sendError(.notFound)
+            }
+        }
+    }
+
+    static func authorKey(credential: String, name: String) -> String {
+        let digest = SHA256.hash(data: Data(credential.utf8))
+        return digest.prefix(12).map { String(format: "%02x", $0) }.joined() + ":" + name
     }
 
     /// Answers a client's close with the same code (RFC 6455 5.5.1), or with 1002/1007 when

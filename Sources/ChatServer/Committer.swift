@@ -53,6 +53,11 @@ final class Committer: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on the store queue after everything submitted so far, without waiting.
+    func async(_ body: @escaping @Sendable () -> Void) {
+        queue.async(execute: body)
+    }
+
     /// Runs `body` on the store queue, after everything submitted so far (reads that must
     /// see committed state, and shutdown's final flush).
     func sync<T>(_ body: () throws -> T) rethrows -> T {

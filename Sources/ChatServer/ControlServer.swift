@@ -28,6 +28,8 @@ final class ControlHandler: ChannelInboundHandler {
     private var buffer = ByteBuffer()
     private var allowed: Bool?
     private var busy = false
+    /// Who is on the other end, for the audit log.
+    private var peerName = "chatctl"
 
     init(server: ChatServer) { self.server = server }
 
@@ -42,6 +44,8 @@ final class ControlHandler: ChannelInboundHandler {
             switch result {
             case let .success(cred) where PeerPolicy.allows(uid: cred.uid, gid: cred.gid, config: config):
                 allowed = true
+                let user = getpwuid(cred.uid).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "uid \(cred.uid)"
+                peerName = "chatctl (\(user), pid \(cred.pid))"
                 processLines(context)
             case let .success(cred):
                 allowed = false
@@ -91,7 +95,8 @@ final class ControlHandler: ChannelInboundHandler {
         let server = self.server
         let loop = context.eventLoop
         let promise = loop.makePromise(of: ControlResponse.self)
-        promise.completeWithTask { await ControlCommands.handle(request, server: server) }
+        let actor = peerName
+        promise.completeWithTask { await ControlCommands.handle(request, server: server, actor: actor) }
         promise.futureResult.assumeIsolated().whenSuccess { [self] response in
             busy = false
             respond(context, response)
@@ -142,8 +147,9 @@ enum PeerPolicy {
 
 /// What each control command does.
 enum ControlCommands {
-    static func handle(_ request: ControlRequest, server: ChatServer) async -> ControlResponse {
+    static func handle(_ request: ControlRequest, server: ChatServer, actor: String) async -> ControlResponse {
         var response = ControlResponse()
+        let reason = request.reason ?? ""
         switch request.command {
         case .status:
             response.status = server.status()
@@ -161,6 +167,31 @@ enum ControlCommands {
                 return .failure("not_found", "no connection matches \(request.connection.map { "id \($0)" } ?? "user \(request.user ?? "")")")
             }
             response.kicked = count
+        case .delete:
+            guard let room = request.room, let seq = request.seq else {
+                return .failure("bad_request", "delete needs a room and a sequence number")
+            }
+            switch await server.deleteMessage(room: room, seq: seq, actor: actor, reason: reason) {
+            case .success: response.deleted = 1
+            case let .failure(error): return ControlResponse(ok: false, error: error)
+            }
+        case .mute:
+            guard let user = request.user else { return .failure("bad_request", "mute needs a user name") }
+            if let seconds = request.seconds, !(seconds > 0) { return .failure("bad_request", "the duration must be positive") }
+            server.mute(user: user, seconds: request.seconds, actor: actor, reason: reason)
+        case .unmute:
+            guard let user = request.user else { return .failure("bad_request", "unmute needs a user name") }
+            guard server.unmute(user: user, actor: actor, reason: reason) else {
+                return .failure("not_found", "\(user) is not muted")
+            }
+        case .purgeUser:
+            guard let user = request.user else { return .failure("bad_request", "purge-user needs a user name") }
+            switch await server.purge(user: user, actor: actor, reason: reason) {
+            case let .success(count): response.deleted = count
+            case let .failure(error): return ControlResponse(ok: false, error: error)
+            }
+        case .audit:
+            response.audit = server.auditLog(since: request.since ?? 0)
         case .reload:
             let result = await server.reload()
             response.reload = result

@@ -140,7 +140,7 @@ final class Hub: Sendable {
 
     /// Appends a message to its room's history and sends it to every member, sender included.
     @discardableResult
-    func publish(room name: String, from: String, text: String, historyWindow: Int) -> ChatMessage {
+    func publish(room name: String, from: String, text: String, author: String = "", historyWindow: Int) -> ChatMessage {
         let room = room(name, historyWindow: historyWindow)
         let id = UUID().uuidString.lowercased()
         let sentAt = Timestamp.iso8601(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
@@ -149,7 +149,7 @@ final class Hub: Sendable {
         let committer = self.committer.withLockedValue { $0 }
         return room.lock.withLock {
             room.seq += 1
-            let message = ChatMessage(id: id, seq: room.seq, room: name, from: from, text: text, sentAt: sentAt)
+            let message = ChatMessage(id: id, seq: room.seq, room: name, from: from, text: text, sentAt: sentAt, author: author)
             if let committer {
                 // Handed over under the room lock: the store queue sees each room in order.
                 committer.submit(message, room: room)
@@ -167,6 +167,26 @@ final class Hub: Sendable {
             room.lock.withLock {
                 room.history.append(message)
                 broadcastLocked(room, event: .message(message))
+            }
+        }
+    }
+
+    /// Runs `body` on the store queue, after every message submitted so far.
+    func onStoreQueue<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        let committer = self.committer.withLockedValue { $0 }
+        guard let committer else { return body() }
+        return await withCheckedContinuation { continuation in
+            committer.async { continuation.resume(returning: body()) }
+        }
+    }
+
+    /// Takes removed messages out of the rooms' windows and tells each room's members.
+    func removeFromWindows(_ removed: [ChatMessage]) {
+        for message in removed {
+            let room = self.room(message.room, historyWindow: 0)
+            room.lock.withLock {
+                room.history.remove { $0.room == message.room && $0.seq == message.seq }
+                broadcastLocked(room, event: .deleted(room: message.room, seq: message.seq, id: message.id))
             }
         }
     }

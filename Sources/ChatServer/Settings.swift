@@ -14,6 +14,7 @@ struct Settings: Sendable {
     let pingIntervalNanoseconds: Int64
     let historyWindow: Int
     let resumeLimit: Int
+    let authorDeleteSeconds: Double
     let echoEnabled: Bool
     let trustedProxies: TrustedProxies
 
@@ -22,6 +23,7 @@ struct Settings: Sendable {
         gate = UpgradeGate(
             allowedOrigins: Set(config.effectiveOrigins),
             tokens: config.auth.tokens,
+            moderatorTokens: config.auth.moderatorTokens,
             defaultRoom: config.rooms.defaultRoom
         )
         maxMessageChars = config.limits.maxMessageChars
@@ -31,6 +33,7 @@ struct Settings: Sendable {
         pingIntervalNanoseconds = Int64(config.heartbeat.pingIntervalSeconds * 1e9)
         historyWindow = config.history.window
         resumeLimit = config.history.resumeLimit
+        authorDeleteSeconds = config.moderation.authorDeleteSeconds
         echoEnabled = config.server.echoEndpoint
         trustedProxies = TrustedProxies(config.server.trustedProxies.compactMap(TrustedProxies.Network.init))
     }

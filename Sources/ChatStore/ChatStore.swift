@@ -23,4 +23,36 @@ public protocol ChatStore: Sendable {
 
     /// The oldest sequence number still held for a room, or nil when none is.
     func oldestSequence(room: String) throws -> UInt64?
+
+    /// One message, or nil.
+    func message(room: String, seq: UInt64) throws -> ChatMessage?
+
+    /// Removes one message; returns it, or nil when there was none.
+    func delete(room: String, seq: UInt64) throws -> ChatMessage?
+
+    /// Removes every message sent under this name; returns what was removed.
+    func purge(sender: String) throws -> [ChatMessage]
+
+    /// Records a moderation action.
+    func audit(_ entry: AuditEntry) throws
+
+    /// Moderation actions at or after `since` (seconds since 1970), oldest first.
+    func auditLog(since: Double, limit: Int) throws -> [AuditEntry]
+}
+
+/// One moderation action: who did what to what, when and why.
+public struct AuditEntry: Sendable, Equatable, Codable {
+    public var at: Double
+    public var actor: String
+    public var action: String
+    public var target: String
+    public var reason: String
+
+    public init(at: Double, actor: String, action: String, target: String, reason: String) {
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.reason = reason
+    }
 }

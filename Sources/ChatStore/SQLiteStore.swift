@@ -47,6 +47,20 @@ public final class SQLiteStore: ChatStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2: authors and the audit log") { db in
+            try db.execute(sql: """
+                ALTER TABLE message ADD COLUMN author TEXT NOT NULL DEFAULT '';
+                CREATE TABLE audit (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at REAL NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    reason TEXT NOT NULL
+                );
+                CREATE INDEX audit_at ON audit(at);
+                """)
+        }
         return migrator
     }
 
@@ -64,11 +78,11 @@ public final class SQLiteStore: ChatStore {
         guard !batch.isEmpty else { return }
         try pool.write { db in
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO message (room, seq, id, sender, text, sent_at) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO message (room, seq, id, sender, text, sent_at, author) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
             var last: [String: UInt64] = [:]
             for m in batch {
-                try insert.execute(arguments: [m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt])
+                try insert.execute(arguments: [m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt, m.author])
                 last[m.room] = max(last[m.room] ?? 0, m.seq)
             }
             let upsert = try db.cachedStatement(sql: """
@@ -106,10 +120,50 @@ public final class SQLiteStore: ChatStore {
         }
     }
 
+    public func message(room: String, seq: UInt64) throws -> ChatMessage? {
+        try pool.read { db in
+            try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? AND seq = ?", arguments: [room, Int64(clamping: seq)]).first
+        }
+    }
+
+    public func delete(room: String, seq: UInt64) throws -> ChatMessage? {
+        try pool.write { db in
+            let found = try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? AND seq = ?",
+                                          arguments: [room, Int64(clamping: seq)]).first
+            if found != nil {
+                try db.execute(sql: "DELETE FROM message WHERE room = ? AND seq = ?", arguments: [room, Int64(clamping: seq)])
+            }
+            return found
+        }
+    }
+
+    public func purge(sender: String) throws -> [ChatMessage] {
+        try pool.write { db in
+            let found = try Self.messages(db, sql: "SELECT * FROM message WHERE sender = ? ORDER BY room, seq", arguments: [sender])
+            try db.execute(sql: "DELETE FROM message WHERE sender = ?", arguments: [sender])
+            return found
+        }
+    }
+
+    public func audit(_ entry: AuditEntry) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT INTO audit (at, actor, action, target, reason) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [entry.at, entry.actor, entry.action, entry.target, entry.reason])
+        }
+    }
+
+    public func auditLog(since: Double, limit: Int) throws -> [AuditEntry] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE at >= ? ORDER BY id LIMIT ?", arguments: [since, limit]).map { row in
+                AuditEntry(at: row["at"], actor: row["actor"], action: row["action"], target: row["target"], reason: row["reason"])
+            }
+        }
+    }
+
     private static func messages(_ db: Database, sql: String, arguments: StatementArguments) throws -> [ChatMessage] {
         try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
             ChatMessage(id: row["id"], seq: UInt64(row["seq"] as Int64), room: row["room"], from: row["sender"],
-                        text: row["text"], sentAt: row["sent_at"])
+                        text: row["text"], sentAt: row["sent_at"], author: row["author"])
         }
     }
 }

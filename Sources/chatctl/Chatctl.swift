@@ -13,7 +13,8 @@ struct Chatctl: AsyncParsableCommand {
         5 protocol error; 64 usage error.
         """,
         version: "0.1.0",
-        subcommands: [Status.self, Connections.self, Rooms.self, Kick.self, Reload.self, Smoke.self]
+        subcommands: [Status.self, Connections.self, Rooms.self, Kick.self, Reload.self, Delete.self, Mute.self,
+                      Unmute.self, PurgeUser.self, Audit.self, Smoke.self]
     )
 }
 

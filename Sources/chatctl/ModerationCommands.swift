@@ -1,0 +1,85 @@
+import ArgumentParser
+import ChatControl
+import Foundation
+
+/// "90", "90s", "10m", "2h", "1d" as seconds.
+func parseDuration(_ text: String) throws -> Double {
+    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+    var number = Substring(text)
+    var unit = 1.0
+    if let last = text.last, let u = units[last] {
+        unit = u
+        number = number.dropLast()
+    }
+    guard let value = Double(number), value > 0 else {
+        throw ValidationError("\"\(text)\" is not a duration such as 90s, 10m, 2h or 1d")
+    }
+    return value * unit
+}
+
+struct Delete: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Delete a message from history; every member of the room is told.")
+    @OptionGroup var control: ControlOptions
+    @Argument(help: "Room.") var room: String
+    @Argument(help: "Sequence number of the message.") var seq: UInt64
+    @Option(help: "Reason, for the audit log.") var reason: String?
+
+    func run() throws {
+        _ = try control.run(ControlRequest(command: .delete, room: room, reason: reason, seq: seq))
+        if !control.json { print("deleted \(room)#\(seq)") }
+    }
+}
+
+struct Mute: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Mute a user: their messages get the error `muted` until unmuted or the time is up.")
+    @OptionGroup var control: ControlOptions
+    @Argument(help: "User name.") var user: String
+    @Option(name: .customLong("for"), help: "How long (90s, 10m, 2h, 1d). Default: until unmuted.") var duration: String?
+    @Option(help: "Reason, for the audit log.") var reason: String?
+
+    func run() throws {
+        let seconds = try duration.map(parseDuration)
+        _ = try control.run(ControlRequest(command: .mute, user: user, reason: reason, seconds: seconds))
+        if !control.json { print("muted \(user)" + (duration.map { " for \($0)" } ?? " until unmuted")) }
+    }
+}
+
+struct Unmute: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Lift a mute.")
+    @OptionGroup var control: ControlOptions
+    @Argument(help: "User name.") var user: String
+    @Option(help: "Reason, for the audit log.") var reason: String?
+
+    func run() throws {
+        _ = try control.run(ControlRequest(command: .unmute, user: user, reason: reason))
+        if !control.json { print("unmuted \(user)") }
+    }
+}
+
+struct PurgeUser: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "purge-user",
+                                                    abstract: "Erase every message a person sent, from every room's history.")
+    @OptionGroup var control: ControlOptions
+    @Argument(help: "User name.") var user: String
+    @Option(help: "Reason, for the audit log.") var reason: String?
+
+    func run() throws {
+        let response = try control.run(ControlRequest(command: .purgeUser, user: user, reason: reason))
+        if !control.json { print("erased \(response.deleted ?? 0) message(s) of \(user)") }
+    }
+}
+
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List moderation actions: who, what, when, why.")
+    @OptionGroup var control: ControlOptions
+    @Option(help: "Only the last DURATION (90s, 10m, 2h, 1d).") var since: String?
+
+    func run() throws {
+        let from = try since.map { Date().timeIntervalSince1970 - (try parseDuration($0)) }
+        let response = try control.run(ControlRequest(command: .audit, since: from))
+        guard !control.json else { return }
+        Output.table(["when", "actor", "action", "target", "reason"], (response.audit ?? []).map {
+            [Date(timeIntervalSince1970: $0.at).formatted(.iso8601), $0.actor, $0.action, $0.target, $0.reason]
+        })
+    }
+}

@@ -1,0 +1,122 @@
+import ChatClient
+import ChatConfig
+import Foundation
+import Testing
+
+/// Deletes, mutes and erasure, against live clients and against history, with the audit log.
+@Suite struct ModerationTests {
+    func seq(_ event: [String: Any]) -> Int? { (event["message"] as? [String: Any])?["seq"] as? Int }
+
+    func history(_ s: TestServer) async throws -> [String] {
+        let c = try await WebSocketClient.connect(to: s.url("token=dev-token&name=observer"), origin: "http://localhost:8080")
+        let h = try await c.nextJSON(type: "history")
+        await c.close()
+        return (h["messages"] as? [[String: Any]])?.compactMap { $0["text"] as? String } ?? []
+    }
+
+    @Test func moderatorsDeleteAnyMessageAndEveryMemberIsTold() async throws {
+        let s = try await TestServer.start { $0.auth.moderatorTokens = ["mod-token"] }
+        let user = try await s.join(name: "user")
+        let mod = try await WebSocketClient.connect(to: s.url("token=mod-token&name=mod"), origin: "http://localhost:8080")
+        _ = try await mod.nextJSON(type: "presence")
+        try await user.sendJSON("rude")
+        let sent = try #require(seq(try await user.nextJSON(type: "message")))
+        try await mod.send(text: #"{"type":"delete","seq":\#(sent)}"#)
+        for c in [user, mod] {
+            let deleted = try await c.nextJSON(type: "deleted")
+            #expect(deleted["seq"] as? Int == sent && deleted["room"] as? String == "lobby")
+        }
+        #expect(try await history(s) == [])
+        let audit = s.server.auditLog(since: 0)
+        #expect(audit.count == 1 && audit[0].action == "delete" && audit[0].actor.hasPrefix("mod (moderator"))
+        for c in [user, mod] { await c.close() }
+        try await s.stop()
+    }
+
+    @Test func usersMayDeleteOnlyTheirOwnWithinTheWindow() async throws {
+        let s = try await TestServer.start()
+        let alice = try await s.join(name: "alice")
+        let bob = try await s.join(name: "bob")
+        try await alice.sendJSON("alice's")
+        let mine = try #require(seq(try await alice.nextJSON(type: "message")))
+        // Someone else's: forbidden, and the message stays.
+        try await bob.send(text: #"{"type":"delete","seq":\#(mine)}"#)
+        #expect(try await bob.nextJSON(type: "error")["code"] as? String == "forbidden")
+        // A name alone is not authorship: the same name on another connection works only
+        // with the same token, which is the case here, so it is the author.
+        try await alice.send(text: #"{"type":"delete","seq":\#(mine)}"#)
+        #expect(try await alice.nextJSON(type: "deleted")["seq"] as? Int == mine)
+        // Unknown sequence numbers: not_found.
+        try await alice.send(text: #"{"type":"delete","seq":999}"#)
+        #expect(try await alice.nextJSON(type: "error")["code"] as? String == "not_found")
+        for c in [alice, bob] { await c.close() }
+        try await s.stop()
+    }
+
+    @Test func authorDeletesCloseWhenTheWindowIsZero() async throws {
+        let s = try await TestServer.start { $0.moderation.authorDeleteSeconds = 0 }
+        let alice = try await s.join(name: "alice")
+        try await alice.sendJSON("permanent")
+        let mine = try #require(seq(try await alice.nextJSON(type: "message")))
+        try await alice.send(text: #"{"type":"delete","seq":\#(mine)}"#)
+        #expect(try await alice.nextJSON(type: "error")["code"] as? String == "forbidden")
+        #expect(try await history(s) == ["permanent"])
+        await alice.close()
+        try await s.stop()
+    }
+
+    @Test func mutedUsersGetAnErrorUntilUnmutedOrExpired() async throws {
+        let s = try await TestServer.start()
+        let troll = try await s.join(name: "troll")
+        s.server.mute(user: "troll", seconds: nil, actor: "test", reason: "spam")
+        try await troll.sendJSON("spam")
+        #expect(try await troll.nextJSON(type: "error")["code"] as? String == "muted")
+        #expect(s.server.unmute(user: "troll", actor: "test", reason: "served"))
+        #expect(!s.server.unmute(user: "troll", actor: "test", reason: "again"))
+        try await troll.sendJSON("sorry")
+        _ = try await troll.nextJSON(type: "message")
+        // A timed mute ends by itself.
+        s.server.mute(user: "troll", seconds: 0.2, actor: "test", reason: "short")
+        try await troll.sendJSON("too soon")
+        #expect(try await troll.nextJSON(type: "error")["code"] as? String == "muted")
+        let deadline = ContinuousClock.now + .seconds(5)
+        var delivered = false
+        while !delivered, ContinuousClock.now < deadline {
+            try await troll.sendJSON("later")
+            let event = try await troll.nextObject()
+            delivered = event["type"] as? String == "message"
+        }
+        #expect(delivered)
+        #expect(s.server.auditLog(since: 0).map(\.action) == ["mute", "unmute", "mute"])
+        await troll.close()
+        try await s.stop()
+    }
+
+    @Test func purgeUserErasesEverythingTheyWroteEverywhere() async throws {
+        let s = try await TestServer.start()
+        let gone = try await s.join(name: "gone", room: "r1")
+        let other = try await s.join(name: "other", room: "r1")
+        let elsewhere = try await s.join(name: "gone", room: "r2")
+        for (c, text) in [(gone, "one"), (other, "keep"), (gone, "two"), (elsewhere, "three")] {
+            try await c.sendJSON(text)
+            _ = try await c.nextJSON(type: "message")
+        }
+        let result = await s.server.purge(user: "gone", actor: "test", reason: "erasure request")
+        #expect(try result.get() == 3)
+        // Live members are told; history keeps only the others' messages.
+        #expect(try await other.nextJSON(type: "deleted")["seq"] as? Int == 1)
+        let r1 = try await WebSocketClient.connect(to: s.url("token=dev-token&name=x&room=r1"), origin: "http://localhost:8080")
+        let h = try await r1.nextJSON(type: "history")
+        #expect((h["messages"] as? [[String: Any]])?.compactMap { $0["text"] as? String } == ["keep"])
+        #expect(s.server.auditLog(since: 0).last?.target == "gone: 3 messages")
+        for c in [gone, other, elsewhere, r1] { await c.close() }
+        try await s.stop()
+    }
+
+    @Test func operatorDeleteOfAMissingMessageIsNotFound() async throws {
+        let s = try await TestServer.start()
+        let r = await s.server.deleteMessage(room: "lobby", seq: 5, actor: "test", reason: "")
+        #expect(throws: (any Error).self) { try r.get() }
+        try await s.stop()
+    }
+}
