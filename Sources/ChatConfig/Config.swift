@@ -10,6 +10,7 @@ public struct Config: Sendable, Equatable {
     public var log = Log()
     public var control = Control()
     public var moderation = Moderation()
+    public var retention = Retention()
     public var metrics = Metrics()
 
     public init() {}
@@ -89,6 +90,32 @@ public struct Config: Sendable, Equatable {
     public struct Log: Sendable, Equatable {
         /// trace, debug, info, notice, warning, error or critical. Default "info".
         public var level = "info"
+    }
+
+    /// How long history is kept. Each room has a policy: its entry in `rooms`, else the
+    /// defaults. 0 means no limit.
+    public struct Retention: Sendable, Equatable {
+        public struct Policy: Sendable, Equatable {
+            /// Keep at most this many messages per room. Default 0 (no limit).
+            public var maxMessages = 0
+            /// Delete messages older than this many hours. Default 0 (no limit).
+            public var maxAgeHours: Double = 0
+
+            public init(maxMessages: Int = 0, maxAgeHours: Double = 0) {
+                self.maxMessages = maxMessages
+                self.maxAgeHours = maxAgeHours
+            }
+
+            public var isUnlimited: Bool { maxMessages == 0 && maxAgeHours == 0 }
+        }
+
+        public var defaults = Policy()
+        /// Per-room policies (`[retention.rooms.NAME]`).
+        public var rooms: [String: Policy] = [:]
+        /// Seconds between runs of the retention job. Default 60.
+        public var intervalSeconds: Double = 60
+
+        public func policy(for room: String) -> Policy { rooms[room] ?? defaults }
     }
 
     public struct Moderation: Sendable, Equatable {

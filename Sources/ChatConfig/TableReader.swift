@@ -18,6 +18,12 @@ struct TableReader {
             "trusted_proxies": { r, v, k, c throws(ConfigError) in c.server.trustedProxies = try r.stringList(v, k) },
             "drain_seconds": { r, v, k, c throws(ConfigError) in c.server.drainSeconds = try r.number(v, k) },
         ],
+        "retention": [
+            "max_messages": { r, v, k, c throws(ConfigError) in c.retention.defaults.maxMessages = try r.int(v, k) },
+            "max_age_hours": { r, v, k, c throws(ConfigError) in c.retention.defaults.maxAgeHours = try r.number(v, k) },
+            "interval_seconds": { r, v, k, c throws(ConfigError) in c.retention.intervalSeconds = try r.number(v, k) },
+            "rooms": { r, v, k, c throws(ConfigError) in c.retention.rooms = try r.retentionRooms(v, k) },
+        ],
         "moderation": [
             "author_delete_seconds": { r, v, k, c throws(ConfigError) in c.moderation.authorDeleteSeconds = try r.number(v, k) },
         ],
@@ -118,6 +124,27 @@ struct TableReader {
                 throw error(.wrongType, key, "must be an array of strings, found an element of type \(item.type)")
             }
             out.append(s)
+        }
+        return out
+    }
+
+    /// `[retention.rooms.NAME]` tables: `max_messages` and `max_age_hours` each.
+    func retentionRooms(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [String: Config.Retention.Policy] {
+        guard let table = v.table else { throw error(.wrongType, key, "must be a table of rooms ([retention.rooms.NAME]), got \(v.type)") }
+        var out: [String: Config.Retention.Policy] = [:]
+        for (room, value) in table.sorted(by: { $0.0 < $1.0 }) {
+            let roomKey = "\(key).\(room)"
+            guard Validation.isRoomName(room) else { throw error(.invalidValue, roomKey, "\"\(room)\" is not a room name") }
+            guard let entries = value.table else { throw error(.wrongType, roomKey, "must be a table, got \(value.type)") }
+            var policy = Config.Retention.Policy()
+            for (name, item) in entries.sorted(by: { $0.0 < $1.0 }) {
+                switch name {
+                case "max_messages": policy.maxMessages = try int(item, "\(roomKey).\(name)")
+                case "max_age_hours": policy.maxAgeHours = try number(item, "\(roomKey).\(name)")
+                default: throw error(.unknownKey, "\(roomKey).\(name)", "unknown key; known keys: max_age_hours, max_messages")
+                }
+            }
+            out[room] = policy
         }
         return out
     }

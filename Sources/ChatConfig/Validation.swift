@@ -33,6 +33,16 @@ enum Validation {
         if !(c.moderation.authorDeleteSeconds >= 0) || !c.moderation.authorDeleteSeconds.isFinite {
             throw fail(.outOfRange, "moderation.author_delete_seconds", "must be 0 or more seconds, got \(c.moderation.authorDeleteSeconds)")
         }
+        for (room, policy) in [("", c.retention.defaults)] + c.retention.rooms.sorted(by: { $0.key < $1.key }).map({ ($0.key, $0.value) }) {
+            let prefix = room.isEmpty ? "retention" : "retention.rooms.\(room)"
+            try atLeast(policy.maxMessages, 0, "\(prefix).max_messages")
+            if !(policy.maxAgeHours >= 0) || !policy.maxAgeHours.isFinite {
+                throw fail(.outOfRange, "\(prefix).max_age_hours", "must be 0 or more hours, got \(policy.maxAgeHours)")
+            }
+        }
+        if !(c.retention.intervalSeconds > 0) || !c.retention.intervalSeconds.isFinite {
+            throw fail(.outOfRange, "retention.interval_seconds", "must be a positive number of seconds, got \(c.retention.intervalSeconds)")
+        }
         for proxy in c.server.trustedProxies where !isNetwork(proxy) {
             throw fail(.invalidValue, "server.trusted_proxies", "\"\(proxy)\" is not an IP address or CIDR network")
         }

@@ -13,6 +13,7 @@ final class ChatMetrics: Sendable {
     let messagesDelivered: CoreMetrics.Counter
     let messagesDropped: CoreMetrics.Counter
     let rateLimited: CoreMetrics.Counter
+    let messagesExpired: CoreMetrics.Counter
     let fanoutLatency: CoreMetrics.Timer
     let eventLoopLag: CoreMetrics.Timer
 
@@ -29,6 +30,7 @@ final class ChatMetrics: Sendable {
         messagesDelivered = CoreMetrics.Counter(label: "chatd_messages_delivered_total", factory: factory)
         messagesDropped = CoreMetrics.Counter(label: "chatd_messages_dropped_total", factory: factory)
         rateLimited = CoreMetrics.Counter(label: "chatd_rate_limited_total", factory: factory)
+        messagesExpired = CoreMetrics.Counter(label: "chatd_messages_expired_total", factory: factory)
         fanoutLatency = CoreMetrics.Timer(label: "chatd_fanout_latency_seconds", factory: factory)
         eventLoopLag = CoreMetrics.Timer(label: "chatd_event_loop_lag_seconds", factory: factory)
         // Labelled series exist from the start, at zero, so dashboards see them.

@@ -71,6 +71,7 @@ public final class ChatServer: Sendable {
     private let reloadQueue = DispatchQueue(label: "chatd.reload")
     private let housekeeper: NIOLockedValueBox<Housekeeper?> = NIOLockedValueBox(nil)
     private let controlPath = NIOLockedValueBox<String?>(nil)
+    private let retention: RetentionJob
 
     struct RuntimeState {
         var config: Config
@@ -92,6 +93,7 @@ public final class ChatServer: Sendable {
                           hub: try Hub(loops: Array(group.makeIterator()), metrics: metrics, store: store),
                           site: site, logger: logger, metrics: metrics)
         state = NIOLockedValueBox(RuntimeState(config: config))
+        retention = RetentionJob(hub: core.hub, settings: core.settings, logger: logger)
     }
 
     /// The convenience the tests use: defaults for everything but config and page.
@@ -147,6 +149,7 @@ public final class ChatServer: Sendable {
         let keeper = Housekeeper(server: self, watchdog: options.watchdog, notify: options.notify)
         housekeeper.withLockedValue { $0 = keeper }
         keeper.start()
+        retention.start()
         return bound
     }
 
@@ -182,6 +185,7 @@ public final class ChatServer: Sendable {
         core.draining.store(true, ordering: .relaxed)
         options.notify?("STOPPING=1\nSTATUS=draining \(connectionCount) connections")
         housekeeper.withLockedValue { $0?.stop() }
+        retention.stop()
         let listeners = channels.withLockedValue { list in
             defer { list.removeAll() }
             return list
@@ -340,6 +344,11 @@ public final class ChatServer: Sendable {
     public func purge(user: String, actor: String, reason: String) async -> Result<Int, ControlError> {
         await core.moderation.purge(sender: user, actor: actor, reason: reason)
     }
+
+    /// Runs the retention job now (it also runs every `retention.interval_seconds`);
+    /// returns how many messages expired.
+    @discardableResult
+    public func expireHistory() -> Int { retention.runNow() }
 
     public func auditLog(since: Double, limit: Int = 10_000) -> [AuditRecord] {
         core.moderation.auditLog(since: since, limit: limit)

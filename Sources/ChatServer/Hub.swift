@@ -191,6 +191,13 @@ final class Hub: Sendable {
         }
     }
 
+    /// Drops expired messages (seq ≤ `upTo`) from a room's window; clients are not told,
+    /// they keep what they were shown.
+    func expireFromWindow(room name: String, upTo: UInt64) {
+        guard let room = rooms.withLockedValue({ $0[name] }) else { return }
+        room.lock.withLock { room.history.remove { $0.seq <= upTo } }
+    }
+
     /// Waits until everything submitted so far is committed (and broadcast).
     func flush() {
         committer.withLockedValue { $0 }?.sync {}

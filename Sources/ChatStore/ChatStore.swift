@@ -33,6 +33,15 @@ public protocol ChatStore: Sendable {
     /// Removes every message sent under this name; returns what was removed.
     func purge(sender: String) throws -> [ChatMessage]
 
+    /// Every room that ever had a message.
+    func rooms() throws -> [String]
+
+    /// Deletes, in one short transaction, at most `batch` messages of `room` that are beyond
+    /// the newest `keepLast` (when given) or sent before `sentBefore` (an ISO 8601 time of
+    /// the messages' own format, when given); returns the largest deleted sequence number
+    /// and how many were deleted.
+    func expire(room: String, keepLast: Int?, sentBefore: String?, batch: Int) throws -> (count: Int, upTo: UInt64)
+
     /// Records a moderation action.
     func audit(_ entry: AuditEntry) throws
 

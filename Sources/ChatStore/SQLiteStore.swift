@@ -145,6 +145,32 @@ public final class SQLiteStore: ChatStore {
         }
     }
 
+    public func rooms() throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "SELECT room FROM room_sequence ORDER BY room") }
+    }
+
+    public func expire(room: String, keepLast: Int?, sentBefore: String?, batch: Int) throws -> (count: Int, upTo: UInt64) {
+        try pool.write { db in
+            var cutoff: Int64 = 0
+            if let keepLast, let newest = try Int64.fetchOne(db, sql: """
+                SELECT seq FROM message WHERE room = ? ORDER BY seq DESC LIMIT 1 OFFSET ?
+                """, arguments: [room, keepLast]) {
+                cutoff = newest
+            }
+            if let sentBefore, let aged = try Int64.fetchOne(db, sql: """
+                SELECT max(seq) FROM message WHERE room = ? AND sent_at < ?
+                """, arguments: [room, sentBefore]) {
+                cutoff = max(cutoff, aged)
+            }
+            guard cutoff > 0 else { return (0, 0) }
+            let upTo = try Int64.fetchOne(db, sql: """
+                SELECT max(seq) FROM (SELECT seq FROM message WHERE room = ? AND seq <= ? ORDER BY seq LIMIT ?)
+                """, arguments: [room, cutoff, batch]) ?? 0
+            try db.execute(sql: "DELETE FROM message WHERE room = ? AND seq <= ?", arguments: [room, upTo])
+            return (db.changesCount, UInt64(upTo))
+        }
+    }
+
     public func audit(_ entry: AuditEntry) throws {
         try pool.write { db in
             try db.execute(sql: "INSERT INTO audit (at, actor, action, target, reason) VALUES (?, ?, ?, ?, ?)",

@@ -44,7 +44,7 @@ import Testing
             let name = String(key.split(separator: ".").last!)
             let section = String(key.split(separator: ".").first!)
             #expect(text.contains("[\(section)]"), "missing section for \(key)")
-            #expect(text.contains("\(name) =") || text.contains("# \(name) ="), "etc/chatd.toml does not document \(key)")
+            #expect(text.contains("\(name) =") || text.contains("[\(section).\(name)."), "etc/chatd.toml does not document \(key)")
         }
     }
 
@@ -176,5 +176,34 @@ import Testing
         #expect(throws: ConfigError.self) { try ConfigLoader.load(path: nil, environment: ["PORT": "80000"]) }
         #expect(throws: ConfigError.self) { try ConfigLoader.load(path: nil, environment: ["ALLOWED_ORIGINS": "nope"]) }
         #expect(throws: ConfigError.self) { try ConfigLoader.load(path: nil, environment: ["CHAT_TOKEN": ""]) }
+    }
+}
+
+@Suite struct RetentionConfigTests {
+    @Test func perRoomTables() throws {
+        let c = try ConfigLoader.parse("""
+        [retention]
+        max_messages = 100
+        [retention.rooms.support]
+        max_messages = 5
+        max_age_hours = 24
+        """, file: "f.toml")
+        #expect(c.retention.policy(for: "lobby") == .init(maxMessages: 100))
+        #expect(c.retention.policy(for: "support") == .init(maxMessages: 5, maxAgeHours: 24))
+    }
+
+    @Test func badRoomEntriesNameTheirKey() {
+        do {
+            _ = try ConfigLoader.parse("[retention.rooms.support]\nmax_mesages = 5\n", file: "f.toml")
+            Issue.record("accepted an unknown key")
+        } catch {
+            #expect(error.kind == .unknownKey && error.key == "retention.rooms.support.max_mesages" && error.line == 2)
+        }
+        do {
+            _ = try ConfigLoader.parse("[retention]\nmax_messages = -1\n", file: "f.toml")
+            Issue.record("accepted a negative count")
+        } catch {
+            #expect(error.kind == .outOfRange && error.key == "retention.max_messages")
+        }
     }
 }

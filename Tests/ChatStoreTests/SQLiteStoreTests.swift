@@ -47,3 +47,34 @@ import Testing
         #expect(try store.lastSequences()["a"] == 1)
     }
 }
+
+@Suite struct RetentionStoreTests {
+    let path = NSTemporaryDirectory() + "chatd-store-\(UUID().uuidString)/history.sqlite"
+
+    func message(_ seq: UInt64, at sentAt: String) -> ChatMessage {
+        ChatMessage(id: "\(seq)", seq: seq, room: "r", from: "f", text: "t\(seq)", sentAt: sentAt)
+    }
+
+    @Test func byCountKeepsTheNewest() throws {
+        let store = try SQLiteStore(path: path)
+        try store.append((1...10).map { message($0, at: "2026-01-01T00:00:00.000Z") })
+        let (count, upTo) = try store.expire(room: "r", keepLast: 4, sentBefore: nil, batch: 1000)
+        #expect(count == 6 && upTo == 6)
+        #expect(try store.recent(room: "r", limit: 100).map(\.seq) == [7, 8, 9, 10])
+        #expect(try store.expire(room: "r", keepLast: 4, sentBefore: nil, batch: 1000).count == 0)
+        // Numbers are never reused after expiry.
+        #expect(try store.lastSequences()["r"] == 10)
+    }
+
+    @Test func byAgeAndInBatches() throws {
+        let store = try SQLiteStore(path: path)
+        try store.append((1...5).map { message($0, at: "2026-01-0\($0)T00:00:00.000Z") })
+        // Older than Jan 4th: 1, 2, 3 — two per transaction.
+        let first = try store.expire(room: "r", keepLast: nil, sentBefore: "2026-01-04T00:00:00.000Z", batch: 2)
+        #expect(first.count == 2 && first.upTo == 2)
+        let second = try store.expire(room: "r", keepLast: nil, sentBefore: "2026-01-04T00:00:00.000Z", batch: 2)
+        #expect(second.count == 1 && second.upTo == 3)
+        #expect(try store.recent(room: "r", limit: 10).map(\.seq) == [4, 5])
+        #expect(try store.rooms() == ["r"])
+    }
+}

@@ -1,0 +1,87 @@
+import ChatCore
+import ChatStore
+import Dispatch
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+
+/// Enforces each room's retention policy on a queue of its own, in transactions of at most
+/// `batch` rows, so message commits (and so delivery) wait at most for one short delete.
+final class RetentionJob: @unchecked Sendable {
+    static let batch = 1000
+
+    private let hub: Hub
+    private let settings: SettingsBox
+    private let logger: Logger
+    private let queue = DispatchQueue(label: "chatd.retention")
+    private let lock = NIOLock()
+    private var timer: (any DispatchSourceTimer)?  // guarded by `lock`
+
+    init(hub: Hub, settings: SettingsBox, logger: Logger) {
+        self.hub = hub
+        self.settings = settings
+        self.logger = logger
+    }
+
+    func start() { schedule() }
+
+    func stop() {
+        lock.withLock {
+            timer?.cancel()
+            timer = nil
+        }
+    }
+
+    /// Re-armed after every run with the interval then in force (a reload may change it).
+    private func schedule() {
+        let interval = settings.current.config.retention.intervalSeconds
+        let source = DispatchSource.makeTimerSource(queue: queue)
+        source.schedule(deadline: .now() + interval)
+        source.setEventHandler { [self] in
+            pass()
+            schedule()
+        }
+        lock.withLock {
+            timer?.cancel()
+            timer = source
+        }
+        source.resume()
+    }
+
+    /// One pass now, on the job's queue (never beside a timed pass); returns how many expired.
+    @discardableResult
+    func runNow() -> Int { queue.sync { pass() } }
+
+    /// One pass over every room; returns how many messages expired.
+    @discardableResult
+    private func pass() -> Int {
+        guard let store = hub.store else { return 0 }
+        let retention = settings.current.config.retention
+        var total = 0
+        do {
+            for room in try store.rooms() {
+                let policy = retention.policy(for: room)
+                if policy.isUnlimited { continue }
+                let sentBefore = policy.maxAgeHours > 0
+                    ? Timestamp.iso8601(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 - policy.maxAgeHours * 3600) * 1000))
+                    : nil
+                var upTo: UInt64 = 0
+                while true {
+                    let (count, last) = try store.expire(room: room, keepLast: policy.maxMessages > 0 ? policy.maxMessages : nil,
+                                                         sentBefore: sentBefore, batch: Self.batch)
+                    total += count
+                    upTo = max(upTo, last)
+                    if count < Self.batch { break }
+                }
+                if upTo > 0 { hub.expireFromWindow(room: room, upTo: upTo) }
+            }
+        } catch {
+            logger.error("retention job failed: \(error)")
+        }
+        if total > 0 {
+            hub.metrics.messagesExpired.increment(by: Int64(total))
+            logger.info("retention: expired \(total) messages")
+        }
+        return total
+    }
+}
