@@ -7,6 +7,8 @@ public enum ClientCommand: Sendable, Equatable {
     case ping
     /// Older messages: those before `before` (default: the newest), at most `limit`.
     case history(before: UInt64?, limit: Int)
+    /// Catch up: the messages after `since`, as a resume at the upgrade would send them.
+    case catchUp(since: UInt64)
     /// Deletes the message with this `seq` in the sender's room.
     case delete(seq: UInt64)
 
@@ -42,6 +44,10 @@ public enum ClientCommand: Sendable, Equatable {
             }
             return .success(.delete(seq: seq))
         case "history":
+            if let since = event["since"], !(since is NSNull) {
+                guard let n = since as? NSNumber, let v = UInt64(exactly: n.doubleValue) else { return .failure(.badField) }
+                return .success(.catchUp(since: v))
+            }
             let before = event["before"]
             let limit = event["limit"]
             var beforeSeq: UInt64?

@@ -238,6 +238,9 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
             sendError(code)
         case .success(.ping):
             send(.pong, flush: true)
+        case let .success(.catchUp(since)):
+            let welcome = hub.catchUp(room: room, since: since, historyWindow: settings.historyWindow, limit: settings.resumeLimit)
+            send(.history(messages: welcome.messages, recovered: welcome.recovered), flush: true)
         case let .success(.history(before, limit)):
             let messages = hub.older(room: room, before: before ?? UInt64.max, limit: limit)
             // `before` is echoed (or, for "the newest", one past the last returned) so that a

@@ -118,6 +118,13 @@ final class Hub: Sendable {
         return Welcome(messages: merged, recovered: merged.first.map { $0.seq == since + 1 } ?? false)
     }
 
+    /// A resume on request (`history` with `since`), for a connection already in the room.
+    func catchUp(room name: String, since: UInt64, historyWindow: Int, limit: Int) -> Welcome {
+        let room = room(name, historyWindow: historyWindow)
+        let (window, lastSeq) = room.lock.withLock { (room.history.messages, room.seq) }
+        return resume(room: name, since: since, window: window, lastSeq: lastSeq, limit: limit)
+    }
+
     /// Older messages on request (`history` with `before`).
     func older(room: String, before: UInt64, limit: Int) -> [ChatMessage] {
         guard let store else {
