@@ -47,6 +47,9 @@ public struct Config: Sendable, Equatable {
         public var maxMessageChars = 500
         /// Largest WebSocket frame or reassembled message a client may send. Default 4096.
         public var maxFrameBytes = 4096
+        /// Frames one message may be split into; more closes with 1009. Bounds the work a
+        /// fragment flood costs (the class of bug in the `ws` library's advisories). Default 128.
+        public var maxFragments = 128
         /// Messages a connection may send per window (token bucket). Default 20.
         public var rateMessages = 20
         /// The window of `rateMessages`, in seconds. Default 10.

@@ -26,6 +26,7 @@ public struct ConfigDiff: Sendable, Equatable {
         ("auth.allowed_origins", { "\($0.effectiveOrigins)" }),
         ("limits.max_message_chars", { "\($0.limits.maxMessageChars)" }),
         ("limits.max_frame_bytes", { "\($0.limits.maxFrameBytes)" }),
+        ("limits.max_fragments", { "\($0.limits.maxFragments)" }),
         ("limits.rate_messages", { "\($0.limits.rateMessages)" }),
         ("limits.rate_window_seconds", { "\($0.limits.rateWindowSeconds)" }),
         ("heartbeat.ping_interval_seconds", { "\($0.heartbeat.pingIntervalSeconds)" }),

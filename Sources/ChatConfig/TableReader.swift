@@ -53,6 +53,7 @@ struct TableReader {
         "limits": [
             "max_message_chars": { r, v, k, c throws(ConfigError) in c.limits.maxMessageChars = try r.int(v, k) },
             "max_frame_bytes": { r, v, k, c throws(ConfigError) in c.limits.maxFrameBytes = try r.int(v, k) },
+            "max_fragments": { r, v, k, c throws(ConfigError) in c.limits.maxFragments = try r.int(v, k) },
             "rate_messages": { r, v, k, c throws(ConfigError) in c.limits.rateMessages = try r.int(v, k) },
             "rate_window_seconds": { r, v, k, c throws(ConfigError) in c.limits.rateWindowSeconds = try r.number(v, k) },
         ],

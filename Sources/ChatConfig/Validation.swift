@@ -58,6 +58,7 @@ enum Validation {
         if c.limits.maxFrameBytes > 16 << 20 {
             throw fail(.outOfRange, "limits.max_frame_bytes", "must be at most \(16 << 20), got \(c.limits.maxFrameBytes)")
         }
+        try atLeast(c.limits.maxFragments, 1, "limits.max_fragments")
         try atLeast(c.limits.rateMessages, 1, "limits.rate_messages")
         try positive(c.limits.rateWindowSeconds, "limits.rate_window_seconds")
         try positive(c.heartbeat.pingIntervalSeconds, "heartbeat.ping_interval_seconds")

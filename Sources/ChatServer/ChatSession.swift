@@ -57,7 +57,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         self.settings = settings
         bucket = TokenBucket(capacity: settings.rateMessages, windowNanoseconds: settings.rateWindowNanoseconds,
                              now: NIODeadline.now().uptimeNanoseconds)
-        assembler = MessageAssembler(maxBytes: settings.maxFrameBytes)
+        assembler = MessageAssembler(maxBytes: settings.maxFrameBytes, maxFragments: settings.maxFragments)
     }
 
     // MARK: Lifecycle
@@ -121,6 +121,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         settings = new
         bucket.reconfigure(capacity: new.rateMessages, windowNanoseconds: new.rateWindowNanoseconds, now: now)
         assembler.maxBytes = new.maxFrameBytes
+        assembler.maxFragments = new.maxFragments
         guard let newRole = new.gate.role(of: credential) else {
             close(code: .policyViolation, reason: "credential revoked")
             return true

@@ -91,6 +91,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             server.logger.info("upgrade refused", metadata: ["status": "\(status)", "path": "\(UpgradeGate.chatPath)",
                                                             "reason": "\(reason)"])
             send(context, head, status: HTTPResponseStatus(statusCode: status), text: reason, extra: extra, close: true)
+        case let .accept(session) where session.echo && !server.settings.current.echoEnabled:
+            server.metrics.upgrades("404").increment()
+            send(context, head, status: .notFound, text: "the echo endpoint is disabled (server.echo_endpoint)",
+                 extra: [("Connection", "close")], close: true)
         case .accept where server.draining.load(ordering: .relaxed):
             server.metrics.upgrades("503").increment()
             send(context, head, status: .serviceUnavailable, text: "shutting down: reconnect later",

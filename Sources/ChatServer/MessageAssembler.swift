@@ -13,10 +13,15 @@ struct MessageAssembler {
     }
 
     var maxBytes: Int
+    var maxFragments: Int
     private var opcode: WebSocketOpcode?
     private var buffer: ByteBuffer?
+    private var fragments = 0
 
-    init(maxBytes: Int) { self.maxBytes = maxBytes }
+    init(maxBytes: Int, maxFragments: Int = 128) {
+        self.maxBytes = maxBytes
+        self.maxFragments = maxFragments
+    }
 
     /// Checks every frame, data or control, for what RFC 6455 forbids of a client.
     static func validate(_ frame: WebSocketFrame) -> (CloseCode, String)? {
@@ -37,12 +42,15 @@ struct MessageAssembler {
             if frame.fin { return finish(frame.opcode, data) }
             opcode = frame.opcode
             buffer = data
+            fragments = 1
             return .none
         case .continuation:
             guard let current = opcode, var pending = buffer else {
                 return .fail(.protocolError, "continuation without a message")
             }
             if pending.readableBytes + data.readableBytes > maxBytes { return .fail(.messageTooBig, "message too big") }
+            fragments += 1
+            if fragments > maxFragments { return .fail(.messageTooBig, "too many fragments") }
             pending.writeBuffer(&data)
             if frame.fin {
                 opcode = nil

@@ -9,6 +9,7 @@ struct Settings: Sendable {
     let gate: UpgradeGate
     let maxMessageChars: Int
     let maxFrameBytes: Int
+    let maxFragments: Int
     let rateMessages: Int
     let rateWindowNanoseconds: UInt64
     let pingIntervalNanoseconds: Int64
@@ -28,6 +29,7 @@ struct Settings: Sendable {
         )
         maxMessageChars = config.limits.maxMessageChars
         maxFrameBytes = config.limits.maxFrameBytes
+        maxFragments = config.limits.maxFragments
         rateMessages = config.limits.rateMessages
         rateWindowNanoseconds = UInt64(config.limits.rateWindowSeconds * 1e9)
         pingIntervalNanoseconds = Int64(config.heartbeat.pingIntervalSeconds * 1e9)

@@ -218,3 +218,20 @@ import Testing
         try await s.stop()
     }
 }
+
+@Suite struct FragmentFloodTests {
+    @Test func tooManyFragmentsClose1009AndOthersCarryOn() async throws {
+        let s = try await TestServer.start { $0.limits.maxFragments = 8 }
+        let bystander = try await s.join(name: "bystander")
+        let flooder = try await s.join(name: "flooder")
+        try await flooder.send(opcode: .text, [0x7B], fin: false)
+        // The server closes mid-flood, so later sends may fail: that is the point.
+        for _ in 0..<20 { try? await flooder.send(opcode: .continuation, [0x20], fin: false) }
+        #expect(try await flooder.nextClose() == 1009)
+        try await bystander.sendJSON("unbothered")
+        let m = try await bystander.nextJSON(type: "message")
+        #expect((m["message"] as? [String: Any])?["text"] as? String == "unbothered")
+        await bystander.close()
+        try await s.stop()
+    }
+}
