@@ -54,6 +54,23 @@ public struct Config: Sendable, Equatable {
         public var rateMessages = 20
         /// The window of `rateMessages`, in seconds. Default 10.
         public var rateWindowSeconds: Double = 10
+        /// Messages one user (token and name) may send per window over all connections. Default 40.
+        public var userRateMessages = 40
+        /// Messages one client address may send per window over all connections. Default 200.
+        public var ipRateMessages = 200
+        /// Open connections per client address. Default 100.
+        public var maxConnectionsPerIP = 100
+        /// Upgrade attempts per client address per minute; more get 429. Default 120.
+        public var upgradesPerMinutePerIP = 120
+        /// Open connections in all; more upgrades get 503. Default 20000.
+        public var maxConnections = 20000
+        /// Seconds a connection has to become a WebSocket (a plain HTTP connection is closed
+        /// after this too). Default 10.
+        public var handshakeTimeoutSeconds: Double = 10
+        /// Largest request head (request line and headers), in bytes; more get 400. Default 8192.
+        public var maxHeaderBytes = 8192
+        /// Most header fields in a request; more get 400. Default 64.
+        public var maxHeaders = 64
     }
 
     public struct Heartbeat: Sendable, Equatable {

@@ -22,6 +22,12 @@ public struct TokenBucket: Sendable {
         return true
     }
 
+    /// True when the bucket has refilled completely (nothing would be lost by forgetting it).
+    public mutating func isFull(now: UInt64) -> Bool {
+        refill(now: now)
+        return tokens >= capacity
+    }
+
     /// Applies new limits (a reload) without granting a fresh burst.
     public mutating func reconfigure(capacity: Int, windowNanoseconds: UInt64, now: UInt64) {
         refill(now: now)

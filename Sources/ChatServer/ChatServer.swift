@@ -19,6 +19,7 @@ final class ServerCore: Sendable {
     let logger: Logger
     let metrics: ChatMetrics
     let moderation: Moderation
+    let limits = ClientLimits()
     private let siteBox: NIOLockedValueBox<StaticSite>
     /// False until the listeners are up, and again once draining starts (for /readyz).
     let ready = Atomic<Bool>(false)
@@ -388,13 +389,26 @@ public final class ChatServer: Sendable {
 
     private static func configure(_ channel: any Channel, core: ServerCore) throws {
         let settings = core.settings.current
+        let state = ConnectionState()
+        state.armHandshakeTimer(channel: channel, timeout: settings.handshakeTimeout)
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: settings.maxFrameBytes,
             automaticErrorHandling: false,
             shouldUpgrade: { channel, head in
                 let current = core.settings.current
                 let decision = current.gate.decide(UpgradeGate.Request(head))
-                guard case let .accept(session) = decision, !session.echo || current.echoEnabled,
+                switch decision {
+                case .accept, .reject(status: 401, _), .reject(status: 403, _):
+                    // Every attempt on /chat counts against its address, refused ones too,
+                    // which is what slows token guessing.
+                    state.address = current.trustedProxies.clientAddress(
+                        peer: channel.remoteAddress?.ipAddress ?? "?", forwardedFor: head.headers["x-forwarded-for"])
+                    state.refusal = core.limits.admit(address: state.address, total: core.hub.connections.load(ordering: .relaxed),
+                                                      settings: current, now: NIODeadline.now().uptimeNanoseconds)
+                default:
+                    break
+                }
+                guard state.refusal == nil, case let .accept(session) = decision, !session.echo || current.echoEnabled,
                       !core.draining.load(ordering: .relaxed)
                 else {
                     return channel.eventLoop.makeSucceededFuture(nil)
@@ -412,11 +426,9 @@ public final class ChatServer: Sendable {
                     let ops = channel.pipeline.syncOperations
                     let sink = FrameSink()
                     try ops.addHandler(sink, position: .first)
-                    let peer = channel.remoteAddress?.ipAddress ?? "?"
-                    let address = current.trustedProxies.clientAddress(
-                        peer: peer, forwardedFor: head.headers["x-forwarded-for"])
-                    try ops.addHandler(ChatSession(session: session, address: address, hub: core.hub, moderation: core.moderation,
-                                                   settings: current, sink: sink))
+                    state.upgraded()
+                    try ops.addHandler(ChatSession(session: session, address: state.address, hub: core.hub,
+                                                   moderation: core.moderation, limits: core.limits, settings: current, sink: sink))
                     core.metrics.upgrades("accepted").increment()
                     core.logger.debug("websocket open", metadata: ["room": "\(session.room)", "name": "\(session.name)"])
                 }
@@ -426,8 +438,11 @@ public final class ChatServer: Sendable {
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
                 _ = context.pipeline.syncOperations.removeHandler(name: HTTPHandler.name)
             }),
-            withErrorHandling: true
+            withErrorHandling: true,
+            withOutboundHeaderValidation: true,
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: settings.decoderLimits
         )
-        try channel.pipeline.syncOperations.addHandler(HTTPHandler(server: core), name: HTTPHandler.name)
+        try channel.pipeline.syncOperations.addHandler(HTTPHandler(server: core, state: state), name: HTTPHandler.name)
     }
 }

@@ -26,6 +26,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
 
     private let hub: Hub
     private let moderation: Moderation
+    private let limits: ClientLimits
     /// The author key of this session's messages: its credential (hashed) and its name, so
     /// that only the same token and name may delete them as their author.
     let authorKey: String
@@ -42,8 +43,10 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     private var bucket: TokenBucket
     private var assembler: MessageAssembler
 
-    init(session: UpgradeGate.Session, address: String, hub: Hub, moderation: Moderation, settings: Settings, sink: FrameSink) {
+    init(session: UpgradeGate.Session, address: String, hub: Hub, moderation: Moderation, limits: ClientLimits,
+         settings: Settings, sink: FrameSink) {
         self.sink = sink
+        self.limits = limits
         self.moderation = moderation
         role = session.role
         authorKey = Self.authorKey(credential: session.credential, name: session.name)
@@ -87,6 +90,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         started = true
         hub.connections.add(1, ordering: .relaxed)
         hub.metrics.connections.increment(by: 1)
+        limits.opened(address: address)
         shardIndex = hub.shardIndex(of: context.eventLoop)
         hub.shards[shardIndex].shard.value.register(self)
         if echo { return }
@@ -105,6 +109,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         heartbeat = nil
         hub.connections.subtract(1, ordering: .relaxed)
         hub.metrics.connections.decrement(by: 1)
+        limits.closed(address: address)
         hub.shards[shardIndex].shard.value.unregister(self)
         if joined {
             joined = false
@@ -228,7 +233,8 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
 
     /// The article's order: every text frame costs quota, then it is parsed and checked.
     private func handleText(_ data: ByteBuffer) {
-        guard bucket.consume(now: NIODeadline.now().uptimeNanoseconds) else {
+        let now = NIODeadline.now().uptimeNanoseconds
+        guard bucket.consume(now: now), limits.allowMessage(address: address, user: authorKey, settings: settings, now: now) else {
             hub.metrics.rateLimited.increment()
             sendError(.rateLimited)
             return

@@ -13,9 +13,13 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     static let name = "chatd.http"
 
     private let server: ServerCore
+    private let state: ConnectionState
     private var head: HTTPRequestHead?
 
-    init(server: ServerCore) { self.server = server }
+    init(server: ServerCore, state: ConnectionState = ConnectionState()) {
+        self.server = server
+        self.state = state
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -81,6 +85,14 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func respondToChat(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        if let refusal = state.refusal {
+            let (status, reason): (HTTPResponseStatus, String) = switch refusal {
+            case let .tooMany(why): (.tooManyRequests, why)
+            case .full: (.serviceUnavailable, "server full: reconnect later")
+            }
+            server.metrics.upgrades(String(status.code)).increment()
+            return send(context, head, status: status, text: reason, extra: [("Connection", "close"), ("Retry-After", "10")], close: true)
+        }
         let decision = server.settings.current.gate.decide(UpgradeGate.Request(head))
         switch decision {
         case let .reject(status, reason):

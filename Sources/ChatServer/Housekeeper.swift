@@ -73,6 +73,7 @@ final class Housekeeper: @unchecked Sendable {
                 server.core.logger.critical("event loop stuck, withholding the watchdog ping", metadata: ["loops": "\(stale)"])
             }
         }
+        if tick % 60 == 0 { server.core.limits.prune(now: sentAt.uptimeNanoseconds) }
         if let notify {
             let line = server.statusLine()
             let changed = lastStatus.withLockedValue { last -> Bool in

@@ -1,6 +1,8 @@
 import ChatConfig
 import ChatCore
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
 
 /// What the transport reads from the configuration on its hot paths, derived once from a
 /// `Config` so that nothing per message parses or allocates for settings.
@@ -10,6 +12,13 @@ struct Settings: Sendable {
     let maxMessageChars: Int
     let maxFrameBytes: Int
     let maxFragments: Int
+    let userRateMessages: Int
+    let ipRateMessages: Int
+    let maxConnectionsPerIP: Int
+    let upgradesPerMinutePerIP: Int
+    let maxConnections: Int
+    let handshakeTimeout: TimeAmount
+    let decoderLimits: NIOHTTPDecoderLimitConfiguration
     let rateMessages: Int
     let rateWindowNanoseconds: UInt64
     let pingIntervalNanoseconds: Int64
@@ -30,6 +39,17 @@ struct Settings: Sendable {
         maxMessageChars = config.limits.maxMessageChars
         maxFrameBytes = config.limits.maxFrameBytes
         maxFragments = config.limits.maxFragments
+        userRateMessages = config.limits.userRateMessages
+        ipRateMessages = config.limits.ipRateMessages
+        maxConnectionsPerIP = config.limits.maxConnectionsPerIP
+        upgradesPerMinutePerIP = config.limits.upgradesPerMinutePerIP
+        maxConnections = config.limits.maxConnections
+        handshakeTimeout = .nanoseconds(Int64(config.limits.handshakeTimeoutSeconds * 1e9))
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = config.limits.maxHeaderBytes
+        limits.maxHeaderFieldSize = config.limits.maxHeaderBytes
+        limits.maxHeaderFieldCount = config.limits.maxHeaders
+        decoderLimits = limits
         rateMessages = config.limits.rateMessages
         rateWindowNanoseconds = UInt64(config.limits.rateWindowSeconds * 1e9)
         pingIntervalNanoseconds = Int64(config.heartbeat.pingIntervalSeconds * 1e9)
