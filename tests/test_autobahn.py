@@ -28,6 +28,7 @@ allowed_origins = ["http://localhost:{port}"]
 max_frame_bytes = 16777216
 max_fragments = 100000
 rate_messages = 1000000
+upgrades_per_minute_per_ip = 1000000
 [control]
 socket = ""
 [metrics]
