@@ -32,6 +32,24 @@ public enum Sanitize {
         }
     }
 
+    /// Message text without the characters that make text lie about itself: bidirectional
+    /// overrides and isolates (which reorder what a reader sees, "Trojan Source"), and
+    /// control characters other than newline and tab.
+    public static func visibleText(_ s: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in s.unicodeScalars where !isHidden(scalar) { out.append(scalar) }
+        return String(out)
+    }
+
+    static func isHidden(_ s: Unicode.Scalar) -> Bool {
+        switch s.value {
+        case 0x0A, 0x09: return false
+        case 0x00...0x1F, 0x7F...0x9F: return true                      // C0 and C1 controls
+        case 0x202A...0x202E, 0x2066...0x2069, 0x200E, 0x200F, 0x061C: return true  // bidi controls
+        default: return false
+        }
+    }
+
     /// JavaScript's `String.prototype.trim` whitespace (the common part of it).
     static func trimmed(_ s: String) -> String {
         let scalars = s.unicodeScalars

@@ -189,7 +189,13 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         let channel = context.channel
         let promise = context.eventLoop.makePromise(of: Void.self)
         sink.write(ServerFrame.close(code: rawCode, reason: reason, allocator: channel.allocator), flush: true, promise: promise)
-        promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        // Half-close first: closing a socket with unread input makes the kernel send RST,
+        // which can destroy the close frame before the client reads it. The client answers
+        // and closes; if it does not, the connection is closed a moment later.
+        promise.futureResult.whenComplete { _ in
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        }
     }
 
     // MARK: Inbound

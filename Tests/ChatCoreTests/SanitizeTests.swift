@@ -67,3 +67,10 @@ import Testing
         #expect(Timestamp.iso8601(millisecondsSinceEpoch: -1) == "1969-12-31T23:59:59.999Z")
     }
 }
+
+@Suite struct VisibleTextTests {
+    @Test func bidiAndControlsAreRemoved() {
+        #expect(Sanitize.visibleText("abc\u{202E}dcba\u{07}\u{2066}x\u{2069}\nline\tend") == "abcdcbax\nline\tend")
+        #expect(Sanitize.visibleText("plain 字 😀") == "plain 字 😀")
+    }
+}
