@@ -140,7 +140,13 @@ public final class ChatServer: Sendable {
             core.logger.warning("ignoring a passed socket with an unknown name", metadata: ["name": "\(fd.name)"])
         }
         if !config.control.socket.isEmpty {
-            bound.control = try await startControl(path: config.control.socket)
+            // Without its control socket chatd still serves chat (e.g. `make run` as a user
+            // who may not create /run/chatd); chatctl then says chatd is not running.
+            do {
+                bound.control = try await startControl(path: config.control.socket)
+            } catch {
+                core.logger.warning("no control socket: cannot create \(config.control.socket): \(error)")
+            }
         }
         for address in bound.http {
             core.logger.notice("listening", metadata: ["address": "\(address)", "activated": "\(!httpFDs.isEmpty)"])
