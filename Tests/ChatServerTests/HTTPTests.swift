@@ -108,3 +108,13 @@ import Testing
         #expect(!logs.contains { $0.contains("sekrit") })
     }
 }
+
+@Suite struct StartupTests {
+    @Test func aControlSocketThatCannotBeCreatedDoesNotStopChat() async throws {
+        let s = try await TestServer.start { $0.control.socket = "/proc/chatd-cannot-be-here/control.sock" }
+        let c = try await s.join()
+        await c.close()
+        #expect(s.logs.all.contains { $0.contains("no control socket") })
+        try await s.stop()
+    }
+}
