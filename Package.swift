@@ -34,7 +34,7 @@ let package = Package(
         .systemLibrary(name: "CSystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(name: "Systemd", dependencies: ["CSystemd"], swiftSettings: strict),
         // Control-socket requests and responses, shared by chatd and chatctl.
-        .target(name: "ChatControl", swiftSettings: strict),
+        .target(name: "ChatControl", dependencies: ["ChatCore"], swiftSettings: strict),
         // The chat domain, no I/O: events, names, rooms, history window, rate limits.
         .target(name: "ChatCore", swiftSettings: strict),
         // History persistence behind one protocol: SQLite (GRDB) embedded by default.

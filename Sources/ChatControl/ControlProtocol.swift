@@ -1,3 +1,4 @@
+public import ChatCore
 public import Foundation
 
 /// The control socket's protocol: one JSON object per line each way, request then
@@ -60,7 +61,7 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var reload: ReloadResult?
     /// `purge-user`: messages erased; `delete`: 1.
     public var deleted: Int?
-    public var audit: [AuditRecord]?
+    public var audit: [AuditEntry]?
 
     public init(ok: Bool = true, error: ControlError? = nil) {
         self.ok = ok
@@ -179,22 +180,5 @@ public enum ControlCoding {
 
     public static func decode<T: Decodable>(_ type: T.Type, from line: Data) throws -> T {
         try JSONDecoder().decode(type, from: line)
-    }
-}
-
-/// One line of the moderation audit log.
-public struct AuditRecord: Codable, Sendable, Equatable {
-    public var at: Double
-    public var actor: String
-    public var action: String
-    public var target: String
-    public var reason: String
-
-    public init(at: Double, actor: String, action: String, target: String, reason: String) {
-        self.at = at
-        self.actor = actor
-        self.action = action
-        self.target = target
-        self.reason = reason
     }
 }

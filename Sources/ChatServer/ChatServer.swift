@@ -1,6 +1,6 @@
 public import ChatConfig
 public import ChatControl
-import ChatCore
+public import ChatCore
 import ChatStore
 import Foundation
 public import Logging
@@ -357,7 +357,7 @@ public final class ChatServer: Sendable {
     @discardableResult
     public func expireHistory() -> Int { retention.runNow() }
 
-    public func auditLog(since: Double, limit: Int = 10_000) -> [AuditRecord] {
+    public func auditLog(since: Double, limit: Int = 10_000) -> [AuditEntry] {
         core.moderation.auditLog(since: since, limit: limit)
     }
 

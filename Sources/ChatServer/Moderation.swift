@@ -87,10 +87,8 @@ final class Moderation: Sendable {
         }
     }
 
-    func auditLog(since: Double, limit: Int) -> [AuditRecord] {
-        ((try? hub.store?.auditLog(since: since, limit: limit)) ?? []).map {
-            AuditRecord(at: $0.at, actor: $0.actor, action: $0.action, target: $0.target, reason: $0.reason)
-        }
+    func auditLog(since: Double, limit: Int) -> [AuditEntry] {
+        (try? hub.store?.auditLog(since: since, limit: limit)) ?? []
     }
 
     private func record(actor: String, action: String, target: String, reason: String) {
