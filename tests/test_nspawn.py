@@ -2,7 +2,7 @@
 systemd-nspawn, driven with systemctl and chatctl as an operator would.
 
 Run alone:  make deb && python3 -m pytest -q tests/test_nspawn.py
-The root is cached in /var/cache/chatd-test/bookworm-minbase (about 45 s to make)."""
+The root is cached in /var/cache/chatd-test/bookworm-minbase-2 (about 45 s to make)."""
 import json
 import os
 import shutil
@@ -17,7 +17,10 @@ import pytest
 from conftest import ROOT, free_port
 from wsclient import Chat
 
-CACHE = Path(os.environ.get("CHATD_NSPAWN_CACHE", "/var/cache/chatd-test/bookworm-minbase"))
+# The root holds what the .deb depends on, so that `dpkg -i` works offline. A change to the
+# list below needs a new cache name.
+PACKAGES = "systemd,systemd-sysv,dbus,procps,libsqlite3-0"
+CACHE = Path(os.environ.get("CHATD_NSPAWN_CACHE", "/var/cache/chatd-test/bookworm-minbase-2"))
 
 
 def run(*cmd, check=True, **kw):
@@ -33,7 +36,7 @@ def ensure_root():
     tmp = CACHE.with_name(CACHE.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    run("debootstrap", "--variant=minbase", "--include=systemd,systemd-sysv,dbus,procps", "bookworm", str(tmp),
+    run("debootstrap", "--variant=minbase", f"--include={PACKAGES}", "bookworm", str(tmp),
         "http://deb.debian.org/debian", timeout=1200)
     tmp.rename(CACHE)
 
