@@ -27,7 +27,7 @@ let package = Package(
         // Configuration: TOML -> validated `Config`; errors name file, line and key.
         .target(
             name: "ChatConfig",
-            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["ChatCore", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
         // libsystemd's sd-daemon API (libsystemd-dev), and chatd's Swift face of it.

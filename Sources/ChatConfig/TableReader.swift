@@ -1,3 +1,4 @@
+import ChatCore
 import TOMLKit
 
 /// Walks the parsed TOML against chatd's schema: every section and key must be known and
@@ -126,15 +127,7 @@ struct TableReader {
     }
 
     func stringList(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [String] {
-        guard let array = v.array else { throw error(.wrongType, key, "must be an array of strings, got \(v.type)") }
-        var out: [String] = []
-        for item in array {
-            guard let s = item.string else {
-                throw error(.wrongType, key, "must be an array of strings, found an element of type \(item.type)")
-            }
-            out.append(s)
-        }
-        return out
+        try list(v, key, of: "strings") { $0.string }
     }
 
     /// `[retention.rooms.NAME]` tables: `max_messages` and `max_age_hours` each.
@@ -143,7 +136,7 @@ struct TableReader {
         var out: [String: Config.Retention.Policy] = [:]
         for (room, value) in table.sorted(by: { $0.0 < $1.0 }) {
             let roomKey = "\(key).\(room)"
-            guard Validation.isRoomName(room) else { throw error(.invalidValue, roomKey, "\"\(room)\" is not a room name") }
+            guard Sanitize.isValidRoom(room) else { throw error(.invalidValue, roomKey, "\"\(room)\" is not a room name") }
             guard let entries = value.table else { throw error(.wrongType, roomKey, "must be a table, got \(value.type)") }
             var policy = Config.Retention.Policy()
             for (name, item) in entries.sorted(by: { $0.0 < $1.0 }) {
@@ -159,13 +152,19 @@ struct TableReader {
     }
 
     func intList(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [Int] {
-        guard let array = v.array else { throw error(.wrongType, key, "must be an array of integers, got \(v.type)") }
-        var out: [Int] = []
+        try list(v, key, of: "integers") { $0.int }
+    }
+
+    /// An array whose every element `element` can read; `kind` names them in errors.
+    private func list<T>(_ v: any TOMLValueConvertible, _ key: String, of kind: String,
+                         _ element: (any TOMLValueConvertible) -> T?) throws(ConfigError) -> [T] {
+        guard let array = v.array else { throw error(.wrongType, key, "must be an array of \(kind), got \(v.type)") }
+        var out: [T] = []
         for item in array {
-            guard let n = item.int else {
-                throw error(.wrongType, key, "must be an array of integers, found an element of type \(item.type)")
+            guard let value = element(item) else {
+                throw error(.wrongType, key, "must be an array of \(kind), found an element of type \(item.type)")
             }
-            out.append(n)
+            out.append(value)
         }
         return out
     }

@@ -1,3 +1,4 @@
+import ChatCore
 /// Range and shape checks on a whole `Config`, after the types are known to be right.
 enum Validation {
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -43,7 +44,7 @@ enum Validation {
         if !(c.retention.intervalSeconds > 0) || !c.retention.intervalSeconds.isFinite {
             throw fail(.outOfRange, "retention.interval_seconds", "must be a positive number of seconds, got \(c.retention.intervalSeconds)")
         }
-        for proxy in c.server.trustedProxies where !isNetwork(proxy) {
+        for proxy in c.server.trustedProxies where TrustedProxies.Network(proxy) == nil {
             throw fail(.invalidValue, "server.trusted_proxies", "\"\(proxy)\" is not an IP address or CIDR network")
         }
         if c.auth.tokens.isEmpty { throw fail(.invalidValue, "auth.tokens", "must hold at least one token") }
@@ -78,7 +79,7 @@ enum Validation {
             throw fail(.invalidValue, "history.synchronous", "must be \"normal\" or \"full\", got \"\(c.history.synchronous)\"")
         }
         try atLeast(c.history.resumeLimit, 0, "history.resume_limit")
-        if !isRoomName(c.rooms.defaultRoom) {
+        if !Sanitize.isValidRoom(c.rooms.defaultRoom) {
             throw fail(.invalidValue, "rooms.default", "\"\(c.rooms.defaultRoom)\" is not a room name (1-32 of a-z A-Z 0-9 _ -)")
         }
         if !logLevels.contains(c.log.level) {
@@ -110,28 +111,4 @@ enum Validation {
         return !host.isEmpty && host.allSatisfy { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }
     }
 
-    /// An IPv4/IPv6 address with an optional prefix length; checked by ChatCore's parser
-    /// at startup too, but named here so that the error points at the file.
-    static func isNetwork(_ s: String) -> Bool {
-        let parts = s.split(separator: "/", maxSplits: 1)
-        guard let first = parts.first, !first.isEmpty else { return false }
-        let isV6 = first.contains(":")
-        let okAddress = isV6 ? first.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
-                             : first.split(separator: ".", omittingEmptySubsequences: false).count == 4
-                                && first.split(separator: ".").allSatisfy { UInt8($0) != nil }
-        guard okAddress else { return false }
-        if parts.count == 2 {
-            guard let p = Int(parts[1]), (0...(isV6 ? 128 : 32)).contains(p) else { return false }
-        }
-        return true
-    }
-
-    static func isRoomName(_ s: String) -> Bool {
-        !s.isEmpty && s.utf8.count <= 32 && s.unicodeScalars.allSatisfy {
-            switch $0 {
-            case "a"..."z", "A"..."Z", "0"..."9", "_", "-": return true
-            default: return false
-            }
-        }
-    }
 }

@@ -234,9 +234,7 @@ final class Hub: Sendable {
 
     /// Tells every connection on every loop to close with `code`.
     func closeAll(code: CloseCode, reason: String) async {
-        for ref in shards {
-            try? await ref.loop.submit { ref.shard.value.closeAll(code: code, reason: reason) }.get()
-        }
+        _ = await onEveryLoop { $0.closeAll(code: code, reason: reason) }
     }
 
     /// Runs `body` on every loop's shard and collects the results.

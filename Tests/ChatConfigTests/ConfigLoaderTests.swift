@@ -140,6 +140,8 @@ import Testing
         ("[auth]\ntokens = [\"\"]\n", "auth.tokens"),
         ("[rooms]\ndefault = \"a room\"\n", "rooms.default"),
         ("[log]\nlevel = \"loud\"\n", "log.level"),
+        ("[server]\ntrusted_proxies = [\"1:2:3:4:5:6:7:8:9\"]\n", "server.trusted_proxies"),
+        ("[server]\ntrusted_proxies = [\"10.0.0.0/40\"]\n", "server.trusted_proxies"),
     ])
     func invalidValues(text: String, key: String) {
         let e = error(text)
