@@ -66,6 +66,16 @@ class Chatd:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def chatctl(*args, socket_path=None, user=None):
+    """Runs chatctl (as `user` when given, through setpriv) against a control socket."""
+    cmd = [str(BIN / "chatctl"), *args]
+    if socket_path:
+        cmd += ["--socket", str(socket_path)]
+    if user:
+        cmd = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
 def chat_config(port, web_root=None, extra=""):
     listen = f'["127.0.0.1:{port}", "[::1]:{port}"]'
     web = f'web_root = "{web_root}"\n' if web_root else ""

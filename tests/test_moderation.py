@@ -1,13 +1,12 @@
 """chatctl's moderation commands against a running chatd: live clients and history."""
 import json
-import subprocess
 
-from conftest import BIN, free_port
+from conftest import chatctl as run_chatctl, free_port
 from wsclient import Chat
 
 
 def chatctl(control, *args):
-    return subprocess.run([str(BIN / "chatctl"), *args, "--socket", str(control)], capture_output=True, text=True, timeout=60)
+    return run_chatctl(*args, socket_path=control)
 
 
 def history_texts(port, room="lobby"):

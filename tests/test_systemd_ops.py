@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROOT, free_port
+from conftest import BIN, ROOT, chatctl, free_port
 from wsclient import Chat
 
 
@@ -77,15 +77,6 @@ listen = ""
 path = "{path.parent}/history.sqlite"
 {extra}
 """)
-
-
-def chatctl(*args, socket_path=None, user=None):
-    cmd = [str(BIN / "chatctl"), *args]
-    if socket_path:
-        cmd += ["--socket", str(socket_path)]
-    if user:
-        cmd = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture
