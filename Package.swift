@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
     ],
     targets: [
         // Configuration: TOML -> validated `Config`; errors name file, line and key.
@@ -43,11 +44,21 @@ let package = Package(
             dependencies: ["ChatCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        // Credentials -> identities: plain and SHA-256-hashed tokens, JWTs (jwt-kit).
+        .target(
+            name: "ChatAuth",
+            dependencies: [
+                "ChatCore", "ChatConfig",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: strict
+        ),
         // SwiftNIO transport: HTTP routes, upgrade checks, WebSocket sessions, fan-out.
         .target(
             name: "ChatServer",
             dependencies: [
-                "ChatCore", "ChatConfig", "ChatControl", "ChatStore", "Systemd",
+                "ChatAuth", "ChatCore", "ChatConfig", "ChatControl", "ChatStore", "Systemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -89,6 +100,14 @@ let package = Package(
         ),
         .testTarget(name: "ChatConfigTests", dependencies: ["ChatConfig"], swiftSettings: strict),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"], swiftSettings: strict),
+        .testTarget(
+            name: "ChatAuthTests",
+            dependencies: [
+                "ChatAuth", "ChatConfig", "ChatCore", .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: strict),
         .testTarget(name: "ChatStoreTests", dependencies: ["ChatStore", "ChatCore"], swiftSettings: strict),
         .testTarget(
@@ -99,6 +118,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: strict
         ),

@@ -1,3 +1,5 @@
+public import ChatCore
+
 /// chatd's validated configuration. Every field's default is the article's behaviour; the
 /// same defaults are documented in etc/chatd.toml and chatd.toml(5).
 public struct Config: Sendable, Equatable {
@@ -33,13 +35,54 @@ public struct Config: Sendable, Equatable {
     }
 
     public struct Auth: Sendable, Equatable {
-        /// Tokens accepted at the upgrade. Default `["dev-token"]`.
+        /// Plain tokens accepted at the upgrade, for development (chatd warns): any guest
+        /// name, every room. Default `["dev-token"]`.
         public var tokens: [String] = ["dev-token"]
-        /// Tokens that carry the moderator role: they may delete any message. Default [].
+        /// Plain tokens that carry the moderator role. Default [].
         public var moderatorTokens: [String] = []
+        /// Named credentials (`[auth.credentials.NAME]`), their tokens stored as SHA-256.
+        public var credentials: [String: Credential] = [:]
+        /// JSON Web Tokens (`[auth.jwt]`); nil accepts none.
+        public var jwt: JWT?
         /// Origins allowed at the upgrade. Default (nil): `http://localhost:PORT` and
         /// `http://127.0.0.1:PORT` for the first listen port, as the article does.
         public var allowedOrigins: [String]?
+
+        public init() {}
+    }
+
+    /// One `[auth.credentials.NAME]`: NAME is the identity and display name.
+    public struct Credential: Sendable, Equatable {
+        /// Lowercase hex SHA-256 of the token (`printf %s TOKEN | sha256sum`).
+        public var tokenSHA256 = ""
+        public var role: Role = .user
+        /// Room names and `prefix*` patterns this credential may use. Default ["*"].
+        public var rooms: [String] = ["*"]
+        /// Lets the client choose its display name with `name`. Default false.
+        public var guestNames = false
+
+        public init() {}
+    }
+
+    /// `[auth.jwt]`: which signatures and claims a JWT needs.
+    public struct JWT: Sendable, Equatable {
+        public static let algorithms = ["HS256", "EdDSA", "RS256"]
+        /// HS256 (a shared secret), EdDSA (Ed25519) or RS256 (RSA, 2048 bits or more).
+        public var algorithm = "HS256"
+        /// The HS256 secret, or the PEM public key of EdDSA/RS256.
+        public var keyFile = ""
+        /// The key file's contents, read when the config is loaded (and on reload).
+        public var key: [UInt8] = []
+        /// Required `iss`, when set.
+        public var issuer: String?
+        /// Required among `aud`, when set.
+        public var audience: String?
+        /// Clock skew allowed on `exp` and `nbf`. Default 30.
+        public var leewaySeconds: Double = 30
+        /// Lets JWT holders choose their display name with `name`. Default false.
+        public var guestNames = false
+
+        public init() {}
     }
 
     public struct Limits: Sendable, Equatable {
@@ -71,6 +114,8 @@ public struct Config: Sendable, Equatable {
         public var maxHeaderBytes = 8192
         /// Most header fields in a request; more get 400. Default 64.
         public var maxHeaders = 64
+        /// Rooms one connection may be in at once; more `join`s get `too_many_rooms`. Default 16.
+        public var maxRoomsPerConnection = 16
     }
 
     public struct Heartbeat: Sendable, Equatable {
@@ -105,6 +150,8 @@ public struct Config: Sendable, Equatable {
     public struct Rooms: Sendable, Equatable {
         /// Room for clients that name none (or an invalid one). Default "lobby".
         public var defaultRoom = "lobby"
+        /// Per-room rules (`[rooms.rules.PATTERN]`, PATTERN a room, `prefix*` or `*`).
+        public var rules: [String: RoomRule] = [:]
     }
 
     public struct Log: Sendable, Equatable {

@@ -35,7 +35,41 @@ public enum ConfigLoader {
         var config = Config()
         try reader.read(table, into: &config)
         try Validation.check(config, file: file, lines: reader.lines)
+        try readKeyFiles(&config, file: file, lines: reader.lines)
         return config
+    }
+
+    /// Reads `auth.jwt.key_file` (relative paths from the config file's folder), so that a
+    /// missing or empty key is a config error at load and on reload, never a 401 later.
+    static func readKeyFiles(_ config: inout Config, file: String, lines: KeyLines) throws(ConfigError) {
+        guard var jwt = config.auth.jwt else { return }
+        let key = "auth.jwt.key_file"
+        var path = jwt.keyFile
+        if !path.hasPrefix("/") { path = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path }
+        let bytes: [UInt8]
+        do {
+            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw ConfigError(kind: .unreadable, file: file, line: lines.line(of: key), key: key,
+                              message: "cannot read \(path): \(describe(error))")
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        if jwt.algorithm == "HS256" {
+            // A secret file usually ends with a newline that is not part of the secret.
+            let secret = Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+            if secret.count < 32 {
+                throw ConfigError(kind: .invalidValue, file: file, line: lines.line(of: key), key: key,
+                                  message: "the HS256 secret in \(path) must be at least 32 bytes, got \(secret.count)")
+            }
+            jwt.key = secret
+        } else {
+            if !text.contains("-----BEGIN PUBLIC KEY-----") {
+                throw ConfigError(kind: .invalidValue, file: file, line: lines.line(of: key), key: key,
+                                  message: "\(path) is not a PEM public key (-----BEGIN PUBLIC KEY-----)")
+            }
+            jwt.key = bytes
+        }
+        config.auth.jwt = jwt
     }
 
     /// The article's variables: `PORT` replaces every listen port, `CHAT_TOKEN` the token

@@ -50,6 +50,8 @@ struct TableReader {
             "tokens": { r, v, k, c throws(ConfigError) in c.auth.tokens = try r.stringList(v, k) },
             "moderator_tokens": { r, v, k, c throws(ConfigError) in c.auth.moderatorTokens = try r.stringList(v, k) },
             "allowed_origins": { r, v, k, c throws(ConfigError) in c.auth.allowedOrigins = try r.stringList(v, k) },
+            "credentials": { r, v, k, c throws(ConfigError) in c.auth.credentials = try r.credentials(v, k) },
+            "jwt": { r, v, k, c throws(ConfigError) in c.auth.jwt = try r.jwt(v, k) },
         ],
         "limits": [
             "max_message_chars": { r, v, k, c throws(ConfigError) in c.limits.maxMessageChars = try r.int(v, k) },
@@ -64,6 +66,7 @@ struct TableReader {
             "handshake_timeout_seconds": { r, v, k, c throws(ConfigError) in c.limits.handshakeTimeoutSeconds = try r.number(v, k) },
             "max_header_bytes": { r, v, k, c throws(ConfigError) in c.limits.maxHeaderBytes = try r.int(v, k) },
             "max_headers": { r, v, k, c throws(ConfigError) in c.limits.maxHeaders = try r.int(v, k) },
+            "max_rooms_per_connection": { r, v, k, c throws(ConfigError) in c.limits.maxRoomsPerConnection = try r.int(v, k) },
             "rate_window_seconds": { r, v, k, c throws(ConfigError) in c.limits.rateWindowSeconds = try r.number(v, k) },
         ],
         "heartbeat": [
@@ -77,6 +80,7 @@ struct TableReader {
         ],
         "rooms": [
             "default": { r, v, k, c throws(ConfigError) in c.rooms.defaultRoom = try r.string(v, k) },
+            "rules": { r, v, k, c throws(ConfigError) in c.rooms.rules = try r.roomRules(v, k) },
         ],
         "log": [
             "level": { r, v, k, c throws(ConfigError) in c.log.level = try r.string(v, k) },
@@ -132,23 +136,88 @@ struct TableReader {
 
     /// `[retention.rooms.NAME]` tables: `max_messages` and `max_age_hours` each.
     func retentionRooms(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [String: Config.Retention.Policy] {
-        guard let table = v.table else { throw error(.wrongType, key, "must be a table of rooms ([retention.rooms.NAME]), got \(v.type)") }
-        var out: [String: Config.Retention.Policy] = [:]
-        for (room, value) in table.sorted(by: { $0.0 < $1.0 }) {
-            let roomKey = "\(key).\(room)"
-            guard Sanitize.isValidRoom(room) else { throw error(.invalidValue, roomKey, "\"\(room)\" is not a room name") }
-            guard let entries = value.table else { throw error(.wrongType, roomKey, "must be a table, got \(value.type)") }
-            var policy = Config.Retention.Policy()
-            for (name, item) in entries.sorted(by: { $0.0 < $1.0 }) {
-                switch name {
-                case "max_messages": policy.maxMessages = try int(item, "\(roomKey).\(name)")
-                case "max_age_hours": policy.maxAgeHours = try number(item, "\(roomKey).\(name)")
-                default: throw error(.unknownKey, "\(roomKey).\(name)", "unknown key; known keys: max_age_hours, max_messages")
-                }
+        try namedTables(v, key, what: "room", valid: Sanitize.isValidRoom, initial: Config.Retention.Policy()) { (policy: inout Config.Retention.Policy, name, item, k) throws(ConfigError) in
+            switch name {
+            case "max_messages": policy.maxMessages = try int(item, k)
+            case "max_age_hours": policy.maxAgeHours = try number(item, k)
+            default: throw error(.unknownKey, k, "unknown key; known keys: max_age_hours, max_messages")
             }
-            out[room] = policy
+        }
+    }
+
+    /// `[auth.credentials.NAME]` tables: `token_sha256`, `role`, `rooms`, `guest_names`.
+    func credentials(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [String: Config.Credential] {
+        try namedTables(v, key, what: "name", valid: Sanitize.isValidName, initial: Config.Credential()) { (c: inout Config.Credential, name, item, k) throws(ConfigError) in
+            switch name {
+            case "token_sha256": c.tokenSHA256 = try string(item, k)
+            case "role": c.role = try oneOf(item, k, Role.self)
+            case "rooms": c.rooms = try stringList(item, k)
+            case "guest_names": c.guestNames = try bool(item, k)
+            default: throw error(.unknownKey, k, "unknown key; known keys: guest_names, role, rooms, token_sha256")
+            }
+        }
+    }
+
+    /// `[rooms.rules.PATTERN]` tables: `join`, `send`, `max_members`.
+    func roomRules(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [String: RoomRule] {
+        try namedTables(v, key, what: "room or pattern", valid: RoomPatterns.isValid, initial: RoomRule()) { (rule: inout RoomRule, name, item, k) throws(ConfigError) in
+            switch name {
+            case "join": rule.join = try oneOf(item, k, RoomRule.Join.self)
+            case "send": rule.send = try oneOf(item, k, RoomRule.Send.self)
+            case "max_members": rule.maxMembers = try int(item, k)
+            default: throw error(.unknownKey, k, "unknown key; known keys: join, max_members, send")
+            }
+        }
+    }
+
+    /// The `[auth.jwt]` table.
+    func jwt(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> Config.JWT {
+        guard let table = v.table else { throw error(.wrongType, key, "must be a table ([\(key)]), got \(v.type)") }
+        var jwt = Config.JWT()
+        for (name, item) in table.sorted(by: { $0.0 < $1.0 }) {
+            let k = "\(key).\(name)"
+            switch name {
+            case "algorithm": jwt.algorithm = try string(item, k)
+            case "key_file": jwt.keyFile = try string(item, k)
+            case "issuer": jwt.issuer = try string(item, k)
+            case "audience": jwt.audience = try string(item, k)
+            case "leeway_seconds": jwt.leewaySeconds = try number(item, k)
+            case "guest_names": jwt.guestNames = try bool(item, k)
+            default: throw error(.unknownKey, k, "unknown key; known keys: algorithm, audience, guest_names, issuer, key_file, leeway_seconds")
+            }
+        }
+        return jwt
+    }
+
+    /// A table of tables keyed by a name `valid` accepts, each read field by field into a
+    /// copy of `initial` (the defaults).
+    private func namedTables<T>(
+        _ v: any TOMLValueConvertible, _ key: String, what: String, valid: (String) -> Bool, initial: T,
+        _ field: (inout T, String, any TOMLValueConvertible, String) throws(ConfigError) -> Void
+    ) throws(ConfigError) -> [String: T] {
+        guard let table = v.table else { throw error(.wrongType, key, "must be a table of tables ([\(key).NAME]), got \(v.type)") }
+        var out: [String: T] = [:]
+        for (entry, value) in table.sorted(by: { $0.0 < $1.0 }) {
+            let entryKey = "\(key).\(entry)"
+            guard valid(entry) else { throw error(.invalidValue, entryKey, "\"\(entry)\" is not a valid \(what)") }
+            guard let fields = value.table else { throw error(.wrongType, entryKey, "must be a table, got \(value.type)") }
+            var item = initial
+            for (name, element) in fields.sorted(by: { $0.0 < $1.0 }) {
+                try field(&item, name, element, "\(entryKey).\(name)")
+            }
+            out[entry] = item
         }
         return out
+    }
+
+    /// A string that must be one of an enumeration's raw values.
+    func oneOf<E: RawRepresentable & CaseIterable>(_ v: any TOMLValueConvertible, _ key: String, _: E.Type) throws(ConfigError) -> E
+    where E.RawValue == String {
+        let text = try string(v, key)
+        guard let value = E(rawValue: text) else {
+            throw error(.invalidValue, key, "must be one of \(E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), got \"\(text)\"")
+        }
+        return value
     }
 
     func intList(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [Int] {

@@ -47,7 +47,34 @@ enum Validation {
         for proxy in c.server.trustedProxies where TrustedProxies.Network(proxy) == nil {
             throw fail(.invalidValue, "server.trusted_proxies", "\"\(proxy)\" is not an IP address or CIDR network")
         }
-        if c.auth.tokens.isEmpty { throw fail(.invalidValue, "auth.tokens", "must hold at least one token") }
+        if c.auth.tokens.isEmpty && c.auth.moderatorTokens.isEmpty && c.auth.credentials.isEmpty && c.auth.jwt == nil {
+            throw fail(.invalidValue, "auth.tokens", "no credential is configured: set auth.tokens, [auth.credentials.NAME] or [auth.jwt]")
+        }
+        for (name, credential) in c.auth.credentials.sorted(by: { $0.key < $1.key }) {
+            let key = "auth.credentials.\(name)"
+            if !isSHA256Hex(credential.tokenSHA256) {
+                throw fail(.invalidValue, "\(key).token_sha256", "must be 64 hex digits, the SHA-256 of the token (printf %s TOKEN | sha256sum)")
+            }
+            for pattern in credential.rooms where !RoomPatterns.isValid(pattern) {
+                throw fail(.invalidValue, "\(key).rooms", "\"\(pattern)\" is neither a room name nor a prefix pattern such as \"team-*\"")
+            }
+        }
+        let hashes = c.auth.credentials.map { $0.value.tokenSHA256.lowercased() }
+        if Set(hashes).count != hashes.count {
+            throw fail(.invalidValue, "auth.credentials", "two credentials have the same token_sha256")
+        }
+        if let jwt = c.auth.jwt {
+            if !Config.JWT.algorithms.contains(jwt.algorithm) {
+                throw fail(.invalidValue, "auth.jwt.algorithm", "must be one of \(Config.JWT.algorithms.joined(separator: ", ")), got \"\(jwt.algorithm)\"")
+            }
+            if jwt.keyFile.isEmpty { throw fail(.invalidValue, "auth.jwt.key_file", "must name the secret or public key file") }
+            if !(jwt.leewaySeconds >= 0) || jwt.leewaySeconds > 3600 {
+                throw fail(.outOfRange, "auth.jwt.leeway_seconds", "must be 0...3600 seconds, got \(jwt.leewaySeconds)")
+            }
+        }
+        for (pattern, rule) in c.rooms.rules.sorted(by: { $0.key < $1.key }) {
+            try atLeast(rule.maxMembers, 0, "rooms.rules.\(pattern).max_members")
+        }
         for token in c.auth.tokens where token.isEmpty {
             throw fail(.invalidValue, "auth.tokens", "tokens must not be empty strings")
         }
@@ -69,6 +96,7 @@ enum Validation {
         try positive(c.limits.handshakeTimeoutSeconds, "limits.handshake_timeout_seconds")
         try atLeast(c.limits.maxHeaderBytes, 512, "limits.max_header_bytes")
         try atLeast(c.limits.maxHeaders, 8, "limits.max_headers")
+        try atLeast(c.limits.maxRoomsPerConnection, 1, "limits.max_rooms_per_connection")
         try positive(c.limits.rateWindowSeconds, "limits.rate_window_seconds")
         try positive(c.heartbeat.pingIntervalSeconds, "heartbeat.ping_interval_seconds")
         try atLeast(c.history.window, 0, "history.window")
@@ -85,6 +113,10 @@ enum Validation {
         if !logLevels.contains(c.log.level) {
             throw fail(.invalidValue, "log.level", "must be one of \(logLevels.joined(separator: ", ")), got \"\(c.log.level)\"")
         }
+    }
+
+    static func isSHA256Hex(_ s: String) -> Bool {
+        s.utf8.count == 64 && s.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) || (65...70).contains($0) }
     }
 
     /// `http(s)://host[:port]` exactly as a browser sends it in `Origin`: lowercase scheme,

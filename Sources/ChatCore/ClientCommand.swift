@@ -2,15 +2,19 @@ import Foundation
 
 /// What a client may ask for in a text frame, decoded strictly. Anything that is not one of
 /// these becomes an `ErrorCode`, never a crash (the article's server dies on `null`).
+/// `room` is nil when the client named none: the connection's first room is meant.
 public enum ClientCommand: Sendable, Equatable {
-    case message(text: String)
+    case message(text: String, room: String?)
     case ping
     /// Older messages: those before `before` (default: the newest), at most `limit`.
-    case history(before: UInt64?, limit: Int)
+    case history(before: UInt64?, limit: Int, room: String?)
     /// Catch up: the messages after `since`, as a resume at the upgrade would send them.
-    case catchUp(since: UInt64)
-    /// Deletes the message with this `seq` in the sender's room.
-    case delete(seq: UInt64)
+    case catchUp(since: UInt64, room: String?)
+    /// Deletes the message with this `seq` in the room.
+    case delete(seq: UInt64, room: String?)
+    /// Joins another room; `since` resumes it as at the upgrade.
+    case join(room: String, since: UInt64?)
+    case leave(room: String)
 
     /// The most messages one `history` request returns.
     public static let maxHistoryPage = 200
@@ -27,7 +31,22 @@ public enum ClientCommand: Sendable, Equatable {
         guard let event = object as? [String: Any], let type = event["type"] as? String else {
             return .failure(.badType)
         }
+        let room: String?
+        switch event["room"] {
+        case nil, is NSNull: room = nil
+        case let name as String where Sanitize.isValidRoom(name): room = name
+        default: return .failure(.badField)
+        }
         switch type {
+        case "join", "leave":
+            guard let room else { return .failure(.badField) }
+            if type == "leave" { return .success(.leave(room: room)) }
+            var since: UInt64?
+            if let value = event["since"], !(value is NSNull) {
+                guard let n = value as? NSNumber, let v = UInt64(exactly: n.doubleValue) else { return .failure(.badField) }
+                since = v
+            }
+            return .success(.join(room: room, since: since))
         case "message":
             let raw = event["text"]
             if raw == nil || raw is NSNull { return .failure(.empty) }
@@ -35,18 +54,18 @@ public enum ClientCommand: Sendable, Equatable {
             let text = Sanitize.trimmed(Sanitize.visibleText(string))
             if text.isEmpty { return .failure(.empty) }
             if text.utf16.count > maxChars { return .failure(.tooLarge) }
-            return .success(.message(text: text))
+            return .success(.message(text: text, room: room))
         case "ping":
             return .success(.ping)
         case "delete":
             guard let n = event["seq"] as? NSNumber, let seq = UInt64(exactly: n.doubleValue), seq > 0 else {
                 return .failure(.badField)
             }
-            return .success(.delete(seq: seq))
+            return .success(.delete(seq: seq, room: room))
         case "history":
             if let since = event["since"], !(since is NSNull) {
                 guard let n = since as? NSNumber, let v = UInt64(exactly: n.doubleValue) else { return .failure(.badField) }
-                return .success(.catchUp(since: v))
+                return .success(.catchUp(since: v, room: room))
             }
             let before = event["before"]
             let limit = event["limit"]
@@ -60,7 +79,7 @@ public enum ClientCommand: Sendable, Equatable {
                 guard let n = limit as? NSNumber, let v = Int(exactly: n.doubleValue), v > 0 else { return .failure(.badField) }
                 count = min(v, maxHistoryPage)
             }
-            return .success(.history(before: beforeSeq, limit: count))
+            return .success(.history(before: beforeSeq, limit: count, room: room))
         default:
             return .failure(.badType)
         }

@@ -10,6 +10,14 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
     case muted = "muted"
     case forbidden = "forbidden"
     case notFound = "not_found"
+    /// A `message` to a room where only moderators or only the server may send.
+    case readOnly = "read_only"
+    /// An action on a room the connection has not joined.
+    case notJoined = "not_joined"
+    /// A `join` to a room at its `max_members`.
+    case roomFull = "room_full"
+    /// A `join` beyond `limits.max_rooms_per_connection`.
+    case tooManyRooms = "too_many_rooms"
 
     /// The human-readable `message` sent with the code.
     public func message(maxChars: Int) -> String {
@@ -17,12 +25,16 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
         case .rateLimited: return "Too many messages. Wait a moment."
         case .tooLarge: return "Message must be \(maxChars) characters or less."
         case .badJSON: return "Send JSON such as {\"type\":\"message\",\"text\":\"hi\"}."
-        case .badType: return "Unknown event type. Send {\"type\":\"message\",\"text\":\"...\"}, {\"type\":\"history\",\"before\":SEQ} or {\"type\":\"ping\"}."
+        case .badType: return "Unknown event type. Send {\"type\":\"message\",\"text\":\"...\"}, {\"type\":\"join\",\"room\":\"...\"}, {\"type\":\"history\",\"before\":SEQ} or {\"type\":\"ping\"}."
         case .empty: return "Message text is required."
         case .muted: return "You are muted in this chat."
         case .forbidden: return "You may not do that."
         case .notFound: return "No such message."
-        case .badField: return "A field has the wrong type: text must be a string; before and limit positive integers."
+        case .readOnly: return "This room is read-only for you."
+        case .notJoined: return "Join the room first."
+        case .roomFull: return "The room is full."
+        case .tooManyRooms: return "Too many rooms on one connection; leave one first."
+        case .badField: return "A field has the wrong type: text must be a string; before and limit positive integers; room a room name."
         }
     }
 }

@@ -17,6 +17,11 @@ public enum Sanitize {
         return isValidRoom(cut) ? cut : fallback
     }
 
+    /// True for a display name as `name` would keep it unchanged (credential names, JWT names).
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf16.count <= 24 && trimmed(name) == name && name.unicodeScalars.allSatisfy(isNameScalar)
+    }
+
     public static func isValidRoom(_ room: String) -> Bool {
         !room.isEmpty && room.utf16.count <= 32 && room.unicodeScalars.allSatisfy(isRoomScalar)
     }

@@ -1,8 +1,12 @@
 /// Everything the server sends, as the article's protocol names it, serialised once.
 public enum ServerEvent: Sendable {
     case system(message: String, clientId: String)
-    case history(messages: [ChatMessage], recovered: Bool? = nil, before: UInt64? = nil)
-    case presence(message: String, online: Int)
+    case history(room: String, messages: [ChatMessage], recovered: Bool? = nil, before: UInt64? = nil)
+    case presence(room: String, message: String, online: Int)
+    /// The answer to `join`; the room's `history` follows.
+    case joined(room: String)
+    /// The connection is no longer in `room`: it asked (`leave`), or lost the right (reload).
+    case left(room: String, reason: String)
     case message(ChatMessage)
     case error(code: ErrorCode, message: String)
     case pong
@@ -17,16 +21,18 @@ public enum ServerEvent: Sendable {
             w.field("type", "system")
             w.field("message", message)
             w.field("clientId", clientId)
-        case let .history(messages, recovered, before):
+        case let .history(room, messages, recovered, before):
             w.field("type", "history")
+            w.field("room", room)
             w.key("messages")
             w.beginArray()
             for m in messages { m.write(to: &w) }
             w.endArray()
             if let recovered { w.field("recovered", recovered) }
             if let before { w.field("before", before) }
-        case let .presence(message, online):
+        case let .presence(room, message, online):
             w.field("type", "presence")
+            w.field("room", room)
             w.field("message", message)
             w.field("online", online)
         case let .message(m):
@@ -39,6 +45,13 @@ public enum ServerEvent: Sendable {
             w.field("message", message)
         case .pong:
             w.field("type", "pong")
+        case let .joined(room):
+            w.field("type", "joined")
+            w.field("room", room)
+        case let .left(room, reason):
+            w.field("type", "left")
+            w.field("room", room)
+            w.field("reason", reason)
         case let .deleted(room, seq, id):
             w.field("type", "deleted")
             w.field("room", room)

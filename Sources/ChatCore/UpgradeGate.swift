@@ -1,19 +1,20 @@
-/// The decision taken at the HTTP upgrade, before any WebSocket state exists: which status a
-/// refused request gets, or who the accepted client is. Pure, so it is tested without sockets
-/// and the transport can ask it twice (once to refuse the upgrade, once to answer with the status).
+/// The checks taken at the HTTP upgrade, before any WebSocket state exists: which status a
+/// refused request gets, or what the accepted client asked for. Pure, so it is tested without
+/// sockets and the transport can ask it twice (once to refuse the upgrade, once to answer
+/// with the status). Who the credential names is the authenticator's business; `admit`
+/// then decides, from that identity, the session's name and whether its room is allowed.
 public struct UpgradeGate: Sendable {
     public static let chatPath = "/chat"
+    /// The subprotocol a client offers to carry its token in `Sec-WebSocket-Protocol`
+    /// (`["chatd", "bearer.TOKEN"]`); chatd answers with it and never echoes the token.
+    public static let subprotocol = "chatd"
+    static let bearerProtocolPrefix = "bearer."
 
     public var allowedOrigins: Set<String>
-    public var tokens: [String]
-    /// Tokens that carry the moderator role (accepted at the upgrade like the others).
-    public var moderatorTokens: [String]
     public var defaultRoom: String
 
-    public init(allowedOrigins: Set<String>, tokens: [String], moderatorTokens: [String] = [], defaultRoom: String) {
+    public init(allowedOrigins: Set<String>, defaultRoom: String) {
         self.allowedOrigins = allowedOrigins
-        self.tokens = tokens
-        self.moderatorTokens = moderatorTokens
         self.defaultRoom = defaultRoom
     }
 
@@ -22,45 +23,66 @@ public struct UpgradeGate: Sendable {
         public var target: String
         public var origin: String?
         public var authorization: String?
+        /// `Sec-WebSocket-Protocol` values, split at commas.
+        public var protocols: [String]
         /// True when the request carries `Upgrade: websocket`.
         public var wantsWebSocket: Bool
 
-        public init(method: String, target: String, origin: String?, authorization: String?, wantsWebSocket: Bool) {
+        public init(method: String, target: String, origin: String?, authorization: String?, protocols: [String] = [],
+                    wantsWebSocket: Bool) {
             self.method = method
             self.target = target
             self.origin = origin
             self.authorization = authorization
+            self.protocols = protocols
             self.wantsWebSocket = wantsWebSocket
         }
     }
 
-    public struct Session: Sendable, Equatable {
-        public var name: String
+    /// What an acceptable request asks for, before its credential is resolved.
+    public struct Attempt: Sendable, Equatable {
+        /// The token as presented (never logged).
+        public var credential: String
+        /// The `name` parameter, sanitized; used only when the credential allows guest names.
+        public var guestName: String
         public var room: String
         /// Set when the client asked for the echo endpoint (`echo=1`).
         public var echo: Bool
-        /// The token the client presented, kept so that a reload can revoke the session.
-        public var credential: String
         /// `since=SEQ`: the last message the client has; it is sent exactly what came after.
         public var since: UInt64?
-        public var role: Role = .user
+        /// True when the client offered the `chatd` subprotocol, which the answer must select.
+        public var subprotocol: Bool
 
-        public init(name: String, room: String, echo: Bool, credential: String, since: UInt64? = nil) {
-            self.name = name
+        public init(credential: String, guestName: String, room: String, echo: Bool = false, since: UInt64? = nil,
+                    subprotocol: Bool = false) {
+            self.credential = credential
+            self.guestName = guestName
             self.room = room
             self.echo = echo
-            self.credential = credential
             self.since = since
+            self.subprotocol = subprotocol
         }
     }
 
-    public enum Decision: Sendable, Equatable {
-        case accept(Session)
+    /// An admitted connection: what it asked for and who its credential says it is.
+    public struct Session: Sendable, Equatable {
+        public var attempt: Attempt
+        public var identity: Identity
+
+        public var name: String { identity.name }
+        public var room: String { attempt.room }
+        public var echo: Bool { attempt.echo }
+        public var since: UInt64? { attempt.since }
+        public var credential: String { attempt.credential }
+    }
+
+    public enum Decision<Accepted: Sendable & Equatable>: Sendable, Equatable {
+        case accept(Accepted)
         /// An HTTP status and a short plain-text reason; no upgrade happens.
         case reject(status: Int, reason: String)
     }
 
-    public func decide(_ request: Request) -> Decision {
+    public func decide(_ request: Request) -> Decision<Attempt> {
         let (path, params) = QueryString.split(target: request.target)
         guard path == Self.chatPath else { return .reject(status: 404, reason: "not found") }
         guard request.method == "GET" else { return .reject(status: 405, reason: "method not allowed") }
@@ -70,52 +92,49 @@ public struct UpgradeGate: Sendable {
         guard let origin = request.origin, allowedOrigins.contains(origin) else {
             return .reject(status: 403, reason: "origin not allowed")
         }
-        guard let token = Self.credential(params: params, authorization: request.authorization),
-              let role = role(of: token)
+        let offersChatd = request.protocols.contains(Self.subprotocol)
+        if !request.protocols.isEmpty && !offersChatd {
+            return .reject(status: 400, reason: "unsupported subprotocol: offer \"chatd\" (with \"bearer.TOKEN\")")
+        }
+        guard let token = Self.credential(params: params, authorization: request.authorization, protocols: request.protocols),
+              !token.isEmpty
         else {
             return .reject(status: 401, reason: "missing or invalid token")
         }
-        var session = Session(
-            name: Sanitize.name(params["name"]),
+        return .accept(Attempt(
+            credential: token,
+            guestName: Sanitize.name(params["name"]),
             room: Sanitize.room(params["room"], fallback: defaultRoom),
             echo: params["echo"] == "1",
-            credential: token,
-            since: params["since"].flatMap { UInt64($0) }
-        )
-        session.role = role
-        return .accept(session)
+            since: params["since"].flatMap { UInt64($0) },
+            subprotocol: offersChatd
+        ))
     }
 
-    /// The role a token carries now, or nil when it is not configured (any more).
-    public func role(of credential: String) -> Role? {
-        // Both lists are always compared in full: no early exit reveals which matched.
-        let moderator = ConstantTime.matchesAny(credential, in: moderatorTokens)
-        let user = ConstantTime.matchesAny(credential, in: tokens)
-        return moderator ? .moderator : (user ? .user : nil)
+    /// The session an attempt becomes once its credential resolved to `identity`, or the
+    /// refusal when the identity may not use the room it asked for.
+    public static func admit(_ attempt: Attempt, as identity: Identity, rule: RoomRule) -> Decision<Session> {
+        var identity = identity
+        if identity.guestNames { identity.name = attempt.guestName }
+        if !attempt.echo, Authorization.join(identity, room: attempt.room, rule: rule) != nil {
+            return .reject(status: 403, reason: "room not allowed for this credential")
+        }
+        return .accept(Session(attempt: attempt, identity: identity))
     }
 
-    /// True while `credential` is still one of the configured tokens.
-    public func stillValid(_ credential: String) -> Bool {
-        role(of: credential) != nil
-    }
-
-    /// The article's `token` query parameter, or `Authorization: Bearer` for programs.
-    static func credential(params: [String: String], authorization: String?) -> String? {
+    /// The article's `token` query parameter, `Authorization: Bearer` for programs, or a
+    /// `bearer.TOKEN` subprotocol for browsers that keep tokens out of URLs.
+    static func credential(params: [String: String], authorization: String?, protocols: [String]) -> String? {
         if let token = params["token"] { return token }
-        guard let auth = authorization else { return nil }
-        let prefix = "bearer "
-        guard auth.count > prefix.count, auth.prefix(prefix.count).lowercased() == prefix else { return nil }
-        return String(auth.dropFirst(prefix.count)).trimmingSpaces()
+        if let auth = authorization {
+            let prefix = "bearer "
+            guard auth.count > prefix.count, auth.prefix(prefix.count).lowercased() == prefix else { return nil }
+            return String(auth.dropFirst(prefix.count)).trimmingSpaces()
+        }
+        return protocols.first { $0.hasPrefix(bearerProtocolPrefix) }.map { String($0.dropFirst(bearerProtocolPrefix.count)) }
     }
 }
 
 extension String {
     func trimmingSpaces() -> String { Sanitize.trimmed(self) }
-}
-
-/// What a credential may do beyond chatting.
-public enum Role: String, Sendable, Codable {
-    case user
-    /// May delete any message of the rooms it is in.
-    case moderator
 }

@@ -1,6 +1,7 @@
 public import ChatConfig
 public import ChatControl
 public import ChatCore
+import ChatAuth
 import ChatStore
 import Foundation
 public import Logging
@@ -90,7 +91,11 @@ public final class ChatServer: Sendable {
         let path = config.history.resolvedPath(environment: options.environment)
         let store = try SQLiteStore(path: path, synchronous: config.history.synchronous == "full" ? .full : .normal)
         logger.notice("history store", metadata: ["path": "\(path)", "synchronous": "\(config.history.synchronous)"])
-        core = ServerCore(settings: Settings(config),
+        let settings = try Settings(config)
+        if settings.authenticator.hasPlainTokens {
+            logger.warning("auth.tokens/auth.moderator_tokens hold plain tokens: for development only; store SHA-256 hashes in [auth.credentials.NAME]")
+        }
+        core = ServerCore(settings: settings,
                           hub: try Hub(loops: Array(group.makeIterator()), metrics: metrics, store: store),
                           site: site, logger: logger, metrics: metrics)
         state = NIOLockedValueBox(RuntimeState(config: config))
@@ -264,7 +269,15 @@ public final class ChatServer: Sendable {
         effective.metrics.listen = old.metrics.listen
         effective.control.socket = old.control.socket
         effective.log.level = old.log.level
-        let settings = Settings(effective)
+        let settings: Settings
+        do {
+            settings = try Settings(effective)
+        } catch {
+            return fail(now: now, generation: generation, error: "auth.jwt.key_file: \(error)")
+        }
+        if settings.authenticator.hasPlainTokens {
+            core.logger.warning("auth.tokens/auth.moderator_tokens hold plain tokens: for development only; store SHA-256 hashes in [auth.credentials.NAME]")
+        }
         core.replaceSite(site)
         core.settings.replace(with: settings)
         if old.history.window != config.history.window { core.hub.resizeHistory(to: config.history.window) }
@@ -414,19 +427,26 @@ public final class ChatServer: Sendable {
                 default:
                     break
                 }
-                guard state.refusal == nil, case let .accept(session) = decision, !session.echo || current.echoEnabled,
+                guard state.refusal == nil, case let .accept(attempt) = decision, !attempt.echo || current.echoEnabled,
                       !core.draining.load(ordering: .relaxed)
                 else {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
-                return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
+                let authenticator = current.authenticator
+                guard authenticator.needsVerification(attempt.credential) else {
+                    let identity = authenticator.staticIdentity(attempt.credential)
+                    return channel.eventLoop.makeSucceededFuture(
+                        Self.admit(attempt, identity.map { .success($0) } ?? .failure(.unknownToken), settings: current, state: state))
+                }
+                // A JWT: its signature is checked in a task, off the event loop.
+                let promise = channel.eventLoop.makePromise(of: Result<Identity, AuthFailure>.self)
+                promise.completeWithTask { await authenticator.identify(attempt.credential) }
+                return promise.futureResult.map { Self.admit(attempt, $0, settings: current, state: state) }
             },
             upgradePipelineHandler: { channel, head in
                 channel.eventLoop.makeCompletedFuture {
                     let current = core.settings.current
-                    guard case let .accept(session) = current.gate.decide(UpgradeGate.Request(head)) else {
-                        throw ChannelError.inappropriateOperationForState
-                    }
+                    guard let session = state.session else { throw ChannelError.inappropriateOperationForState }
                     // chatd encodes its own server frames (once per broadcast) and writes them
                     // through a sink at the socket end of the pipeline.
                     let ops = channel.pipeline.syncOperations
@@ -450,5 +470,25 @@ public final class ChatServer: Sendable {
             withDecoderLimitConfiguration: settings.decoderLimits
         )
         try channel.pipeline.syncOperations.addHandler(HTTPHandler(server: core, state: state), name: HTTPHandler.name)
+    }
+
+    /// The upgrader's answer once the credential is resolved: headers to upgrade with (the
+    /// chosen subprotocol), or nil with the refusal left for the HTTP handler to send.
+    private static func admit(_ attempt: UpgradeGate.Attempt, _ identified: Result<Identity, AuthFailure>,
+                              settings: Settings, state: ConnectionState) -> HTTPHeaders? {
+        let admitted: UpgradeGate.Decision<UpgradeGate.Session> = switch identified {
+        case let .success(identity): UpgradeGate.admit(attempt, as: identity, rule: settings.rules.rule(for: attempt.room))
+        case let .failure(failure): .reject(status: 401, reason: failure.reason)
+        }
+        switch admitted {
+        case let .accept(session):
+            state.session = session
+            var headers = HTTPHeaders()
+            if attempt.subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: UpgradeGate.subprotocol) }
+            return headers
+        case let .reject(status, reason):
+            state.rejection = (status, reason)
+            return nil
+        }
     }
 }

@@ -1,5 +1,5 @@
+import ChatAuth
 import ChatCore
-import Crypto
 import Foundation
 import NIOCore
 import NIOWebSocket
@@ -11,50 +11,53 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
 
     let id = UUID().uuidString.lowercased()
     let name: String
-    let room: String
+    /// The room named at the upgrade: commands that name no room mean it.
+    let primaryRoom: String
     let echo: Bool
     /// The client's last sequence number when it resumes (`since`).
     let since: UInt64?
-    /// The token presented at the upgrade; a reload that drops it closes the session.
+    /// The token presented at the upgrade; reloads re-check it, so a revoked one closes.
     let credential: String
     let address: String
     let connectedAt = NIODeadline.now()
-    /// Position in the loop shard's member list (-1 when not a member).
-    var slot = -1
-    /// The room's broadcast epoch when this session joined; older deliveries skip it.
-    var joinEpoch: UInt64 = 0
+    /// The rooms this connection is in, in the order joined.
+    private var memberships: [Membership] = []
 
     private let hub: Hub
     private let moderation: Moderation
     private let limits: ClientLimits
-    /// The author key of this session's messages: its credential (hashed) and its name, so
-    /// that only the same token and name may delete them as their author.
+    /// The author key of this session's messages and its per-user rate limit: the
+    /// credential's user, and for shared plain tokens also the chosen name.
     let authorKey: String
-    private(set) var role: Role
+    private(set) var identity: Identity
     private var settings: Settings
     private let sink: FrameSink
     private var context: ChannelHandlerContext?
     private var shardIndex = 0
     private var started = false
-    private var joined = false
     private var closing = false
     private var awaitingPong = false
     private var heartbeat: Scheduled<Void>?
+    private var expiry: Scheduled<Void>?
     private var bucket: TokenBucket
     private var assembler: MessageAssembler
+
+    var role: Role { identity.role }
+    var roomList: [String] { memberships.map(\.room) }
+    func isMember(of room: String) -> Bool { memberships.contains { $0.room == room } }
 
     init(session: UpgradeGate.Session, address: String, hub: Hub, moderation: Moderation, limits: ClientLimits,
          settings: Settings, sink: FrameSink) {
         self.sink = sink
         self.limits = limits
         self.moderation = moderation
-        role = session.role
-        authorKey = Self.authorKey(credential: session.credential, name: session.name)
+        identity = session.identity
+        authorKey = session.identity.guestNames ? "\(session.identity.userKey):\(session.name)" : session.identity.userKey
         self.address = address
         credential = session.credential
         since = session.since
         name = session.name
-        room = session.room
+        primaryRoom = session.room
         echo = session.echo
         self.hub = hub
         self.settings = settings
@@ -93,12 +96,10 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         limits.opened(address: address)
         shardIndex = hub.shardIndex(of: context.eventLoop)
         hub.shards[shardIndex].shard.value.register(self)
+        scheduleExpiry(context: context)
         if echo { return }
         send(.system(message: "connected as \(name)", clientId: id), flush: false)
-        let welcome = hub.join(self, shardIndex: shardIndex, historyWindow: settings.historyWindow,
-                               resumeLimit: settings.resumeLimit)
-        joined = true
-        send(.history(messages: welcome.messages, recovered: welcome.recovered), flush: true)
+        join(primaryRoom, since: since, announce: false)
         scheduleHeartbeat(context: context)
     }
 
@@ -107,32 +108,101 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         started = false
         heartbeat?.cancel()
         heartbeat = nil
+        expiry?.cancel()
+        expiry = nil
         hub.connections.subtract(1, ordering: .relaxed)
         hub.metrics.connections.decrement(by: 1)
         limits.closed(address: address)
         hub.shards[shardIndex].shard.value.unregister(self)
-        if joined {
-            joined = false
-            hub.leave(self, shardIndex: shardIndex)
+        for member in memberships { hub.leave(member, shardIndex: shardIndex) }
+        memberships.removeAll()
+    }
+
+    // MARK: Rooms
+
+    /// Joins `room` after the checks a join needs; `announce` sends `joined` first (a join
+    /// request, not the upgrade room, whose welcome the article defines).
+    private func join(_ room: String, since: UInt64?, announce: Bool) {
+        if isMember(of: room) {
+            send(.joined(room: room), flush: true)
+            return
         }
+        let rule = settings.rules.rule(for: room)
+        if let denied = Authorization.join(identity, room: room, rule: rule) {
+            return refuse(denied)
+        }
+        if memberships.count >= settings.maxRoomsPerConnection { return refuse(.tooManyRooms) }
+        let member = Membership(session: self, room: room)
+        guard let welcome = hub.join(member, shardIndex: shardIndex, since: since, maxMembers: rule.maxMembers,
+                                     historyWindow: settings.historyWindow, resumeLimit: settings.resumeLimit)
+        else {
+            return refuse(.roomFull)
+        }
+        memberships.append(member)
+        if announce { send(.joined(room: room), flush: false) }
+        send(.history(room: room, messages: welcome.messages, recovered: welcome.recovered), flush: true)
+    }
+
+    private func leave(_ room: String, reason: String) {
+        guard let index = memberships.firstIndex(where: { $0.room == room }) else { return refuse(.notJoined) }
+        let member = memberships.remove(at: index)
+        hub.leave(member, shardIndex: shardIndex)
+        send(.left(room: room, reason: reason), flush: true)
+    }
+
+    /// The room a command means, if this connection is in it.
+    private func memberRoom(_ named: String?) -> String? {
+        let room = named ?? primaryRoom
+        return isMember(of: room) ? room : nil
     }
 
     // MARK: Reload
 
     /// Applies reloaded settings; returns true when the session's credential was revoked
-    /// (it is then closed with 1008).
+    /// (it is then closed with 1008). Rooms the credential or a rule no longer allows are left.
     func apply(_ new: Settings) -> Bool {
         let now = NIODeadline.now().uptimeNanoseconds
         settings = new
         bucket.reconfigure(capacity: new.rateMessages, windowNanoseconds: new.rateWindowNanoseconds, now: now)
         assembler.maxBytes = new.maxFrameBytes
         assembler.maxFragments = new.maxFragments
-        guard let newRole = new.gate.role(of: credential) else {
+        if let identity = new.authenticator.staticIdentity(credential) {
+            reidentify(identity)
+        } else if new.authenticator.needsVerification(credential), let loop = context?.eventLoop {
+            // A JWT is verified again against the new key, issuer and audience.
+            let this = NIOLoopBound(self, eventLoop: loop)
+            let (authenticator, credential) = (new.authenticator, credential)
+            let promise = loop.makePromise(of: Result<Identity, AuthFailure>.self)
+            promise.completeWithTask { await authenticator.identify(credential) }
+            promise.futureResult.whenSuccess { result in
+                switch result {
+                case let .success(identity): this.value.reidentify(identity)
+                case .failure: this.value.close(code: .policyViolation, reason: "credential revoked")
+                }
+            }
+        } else {
             close(code: .policyViolation, reason: "credential revoked")
             return true
         }
-        role = newRole
         return false
+    }
+
+    private func reidentify(_ fresh: Identity) {
+        var fresh = fresh
+        if fresh.guestNames { fresh.name = name }
+        identity = fresh
+        for member in memberships where Authorization.join(identity, room: member.room, rule: settings.rules.rule(for: member.room)) != nil {
+            leave(member.room, reason: "forbidden")
+        }
+    }
+
+    /// A credential with an expiry (JWT `exp`) ends the session then, with 1008.
+    private func scheduleExpiry(context: ChannelHandlerContext) {
+        guard let expiresAt = identity.expiresAt else { return }
+        let seconds = max(0, expiresAt - Date().timeIntervalSince1970)
+        expiry = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(seconds * 1000))) { [self] in
+            self.close(code: .policyViolation, reason: "credential expired")
+        }
     }
 
     // MARK: Heartbeat
@@ -176,6 +246,12 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
 
     private func sendError(_ code: ErrorCode) {
         send(.error(code: code, message: code.message(maxChars: settings.maxMessageChars)), flush: true)
+    }
+
+    /// An action refused: counted by code, answered with an error event.
+    private func refuse(_ code: ErrorCode) {
+        hub.metrics.errors(code.rawValue).increment()
+        sendError(code)
     }
 
     /// Sends a close frame and closes the TCP connection once it is written.
@@ -245,40 +321,60 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
             sendError(.rateLimited)
             return
         }
+        let command: ClientCommand
         switch ClientCommand.decode(data.readableBytesView, maxChars: settings.maxMessageChars) {
-        case let .failure(code):
-            hub.metrics.errors(code.rawValue).increment()
-            sendError(code)
-        case .success(.ping):
+        case let .failure(code): return refuse(code)
+        case let .success(decoded): command = decoded
+        }
+        switch command {
+        case .ping:
             send(.pong, flush: true)
-        case let .success(.catchUp(since)):
+        case let .join(room, since):
+            join(room, since: since, announce: true)
+        case let .leave(room):
+            leave(room, reason: "request")
+        case let .catchUp(since, named):
+            guard let room = readableRoom(named) else { return }
             let welcome = hub.catchUp(room: room, since: since, historyWindow: settings.historyWindow, limit: settings.resumeLimit)
-            send(.history(messages: welcome.messages, recovered: welcome.recovered), flush: true)
-        case let .success(.history(before, limit)):
+            send(.history(room: room, messages: welcome.messages, recovered: welcome.recovered), flush: true)
+        case let .history(before, limit, named):
+            guard let room = readableRoom(named) else { return }
             let messages = hub.older(room: room, before: before ?? UInt64.max, limit: limit)
             // `before` is echoed (or, for "the newest", one past the last returned) so that a
             // page of older messages is told apart from the welcome.
-            send(.history(messages: messages, before: before ?? ((messages.last?.seq ?? 0) + 1)), flush: true)
-        case let .success(.message(text)):
-            if moderation.isMuted(name) {
-                hub.metrics.errors(ErrorCode.muted.rawValue).increment()
-                sendError(.muted)
-                return
-            }
+            send(.history(room: room, messages: messages, before: before ?? ((messages.last?.seq ?? 0) + 1)), flush: true)
+        case let .message(text, named):
+            guard let room = memberRoom(named) else { return refuse(.notJoined) }
+            if let denied = Authorization.send(identity, room: room, rule: settings.rules.rule(for: room)) { return refuse(denied) }
+            if moderation.isMuted(name) { return refuse(.muted) }
             hub.publish(room: room, from: name, text: text, author: authorKey, historyWindow: settings.historyWindow)
-        case let .success(.delete(seq)):
-            requestDelete(seq: seq)
+        case let .delete(seq, named):
+            guard let room = readableRoom(named) else { return }
+            requestDelete(seq: seq, room: room)
         }
     }
 
+    /// The room a read or delete means, when this connection is in it and may still read it.
+    private func readableRoom(_ named: String?) -> String? {
+        guard let room = memberRoom(named) else {
+            refuse(.notJoined)
+            return nil
+        }
+        if let denied = Authorization.read(identity, room: room, rule: settings.rules.rule(for: room)) {
+            refuse(denied)
+            return nil
+        }
+        return room
+    }
+
     /// Moderators delete any message of their room; an author their own, within the window.
-    private func requestDelete(seq: UInt64) {
-        let isModerator = role == .moderator
+    private func requestDelete(seq: UInt64, room: String) {
+        let isModerator = role.moderates
         let author = authorKey
         let window = settings.authorDeleteSeconds
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let actor = "\(name) (\(role.rawValue), connection \(id))"
-        let (room, moderation, loop) = (self.room, self.moderation, context!.eventLoop)
+        let (moderation, loop) = (self.moderation, context!.eventLoop)
         let this = NIOLoopBound(self, eventLoop: loop)
         let promise = loop.makePromise(of: Moderation.Outcome.self)
         promise.completeWithTask {
@@ -295,11 +391,6 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
             case .failed: this.value.sendError(.notFound)
             }
         }
-    }
-
-    static func authorKey(credential: String, name: String) -> String {
-        let digest = SHA256.hash(data: Data(credential.utf8))
-        return digest.prefix(12).map { String(format: "%02x", $0) }.joined() + ":" + name
     }
 
     /// Answers a client's close with the same code (RFC 6455 5.5.1), or with 1002/1007 when

@@ -93,7 +93,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             server.metrics.upgrades(String(status.code)).increment()
             return send(context, head, status: status, text: reason, extra: [("Connection", "close"), ("Retry-After", "10")], close: true)
         }
-        let decision = server.settings.current.gate.decide(UpgradeGate.Request(head))
+        var decision = server.settings.current.gate.decide(UpgradeGate.Request(head))
+        if case .accept = decision, let (status, reason) = state.rejection {
+            decision = .reject(status: status, reason: reason)
+        }
         switch decision {
         case let .reject(status, reason):
             server.metrics.upgrades(String(status)).increment()
@@ -167,6 +170,7 @@ extension UpgradeGate.Request {
             target: head.uri,
             origin: head.headers.first(name: "origin"),
             authorization: head.headers.first(name: "authorization"),
+            protocols: head.headers[canonicalForm: "sec-websocket-protocol"].map(String.init),
             wantsWebSocket: upgrade
         )
     }

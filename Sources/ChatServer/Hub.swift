@@ -76,22 +76,27 @@ final class Hub: Sendable {
         var recovered: Bool?
     }
 
-    /// Adds `session` to its room. Runs on the session's loop. Returns the history the
-    /// session must be sent before anything else of the room.
-    func join(_ session: ChatSession, shardIndex: Int, historyWindow: Int, resumeLimit: Int) -> Welcome {
-        let room = room(session.room, historyWindow: historyWindow)
-        let (window, lastSeq): ([ChatMessage], UInt64) = room.lock.withLock {
+    /// Adds a membership to its room unless the room is at `maxMembers` (0: no limit).
+    /// Runs on the session's loop. Returns the history the member must be sent before
+    /// anything else of the room, or nil when the room is full.
+    func join(_ member: Membership, shardIndex: Int, since: UInt64?, maxMembers: Int, historyWindow: Int,
+              resumeLimit: Int) -> Welcome? {
+        let room = room(member.room, historyWindow: historyWindow)
+        let name = member.session.name
+        let snapshot: ([ChatMessage], UInt64)? = room.lock.withLock {
+            if maxMembers > 0 && room.online >= maxMembers { return nil }
             room.perShard[shardIndex] += 1
             room.online += 1
             // Deliveries already queued for this loop carry older epochs and skip the newcomer:
             // it gets those messages from the history snapshot instead, exactly once.
-            session.joinEpoch = room.epoch
+            member.joinEpoch = room.epoch
             let snapshot = (room.history.messages, room.seq)
-            broadcastLocked(room, event: .presence(message: "\(session.name) joined", online: room.online))
+            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) joined", online: room.online))
             return snapshot
         }
-        shards[shardIndex].shard.value.add(session)
-        guard let since = session.since else { return Welcome(messages: window, recovered: nil) }
+        guard let (window, lastSeq) = snapshot else { return nil }
+        shards[shardIndex].shard.value.add(member)
+        guard let since else { return Welcome(messages: window, recovered: nil) }
         return resume(room: room.name, since: since, window: window, lastSeq: lastSeq, limit: resumeLimit)
     }
 
@@ -134,14 +139,15 @@ final class Hub: Sendable {
         return (try? store.messages(room: room, before: before, limit: limit)) ?? []
     }
 
-    /// Removes `session` from its room and tells the others. Runs on the session's loop.
-    func leave(_ session: ChatSession, shardIndex: Int) {
-        shards[shardIndex].shard.value.remove(session)
-        let room = room(session.room, historyWindow: 0)
+    /// Removes a membership from its room and tells the others. Runs on the session's loop.
+    func leave(_ member: Membership, shardIndex: Int) {
+        shards[shardIndex].shard.value.remove(member)
+        let room = room(member.room, historyWindow: 0)
+        let name = member.session.name
         room.lock.withLock {
             room.perShard[shardIndex] -= 1
             room.online -= 1
-            broadcastLocked(room, event: .presence(message: "\(session.name) left", online: room.online))
+            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) left", online: room.online))
         }
     }
 

@@ -2,10 +2,24 @@ import ChatControl
 import ChatCore
 import NIOCore
 
+/// One session's place in one room on its loop: where it sits in the loop's member list, and
+/// the room's broadcast epoch when it joined (older deliveries skip it).
+final class Membership {
+    unowned let session: ChatSession
+    let room: String
+    var slot = -1
+    var joinEpoch: UInt64 = 0
+
+    init(session: ChatSession, room: String) {
+        self.session = session
+        self.room = room
+    }
+}
+
 /// The members of each room that live on one event loop. Touched only on that loop, so it
 /// needs no lock; the hub reaches it with one task per broadcast.
 final class LoopShard {
-    private var rooms: [String: [ChatSession]] = [:]
+    private var rooms: [String: [Membership]] = [:]
     /// Every session on this loop, members or not (echo sessions), for shutdown.
     private var sessions: [ObjectIdentifier: ChatSession] = [:]
 
@@ -17,23 +31,23 @@ final class LoopShard {
         for session in sessions.values { session.close(code: code, reason: reason) }
     }
 
-    func add(_ session: ChatSession) {
-        var members = rooms[session.room, default: []]
-        session.slot = members.count
-        members.append(session)
-        rooms[session.room] = members
+    func add(_ member: Membership) {
+        var members = rooms[member.room, default: []]
+        member.slot = members.count
+        members.append(member)
+        rooms[member.room] = members
     }
 
-    func remove(_ session: ChatSession) {
-        guard session.slot >= 0, var members = rooms[session.room], session.slot < members.count,
-              members[session.slot] === session
+    func remove(_ member: Membership) {
+        guard member.slot >= 0, var members = rooms[member.room], member.slot < members.count,
+              members[member.slot] === member
         else { return }
-        let slot = session.slot
+        let slot = member.slot
         members.swapAt(slot, members.count - 1)
         members.removeLast()
         if slot < members.count { members[slot].slot = slot }
-        session.slot = -1
-        rooms[session.room] = members.isEmpty ? nil : members
+        member.slot = -1
+        rooms[member.room] = members.isEmpty ? nil : members
     }
 
     /// Writes one pre-encoded frame to every local member that joined before `epoch`;
@@ -43,7 +57,7 @@ final class LoopShard {
         var delivered = 0
         var dropped = 0
         for member in members where member.joinEpoch < epoch {
-            if member.deliver(frame) { delivered += 1 } else { dropped += 1 }
+            if member.session.deliver(frame) { delivered += 1 } else { dropped += 1 }
         }
         return (delivered, dropped)
     }
@@ -64,8 +78,8 @@ final class LoopShard {
 
     func connections(room: String?) -> [ConnectionInfo] {
         let now = NIODeadline.now()
-        return sessions.values.filter { room == nil || $0.room == room }.map { s in
-            ConnectionInfo(id: s.id, name: s.name, room: s.echo ? "(echo)" : s.room, address: s.address,
+        return sessions.values.filter { room == nil || $0.isMember(of: room!) }.map { s in
+            ConnectionInfo(id: s.id, name: s.name, room: s.echo ? "(echo)" : s.roomList.joined(separator: ","), address: s.address,
                            connectedSeconds: Double((now - s.connectedAt).nanoseconds) / 1e9)
         }
     }

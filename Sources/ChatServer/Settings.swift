@@ -1,3 +1,4 @@
+import ChatAuth
 import ChatConfig
 import ChatCore
 import NIOConcurrencyHelpers
@@ -9,6 +10,9 @@ import NIOHTTP1
 struct Settings: Sendable {
     let config: Config
     let gate: UpgradeGate
+    let authenticator: Authenticator
+    let rules: RoomRules
+    let maxRoomsPerConnection: Int
     let maxMessageChars: Int
     let maxFrameBytes: Int
     let maxFragments: Int
@@ -28,14 +32,13 @@ struct Settings: Sendable {
     let echoEnabled: Bool
     let trustedProxies: TrustedProxies
 
-    init(_ config: Config) {
+    /// Throws `JWTKeyError` when `[auth.jwt]`'s key cannot be used.
+    init(_ config: Config) throws {
         self.config = config
-        gate = UpgradeGate(
-            allowedOrigins: Set(config.effectiveOrigins),
-            tokens: config.auth.tokens,
-            moderatorTokens: config.auth.moderatorTokens,
-            defaultRoom: config.rooms.defaultRoom
-        )
+        gate = UpgradeGate(allowedOrigins: Set(config.effectiveOrigins), defaultRoom: config.rooms.defaultRoom)
+        authenticator = try Authenticator(config.auth)
+        rules = RoomRules(config.rooms.rules)
+        maxRoomsPerConnection = config.limits.maxRoomsPerConnection
         maxMessageChars = config.limits.maxMessageChars
         maxFrameBytes = config.limits.maxFrameBytes
         maxFragments = config.limits.maxFragments

@@ -44,7 +44,8 @@ import Testing
             let name = String(key.split(separator: ".").last!)
             let section = String(key.split(separator: ".").first!)
             #expect(text.contains("[\(section)]"), "missing section for \(key)")
-            #expect(text.contains("\(name) =") || text.contains("[\(section).\(name)."), "etc/chatd.toml does not document \(key)")
+            #expect(text.contains("\(name) =") || text.contains("[\(section).\(name).") || text.contains("[\(section).\(name)]"),
+                    "etc/chatd.toml does not document \(key)")
         }
     }
 

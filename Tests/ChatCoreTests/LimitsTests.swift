@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func message() {
-        #expect(decode(#"{"type":"message","text":"  hi  "}"#) == .success(.message(text: "hi")))
+        #expect(decode(#"{"type":"message","text":"  hi  "}"#) == .success(.message(text: "hi", room: nil)))
     }
 
     @Test(arguments: [
@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test func lengthCountsUTF16UnitsLikeTheBrowser() {
-        #expect(decode(#"{"type":"message","text":"\#(String(repeating: "字", count: 500))"}"#) == .success(.message(text: String(repeating: "字", count: 500))))
+        #expect(decode(#"{"type":"message","text":"\#(String(repeating: "字", count: 500))"}"#) == .success(.message(text: String(repeating: "字", count: 500), room: nil)))
         #expect(decode(#"{"type":"message","text":"\#(String(repeating: "a", count: 501))"}"#) == .failure(.tooLarge))
         // An emoji is two UTF-16 units, as in JavaScript.
         #expect(decode(#"{"type":"message","text":"\#(String(repeating: "😀", count: 251))"}"#) == .failure(.tooLarge))
@@ -83,5 +83,24 @@ import Testing
 
     @Test func ping() {
         #expect(decode(#"{"type":"ping"}"#) == .success(.ping))
+    }
+
+    @Test func roomsAreNamedPerCommand() {
+        #expect(decode(#"{"type":"join","room":"team-a"}"#) == .success(.join(room: "team-a", since: nil)))
+        #expect(decode(#"{"type":"join","room":"team-a","since":7}"#) == .success(.join(room: "team-a", since: 7)))
+        #expect(decode(#"{"type":"leave","room":"team-a"}"#) == .success(.leave(room: "team-a")))
+        #expect(decode(#"{"type":"message","text":"x","room":"b"}"#) == .success(.message(text: "x", room: "b")))
+        #expect(decode(#"{"type":"delete","seq":3,"room":"b"}"#) == .success(.delete(seq: 3, room: "b")))
+        #expect(decode(#"{"type":"history","before":9,"room":"b"}"#) == .success(.history(before: 9, limit: 50, room: "b")))
+        #expect(decode(#"{"type":"history","since":9,"room":"b"}"#) == .success(.catchUp(since: 9, room: "b")))
+    }
+
+    @Test(arguments: [
+        #"{"type":"join"}"#, #"{"type":"join","room":""}"#, #"{"type":"join","room":"a b"}"#,
+        #"{"type":"join","room":7}"#, #"{"type":"leave","room":null}"#, #"{"type":"join","room":"x","since":-1}"#,
+        #"{"type":"message","text":"x","room":"‮"}"#, #"{"type":"join","room":"\#(String(repeating: "r", count: 33))"}"#,
+    ])
+    func badRoomsAreBadFields(input: String) {
+        #expect(decode(input) == .failure(.badField))
     }
 }

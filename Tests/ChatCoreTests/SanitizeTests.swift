@@ -53,9 +53,11 @@ import Testing
         let m = ChatMessage(id: "i", seq: 7, room: "lobby", from: "masa", text: "hi", sentAt: "2026-01-01T00:00:00.000Z")
         #expect(ServerEvent.message(m).json
             == #"{"type":"message","message":{"id":"i","seq":7,"room":"lobby","from":"masa","text":"hi","sentAt":"2026-01-01T00:00:00.000Z"}}"#)
-        #expect(ServerEvent.presence(message: "masa joined", online: 2).json == #"{"type":"presence","message":"masa joined","online":2}"#)
+        #expect(ServerEvent.presence(room: "lobby", message: "masa joined", online: 2).json
+            == #"{"type":"presence","room":"lobby","message":"masa joined","online":2}"#)
         #expect(ServerEvent.error(code: .empty, message: "x").json == #"{"type":"error","code":"empty","message":"x"}"#)
-        #expect(ServerEvent.history(messages: []).json == #"{"type":"history","messages":[]}"#)
+        #expect(ServerEvent.history(room: "lobby", messages: []).json == #"{"type":"history","room":"lobby","messages":[]}"#)
+        #expect(ServerEvent.left(room: "ops", reason: "forbidden").json == #"{"type":"left","room":"ops","reason":"forbidden"}"#)
     }
 }
 

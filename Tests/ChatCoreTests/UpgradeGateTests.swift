@@ -2,11 +2,11 @@ import Testing
 @testable import ChatCore
 
 @Suite struct UpgradeGateTests {
-    let gate = UpgradeGate(allowedOrigins: ["http://localhost:8080"], tokens: ["dev-token", "second"], defaultRoom: "lobby")
+    let gate = UpgradeGate(allowedOrigins: ["http://localhost:8080"], defaultRoom: "lobby")
 
     func request(_ target: String, method: String = "GET", origin: String? = "http://localhost:8080",
-                 auth: String? = nil, ws: Bool = true) -> UpgradeGate.Request {
-        .init(method: method, target: target, origin: origin, authorization: auth, wantsWebSocket: ws)
+                 auth: String? = nil, protocols: [String] = [], ws: Bool = true) -> UpgradeGate.Request {
+        .init(method: method, target: target, origin: origin, authorization: auth, protocols: protocols, wantsWebSocket: ws)
     }
 
     func status(_ r: UpgradeGate.Request) -> Int? {
@@ -20,31 +20,47 @@ import Testing
         #expect(status(request("/chat?token=dev-token", ws: false)) == 426)
         #expect(status(request("/chat?token=dev-token", origin: "http://evil.example")) == 403)
         #expect(status(request("/chat?token=dev-token", origin: nil)) == 403)
-        #expect(status(request("/chat?token=wrong")) == 401)
+        #expect(status(request("/chat?token=dev-token", protocols: ["mqtt"])) == 400)
         #expect(status(request("/chat")) == 401)
-        #expect(status(request("/chat?token=dev-tokenX")) == 401)
-        #expect(status(request("/chat?token=dev-toke")) == 401)
+        #expect(status(request("/chat?token=")) == 401)
+        #expect(status(request("/chat", auth: "Basic dev-token")) == 401)
     }
 
-    @Test func acceptsQueryTokenOrBearer() {
+    @Test func credentialFromQueryBearerOrSubprotocol() {
         #expect(gate.decide(request("/chat?token=second&name=masa&room=r1"))
-            == .accept(.init(name: "masa", room: "r1", echo: false, credential: "second")))
+            == .accept(.init(credential: "second", guestName: "masa", room: "r1")))
         #expect(gate.decide(request("/chat?name=a%20b", auth: "Bearer dev-token"))
-            == .accept(.init(name: "a b", room: "lobby", echo: false, credential: "dev-token")))
-        #expect(status(request("/chat", auth: "Basic dev-token")) == 401)
+            == .accept(.init(credential: "dev-token", guestName: "a b", room: "lobby")))
+        #expect(gate.decide(request("/chat?since=12", protocols: ["chatd", "bearer.eyJ.x.y"]))
+            == .accept(.init(credential: "eyJ.x.y", guestName: "guest", room: "lobby", since: 12, subprotocol: true)))
     }
 
     @Test func decodesLikeURLSearchParams() {
         #expect(gate.decide(request("/chat?token=dev-token&name=x+y&room=%3Cb%3E"))
-            == .accept(.init(name: "x y", room: "lobby", echo: false, credential: "dev-token")))
+            == .accept(.init(credential: "dev-token", guestName: "x y", room: "lobby")))
     }
 
-    @Test func revocationFollowsTheTokenList() {
-        #expect(gate.stillValid("second"))
-        var reloaded = gate
-        reloaded.tokens = ["dev-token"]
-        #expect(!reloaded.stillValid("second"))
-        #expect(reloaded.stillValid("dev-token"))
+    @Test func admitTakesTheNameFromTheCredentialUnlessGuestNamesAreAllowed() {
+        let attempt = UpgradeGate.Attempt(credential: "t", guestName: "mallory", room: "team-a")
+        let alice = Identity(name: "alice", role: .user, rooms: RoomPatterns(["team-*"])!, userKey: "k")
+        #expect(UpgradeGate.admit(attempt, as: alice, rule: RoomRule()) == .accept(.init(attempt: attempt, identity: alice)))
+        var guest = alice
+        guest.guestNames = true
+        guard case let .accept(session) = UpgradeGate.admit(attempt, as: guest, rule: RoomRule()) else {
+            Issue.record("refused")
+            return
+        }
+        #expect(session.name == "mallory")
+    }
+
+    @Test func admitRefusesRoomsTheCredentialOrRuleForbids() {
+        let attempt = UpgradeGate.Attempt(credential: "t", guestName: "x", room: "ops")
+        let user = Identity(name: "u", role: .user, rooms: RoomPatterns(["team-*"])!, userKey: "k")
+        #expect(UpgradeGate.admit(attempt, as: user, rule: RoomRule()) == .reject(status: 403, reason: "room not allowed for this credential"))
+        let everywhere = Identity(name: "u", role: .user, userKey: "k")
+        #expect(UpgradeGate.admit(attempt, as: everywhere, rule: RoomRule(join: .moderators)) != .accept(.init(attempt: attempt, identity: everywhere)))
+        let admin = Identity(name: "a", role: .admin, rooms: RoomPatterns([])!, userKey: "k")
+        #expect(UpgradeGate.admit(attempt, as: admin, rule: RoomRule(join: .moderators)) == .accept(.init(attempt: attempt, identity: admin)))
     }
 
     @Test func constantTimeCompare() {
@@ -52,6 +68,41 @@ import Testing
         #expect(!ConstantTime.equals(Array("abc".utf8), Array("abd".utf8)))
         #expect(!ConstantTime.equals(Array("abc".utf8), Array("abcd".utf8)))
         #expect(!ConstantTime.equals(Array("".utf8), Array("a".utf8)))
+    }
+}
+
+@Suite struct RoomRulesTests {
+    @Test func patterns() {
+        let p = RoomPatterns(["lobby", "team-*"])!
+        #expect(p.matches("lobby") && p.matches("team-a") && p.matches("team-"))
+        #expect(!p.matches("lobby2") && !p.matches("ops"))
+        #expect(RoomPatterns(["bad room"]) == nil)
+        #expect(RoomPatterns(["*x"]) == nil)
+        #expect(RoomPatterns(["*"])!.matches("anything"))
+    }
+
+    @Test func mostSpecificRuleWins() {
+        let rules = RoomRules([
+            "*": RoomRule(maxMembers: 100),
+            "dash-*": RoomRule(send: .server),
+            "dash-ops-*": RoomRule(join: .moderators, send: .server),
+            "dash-ops-public": RoomRule(send: .moderators),
+        ])
+        #expect(rules.rule(for: "lobby") == RoomRule(maxMembers: 100))
+        #expect(rules.rule(for: "dash-x") == RoomRule(send: .server))
+        #expect(rules.rule(for: "dash-ops-1") == RoomRule(join: .moderators, send: .server))
+        #expect(rules.rule(for: "dash-ops-public") == RoomRule(send: .moderators))
+        #expect(RoomRules().rule(for: "x") == RoomRule())
+    }
+
+    @Test func sendingFollowsRoleAndRule() {
+        let user = Identity(name: "u", role: .user, userKey: "u")
+        let moderator = Identity(name: "m", role: .moderator, rooms: RoomPatterns(["a"])!, userKey: "m")
+        #expect(Authorization.send(user, room: "a", rule: RoomRule()) == nil)
+        #expect(Authorization.send(user, room: "a", rule: RoomRule(send: .moderators)) == .readOnly)
+        #expect(Authorization.send(moderator, room: "a", rule: RoomRule(send: .moderators)) == nil)
+        #expect(Authorization.send(moderator, room: "b", rule: RoomRule()) == .forbidden)
+        #expect(Authorization.send(moderator, room: "a", rule: RoomRule(send: .server)) == .readOnly)
     }
 }
 

@@ -12,7 +12,7 @@ import Testing
     func core() throws -> ServerCore {
         let metrics = ChatMetrics()
         let loop = EmbeddedEventLoop()
-        return ServerCore(settings: Settings(Config()), hub: try Hub(loops: [loop], metrics: metrics),
+        return ServerCore(settings: try Settings(Config()), hub: try Hub(loops: [loop], metrics: metrics),
                           site: try StaticSite(root: TestServer.webRoot), logger: Logger(label: "t"), metrics: metrics)
     }
 

@@ -1,0 +1,82 @@
+/// Who a connection is, as its credential says: resolved once at the upgrade (and again on
+/// reload), then consulted on every action.
+public struct Identity: Sendable, Equatable {
+    /// The display name the credential gives (or the guest name the client chose, where the
+    /// credential allows guest names).
+    public var name: String
+    public var role: Role
+    /// Rooms the credential may use; admins may use every room whatever this says.
+    public var rooms: RoomPatterns
+    /// True when the client may choose its own display name (`name` at the upgrade).
+    public var guestNames: Bool
+    /// Identifies the user across connections: per-user rate limits and message authorship.
+    public var userKey: String
+    /// Seconds since the epoch after which the credential is no longer valid (JWT `exp`).
+    public var expiresAt: Double?
+
+    public init(name: String, role: Role, rooms: RoomPatterns = .all, guestNames: Bool = false, userKey: String,
+                expiresAt: Double? = nil) {
+        self.name = name
+        self.role = role
+        self.rooms = rooms
+        self.guestNames = guestNames
+        self.userKey = userKey
+        self.expiresAt = expiresAt
+    }
+
+    /// True when the credential lets its holder use `room` at all (room rules come on top).
+    public func mayUse(room: String) -> Bool {
+        role == .admin || rooms.matches(room)
+    }
+}
+
+/// What a credential may do beyond chatting.
+public enum Role: String, Sendable, Codable, CaseIterable {
+    case user
+    /// May delete any message of the rooms it is in, and send in moderator-only rooms.
+    case moderator
+    /// A moderator in every room, whatever its room list and the rooms' join rules say.
+    case admin
+
+    public var moderates: Bool { self != .user }
+}
+
+/// Room names and prefix patterns: `lobby`, `team-*`, `*`.
+public struct RoomPatterns: Sendable, Equatable {
+    public private(set) var exact: Set<String>
+    public private(set) var prefixes: [String]
+    public private(set) var any: Bool
+
+    public static let all = RoomPatterns(any: true)
+
+    private init(any: Bool) {
+        exact = []
+        prefixes = []
+        self.any = any
+    }
+
+    /// Nil when a pattern is neither a room name nor a room-name prefix followed by `*`.
+    public init?(_ patterns: [String]) {
+        self.init(any: false)
+        for pattern in patterns {
+            guard Self.isValid(pattern) else { return nil }
+            if pattern == "*" {
+                any = true
+            } else if pattern.hasSuffix("*") {
+                prefixes.append(String(pattern.dropLast()))
+            } else {
+                exact.insert(pattern)
+            }
+        }
+    }
+
+    public static func isValid(_ pattern: String) -> Bool {
+        if pattern == "*" { return true }
+        let name = pattern.hasSuffix("*") ? String(pattern.dropLast()) : pattern
+        return Sanitize.isValidRoom(name)
+    }
+
+    public func matches(_ room: String) -> Bool {
+        any || exact.contains(room) || prefixes.contains { room.hasPrefix($0) }
+    }
+}

@@ -1,0 +1,183 @@
+import ChatConfig
+import ChatCore
+import Crypto
+import Foundation
+import JWTKit
+import Testing
+import _CryptoExtras
+@testable import ChatAuth
+
+/// The claims a test signs; `exp`/`nbf` as numbers, as issuers write them.
+struct TestClaims: JWTPayload {
+    var exp: ExpirationClaim?
+    var nbf: NotBeforeClaim?
+    var iss: IssuerClaim?
+    var aud: AudienceClaim?
+    var sub: SubjectClaim?
+    var name: String?
+    var role: String?
+    var rooms: [String]?
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+let secret = "0123456789abcdef0123456789abcdef-test-secret"
+
+func hs256(_ claims: TestClaims, secret: String = secret) async throws -> String {
+    let keys = JWTKeyCollection()
+    await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+    return try await keys.sign(claims)
+}
+
+func authenticator(jwt: Config.JWT? = nil, credentials: [String: Config.Credential] = [:],
+                   tokens: [String] = ["dev-token"], moderators: [String] = []) throws -> Authenticator {
+    var auth = Config.Auth()
+    auth.tokens = tokens
+    auth.moderatorTokens = moderators
+    auth.credentials = credentials
+    auth.jwt = jwt
+    return try Authenticator(auth)
+}
+
+func hsConfig(issuer: String? = nil, audience: String? = nil) -> Config.JWT {
+    var jwt = Config.JWT()
+    jwt.algorithm = "HS256"
+    jwt.keyFile = "secret"
+    jwt.key = Array(secret.utf8)
+    jwt.issuer = issuer
+    jwt.audience = audience
+    jwt.leewaySeconds = 5
+    return jwt
+}
+
+func claims(sub: String = "u1", name: String? = "alice", exp: Double = 3600, role: String? = nil,
+            rooms: [String]? = nil) -> TestClaims {
+    TestClaims(exp: .init(value: Date().addingTimeInterval(exp)), sub: .init(value: sub), name: name, role: role, rooms: rooms)
+}
+
+@Suite struct StaticTokenTests {
+    @Test func hashedCredentialsCarryNameRoleAndRooms() throws {
+        var c = Config.Credential()
+        c.tokenSHA256 = Authenticator.sha256Hex("s3cret")
+        c.role = .moderator
+        c.rooms = ["team-*"]
+        let auth = try authenticator(credentials: ["alice": c], tokens: [])
+        let identity = try #require(auth.staticIdentity("s3cret"))
+        #expect(identity.name == "alice" && identity.role == .moderator && !identity.guestNames)
+        #expect(identity.mayUse(room: "team-a") && !identity.mayUse(room: "lobby"))
+        #expect(auth.staticIdentity("s3cret ") == nil)
+        #expect(auth.staticIdentity(c.tokenSHA256) == nil)  // the hash itself is not a token
+        #expect(!auth.hasPlainTokens)
+    }
+
+    @Test func plainTokensAreGuestsAndWarned() throws {
+        let auth = try authenticator(moderators: ["mod"])
+        #expect(auth.hasPlainTokens)
+        #expect(auth.staticIdentity("dev-token")?.guestNames == true)
+        #expect(auth.staticIdentity("dev-token")?.role == .user)
+        #expect(auth.staticIdentity("mod")?.role == .moderator)
+        #expect(auth.staticIdentity("dev-toke") == nil)
+    }
+}
+
+@Suite struct JWTTests {
+    @Test func validTokenGivesItsClaims() async throws {
+        let auth = try authenticator(jwt: hsConfig(issuer: "idp", audience: "chatd"))
+        var c = claims(role: "admin", rooms: ["ops", "dash-*"])
+        c.iss = .init(value: "idp")
+        c.aud = .init(value: ["other", "chatd"])
+        let token = try await hs256(c)
+        #expect(auth.needsVerification(token))
+        let identity = try await auth.identify(token).get()
+        #expect(identity.name == "alice" && identity.role == .admin && identity.userKey == "jwt:idp:u1")
+        #expect(identity.rooms.matches("dash-1") && !identity.rooms.matches("lobby"))
+        #expect(identity.expiresAt != nil)
+    }
+
+    @Test func refusals() async throws {
+        let auth = try authenticator(jwt: hsConfig(issuer: "idp", audience: "chatd"))
+        func check(_ c: TestClaims, _ expected: AuthFailure, secret: String = secret) async throws {
+            let token = try await hs256(c, secret: secret)
+            #expect(await auth.identify(token) == .failure(expected))
+        }
+        var good = claims()
+        good.iss = .init(value: "idp")
+        good.aud = .init(value: ["chatd"])
+        var c = good
+        c.exp = .init(value: Date().addingTimeInterval(-60))
+        try await check(c, .expired)
+        c = good
+        c.nbf = .init(value: Date().addingTimeInterval(60))
+        try await check(c, .notYetValid)
+        c = good
+        c.iss = .init(value: "evil")
+        try await check(c, .wrongIssuer)
+        c = good
+        c.aud = .init(value: ["someone-else"])
+        try await check(c, .wrongAudience)
+        c = good
+        c.exp = nil
+        try await check(c, .badClaims("exp is required"))
+        c = good
+        c.role = "root"
+        try await check(c, .badClaims("role must be user, moderator or admin"))
+        c = good
+        c.name = "<script>"
+        try await check(c, .badClaims("name must be 1-24 of A-Z a-z 0-9 _ - and space"))
+        try await check(good, .badSignature, secret: String(secret.reversed()))
+    }
+
+    @Test func leewayAllowsSmallSkew() async throws {
+        let auth = try authenticator(jwt: hsConfig())
+        let token = try await hs256(claims(exp: -2))
+        #expect(try await auth.identify(token).get().name == "alice")
+    }
+
+    @Test func unsignedAndForgedAlgorithmsAreRefused() async throws {
+        let auth = try authenticator(jwt: hsConfig())
+        func b64(_ s: String) -> String {
+            Data(s.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        }
+        let exp = Int(Date().timeIntervalSince1970) + 600
+        let none = b64(#"{"alg":"none","typ":"JWT"}"#) + "." + b64(#"{"sub":"x","exp":\#(exp)}"#) + "."
+        #expect(await auth.identify(none) == .failure(.badSignature))
+        let garbage = "eyJ" + "x.y.z"
+        #expect(await auth.identify(garbage) == .failure(.badSignature))
+        #expect(await auth.identify("not-a-jwt") == .failure(.unknownToken))
+    }
+
+    @Test func eddsaAndRS256PublicKeys() async throws {
+        let ed = try EdDSA.PrivateKey(curve: .ed25519)
+        var edConfig = Config.JWT()
+        edConfig.algorithm = "EdDSA"
+        edConfig.key = Array(ed.publicKey.pemRepresentation.utf8)
+        let edKeys = JWTKeyCollection()
+        await edKeys.add(eddsa: ed)
+        let edToken = try await edKeys.sign(claims(name: "ed"))
+        #expect(try await authenticator(jwt: edConfig).identify(edToken).get().name == "ed")
+
+        let rsa = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        var rsConfig = Config.JWT()
+        rsConfig.algorithm = "RS256"
+        rsConfig.key = Array(rsa.publicKey.pemRepresentation.utf8)
+        let rsKeys = JWTKeyCollection()
+        await rsKeys.add(rsa: try Insecure.RSA.PrivateKey(pem: rsa.pemRepresentation), digestAlgorithm: .sha256)
+        let rsToken = try await rsKeys.sign(claims(name: "rs"))
+        let rsAuth = try authenticator(jwt: rsConfig)
+        #expect(try await rsAuth.identify(rsToken).get().name == "rs")
+        // An HS256 token "signed" with the RSA public key as secret must not pass.
+        let confused = try await hs256(claims(), secret: rsa.publicKey.pemRepresentation)
+        #expect(await rsAuth.identify(confused) == .failure(.badSignature))
+        // The Ed25519 token is not accepted by the RSA configuration.
+        #expect(await rsAuth.identify(edToken) == .failure(.badSignature))
+    }
+
+    @Test func unusableKeysFailAtLoad() {
+        var c = Config.JWT()
+        c.algorithm = "EdDSA"
+        c.keyFile = "/etc/chatd/jwt.pem"
+        c.key = Array("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".utf8)
+        #expect(throws: JWTKeyError.self) { try authenticator(jwt: c) }
+    }
+}
