@@ -112,8 +112,13 @@ def test_frame_attacks_are_closed_as_documented(target):
     for attack, expected in cases:
         ws = raw_ws(port)
         until(ws, "presence")
-        attack(ws)
-        assert close_code(ws) == expected
+        try:
+            attack(ws)
+        except ConnectionClosed as closed:
+            # chatd may close mid-attack (the 129th fragment), before the client is done sending.
+            assert closed.rcvd and closed.rcvd.code == expected
+        else:
+            assert close_code(ws) == expected
     # Invalid UTF-8 needs a raw frame (the client library will not send one).
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall((f"GET /chat?token=dev-token HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
