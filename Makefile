@@ -16,7 +16,7 @@ VERSION := $(shell sed -n 's/.*string = "\(.*\)"/\1/p' Sources/chatd/Version.swi
 ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB := dist/chatd_$(VERSION)_$(ARCH).deb
 
-.PHONY: all build deps deps-test run test test-swift test-e2e clean release install uninstall deb
+.PHONY: all build deps deps-test run test test-swift test-e2e fuzz clean release install uninstall deb
 
 all: build
 
@@ -36,7 +36,12 @@ run: build
 ## Every test: Swift unit and integration tests, then the end-to-end suites (browser, article).
 test: deps-test
 	$(SWIFT) build --build-tests
-	$(MAKE) test-swift test-e2e
+	$(MAKE) test-swift test-e2e fuzz
+
+## libFuzzer on the decoder, the upgrade check and the config loader: FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 30
+fuzz:
+	./Fuzz/run.sh $(FUZZ_SECONDS)
 
 test-swift:
 	$(SWIFT) test --skip-build

@@ -12,6 +12,9 @@ let package = Package(
     products: [
         .executable(name: "chatd", targets: ["chatd"]),
         .executable(name: "chatctl", targets: ["chatctl"]),
+        // For the fuzz targets in Fuzz/, a package of their own (libFuzzer supplies main).
+        .library(name: "ChatCore", targets: ["ChatCore"]),
+        .library(name: "ChatConfig", targets: ["ChatConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),

@@ -22,6 +22,10 @@ public enum ConfigLoader {
 
     /// Parses and validates TOML text; `file` names it in errors.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> Config {
+        if let line = HeaderCheck.firstBadHeader(in: text) {
+            throw ConfigError(kind: .syntax, file: file, line: line, key: nil,
+                              message: "TOML syntax error: a table header must start with a key (a-z A-Z 0-9 _ - or a quoted key)")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

@@ -88,6 +88,29 @@ import Testing
         #expect(e?.description.hasPrefix("/etc/chatd/chatd.toml:4: TOML syntax error") == true)
     }
 
+    /// Found by Fuzz/FuzzConfig: toml++ asserts (aborts) on these headers instead of failing.
+    @Test(arguments: ["[!]\n", "[server]\n[ \u{eb}]\n", "[.a]\n", "[[!]]\n", "\n\n[\t\u{FFFD}server]\n"])
+    func malformedTableHeadersAreSyntaxErrors(text: String) {
+        let e = error(text)
+        #expect(e?.kind == .syntax)
+        #expect(e?.line == text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("[") && !$0.hasPrefix("[server]") }.map { $0 + 1 })
+    }
+
+    @Test func headerCheckLeavesStringsAndArraysAlone() throws {
+        let c = try parse(#"""
+        [server]
+        trusted_proxies = [
+          "10.0.0.0/8",
+        ]
+        web_root = """
+        [! not a header]"""
+        [auth] # [!] in a comment
+        tokens = ['[!]']
+        """#)
+        #expect(c.auth.tokens == ["[!]"])
+        #expect(c.server.webRoot == "[! not a header]")
+    }
+
     @Test func unknownKeyNamesLineAndKey() {
         let e = error("[limits]\nrate_messages = 3\nrate_mesages = 4\n")
         #expect(e?.kind == .unknownKey)

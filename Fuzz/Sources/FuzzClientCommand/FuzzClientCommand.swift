@@ -1,0 +1,21 @@
+import ChatCore
+
+/// Any bytes a client can send in a text frame decode to a command or an error code, and a
+/// decoded message keeps the promises the protocol makes about its text.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = UnsafeBufferPointer(start: data, count: size)
+    switch ClientCommand.decode(bytes, maxChars: 500) {
+    case let .success(.message(text, room)):
+        precondition(!text.isEmpty && text.utf16.count <= 500, "message text out of bounds")
+        precondition(Sanitize.visibleText(text) == text, "hidden characters survived")
+        precondition(room.map(Sanitize.isValidRoom) ?? true, "invalid room accepted")
+    case let .success(.join(room, _)), let .success(.leave(room)):
+        precondition(Sanitize.isValidRoom(room), "invalid room accepted")
+    case let .success(.history(_, limit, _)):
+        precondition(limit > 0 && limit <= ClientCommand.maxHistoryPage, "history limit out of bounds")
+    default:
+        break
+    }
+    return 0
+}

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Builds the fuzz targets with libFuzzer and runs each for SECONDS (default 30) on a copy of
+# its seed corpus. A crash leaves crash-* files here and fails the run: turn each into a
+# regression test, then add it to the corpus.
+set -eu
+cd "$(dirname "$0")"
+seconds="${1:-30}"
+swift build --sanitize=fuzzer
+bin="$(swift build --sanitize=fuzzer --show-bin-path)"
+status=0
+for pair in FuzzClientCommand:client-command FuzzUpgradeGate:upgrade-gate FuzzConfig:config; do
+    target="${pair%%:*}"
+    corpus="${pair#*:}"
+    work=".build/corpus/$corpus"
+    mkdir -p "$work"
+    cp corpus/"$corpus"/* "$work"/
+    echo "== $target, ${seconds}s"
+    SWIFT_BACKTRACE=enable=no "$bin/$target" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+        -rss_limit_mb=2048 -print_final_stats=1 "$work" corpus/"$corpus" 2>&1 | grep -E "^#|stat::|ERROR|SUMMARY|crash" | tail -12 \
+        || true
+    if ls crash-* oom-* timeout-* >/dev/null 2>&1; then status=1; fi
+done
+exit $status

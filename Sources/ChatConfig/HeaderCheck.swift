@@ -1,0 +1,65 @@
+/// Rejects table headers that toml++ (inside TOMLKit) does not reject but asserts on: a
+/// header whose first key character is neither a bare-key character nor a quote (`[!]`,
+/// `[ é]`, `[.a]`) aborts a debug build and is undefined behaviour in a release build. Found
+/// by the config fuzzer (Fuzz/); the regression cases are in ConfigLoaderTests.
+///
+/// It is a small lexer: it follows strings (basic, literal, multi-line), comments and the
+/// bracket depth of multi-line arrays, so that only real header lines are checked.
+enum HeaderCheck {
+    /// The 1-based line of the first bad header, or nil.
+    static func firstBadHeader(in text: String) -> Int? {
+        var depth = 0
+        var multiline: [UInt8]?  // the closing delimiter while inside a multi-line string
+        var line = 1
+        var atLineStart = true
+        let bytes = Array(text.utf8)
+        var i = 0
+        func isBare(_ b: UInt8) -> Bool {
+            (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b == 0x5f || b == 0x2d
+        }
+        func starts(_ s: [UInt8], at k: Int) -> Bool { k + s.count <= bytes.count && Array(bytes[k..<(k + s.count)]) == s }
+        let tripleDouble: [UInt8] = [0x22, 0x22, 0x22], tripleSingle: [UInt8] = [0x27, 0x27, 0x27]
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0x0a { line += 1; atLineStart = true; i += 1; continue }
+            if let close = multiline {
+                if b == 0x5c && close == tripleDouble { i += 2; continue }
+                if starts(close, at: i) { multiline = nil; i += 3 } else { i += 1 }
+                continue
+            }
+            if b == 0x20 || b == 0x09 || b == 0x0d { i += 1; continue }
+            let lineStart = atLineStart
+            atLineStart = false
+            switch b {
+            case 0x23:  // comment: skip to the end of the line
+                while i < bytes.count && bytes[i] != 0x0a { i += 1 }
+            case 0x22, 0x27:
+                let triple = b == 0x22 ? tripleDouble : tripleSingle
+                if starts(triple, at: i) { multiline = triple; i += 3; continue }
+                i += 1
+                while i < bytes.count && bytes[i] != b && bytes[i] != 0x0a {
+                    i += (b == 0x22 && bytes[i] == 0x5c) ? 2 : 1
+                }
+                i += 1
+            case 0x5b where lineStart && depth == 0:
+                // A table header: `[` or `[[`, blanks, then a key.
+                var k = i + 1
+                if k < bytes.count && bytes[k] == 0x5b { k += 1 }
+                while k < bytes.count && (bytes[k] == 0x20 || bytes[k] == 0x09) { k += 1 }
+                if k < bytes.count, !(isBare(bytes[k]) || bytes[k] == 0x22 || bytes[k] == 0x27 || bytes[k] == 0x5d) {
+                    return line
+                }
+                while i < bytes.count && bytes[i] != 0x0a && bytes[i] != 0x23 { i += 1 }
+            case 0x5b:
+                depth += 1
+                i += 1
+            case 0x5d:
+                depth = max(0, depth - 1)
+                i += 1
+            default:
+                i += 1
+            }
+        }
+        return nil
+    }
+}
