@@ -116,6 +116,12 @@ public struct Config: Sendable, Equatable {
         public var maxHeaders = 64
         /// Rooms one connection may be in at once; more `join`s get `too_many_rooms`. Default 16.
         public var maxRoomsPerConnection = 16
+        /// Unsent bytes a connection may have before it counts as behind: its rooms'
+        /// `slow_consumer` policy then applies. Default 65536.
+        public var sendBufferBytes = 65536
+        /// Events a behind connection keeps for its `drop_oldest` rooms; older ones are
+        /// dropped and counted. Default 256.
+        public var sendQueueFrames = 256
     }
 
     public struct Heartbeat: Sendable, Equatable {

@@ -67,6 +67,8 @@ struct TableReader {
             "max_header_bytes": { r, v, k, c throws(ConfigError) in c.limits.maxHeaderBytes = try r.int(v, k) },
             "max_headers": { r, v, k, c throws(ConfigError) in c.limits.maxHeaders = try r.int(v, k) },
             "max_rooms_per_connection": { r, v, k, c throws(ConfigError) in c.limits.maxRoomsPerConnection = try r.int(v, k) },
+            "send_buffer_bytes": { r, v, k, c throws(ConfigError) in c.limits.sendBufferBytes = try r.int(v, k) },
+            "send_queue_frames": { r, v, k, c throws(ConfigError) in c.limits.sendQueueFrames = try r.int(v, k) },
             "rate_window_seconds": { r, v, k, c throws(ConfigError) in c.limits.rateWindowSeconds = try r.number(v, k) },
         ],
         "heartbeat": [
@@ -165,7 +167,8 @@ struct TableReader {
             case "join": rule.join = try oneOf(item, k, RoomRule.Join.self)
             case "send": rule.send = try oneOf(item, k, RoomRule.Send.self)
             case "max_members": rule.maxMembers = try int(item, k)
-            default: throw error(.unknownKey, k, "unknown key; known keys: join, max_members, send")
+            case "slow_consumer": rule.slowConsumer = try oneOf(item, k, RoomRule.SlowConsumer.self)
+            default: throw error(.unknownKey, k, "unknown key; known keys: join, max_members, send, slow_consumer")
             }
         }
     }

@@ -97,6 +97,8 @@ enum Validation {
         try atLeast(c.limits.maxHeaderBytes, 512, "limits.max_header_bytes")
         try atLeast(c.limits.maxHeaders, 8, "limits.max_headers")
         try atLeast(c.limits.maxRoomsPerConnection, 1, "limits.max_rooms_per_connection")
+        try atLeast(c.limits.sendBufferBytes, 4096, "limits.send_buffer_bytes")
+        try atLeast(c.limits.sendQueueFrames, 1, "limits.send_queue_frames")
         try positive(c.limits.rateWindowSeconds, "limits.rate_window_seconds")
         try positive(c.heartbeat.pingIntervalSeconds, "heartbeat.ping_interval_seconds")
         try atLeast(c.history.window, 0, "history.window")

@@ -14,15 +14,27 @@ public struct RoomRule: Sendable, Equatable {
         case server
     }
 
+    /// What happens to a member whose connection falls behind (more than
+    /// `limits.send_buffer_bytes` unsent).
+    public enum SlowConsumer: String, Sendable, CaseIterable {
+        /// Chat: close with 1013; the client reconnects and resumes from history with `since`.
+        case disconnect
+        /// Dashboards: keep the newest `limits.send_queue_frames` events, tell the client how
+        /// many it missed.
+        case dropOldest = "drop_oldest"
+    }
+
     public var join: Join
     public var send: Send
     /// Most members at once; 0 is no limit.
     public var maxMembers: Int
+    public var slowConsumer: SlowConsumer
 
-    public init(join: Join = .everyone, send: Send = .members, maxMembers: Int = 0) {
+    public init(join: Join = .everyone, send: Send = .members, maxMembers: Int = 0, slowConsumer: SlowConsumer = .disconnect) {
         self.join = join
         self.send = send
         self.maxMembers = maxMembers
+        self.slowConsumer = slowConsumer
     }
 }
 

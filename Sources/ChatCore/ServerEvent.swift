@@ -7,6 +7,8 @@ public enum ServerEvent: Sendable {
     case joined(room: String)
     /// The connection is no longer in `room`: it asked (`leave`), or lost the right (reload).
     case left(room: String, reason: String)
+    /// This connection fell behind in a `drop_oldest` room and `count` events were dropped.
+    case missed(room: String, count: Int)
     case message(ChatMessage)
     case error(code: ErrorCode, message: String)
     case pong
@@ -48,6 +50,10 @@ public enum ServerEvent: Sendable {
         case let .joined(room):
             w.field("type", "joined")
             w.field("room", room)
+        case let .missed(room, count):
+            w.field("type", "missed")
+            w.field("room", room)
+            w.field("count", count)
         case let .left(room, reason):
             w.field("type", "left")
             w.field("room", room)

@@ -16,6 +16,8 @@ final class ChatMetrics: Sendable {
     let messagesExpired: CoreMetrics.Counter
     let fanoutLatency: CoreMetrics.Timer
     let eventLoopLag: CoreMetrics.Timer
+    /// Members closed for falling behind in `disconnect` rooms.
+    let slowDisconnects: CoreMetrics.Counter
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -33,6 +35,7 @@ final class ChatMetrics: Sendable {
         messagesExpired = CoreMetrics.Counter(label: "chatd_messages_expired_total", factory: factory)
         fanoutLatency = CoreMetrics.Timer(label: "chatd_fanout_latency_seconds", factory: factory)
         eventLoopLag = CoreMetrics.Timer(label: "chatd_event_loop_lag_seconds", factory: factory)
+        slowDisconnects = CoreMetrics.Counter(label: "chatd_slow_consumer_disconnects_total", factory: factory)
         // Labelled series exist from the start, at zero, so dashboards see them.
         for result in ["accepted", "404", "405", "426", "403", "401", "400"] { upgrades(result) }
         for result in ["ok", "failed"] { reloads(result) }

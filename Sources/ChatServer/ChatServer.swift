@@ -408,6 +408,7 @@ public final class ChatServer: Sendable {
 
     private static func configure(_ channel: any Channel, core: ServerCore) throws {
         let settings = core.settings.current
+        try channel.syncOptions?.setOption(.writeBufferWaterMark, value: settings.sendBuffer)
         let state = ConnectionState()
         state.armHandshakeTimer(channel: channel, timeout: settings.handshakeTimeout)
         let upgrader = NIOWebSocketServerUpgrader(

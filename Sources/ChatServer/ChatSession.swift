@@ -41,6 +41,8 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     private var expiry: Scheduled<Void>?
     private var bucket: TokenBucket
     private var assembler: MessageAssembler
+    /// Events held back while the socket is behind.
+    private var queue: OutboundQueue
 
     var role: Role { identity.role }
     var roomList: [String] { memberships.map(\.room) }
@@ -64,6 +66,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         bucket = TokenBucket(capacity: settings.rateMessages, windowNanoseconds: settings.rateWindowNanoseconds,
                              now: NIODeadline.now().uptimeNanoseconds)
         assembler = MessageAssembler(maxBytes: settings.maxFrameBytes, maxFragments: settings.maxFragments)
+        queue = OutboundQueue(limit: settings.sendQueueFrames)
     }
 
     // MARK: Lifecycle
@@ -133,6 +136,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         }
         if memberships.count >= settings.maxRoomsPerConnection { return refuse(.tooManyRooms) }
         let member = Membership(session: self, room: room)
+        member.dropOldest = rule.slowConsumer == .dropOldest
         guard let welcome = hub.join(member, shardIndex: shardIndex, since: since, maxMembers: rule.maxMembers,
                                      historyWindow: settings.historyWindow, resumeLimit: settings.resumeLimit)
         else {
@@ -166,6 +170,8 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         bucket.reconfigure(capacity: new.rateMessages, windowNanoseconds: new.rateWindowNanoseconds, now: now)
         assembler.maxBytes = new.maxFrameBytes
         assembler.maxFragments = new.maxFragments
+        queue.limit = new.sendQueueFrames
+        for member in memberships { member.dropOldest = new.rules.rule(for: member.room).slowConsumer == .dropOldest }
         if let identity = new.authenticator.staticIdentity(credential) {
             reidentify(identity)
         } else if new.authenticator.needsVerification(credential), let loop = context?.eventLoop {
@@ -229,19 +235,69 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Outbound
 
-    /// A pre-encoded broadcast frame from the loop shard.
-    /// Returns false when the session is closing and took nothing.
-    @discardableResult
-    func deliver(_ frame: ByteBuffer) -> Bool {
-        guard !closing else { return false }
-        sink.write(frame, flush: true)
-        return true
+    enum Delivery {
+        case written
+        /// Held back (the connection is behind); `dropped` older frames made room.
+        case queued(dropped: Int)
+        /// Closed for falling behind in a `disconnect` room.
+        case disconnected
+        /// Closing already; nothing taken.
+        case closed
     }
 
+    /// Set while the loop shard owes this session a flush.
+    var awaitingFlush = false
+
+    /// A pre-encoded broadcast frame from the loop shard, written but not flushed (the shard
+    /// flushes once per loop pass). A connection that is behind — more than
+    /// `limits.send_buffer_bytes` unsent, or events already held back — gets its room's
+    /// slow-consumer rule.
+    func deliver(_ frame: ByteBuffer, member: Membership) -> Delivery {
+        guard !closing, let context else { return .closed }
+        if !context.channel.isWritable && awaitingFlush {
+            // Unflushed writes of this loop pass count against the buffer too: hand them to
+            // the socket before judging the connection slow.
+            flushNow()
+        }
+        if queue.isEmpty && context.channel.isWritable {
+            sink.write(frame, flush: false)
+            return .written
+        }
+        guard member.dropOldest else {
+            close(code: .tryAgainLater, reason: "too slow: reconnect and resume with since")
+            return .disconnected
+        }
+        return .queued(dropped: queue.append(frame, room: member.room, droppable: true))
+    }
+
+    func flushNow() {
+        awaitingFlush = false
+        sink.context?.flush()
+    }
+
+    /// Writes what was held back, the missed counts first, while the socket takes it.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && !queue.isEmpty && !closing {
+            for (room, count) in queue.takeMissed() {
+                sink.write(ServerFrame.text(ServerEvent.missed(room: room, count: count).jsonBytes(), allocator: context.channel.allocator),
+                           flush: false)
+            }
+            while context.channel.isWritable, let frame = queue.popFirst() { sink.write(frame, flush: false) }
+            sink.context?.flush()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Replies to this client go behind anything held back, so it sees events in order;
+    /// they are never dropped (the client's own rate limit bounds them).
     private func send(_ event: ServerEvent, flush: Bool) {
         guard let context, !closing else { return }
         let frame = ServerFrame.text(event.jsonBytes(), allocator: context.channel.allocator)
-        sink.write(frame, flush: flush)
+        if queue.isEmpty {
+            sink.write(frame, flush: flush)
+        } else {
+            _ = queue.append(frame, room: nil, droppable: false)
+        }
     }
 
     private func sendError(_ code: ErrorCode) {

@@ -36,7 +36,7 @@ final class Hub: Sendable {
         self.store = store
         lastSequences = try store?.lastSequences() ?? [:]
         shards = loops.map { loop in
-            ShardRef(loop: loop, shard: NIOLoopBoundBox.makeBoxSendingValue(LoopShard(), eventLoop: loop))
+            ShardRef(loop: loop, shard: NIOLoopBoundBox.makeBoxSendingValue(LoopShard(loop: loop), eventLoop: loop))
         }
         if let store {
             let logger = Logger(label: "chatd.store")
@@ -228,11 +228,12 @@ final class Hub: Sendable {
         for (index, count) in room.perShard.enumerated() where count > 0 {
             let ref = shards[index]
             ref.loop.execute { [self] in
-                let (delivered, dropped) = ref.shard.value.deliver(room: name, epoch: epoch, frame: frame)
+                let counts = ref.shard.value.deliver(room: name, epoch: epoch, frame: frame)
                 // Counted once per loop and broadcast, not per member.
-                framesOut.add(delivered, ordering: .relaxed)
-                metrics.messagesDelivered.increment(by: Int64(delivered))
-                if dropped > 0 { metrics.messagesDropped.increment(by: Int64(dropped)) }
+                framesOut.add(counts.delivered, ordering: .relaxed)
+                metrics.messagesDelivered.increment(by: Int64(counts.delivered))
+                if counts.dropped > 0 { metrics.messagesDropped.increment(by: Int64(counts.dropped)) }
+                if counts.disconnected > 0 { metrics.slowDisconnects.increment(by: Int64(counts.disconnected)) }
                 metrics.fanoutLatency.recordNanoseconds((NIODeadline.now() - queuedAt).nanoseconds)
             }
         }

@@ -9,6 +9,8 @@ final class Membership {
     let room: String
     var slot = -1
     var joinEpoch: UInt64 = 0
+    /// The room's slow-consumer rule, looked up at join and on reload, not per delivery.
+    var dropOldest = false
 
     init(session: ChatSession, room: String) {
         self.session = session
@@ -19,7 +21,13 @@ final class Membership {
 /// The members of each room that live on one event loop. Touched only on that loop, so it
 /// needs no lock; the hub reaches it with one task per broadcast.
 final class LoopShard {
+    private let loop: any EventLoop
     private var rooms: [String: [Membership]] = [:]
+    /// Sessions written to since the last flush: one flush per connection per loop pass,
+    /// however many broadcasts reached it in that pass.
+    private var unflushed: [ChatSession] = []
+
+    init(loop: any EventLoop) { self.loop = loop }
     /// Every session on this loop, members or not (echo sessions), for shutdown.
     private var sessions: [ObjectIdentifier: ChatSession] = [:]
 
@@ -50,16 +58,39 @@ final class LoopShard {
         rooms[member.room] = members.isEmpty ? nil : members
     }
 
-    /// Writes one pre-encoded frame to every local member that joined before `epoch`;
-    /// returns how many took it and how many could not (closing connections).
-    func deliver(room: String, epoch: UInt64, frame: ByteBuffer) -> (delivered: Int, dropped: Int) {
-        guard let members = rooms[room] else { return (0, 0) }
-        var delivered = 0
-        var dropped = 0
+    /// Writes one pre-encoded frame to every local member that joined before `epoch`.
+    func deliver(room: String, epoch: UInt64, frame: ByteBuffer) -> DeliveryCounts {
+        guard let members = rooms[room] else { return DeliveryCounts() }
+        var counts = DeliveryCounts()
+        let flushPending = !unflushed.isEmpty
         for member in members where member.joinEpoch < epoch {
-            if member.session.deliver(frame) { delivered += 1 } else { dropped += 1 }
+            switch member.session.deliver(frame, member: member) {
+            case .written:
+                counts.delivered += 1
+                if !member.session.awaitingFlush {
+                    member.session.awaitingFlush = true
+                    unflushed.append(member.session)
+                }
+            case let .queued(dropped):
+                counts.delivered += 1
+                counts.dropped += dropped
+            case .disconnected:
+                counts.disconnected += 1
+            case .closed:
+                counts.dropped += 1
+            }
         }
-        return (delivered, dropped)
+        if !flushPending && !unflushed.isEmpty {
+            // Runs after the deliveries already queued on this loop: they share the flush.
+            loop.assumeIsolated().execute { self.flush() }
+        }
+        return counts
+    }
+
+    private func flush() {
+        let sessions = unflushed
+        unflushed.removeAll(keepingCapacity: true)
+        for session in sessions { session.flushNow() }
     }
 
     /// Applies reloaded settings to every session here; returns how many were revoked.
@@ -83,4 +114,12 @@ final class LoopShard {
                            connectedSeconds: Double((now - s.connectedAt).nanoseconds) / 1e9)
         }
     }
+}
+
+struct DeliveryCounts {
+    var delivered = 0
+    /// Frames not delivered: dropped from slow members' queues, or to closing connections.
+    var dropped = 0
+    /// Slow members closed (their rooms' `disconnect` rule).
+    var disconnected = 0
 }

@@ -13,6 +13,8 @@ struct Settings: Sendable {
     let authenticator: Authenticator
     let rules: RoomRules
     let maxRoomsPerConnection: Int
+    let sendBuffer: ChannelOptions.Types.WriteBufferWaterMarkOption.Value
+    let sendQueueFrames: Int
     let maxMessageChars: Int
     let maxFrameBytes: Int
     let maxFragments: Int
@@ -39,6 +41,9 @@ struct Settings: Sendable {
         authenticator = try Authenticator(config.auth)
         rules = RoomRules(config.rooms.rules)
         maxRoomsPerConnection = config.limits.maxRoomsPerConnection
+        // Writable again once half the buffer has gone: hysteresis, not a flap per frame.
+        sendBuffer = .init(low: config.limits.sendBufferBytes / 2, high: config.limits.sendBufferBytes)
+        sendQueueFrames = config.limits.sendQueueFrames
         maxMessageChars = config.limits.maxMessageChars
         maxFrameBytes = config.limits.maxFrameBytes
         maxFragments = config.limits.maxFragments
