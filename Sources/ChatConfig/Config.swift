@@ -14,8 +14,28 @@ public struct Config: Sendable, Equatable {
     public var moderation = Moderation()
     public var retention = Retention()
     public var metrics = Metrics()
+    public var api = API()
 
     public init() {}
+
+    /// `POST /api/publish`: server push into rooms.
+    public struct API: Sendable, Equatable {
+        /// Keys that may publish (`[api.keys.NAME]`); none disables the endpoint (404).
+        public var keys: [String: APIKey] = [:]
+        /// Largest request body. Default 65536.
+        public var maxBodyBytes = 65536
+
+        public init() {}
+    }
+
+    public struct APIKey: Sendable, Equatable {
+        /// Lowercase hex SHA-256 of the key.
+        public var keySHA256 = ""
+        /// Rooms the key may publish to (names and `prefix*`). Default ["*"].
+        public var rooms: [String] = ["*"]
+
+        public init() {}
+    }
 
     public struct Server: Sendable, Equatable {
         /// Addresses to listen on when not socket-activated. Default `127.0.0.1:8080`.

@@ -22,6 +22,8 @@ public struct ConfigDiff: Sendable, Equatable {
         ("auth.jwt", { "\(String(describing: $0.auth.jwt))" }),
         ("rooms.rules", { "\($0.rooms.rules.sorted { $0.key < $1.key })" }),
         ("limits.max_rooms_per_connection", { "\($0.limits.maxRoomsPerConnection)" }),
+        ("api.keys", { "\($0.api.keys.sorted { $0.key < $1.key })" }),
+        ("api.max_body_bytes", { "\($0.api.maxBodyBytes)" }),
         ("limits.send_buffer_bytes", { "\($0.limits.sendBufferBytes)" }),
         ("limits.send_queue_frames", { "\($0.limits.sendQueueFrames)" }),
         ("retention.max_messages", { "\($0.retention.defaults.maxMessages)" }),

@@ -53,6 +53,10 @@ struct TableReader {
             "credentials": { r, v, k, c throws(ConfigError) in c.auth.credentials = try r.credentials(v, k) },
             "jwt": { r, v, k, c throws(ConfigError) in c.auth.jwt = try r.jwt(v, k) },
         ],
+        "api": [
+            "keys": { r, v, k, c throws(ConfigError) in c.api.keys = try r.apiKeys(v, k) },
+            "max_body_bytes": { r, v, k, c throws(ConfigError) in c.api.maxBodyBytes = try r.int(v, k) },
+        ],
         "limits": [
             "max_message_chars": { r, v, k, c throws(ConfigError) in c.limits.maxMessageChars = try r.int(v, k) },
             "max_frame_bytes": { r, v, k, c throws(ConfigError) in c.limits.maxFrameBytes = try r.int(v, k) },
@@ -156,6 +160,17 @@ struct TableReader {
             case "rooms": c.rooms = try stringList(item, k)
             case "guest_names": c.guestNames = try bool(item, k)
             default: throw error(.unknownKey, k, "unknown key; known keys: guest_names, role, rooms, token_sha256")
+            }
+        }
+    }
+
+    /// `[api.keys.NAME]` tables: `key_sha256`, `rooms`.
+    func apiKeys(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [String: Config.APIKey] {
+        try namedTables(v, key, what: "name", valid: Sanitize.isValidName, initial: Config.APIKey()) { (c: inout Config.APIKey, name, item, k) throws(ConfigError) in
+            switch name {
+            case "key_sha256": c.keySHA256 = try string(item, k)
+            case "rooms": c.rooms = try stringList(item, k)
+            default: throw error(.unknownKey, k, "unknown key; known keys: key_sha256, rooms")
             }
         }
     }

@@ -59,6 +59,18 @@ enum Validation {
                 throw fail(.invalidValue, "\(key).rooms", "\"\(pattern)\" is neither a room name nor a prefix pattern such as \"team-*\"")
             }
         }
+        for (name, apiKey) in c.api.keys.sorted(by: { $0.key < $1.key }) {
+            if !isSHA256Hex(apiKey.keySHA256) {
+                throw fail(.invalidValue, "api.keys.\(name).key_sha256", "must be 64 hex digits, the SHA-256 of the key (printf %s KEY | sha256sum)")
+            }
+            for pattern in apiKey.rooms where !RoomPatterns.isValid(pattern) {
+                throw fail(.invalidValue, "api.keys.\(name).rooms", "\"\(pattern)\" is neither a room name nor a prefix pattern such as \"dash-*\"")
+            }
+        }
+        try atLeast(c.api.maxBodyBytes, 256, "api.max_body_bytes")
+        if c.api.maxBodyBytes > 16 << 20 {
+            throw fail(.outOfRange, "api.max_body_bytes", "must be at most \(16 << 20), got \(c.api.maxBodyBytes)")
+        }
         let hashes = c.auth.credentials.map { $0.value.tokenSHA256.lowercased() }
         if Set(hashes).count != hashes.count {
             throw fail(.invalidValue, "auth.credentials", "two credentials have the same token_sha256")

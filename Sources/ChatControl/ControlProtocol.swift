@@ -15,7 +15,7 @@ public enum ControlProtocol {
 public struct ControlRequest: Codable, Sendable, Equatable {
     public enum Command: String, Codable, Sendable {
         case status, connections, rooms, kick, reload
-        case delete, mute, unmute, audit
+        case delete, mute, unmute, audit, publish
         case purgeUser = "purge-user"
     }
 
@@ -35,10 +35,16 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var seconds: Double?
     /// `audit`: entries at or after this time (seconds since 1970).
     public var since: Double?
+    /// `publish`: the event's text…
+    public var text: String?
+    /// …and/or its JSON payload, as JSON text.
+    public var data: String?
 
     public init(command: Command, room: String? = nil, connection: String? = nil, user: String? = nil, reason: String? = nil,
-                seq: UInt64? = nil, seconds: Double? = nil, since: Double? = nil) {
+                seq: UInt64? = nil, seconds: Double? = nil, since: Double? = nil, text: String? = nil, data: String? = nil) {
         self.v = ControlProtocol.version
+        self.text = text
+        self.data = data
         self.seq = seq
         self.seconds = seconds
         self.since = since
@@ -61,6 +67,8 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var reload: ReloadResult?
     /// `purge-user`: messages erased; `delete`: 1.
     public var deleted: Int?
+    /// `publish`: the event's sequence number in its room.
+    public var published: UInt64?
     public var audit: [AuditEntry]?
 
     public init(ok: Bool = true, error: ControlError? = nil) {
@@ -75,7 +83,7 @@ public struct ControlResponse: Codable, Sendable, Equatable {
 
 public struct ControlError: Codable, Sendable, Equatable, Error {
     /// Stable: `bad_request`, `unsupported_version`, `unknown_command`, `permission_denied`,
-    /// `not_found`, `reload_failed`.
+    /// `not_found`, `reload_failed`, `forbidden`.
     public var code: String
     public var message: String
 

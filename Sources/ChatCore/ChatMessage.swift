@@ -10,9 +10,14 @@ public struct ChatMessage: Sendable, Equatable {
     /// Who may delete it as its author: chatd's key for the sender's credential and name.
     /// Never sent to clients.
     public var author: String
+    /// A JSON payload published by the server (`POST /api/publish`), as compact JSON text;
+    /// nil for chat messages.
+    public var data: String?
 
-    public init(id: String, seq: UInt64, room: String, from: String, text: String, sentAt: String, author: String = "") {
+    public init(id: String, seq: UInt64, room: String, from: String, text: String, sentAt: String, author: String = "",
+                data: String? = nil) {
         self.author = author
+        self.data = data
         self.id = id
         self.seq = seq
         self.room = room
@@ -29,6 +34,10 @@ public struct ChatMessage: Sendable, Equatable {
         w.field("from", from)
         w.field("text", text)
         w.field("sentAt", sentAt)
+        if let data {
+            w.key("data")
+            w.raw(data)
+        }
         w.endObject()
     }
 }

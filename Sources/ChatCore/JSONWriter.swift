@@ -28,6 +28,8 @@ public struct JSONWriter: Sendable {
     public mutating func value(_ n: Int) { separate(); bytes.append(contentsOf: String(n).utf8) }
     public mutating func value(_ n: UInt64) { separate(); bytes.append(contentsOf: String(n).utf8) }
     public mutating func value(_ b: Bool) { separate(); bytes.append(contentsOf: (b ? "true" : "false").utf8) }
+    /// Already-serialised JSON (validated by whoever made it), inserted as a value.
+    public mutating func raw(_ json: String) { separate(); bytes.append(contentsOf: json.utf8) }
     public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
 
     public mutating func field(_ name: String, _ s: String) { key(name); value(s) }

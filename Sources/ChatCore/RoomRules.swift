@@ -43,11 +43,13 @@ public struct RoomRules: Sendable, Equatable {
     /// Prefix patterns, longest first, so the most specific one wins.
     private var prefixes: [(prefix: String, rule: RoomRule)] = []
     private var fallback = RoomRule()
+    private var hasFallback = false
 
     public init(_ rules: [String: RoomRule] = [:]) {
         for (pattern, rule) in rules {
             if pattern == "*" {
                 fallback = rule
+                hasFallback = true
             } else if pattern.hasSuffix("*") {
                 prefixes.append((String(pattern.dropLast()), rule))
             } else {
@@ -62,8 +64,13 @@ public struct RoomRules: Sendable, Equatable {
         return prefixes.first { room.hasPrefix($0.prefix) }?.rule ?? fallback
     }
 
+    /// True when the configuration names this room (its name, a prefix of it, or `*`).
+    public func isConfigured(_ room: String) -> Bool {
+        hasFallback || exact[room] != nil || prefixes.contains { room.hasPrefix($0.prefix) }
+    }
+
     public static func == (a: RoomRules, b: RoomRules) -> Bool {
-        a.exact == b.exact && a.fallback == b.fallback
+        a.exact == b.exact && a.fallback == b.fallback && a.hasFallback == b.hasFallback
             && a.prefixes.map(\.prefix) == b.prefixes.map(\.prefix) && a.prefixes.map(\.rule) == b.prefixes.map(\.rule)
     }
 }

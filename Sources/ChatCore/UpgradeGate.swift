@@ -126,15 +126,14 @@ public struct UpgradeGate: Sendable {
     /// `bearer.TOKEN` subprotocol for browsers that keep tokens out of URLs.
     static func credential(params: [String: String], authorization: String?, protocols: [String]) -> String? {
         if let token = params["token"] { return token }
-        if let auth = authorization {
-            let prefix = "bearer "
-            guard auth.count > prefix.count, auth.prefix(prefix.count).lowercased() == prefix else { return nil }
-            return String(auth.dropFirst(prefix.count)).trimmingSpaces()
-        }
+        if let auth = authorization { return bearerToken(auth) }
         return protocols.first { $0.hasPrefix(bearerProtocolPrefix) }.map { String($0.dropFirst(bearerProtocolPrefix.count)) }
     }
-}
 
-extension String {
-    func trimmingSpaces() -> String { Sanitize.trimmed(self) }
+    /// The token of an `Authorization: Bearer TOKEN` header (the scheme is case-insensitive).
+    public static func bearerToken(_ header: String?) -> String? {
+        let prefix = "bearer "
+        guard let header, header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix else { return nil }
+        return Sanitize.trimmed(String(header.dropFirst(prefix.count)))
+    }
 }

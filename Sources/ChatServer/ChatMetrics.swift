@@ -18,6 +18,8 @@ final class ChatMetrics: Sendable {
     let eventLoopLag: CoreMetrics.Timer
     /// Members closed for falling behind in `disconnect` rooms.
     let slowDisconnects: CoreMetrics.Counter
+    /// Events the server published into rooms (API, chatctl).
+    let published: CoreMetrics.Counter
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -36,9 +38,11 @@ final class ChatMetrics: Sendable {
         fanoutLatency = CoreMetrics.Timer(label: "chatd_fanout_latency_seconds", factory: factory)
         eventLoopLag = CoreMetrics.Timer(label: "chatd_event_loop_lag_seconds", factory: factory)
         slowDisconnects = CoreMetrics.Counter(label: "chatd_slow_consumer_disconnects_total", factory: factory)
+        published = CoreMetrics.Counter(label: "chatd_published_total", factory: factory)
         // Labelled series exist from the start, at zero, so dashboards see them.
         for result in ["accepted", "404", "405", "426", "403", "401", "400"] { upgrades(result) }
         for result in ["ok", "failed"] { reloads(result) }
+        for status in ["200", "400", "401", "403", "404", "405", "413"] { publishRequests(status) }
     }
 
     @discardableResult
@@ -54,6 +58,11 @@ final class ChatMetrics: Sendable {
     @discardableResult
     func reloads(_ result: String) -> CoreMetrics.Counter {
         CoreMetrics.Counter(label: "chatd_reloads_total", dimensions: [("result", result)], factory: factory)
+    }
+
+    @discardableResult
+    func publishRequests(_ status: String) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(label: "chatd_publish_requests_total", dimensions: [("status", status)], factory: factory)
     }
 
     func text() -> [UInt8] { registry.emitToBuffer() }

@@ -39,6 +39,19 @@ final class ServerCore: Sendable {
         self.metrics = metrics
         self.moderation = Moderation(hub: hub, logger: logger)
     }
+
+    /// A room publishes into when the configuration names it or it is in use; anything else
+    /// is most likely a typo, which a 404 shows at once.
+    func publish(_ request: PublishRequest, from: String) -> Result<ChatMessage, PublishRefusal> {
+        let current = settings.current
+        guard current.rules.isConfigured(request.room) || hub.roomExists(request.room) else {
+            return .failure(.unknownRoom(request.room))
+        }
+        let message = hub.publish(room: request.room, from: from, text: request.text, author: "server:\(from)",
+                                  data: request.data, historyWindow: current.historyWindow)
+        metrics.published.increment()
+        return .success(message)
+    }
 }
 
 /// chatd's network side: binds (or adopts) listeners, wires each connection's pipeline,
@@ -341,6 +354,17 @@ public final class ChatServer: Sendable {
         core.logger.notice("kick", metadata: ["connection": "\(connection ?? "-")", "user": "\(user ?? "-")", "closed": "\(count)"])
         return count
     }
+
+    // MARK: Server push
+
+    /// Sends an event to a room as the server (`POST /api/publish`, `chatctl publish`): it
+    /// follows the room's history and slow-consumer rules like any message.
+    public func publish(_ request: PublishRequest, from: String) -> Result<ChatMessage, PublishRefusal> {
+        core.publish(request, from: from)
+    }
+
+    /// `limits.max_message_chars` in force, for publishers outside the HTTP path.
+    var maxMessageChars: Int { core.settings.current.maxMessageChars }
 
     // MARK: Moderation
 

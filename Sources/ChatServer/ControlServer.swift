@@ -1,5 +1,6 @@
 import ChatConfig
 import ChatControl
+import ChatCore
 import Foundation
 import NIOCore
 import NIOPosix
@@ -192,6 +193,22 @@ enum ControlCommands {
             }
         case .audit:
             response.audit = server.auditLog(since: request.since ?? 0)
+        case .publish:
+            guard let room = request.room, Sanitize.isValidRoom(room) else { return .failure("bad_request", "publish needs a room name") }
+            var data: Any?
+            if let json = request.data {
+                guard let parsed = try? JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed]) else {
+                    return .failure("bad_request", "the payload is not JSON")
+                }
+                data = parsed
+            }
+            let result = PublishRequest.make(room: room, text: request.text, data: data, maxChars: server.maxMessageChars)
+                .flatMap { server.publish($0, from: "operator") }
+            switch result {
+            case let .success(message): response.published = message.seq
+            case let .failure(refusal):
+                return .failure(refusal.status == 404 ? "not_found" : "bad_request", refusal.reason)
+            }
         case .reload:
             let result = await server.reload()
             response.reload = result

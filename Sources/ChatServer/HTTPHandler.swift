@@ -15,6 +15,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let server: ServerCore
     private let state: ConnectionState
     private var head: HTTPRequestHead?
+    /// The body of a `POST /api/publish`, bounded by `api.max_body_bytes`.
+    private var body: ByteBuffer?
+    private var bodyTooLarge = false
 
     init(server: ServerCore, state: ConnectionState = ConnectionState()) {
         self.server = server
@@ -25,11 +28,34 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case let .head(h):
             head = h
-        case .body:
-            break
+            body = nil
+            bodyTooLarge = false
+            guard QueryString.split(target: h.uri).path == PublishEndpoint.path, h.method == .POST else { return }
+            let limit = server.settings.current.maxBodyBytes
+            if let length = h.headers.first(name: "content-length").flatMap(Int.init), length > limit {
+                // Refused before the body is read; the connection closes, so the rest is never taken in.
+                head = nil
+                bodyTooLarge = true
+                return reply(context, h, PublishEndpoint.tooLarge(limit: limit), close: true)
+            }
+            body = context.channel.allocator.buffer(capacity: 0)
+        case var .body(chunk):
+            guard head != nil, !bodyTooLarge, body != nil else { return }
+            if body!.readableBytes + chunk.readableBytes > server.settings.current.maxBodyBytes {
+                bodyTooLarge = true
+                body = nil
+                return
+            }
+            body!.writeBuffer(&chunk)
         case .end:
             guard let h = head else { return }
             head = nil
+            if QueryString.split(target: h.uri).path == PublishEndpoint.path {
+                let answer = bodyTooLarge ? PublishEndpoint.tooLarge(limit: server.settings.current.maxBodyBytes)
+                    : PublishEndpoint.answer(h, body: body, server: server)
+                body = nil
+                return reply(context, h, answer, close: bodyTooLarge)
+            }
             respond(to: h, context: context)
         }
     }
@@ -121,6 +147,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             send(context, head, status: .badRequest, text: "bad WebSocket handshake (need Sec-WebSocket-Key and Sec-WebSocket-Version: 13)",
                  extra: [("Connection", "close"), ("Sec-WebSocket-Version", "13")], close: true)
         }
+    }
+
+    private func reply(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ answer: PublishEndpoint.Answer, close: Bool) {
+        server.metrics.publishRequests(String(answer.status.code)).increment()
+        send(context, head, status: answer.status, body: ByteBuffer(bytes: answer.json), type: "application/json",
+             extra: answer.headers + [("Cache-Control", "no-store")], close: close)
     }
 
     static func contentSecurityPolicy(host: String?, page: StaticSite.File) -> String {

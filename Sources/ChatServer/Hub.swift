@@ -153,7 +153,8 @@ final class Hub: Sendable {
 
     /// Appends a message to its room's history and sends it to every member, sender included.
     @discardableResult
-    func publish(room name: String, from: String, text: String, author: String = "", historyWindow: Int) -> ChatMessage {
+    func publish(room name: String, from: String, text: String, author: String = "", data: String? = nil,
+                 historyWindow: Int) -> ChatMessage {
         let room = room(name, historyWindow: historyWindow)
         let id = UUID().uuidString.lowercased()
         let sentAt = Timestamp.iso8601(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
@@ -162,7 +163,8 @@ final class Hub: Sendable {
         let committer = self.committer.withLockedValue { $0 }
         return room.lock.withLock {
             room.seq += 1
-            let message = ChatMessage(id: id, seq: room.seq, room: name, from: from, text: text, sentAt: sentAt, author: author)
+            let message = ChatMessage(id: id, seq: room.seq, room: name, from: from, text: text, sentAt: sentAt, author: author,
+                                      data: data)
             if let committer {
                 // Handed over under the room lock: the store queue sees each room in order.
                 committer.submit(message, room: room)
@@ -251,6 +253,11 @@ final class Hub: Sendable {
             if let value = try? await ref.loop.submit({ body(ref.shard.value) }).get() { results.append(value) }
         }
         return results
+    }
+
+    /// True when the room has been used since start (members, or history from the store).
+    func roomExists(_ name: String) -> Bool {
+        rooms.withLockedValue { $0[name] != nil } || lastSequences[name] != nil
     }
 
     /// Rooms with members or history, with their online counts and last sequence numbers.

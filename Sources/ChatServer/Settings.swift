@@ -11,6 +11,8 @@ struct Settings: Sendable {
     let config: Config
     let gate: UpgradeGate
     let authenticator: Authenticator
+    let apiKeys: APIKeys
+    let maxBodyBytes: Int
     let rules: RoomRules
     let maxRoomsPerConnection: Int
     let sendBuffer: ChannelOptions.Types.WriteBufferWaterMarkOption.Value
@@ -39,6 +41,8 @@ struct Settings: Sendable {
         self.config = config
         gate = UpgradeGate(allowedOrigins: Set(config.effectiveOrigins), defaultRoom: config.rooms.defaultRoom)
         authenticator = try Authenticator(config.auth)
+        apiKeys = APIKeys(config.api)
+        maxBodyBytes = config.api.maxBodyBytes
         rules = RoomRules(config.rooms.rules)
         maxRoomsPerConnection = config.limits.maxRoomsPerConnection
         // Writable again once half the buffer has gone: hysteresis, not a flap per frame.

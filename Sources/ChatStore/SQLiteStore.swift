@@ -61,6 +61,9 @@ public final class SQLiteStore: ChatStore {
                 CREATE INDEX audit_at ON audit(at);
                 """)
         }
+        migrator.registerMigration("v3: published JSON payloads") { db in
+            try db.execute(sql: "ALTER TABLE message ADD COLUMN data TEXT")
+        }
         return migrator
     }
 
@@ -78,11 +81,11 @@ public final class SQLiteStore: ChatStore {
         guard !batch.isEmpty else { return }
         try pool.write { db in
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO message (room, seq, id, sender, text, sent_at, author) VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO message (room, seq, id, sender, text, sent_at, author, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             var last: [String: UInt64] = [:]
             for m in batch {
-                try insert.execute(arguments: [m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt, m.author])
+                try insert.execute(arguments: [m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt, m.author, m.data])
                 last[m.room] = max(last[m.room] ?? 0, m.seq)
             }
             let upsert = try db.cachedStatement(sql: """
@@ -189,7 +192,7 @@ public final class SQLiteStore: ChatStore {
     private static func messages(_ db: Database, sql: String, arguments: StatementArguments) throws -> [ChatMessage] {
         try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
             ChatMessage(id: row["id"], seq: UInt64(row["seq"] as Int64), room: row["room"], from: row["sender"],
-                        text: row["text"], sentAt: row["sent_at"], author: row["author"])
+                        text: row["text"], sentAt: row["sent_at"], author: row["author"], data: row["data"])
         }
     }
 }

@@ -13,7 +13,7 @@ struct Chatctl: AsyncParsableCommand {
         5 protocol error; 64 usage error.
         """,
         version: "0.1.0",
-        subcommands: [Status.self, Connections.self, Rooms.self, Kick.self, Reload.self, Delete.self, Mute.self,
+        subcommands: [Status.self, Connections.self, Rooms.self, Kick.self, Reload.self, Delete.self, Mute.self, Publish.self,
                       Unmute.self, PurgeUser.self, Audit.self, Smoke.self]
     )
 }

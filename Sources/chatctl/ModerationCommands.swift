@@ -83,3 +83,21 @@ struct Audit: ParsableCommand {
         })
     }
 }
+
+struct Publish: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send an event to a room as the server (dashboards); it follows the room's history and slow-consumer rules.")
+    @OptionGroup var control: ControlOptions
+    @Argument(help: "Room.") var room: String
+    @Argument(help: "Text of the event.") var text: String?
+    @Option(help: "A JSON payload for the event's `data`.") var data: String?
+
+    func validate() throws {
+        if text == nil && data == nil { throw ValidationError("give a text, --data JSON, or both") }
+    }
+
+    func run() throws {
+        let response = try control.run(ControlRequest(command: .publish, room: room, text: text, data: data))
+        if !control.json { print("published \(room)#\(response.published ?? 0)") }
+    }
+}

@@ -1,0 +1,66 @@
+import ChatCore
+import NIOCore
+import NIOHTTP1
+
+/// `POST /api/publish`: a key (`Authorization: Bearer KEY`, one of `[api.keys]`) sends an
+/// event to a room as the server. Answers in JSON: 200 with the event's `seq` and `id`, or
+/// an error status with `{"error": reason}`.
+enum PublishEndpoint {
+    static let path = "/api/publish"
+
+    struct Answer {
+        var status: HTTPResponseStatus
+        var json: [UInt8]
+        var headers: [(String, String)] = []
+    }
+
+    static func answer(_ head: HTTPRequestHead, body: ByteBuffer?, server: ServerCore) -> Answer {
+        let settings = server.settings.current
+        if settings.apiKeys.isEmpty { return failure(.notFound, "the publish API is off: configure [api.keys.NAME]") }
+        guard head.method == .POST else {
+            var answer = failure(.methodNotAllowed, "use POST")
+            answer.headers.append(("Allow", "POST"))
+            return answer
+        }
+        guard let presented = UpgradeGate.bearerToken(head.headers.first(name: "authorization")), let key = settings.apiKeys.key(for: presented) else {
+            var answer = failure(.unauthorized, "missing or invalid API key (Authorization: Bearer KEY)")
+            answer.headers.append(("WWW-Authenticate", "Bearer"))
+            return answer
+        }
+        let request: PublishRequest
+        switch PublishRequest.decode(body?.readableBytesView ?? ByteBuffer().readableBytesView, maxChars: settings.maxMessageChars) {
+        case let .success(decoded): request = decoded
+        case let .failure(refusal): return failure(refusal)
+        }
+        guard key.rooms.matches(request.room) else { return failure(.forbidden("this key may not publish to \(request.room)")) }
+        switch server.publish(request, from: key.name) {
+        case let .success(message):
+            var w = JSONWriter()
+            w.beginObject()
+            w.field("ok", true)
+            w.field("room", message.room)
+            w.field("seq", message.seq)
+            w.field("id", message.id)
+            w.endObject()
+            return Answer(status: .ok, json: w.bytes)
+        case let .failure(refusal):
+            return failure(refusal)
+        }
+    }
+
+    static func tooLarge(limit: Int) -> Answer {
+        failure(.payloadTooLarge, "the body is larger than api.max_body_bytes (\(limit))")
+    }
+
+    private static func failure(_ refusal: PublishRefusal) -> Answer {
+        failure(HTTPResponseStatus(statusCode: refusal.status), refusal.reason)
+    }
+
+    private static func failure(_ status: HTTPResponseStatus, _ reason: String) -> Answer {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("error", reason)
+        w.endObject()
+        return Answer(status: status, json: w.bytes)
+    }
+}
