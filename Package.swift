@@ -93,6 +93,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The load tool: fan-out, latency, idle connections and handshakes over real sockets.
+        .executableTarget(
+            name: "chatbench",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "chatctl",
             dependencies: [
