@@ -52,6 +52,8 @@ public struct Config: Sendable, Equatable {
         /// Seconds a graceful stop waits for clients to close after sending them 1001.
         /// Keep it below the unit's `TimeoutStopSec=`. Default 5.
         public var drainSeconds: Double = 5
+        /// Event loop threads; 0 is one per core (as cgroups and cpusets allow). Default 0.
+        public var threads = 0
     }
 
     public struct Auth: Sendable, Equatable {

@@ -8,7 +8,7 @@ public struct ConfigDiff: Sendable, Equatable {
 
     /// Keys that take effect only when chatd restarts.
     public static let restartKeys: Set<String> = ["server.listen", "metrics.listen", "control.socket", "log.level",
-                                                  "history.path", "history.synchronous"]
+                                                  "history.path", "history.synchronous", "server.threads"]
 
     private static let fields: [(String, @Sendable (Config) -> String)] = [
         ("server.listen", { "\($0.server.listen)" }),
@@ -16,6 +16,7 @@ public struct ConfigDiff: Sendable, Equatable {
         ("server.echo_endpoint", { "\($0.server.echoEndpoint)" }),
         ("server.trusted_proxies", { "\($0.server.trustedProxies)" }),
         ("server.drain_seconds", { "\($0.server.drainSeconds)" }),
+        ("server.threads", { "\($0.server.threads)" }),
         ("auth.tokens", { "\($0.auth.tokens)" }),
         ("auth.moderator_tokens", { "\($0.auth.moderatorTokens)" }),
         ("auth.credentials", { "\($0.auth.credentials.sorted { $0.key < $1.key })" }),

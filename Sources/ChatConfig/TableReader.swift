@@ -18,6 +18,7 @@ struct TableReader {
             "echo_endpoint": { r, v, k, c throws(ConfigError) in c.server.echoEndpoint = try r.bool(v, k) },
             "trusted_proxies": { r, v, k, c throws(ConfigError) in c.server.trustedProxies = try r.stringList(v, k) },
             "drain_seconds": { r, v, k, c throws(ConfigError) in c.server.drainSeconds = try r.number(v, k) },
+            "threads": { r, v, k, c throws(ConfigError) in c.server.threads = try r.int(v, k) },
         ],
         "retention": [
             "max_messages": { r, v, k, c throws(ConfigError) in c.retention.defaults.maxMessages = try r.int(v, k) },

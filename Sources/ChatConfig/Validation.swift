@@ -19,6 +19,9 @@ enum Validation {
         if !(c.server.drainSeconds >= 0) || !c.server.drainSeconds.isFinite || c.server.drainSeconds > 3600 {
             throw fail(.outOfRange, "server.drain_seconds", "must be 0...3600 seconds, got \(c.server.drainSeconds)")
         }
+        if c.server.threads < 0 || c.server.threads > 256 {
+            throw fail(.outOfRange, "server.threads", "must be 0 (one per core) to 256, got \(c.server.threads)")
+        }
         if !c.control.socket.isEmpty, !c.control.socket.hasPrefix("/") {
             throw fail(.invalidValue, "control.socket", "must be an absolute path, or \"\" to disable")
         }

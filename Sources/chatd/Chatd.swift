@@ -67,6 +67,7 @@ struct Chatd: AsyncParsableCommand {
         options.watchdog = Systemd.watchdogInterval()
         options.notify = { Systemd.notify($0) }
         options.version = ChatdVersion.string
+        if loaded.server.threads > 0 { options.threads = loaded.server.threads }
 
         let server: ChatServer
         do {

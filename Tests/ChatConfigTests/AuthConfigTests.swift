@@ -84,6 +84,30 @@ import Testing
         }
     }
 
+    @Test func apiKeysSlowConsumersAndThreads() throws {
+        let c = try parse("""
+        [server]
+        threads = 2
+        [api]
+        max_body_bytes = 4096
+        [api.keys.feeder]
+        key_sha256 = "\(hash)"
+        rooms = ["dash-*"]
+        [rooms.rules."dash-*"]
+        slow_consumer = "drop_oldest"
+        [limits]
+        send_buffer_bytes = 8192
+        send_queue_frames = 10
+        """)
+        #expect(c.server.threads == 2 && c.api.maxBodyBytes == 4096 && c.api.keys["feeder"]?.rooms == ["dash-*"])
+        #expect(c.rooms.rules["dash-*"]?.slowConsumer == .dropOldest)
+        #expect(c.limits.sendBufferBytes == 8192 && c.limits.sendQueueFrames == 10)
+        #expect(error("[api.keys.feeder]\nkey_sha256 = \"nope\"\n")?.key == "api.keys.feeder.key_sha256")
+        #expect(error("[rooms.rules.x]\nslow_consumer = \"block\"\n")?.key == "rooms.rules.x.slow_consumer")
+        #expect(error("[limits]\nsend_buffer_bytes = 10\n")?.key == "limits.send_buffer_bytes")
+        #expect(error("[server]\nthreads = -1\n")?.key == "server.threads")
+    }
+
     @Test func noCredentialAtAllIsAnError() {
         #expect(error("[auth]\ntokens = []\n")?.key == "auth.tokens")
         #expect(error("[auth]\ntokens = []\n[auth.credentials.alice]\ntoken_sha256 = \"\(hash)\"\n") == nil)

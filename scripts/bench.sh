@@ -1,0 +1,64 @@
+#!/bin/sh
+# Reproduces BENCHMARKS.md: release builds, chatd pinned to CPU 0 and chatbench to CPU 1,
+# each scenario against a fresh chatd. Results: one JSON file per scenario in $OUT.
+set -eu
+cd "$(dirname "$0")/.."
+OUT="${OUT:-bench-results}"
+PORT="${PORT:-9100}"
+SECONDS_EACH="${SECONDS_EACH:-10}"
+mkdir -p "$OUT"
+swift build -c release --product chatd
+swift build -c release --product chatbench
+BIN="$(swift build -c release --show-bin-path)"
+WORK="$(mktemp -d)"
+trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+start_chatd() {
+    rm -f "$WORK"/history.sqlite*
+    cat > "$WORK/chatd.toml" <<TOML
+[server]
+listen = "127.0.0.1:$PORT"
+threads = 1
+[auth]
+tokens = ["dev-token"]
+allowed_origins = ["http://localhost:$PORT"]
+[limits]
+rate_messages = 1000000
+user_rate_messages = 1000000
+ip_rate_messages = 1000000
+max_connections_per_ip = 100000
+upgrades_per_minute_per_ip = 100000000
+max_connections = 100000
+send_buffer_bytes = 1048576
+[history]
+path = "$WORK/history.sqlite"
+[control]
+socket = ""
+[metrics]
+listen = ""
+[log]
+level = "warning"
+TOML
+    taskset -c 0 "$BIN/chatd" --config "$WORK/chatd.toml" > "$WORK/chatd.log" 2>&1 &
+    PID=$!
+    for _ in $(seq 100); do
+        grep -q "chatd ready" "$WORK/chatd.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    cat "$WORK/chatd.log"
+    exit 1
+}
+
+run() {
+    name="$1"
+    shift
+    start_chatd
+    taskset -c 1 "$BIN/chatbench" "$@" --port "$PORT" --server-pid "$PID" | tee "$OUT/$name.json"
+    kill "$PID"
+    wait "$PID" 2>/dev/null || true
+}
+
+run fanout fanout --rooms 10 --members 100 --seconds "$SECONDS_EACH"
+run latency latency --rooms 10 --members 100 --seconds "$SECONDS_EACH" --rate 20000
+run handshakes handshakes --seconds "$SECONDS_EACH" --concurrency 64
+run idle idle --connections 10000 --hold 5
