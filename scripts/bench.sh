@@ -30,6 +30,8 @@ max_connections_per_ip = 100000
 upgrades_per_minute_per_ip = 100000000
 max_connections = 100000
 send_buffer_bytes = 1048576
+[rooms.rules."dash-*"]
+slow_consumer = "drop_oldest"
 [history]
 path = "$WORK/history.sqlite"
 [control]
@@ -42,7 +44,7 @@ TOML
     taskset -c 0 "$BIN/chatd" --config "$WORK/chatd.toml" > "$WORK/chatd.log" 2>&1 &
     PID=$!
     for _ in $(seq 100); do
-        grep -q "chatd ready" "$WORK/chatd.log" 2>/dev/null && return 0
+        curl -sf "http://127.0.0.1:$PORT/healthz" > /dev/null 2>&1 && return 0
         sleep 0.1
     done
     cat "$WORK/chatd.log"
@@ -60,5 +62,6 @@ run() {
 
 run fanout fanout --rooms 10 --members 100 --seconds "$SECONDS_EACH"
 run latency latency --rooms 10 --members 100 --seconds "$SECONDS_EACH" --rate 20000
+run latency-stalled latency --rooms 10 --members 100 --seconds "$SECONDS_EACH" --rate 20000 --stalled 5 --room-prefix dash-
 run handshakes handshakes --seconds "$SECONDS_EACH" --concurrency 64
 run idle idle --connections 10000 --hold 5

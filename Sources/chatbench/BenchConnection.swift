@@ -47,8 +47,7 @@ final class BenchConnection: ChannelInboundHandler {
         var chunk = unwrapInboundIn(data)
         buffer.writeBuffer(&chunk)
         if !upgraded {
-            guard let end = buffer.readableBytesView.firstRange(of: Array("\r\n\r\n".utf8)) else { return }
-            let headLength = buffer.readableBytesView.distance(from: buffer.readableBytesView.startIndex, to: end.upperBound)
+            guard let headLength = buffer.withUnsafeReadableBytes({ Self.find(Array("\r\n\r\n".utf8), in: $0) }) else { return }
             let head = buffer.readString(length: headLength) ?? ""
             guard head.hasPrefix("HTTP/1.1 101") else {
                 events.upgraded(.failure(BenchError(String(head.prefix { $0 != "\r" }))))
@@ -95,21 +94,50 @@ final class BenchConnection: ChannelInboundHandler {
     private static let textMarker = Array(#""text":"t"#.utf8)
 
     private func handleText(at index: Int, length: Int) {
-        guard let view = buffer.viewBytes(at: index, length: length) else { return }
-        if view.starts(with: Self.messagePrefix) {
-            var sentAt: UInt64?
-            if let marker = view.firstRange(of: Self.textMarker) {
-                var value: UInt64 = 0
-                for byte in view[marker.upperBound...] {
-                    guard byte >= 48 && byte <= 57 else { break }
-                    value = value &* 10 &+ UInt64(byte - 48)
+        // Raw bytes and hand-written scans: generic Collection searches on ByteBufferView
+        // cost more than the server's whole delivery.
+        buffer.withUnsafeReadableBytes { all in
+            let offset = index - buffer.readerIndex
+            let bytes = UnsafeRawBufferPointer(rebasing: all[offset..<(offset + length)])
+            if Self.hasPrefix(bytes, Self.messagePrefix) {
+                var sentAt: UInt64?
+                if let end = Self.find(Self.textMarker, in: bytes) {
+                    var value: UInt64 = 0
+                    var i = end
+                    while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 {
+                        value = value &* 10 &+ UInt64(bytes[i] - 48)
+                        i += 1
+                    }
+                    sentAt = value
                 }
-                sentAt = value
+                events.message(sentAt)
+            } else if Self.hasPrefix(bytes, Self.presencePrefix) {
+                events.presence()
             }
-            events.message(sentAt)
-        } else if view.starts(with: Self.presencePrefix) {
-            events.presence()
         }
+    }
+
+    private static func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
+        guard bytes.count >= prefix.count else { return false }
+        for i in 0..<prefix.count where bytes[i] != prefix[i] { return false }
+        return true
+    }
+
+    /// The index just past the first occurrence of `pattern`.
+    static func find(_ pattern: [UInt8], in bytes: UnsafeRawBufferPointer) -> Int? {
+        guard bytes.count >= pattern.count, let first = pattern.first else { return nil }
+        var i = 0
+        outer: while i <= bytes.count - pattern.count {
+            if bytes[i] == first {
+                for j in 1..<pattern.count where bytes[i + j] != pattern[j] {
+                    i += 1
+                    continue outer
+                }
+                return i + pattern.count
+            }
+            i += 1
+        }
+        return nil
     }
 }
 

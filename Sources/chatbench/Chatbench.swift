@@ -103,16 +103,27 @@ struct Latency: AsyncParsableCommand {
     @Option var members = 100
     @Option var seconds = 10.0
     @Option(help: "Offered deliveries per second in all.") var rate = 20_000.0
+    @Option(help: "Members per room that stop reading once joined (slow consumers); their deliveries are not measured.")
+    var stalled = 0
+    @Option(help: "Room name prefix (choose one whose rule sets the slow-consumer policy to test).") var roomPrefix = "lat-"
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: common.threads)
         let connector = Connector(group: group, target: common.target)
         let samples = Samples()
         let members = self.members
-        let channels = try await connector.openMany(count: rooms * members, room: { "lat-\($0 / members)" }) { _ in
+        let stalled = self.stalled
+        let prefix = roomPrefix
+        let channels = try await connector.openMany(count: rooms * members, room: { "\(prefix)\($0 / members)" }) { index in
             var events = BenchConnection.Events()
-            events.message = { sentAt in if let sentAt { samples.add(now() &- sentAt) } }
+            let measured = index % members < members - stalled
+            events.message = { sentAt in if measured, let sentAt { samples.add(now() &- sentAt) } }
             return events
+        }
+        // The last `stalled` members of each room stop reading: the kernel buffers fill, then
+        // chatd's send buffer, then the room's slow-consumer rule applies.
+        for (index, channel) in channels.enumerated() where index % members >= members - stalled {
+            channel.setOption(.autoRead, value: false).whenFailure { _ in }
         }
         try await Task.sleep(for: .milliseconds(500))
         _ = samples.take()
@@ -137,7 +148,8 @@ struct Latency: AsyncParsableCommand {
         let elapsed = Double(now() - start) / 1e9
         let sorted = samples.take().sorted()
         var report: [String: Any] = [
-            "scenario": "latency", "rooms": rooms, "members": members, "offered_deliveries_per_second": rate,
+            "scenario": "latency", "rooms": rooms, "members": members, "stalled_members_per_room": stalled,
+            "offered_deliveries_per_second": rate,
             "messages_sent": sent, "deliveries": sorted.count, "seconds": elapsed,
             "latency_ms": ["p50": percentile(sorted, 0.5), "p90": percentile(sorted, 0.9), "p99": percentile(sorted, 0.99),
                            "p999": percentile(sorted, 0.999), "max": percentile(sorted, 1.0)],
