@@ -60,7 +60,8 @@ run() {
     wait "$PID" 2>/dev/null || true
 }
 
-run fanout fanout --rooms 10 --members 100 --seconds "$SECONDS_EACH"
+run fanout fanout --rooms 10 --members 100 --seconds "$SECONDS_EACH" --window 64
+run fanout-window16 fanout --rooms 10 --members 100 --seconds "$SECONDS_EACH" --window 16
 run latency latency --rooms 10 --members 100 --seconds "$SECONDS_EACH" --rate 20000
 run latency-stalled latency --rooms 10 --members 100 --seconds "$SECONDS_EACH" --rate 20000 --stalled 5 --room-prefix dash-
 run handshakes handshakes --seconds "$SECONDS_EACH" --concurrency 64

@@ -410,6 +410,10 @@ public final class ChatServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // Each connection keeps its last receive buffer for reuse; chat frames are small,
+            // so start at 256 bytes (it grows with traffic) rather than NIO's 2048: idle
+            // connections then cost ~1.5 KiB less each (chatbench idle).
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.configure(channel, core: core)
@@ -458,10 +462,11 @@ public final class ChatServer: Sendable {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
                 let authenticator = current.authenticator
-                guard authenticator.needsVerification(attempt.credential) else {
-                    let identity = authenticator.staticIdentity(attempt.credential)
-                    return channel.eventLoop.makeSucceededFuture(
-                        Self.admit(attempt, identity.map { .success($0) } ?? .failure(.unknownToken), settings: current, state: state))
+                if let identity = authenticator.staticIdentity(attempt.credential) {
+                    return channel.eventLoop.makeSucceededFuture(Self.admit(attempt, .success(identity), settings: current, state: state))
+                }
+                guard authenticator.mayBeJWT(attempt.credential) else {
+                    return channel.eventLoop.makeSucceededFuture(Self.admit(attempt, .failure(.unknownToken), settings: current, state: state))
                 }
                 // A JWT: its signature is checked in a task, off the event loop.
                 let promise = channel.eventLoop.makePromise(of: Result<Identity, AuthFailure>.self)

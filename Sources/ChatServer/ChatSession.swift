@@ -174,7 +174,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         for member in memberships { member.dropOldest = new.rules.rule(for: member.room).slowConsumer == .dropOldest }
         if let identity = new.authenticator.staticIdentity(credential) {
             reidentify(identity)
-        } else if new.authenticator.needsVerification(credential), let loop = context?.eventLoop {
+        } else if new.authenticator.mayBeJWT(credential), let loop = context?.eventLoop {
             // A JWT is verified again against the new key, issuer and audience.
             let this = NIOLoopBound(self, eventLoop: loop)
             let (authenticator, credential) = (new.authenticator, credential)

@@ -42,7 +42,7 @@ struct Fanout: AsyncParsableCommand {
     @Option var rooms = 10
     @Option var members = 100
     @Option var seconds = 10.0
-    @Option(help: "Messages in flight per sender.") var window = 16
+    @Option(help: "Messages in flight per sender.") var window = 64
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: common.threads)
