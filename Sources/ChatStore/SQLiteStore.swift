@@ -12,8 +12,12 @@ public final class SQLiteStore: ChatStore {
     public enum Synchronous: String, Sendable { case normal = "NORMAL", full = "FULL" }
 
     private let pool: DatabasePool
+    /// Checkpoints the WAL from its own connection and thread, so that the copy into the
+    /// database file and its fsync never hold up a commit (which every broadcast waits for).
+    private let checkpointer: DatabaseQueue
+    private let checkpointTimer: RepeatingTimer
 
-    public init(path: String, synchronous: Synchronous = .normal) throws {
+    public init(path: String, synchronous: Synchronous = .normal, checkpointSeconds: Double = 1) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -22,9 +26,32 @@ public final class SQLiteStore: ChatStore {
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+            // No automatic checkpoints in the committing connection: see `checkpointer`.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+        checkpointer = try DatabaseQueue(path: path, configuration: configuration)
+        let checkpointer = self.checkpointer
+        checkpointTimer = RepeatingTimer(label: "chatd.store.checkpoint", seconds: checkpointSeconds) {
+            // PASSIVE copies what it can without taking the write lock; the writer starts the
+            // WAL over once everything in it has been copied.
+            _ = try? checkpointer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
+        }
+    }
+
+    deinit {
+        checkpointTimer.cancel()
+    }
+
+    /// Checkpoints now (tests; the timer does it every `checkpointInterval`). Returns the WAL's
+    /// frame count and how many of them are in the database file.
+    @discardableResult
+    public func checkpoint() throws -> (walFrames: Int, checkpointed: Int) {
+        try checkpointer.writeWithoutTransaction { db in
+            let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
+            return (row?[1] ?? 0, row?[2] ?? 0)
+        }
     }
 
     static var migrator: DatabaseMigrator {
@@ -195,4 +222,19 @@ public final class SQLiteStore: ChatStore {
                         text: row["text"], sentAt: row["sent_at"], author: row["author"], data: row["data"])
         }
     }
+}
+
+/// A Dispatch timer source (thread-safe, as Dispatch sources are) on its own queue.
+final class RepeatingTimer: @unchecked Sendable {
+    private let source: any DispatchSourceTimer
+
+    init(label: String, seconds: Double, _ body: @escaping @Sendable () -> Void) {
+        source = DispatchSource.makeTimerSource(queue: DispatchQueue(label: label))
+        let interval = DispatchTimeInterval.milliseconds(Int(seconds * 1000))
+        source.schedule(deadline: .now() + interval, repeating: interval)
+        source.setEventHandler(handler: body)
+        source.resume()
+    }
+
+    func cancel() { source.cancel() }
 }

@@ -41,6 +41,19 @@ import Testing
         #expect(try store.recent(room: "a", limit: 10).map(\.seq) == [1])
     }
 
+    /// Commits never checkpoint (the WAL only grows); the background connection copies it all
+    /// into the database file without blocking them.
+    @Test func checkpointsComeFromTheCheckpointer() throws {
+        let store = try SQLiteStore(path: path, checkpointSeconds: 3600)
+        for n in 1...50 { try store.append([message("r", UInt64(n))]) }
+        let wal = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
+        #expect(wal > 50 * 1024)  // 50 commits, several pages each, none checkpointed
+        let (frames, checkpointed) = try store.checkpoint()
+        #expect(frames > 50 && checkpointed == frames)
+        try store.append([message("r", 51)])
+        #expect(try store.messages(room: "r", after: 0, limit: 100).count == 51)
+    }
+
     @Test func fullSynchronousIsAccepted() throws {
         let store = try SQLiteStore(path: path, synchronous: .full)
         try store.append([message("a", 1)])
