@@ -37,7 +37,6 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     private var started = false
     private var closing = false
     private var awaitingPong = false
-    private var heartbeat: Scheduled<Void>?
     private var expiry: Scheduled<Void>?
     private var bucket: TokenBucket
     private var assembler: MessageAssembler
@@ -103,14 +102,12 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         if echo { return }
         send(.system(message: "connected as \(name)", clientId: id), flush: false)
         join(primaryRoom, since: since, announce: false)
-        scheduleHeartbeat(context: context)
+        hub.shards[shardIndex].shard.value.ensureHeartbeat(intervalNanoseconds: settings.pingIntervalNanoseconds)
     }
 
     private func finish() {
         guard started else { return }
         started = false
-        heartbeat?.cancel()
-        heartbeat = nil
         expiry?.cancel()
         expiry = nil
         hub.connections.subtract(1, ordering: .relaxed)
@@ -213,24 +210,18 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Heartbeat
 
-    /// Pings every interval; a connection that has not answered the previous ping by the
-    /// next tick is terminated, as the article's heartbeat does.
-    private func scheduleHeartbeat(context: ChannelHandlerContext) {
-        let interval = TimeAmount.nanoseconds(settings.pingIntervalNanoseconds)
-        heartbeat = context.eventLoop.assumeIsolated().scheduleTask(in: interval) { [self] in
-            self.heartbeatTick()
-        }
-    }
-
-    private func heartbeatTick() {
-        guard let context, started else { return }
+    /// Called by the loop shard's one heartbeat timer, every interval, as the article's
+    /// `setInterval` over all clients: a connection that has not answered the previous ping
+    /// by now is terminated; the others are pinged. (One timer per loop, not one per
+    /// connection: idle connections cost less memory.)
+    func heartbeatTick() {
+        guard let context, started, !echo, !closing else { return }
         if awaitingPong {
             context.close(promise: nil)
             return
         }
         awaitingPong = true
         sink.write(ServerFrame.encode(opcode: .ping, payload: [UInt8](), allocator: context.channel.allocator), flush: true)
-        scheduleHeartbeat(context: context)
     }
 
     // MARK: Outbound

@@ -27,7 +27,32 @@ final class LoopShard {
     /// however many broadcasts reached it in that pass.
     private var unflushed: [ChatSession] = []
 
+    private var heartbeat: Scheduled<Void>?
+    private var heartbeatInterval: Int64 = 0
+
     init(loop: any EventLoop) { self.loop = loop }
+
+    /// Starts (or retimes, after a reload) this loop's heartbeat: one timer pings every
+    /// session here each interval.
+    func ensureHeartbeat(intervalNanoseconds: Int64) {
+        guard intervalNanoseconds != heartbeatInterval else { return }
+        heartbeat?.cancel()
+        heartbeatInterval = intervalNanoseconds
+        scheduleHeartbeat()
+    }
+
+    private func scheduleHeartbeat() {
+        heartbeat = loop.assumeIsolated().scheduleTask(in: .nanoseconds(heartbeatInterval)) { [self] in
+            for session in sessions.values { session.heartbeatTick() }
+            scheduleHeartbeat()
+        }
+    }
+
+    func stopHeartbeat() {
+        heartbeat?.cancel()
+        heartbeat = nil
+        heartbeatInterval = 0
+    }
     /// Every session on this loop, members or not (echo sessions), for shutdown.
     private var sessions: [ObjectIdentifier: ChatSession] = [:]
 
@@ -36,6 +61,7 @@ final class LoopShard {
 
     /// Closes every session on this loop with `code`.
     func closeAll(code: ChatCore.CloseCode, reason: String) {
+        stopHeartbeat()
         for session in sessions.values { session.close(code: code, reason: reason) }
     }
 
@@ -95,7 +121,8 @@ final class LoopShard {
 
     /// Applies reloaded settings to every session here; returns how many were revoked.
     func apply(_ settings: Settings) -> Int {
-        sessions.values.reduce(0) { $0 + ($1.apply(settings) ? 1 : 0) }
+        if heartbeatInterval != 0 { ensureHeartbeat(intervalNanoseconds: settings.pingIntervalNanoseconds) }
+        return sessions.values.reduce(0) { $0 + ($1.apply(settings) ? 1 : 0) }
     }
 
     /// Closes the sessions with this id or this name with 1008; returns how many.
