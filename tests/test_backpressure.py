@@ -53,38 +53,49 @@ class StalledReader:
         assert self.buffer.startswith(b"HTTP/1.1 101")
         self.buffer = b""
 
+    def parse(self):
+        """Takes every whole frame out of the buffer: (text events, close code or None)."""
+        events, close = [], None
+        while len(self.buffer) >= 2:
+            opcode, length = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F
+            offset = 2
+            if length == 126:
+                if len(self.buffer) < 4:
+                    break
+                length, offset = struct.unpack("!H", self.buffer[2:4])[0], 4
+            elif length == 127:
+                if len(self.buffer) < 10:
+                    break
+                length, offset = struct.unpack("!Q", self.buffer[2:10])[0], 10
+            if len(self.buffer) < offset + length:
+                break
+            payload = self.buffer[offset:offset + length]
+            self.buffer = self.buffer[offset + length:]
+            if opcode == 1:
+                events.append(json.loads(payload))
+            elif opcode == 8:
+                close = struct.unpack("!H", payload[:2])[0]
+                break
+        return events, close
+
+    def receive(self):
+        """Reads once from the socket; False when the server has closed it."""
+        try:
+            chunk = self.sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            return False
+        self.buffer += chunk
+        return bool(chunk)
+
     def frames(self):
         """Reads everything until the server closes: (text events, close code or None)."""
         self.sock.settimeout(30)
-        events, close = [], None
+        events = []
         while True:
-            while len(self.buffer) >= 2:
-                opcode, length = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F
-                offset = 2
-                if length == 126:
-                    if len(self.buffer) < 4:
-                        break
-                    length, offset = struct.unpack("!H", self.buffer[2:4])[0], 4
-                elif length == 127:
-                    if len(self.buffer) < 10:
-                        break
-                    length, offset = struct.unpack("!Q", self.buffer[2:10])[0], 10
-                if len(self.buffer) < offset + length:
-                    break
-                payload = self.buffer[offset:offset + length]
-                self.buffer = self.buffer[offset + length:]
-                if opcode == 1:
-                    events.append(json.loads(payload))
-                elif opcode == 8:
-                    close = struct.unpack("!H", payload[:2])[0]
-                    return events, close
-            try:
-                chunk = self.sock.recv(65536)
-            except (ConnectionResetError, socket.timeout):
+            batch, close = self.parse()
+            events += batch
+            if close is not None or not self.receive():
                 return events, close
-            if not chunk:
-                return events, close
-            self.buffer += chunk
 
 
 def flood(port, room):
@@ -176,30 +187,9 @@ def read_until_last(slow, prefix):
     events = []
     slow.sock.settimeout(30)
     while True:
-        batch, close = parse_available(slow)
+        slow.receive()
+        batch, close = slow.parse()
         events += batch
         if close is not None or (any(e["type"] == "message" and e["message"]["text"].startswith(prefix) for e in events)
                                  and any(e["type"] == "presence" and e["message"] == "fast left" for e in events)):
             return events, close
-
-
-def parse_available(slow):
-    chunk = slow.sock.recv(65536)
-    slow.buffer += chunk
-    events, close = [], None
-    while len(slow.buffer) >= 2:
-        opcode, length = slow.buffer[0] & 0x0F, slow.buffer[1] & 0x7F
-        offset = 2
-        if length == 126:
-            if len(slow.buffer) < 4:
-                break
-            length, offset = struct.unpack("!H", slow.buffer[2:4])[0], 4
-        if len(slow.buffer) < offset + length:
-            break
-        payload = slow.buffer[offset:offset + length]
-        slow.buffer = slow.buffer[offset + length:]
-        if opcode == 1:
-            events.append(json.loads(payload))
-        elif opcode == 8:
-            close = struct.unpack("!H", payload[:2])[0]
-    return events, close

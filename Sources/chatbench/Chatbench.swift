@@ -29,9 +29,12 @@ struct Common: ParsableArguments {
     var stats: ProcessStats? { serverPid.map(ProcessStats.init) }
 }
 
-func emit(_ object: [String: Any]) {
-    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+/// Prints the report as JSON, then closes the scenario's connections and event loops.
+func finish(_ report: [String: Any], closing channels: [any Channel], group: MultiThreadedEventLoopGroup) async throws {
+    let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted])
     print(String(decoding: data, as: UTF8.self))
+    for channel in channels { channel.close(promise: nil) }
+    try await group.shutdownGracefully()
 }
 
 /// Rooms × members, one sender per room (a member too). Senders keep `window` messages in
@@ -89,9 +92,7 @@ struct Fanout: AsyncParsableCommand {
             report["server_cpu_seconds_per_million_deliveries"] = cpu / Double(max(count, 1)) * 1e6
             report["server_cpu_utilisation"] = cpu / elapsed
         }
-        emit(report)
-        for channel in channels { channel.close(promise: nil) }
-        try await group.shutdownGracefully()
+        try await finish(report, closing: channels, group: group)
     }
 }
 
@@ -155,9 +156,7 @@ struct Latency: AsyncParsableCommand {
                            "p999": percentile(sorted, 0.999), "max": percentile(sorted, 1.0)],
         ]
         if let before = cpuBefore, let after = common.stats?.cpuSeconds() { report["server_cpu_utilisation"] = (after - before) / elapsed }
-        emit(report)
-        for channel in channels { channel.close(promise: nil) }
-        try await group.shutdownGracefully()
+        try await finish(report, closing: channels, group: group)
     }
 }
 
@@ -186,9 +185,7 @@ struct Idle: AsyncParsableCommand {
             report["server_rss_kib_after"] = after
             report["server_rss_kib_per_connection"] = Double(after - before) / Double(connections)
         }
-        emit(report)
-        for channel in channels { channel.close(promise: nil) }
-        try await group.shutdownGracefully()
+        try await finish(report, closing: channels, group: group)
     }
 }
 
@@ -238,7 +235,6 @@ struct Handshakes: AsyncParsableCommand {
             "failed": failed.current, "handshakes_per_second": Double(done.current) / elapsed,
         ]
         if let before = cpuBefore, let after = common.stats?.cpuSeconds() { report["server_cpu_utilisation"] = (after - before) / elapsed }
-        emit(report)
-        try await group.shutdownGracefully()
+        try await finish(report, closing: [], group: group)
     }
 }

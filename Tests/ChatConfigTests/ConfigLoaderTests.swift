@@ -3,18 +3,8 @@ import Testing
 @testable import ChatConfig
 
 @Suite struct ConfigLoaderTests {
-    func parse(_ text: String) throws(ConfigError) -> Config {
-        try ConfigLoader.parse(text, file: "/etc/chatd/chatd.toml")
-    }
-
-    func error(_ text: String) -> ConfigError? {
-        do {
-            _ = try parse(text)
-            return nil
-        } catch {
-            return error
-        }
-    }
+    func parse(_ text: String) throws(ConfigError) -> Config { try parseConfig(text) }
+    func error(_ text: String) -> ConfigError? { configError(text) }
 
     @Test func builtInDefaultsAreTheArticles() throws {
         let c = try ConfigLoader.load(path: nil)
@@ -133,10 +123,7 @@ import Testing
         ("server = 5\n", "server", 1),
     ])
     func wrongTypes(text: String, key: String, line: Int) {
-        let e = error(text)
-        #expect(e?.kind == .wrongType)
-        #expect(e?.key == key)
-        #expect(e?.line == line)
+        expectConfigError(text, .wrongType, key: key, line: line)
     }
 
     @Test(arguments: [
@@ -148,10 +135,7 @@ import Testing
         ("[history]\nwindow = -1\n", "history.window", 2),
     ])
     func outOfRange(text: String, key: String, line: Int) {
-        let e = error(text)
-        #expect(e?.kind == .outOfRange)
-        #expect(e?.key == key)
-        #expect(e?.line == line)
+        expectConfigError(text, .outOfRange, key: key, line: line)
     }
 
     @Test(arguments: [
@@ -168,10 +152,7 @@ import Testing
         ("[server]\ntrusted_proxies = [\"10.0.0.0/40\"]\n", "server.trusted_proxies"),
     ])
     func invalidValues(text: String, key: String) {
-        let e = error(text)
-        #expect(e?.kind == .invalidValue)
-        #expect(e?.key == key)
-        #expect(e?.line == 2)
+        expectConfigError(text, .invalidValue, key: key, line: 2)
     }
 
     @Test func missingFileIsReported() {
