@@ -18,6 +18,11 @@ for pair in FuzzClientCommand:client-command FuzzUpgradeGate:upgrade-gate FuzzCo
     SWIFT_BACKTRACE=enable=no "$bin/$target" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 "$work" corpus/"$corpus" 2>&1 | grep -E "^#|stat::|ERROR|SUMMARY|crash" | tail -12 \
         || true
-    if ls crash-* oom-* timeout-* >/dev/null 2>&1; then status=1; fi
+    for artifact in crash-* oom-* timeout-*; do
+        if [ -e "$artifact" ]; then
+            echo "FAILED: $target left $artifact"
+            status=1
+        fi
+    done
 done
 exit $status

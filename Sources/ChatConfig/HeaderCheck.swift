@@ -1,14 +1,15 @@
-/// Rejects table headers that toml++ (inside TOMLKit) does not reject but asserts on: a
-/// header whose first key character is neither a bare-key character nor a quote (`[!]`,
-/// `[ é]`, `[.a]`) aborts a debug build and is undefined behaviour in a release build. Found
-/// by the config fuzzer (Fuzz/); the regression cases are in ConfigLoaderTests.
+/// Rejects what toml++ (inside TOMLKit) does not reject but asserts on — its assertions are
+/// on in SwiftPM's release builds too, so each aborts chatd instead of naming the line:
+/// a table header whose first key character is neither a bare-key character nor a quote
+/// (`[!]`, `[ é]`, `[.a]`), and a `}` where an array expects a value (`[}`, `[1, }`). Both
+/// found by the config fuzzer (Fuzz/); the regression cases are in ConfigLoaderTests.
 ///
 /// It is a small lexer: it follows strings (basic, literal, multi-line), comments and the
-/// bracket depth of multi-line arrays, so that only real header lines are checked.
+/// open arrays and inline tables, so that only real headers and brackets are checked.
 enum HeaderCheck {
-    /// The 1-based line of the first bad header, or nil.
+    /// The 1-based line of the first such construct, or nil.
     static func firstBadHeader(in text: String) -> Int? {
-        var depth = 0
+        var open: [UInt8] = []  // `[` and `{` of the values being read
         var multiline: [UInt8]?  // the closing delimiter while inside a multi-line string
         var line = 1
         var atLineStart = true
@@ -41,7 +42,7 @@ enum HeaderCheck {
                     i += (b == 0x22 && bytes[i] == 0x5c) ? 2 : 1
                 }
                 i += 1
-            case 0x5b where lineStart && depth == 0:
+            case 0x5b where lineStart && open.isEmpty:
                 // A table header: `[` or `[[`, blanks, then a key.
                 var k = i + 1
                 if k < bytes.count && bytes[k] == 0x5b { k += 1 }
@@ -50,11 +51,16 @@ enum HeaderCheck {
                     return line
                 }
                 while i < bytes.count && bytes[i] != 0x0a && bytes[i] != 0x23 { i += 1 }
-            case 0x5b:
-                depth += 1
+            case 0x5b, 0x7b:
+                open.append(b)
                 i += 1
             case 0x5d:
-                depth = max(0, depth - 1)
+                if open.last == 0x5b { open.removeLast() }
+                i += 1
+            case 0x7d:
+                // `}` only closes an inline table; inside an array toml++ takes it for a value.
+                if open.last == 0x5b { return line }
+                if open.last == 0x7b { open.removeLast() }
                 i += 1
             default:
                 i += 1

@@ -78,12 +78,15 @@ import Testing
         #expect(e?.description.hasPrefix("/etc/chatd/chatd.toml:4: TOML syntax error") == true)
     }
 
-    /// Found by Fuzz/FuzzConfig: toml++ asserts (aborts) on these headers instead of failing.
-    @Test(arguments: ["[!]\n", "[server]\n[ \u{eb}]\n", "[.a]\n", "[[!]]\n", "\n\n[\t\u{FFFD}server]\n"])
+    /// Found by Fuzz/FuzzConfig: toml++ asserts (aborts) on these instead of failing.
+    @Test(arguments: ["[!]\n", "[server]\n[ \u{eb}]\n", "[.a]\n", "[[!]]\n", "\n\n[\t\u{FFFD}server]\n",
+                      "[auth]\ntokens = [}\n", "[auth]\ntokens = [\"a\",\n  }]\n"])
     func malformedTableHeadersAreSyntaxErrors(text: String) {
         let e = error(text)
         #expect(e?.kind == .syntax)
-        #expect(e?.line == text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("[") && !$0.hasPrefix("[server]") }.map { $0 + 1 })
+        #expect(e?.line == text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
+            ($0.contains("[") || $0.contains("}")) && !$0.hasPrefix("[server]") && !$0.hasPrefix("[auth]") && !$0.hasSuffix(",")
+        }.map { $0 + 1 })
     }
 
     @Test func headerCheckLeavesStringsAndArraysAlone() throws {
@@ -96,6 +99,11 @@ import Testing
         [! not a header]"""
         [auth] # [!] in a comment
         tokens = ['[!]']
+        allowed_origins = [ # a comment }
+          "http://a.example",
+        ]
+        [rooms.rules."x-*"]
+        join = "everyone"
         """#)
         #expect(c.auth.tokens == ["[!]"])
         #expect(c.server.webRoot == "[! not a header]")
