@@ -14,7 +14,8 @@ enum HeaderCheck {
         var line = 1
         var atLineStart = true
         let bytes = Array(text.utf8)
-        var i = 0
+        // A byte-order mark is not part of the first line (toml++ skips it too).
+        var i = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         func isBare(_ b: UInt8) -> Bool {
             (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b == 0x5f || b == 0x2d
         }

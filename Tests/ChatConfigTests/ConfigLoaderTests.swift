@@ -80,7 +80,7 @@ import Testing
 
     /// Found by Fuzz/FuzzConfig: toml++ asserts (aborts) on these instead of failing.
     @Test(arguments: ["[!]\n", "[server]\n[ \u{eb}]\n", "[.a]\n", "[[!]]\n", "\n\n[\t\u{FFFD}server]\n",
-                      "[auth]\ntokens = [}\n", "[auth]\ntokens = [\"a\",\n  }]\n"])
+                      "[auth]\ntokens = [}\n", "[auth]\ntokens = [\"a\",\n  }]\n", "\u{FEFF}[!]\n"])
     func malformedTableHeadersAreSyntaxErrors(text: String) {
         let e = error(text)
         #expect(e?.kind == .syntax)
