@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Configuration: TOML -> validated `Config`; errors name file, line and key.
@@ -47,6 +49,18 @@ let package = Package(
             dependencies: ["ChatCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        // Several nodes: history in PostgreSQL (postgres-nio) and LISTEN/NOTIFY between nodes.
+        .target(
+            name: "ChatCluster",
+            dependencies: [
+                "ChatCore", "ChatConfig", "ChatStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Credentials -> identities: plain and SHA-256-hashed tokens, JWTs (jwt-kit).
         .target(
             name: "ChatAuth",
@@ -61,7 +75,7 @@ let package = Package(
         .target(
             name: "ChatServer",
             dependencies: [
-                "ChatAuth", "ChatCore", "ChatConfig", "ChatControl", "ChatStore", "Systemd",
+                "ChatAuth", "ChatCluster", "ChatCore", "ChatConfig", "ChatControl", "ChatStore", "Systemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

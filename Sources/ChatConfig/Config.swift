@@ -15,6 +15,7 @@ public struct Config: Sendable, Equatable {
     public var retention = Retention()
     public var metrics = Metrics()
     public var api = API()
+    public var cluster = Cluster()
 
     public init() {}
 
@@ -150,6 +151,26 @@ public struct Config: Sendable, Equatable {
         /// Seconds between pings; a connection that has not answered the previous ping by
         /// the next one is terminated. Default 30.
         public var pingIntervalSeconds: Double = 30
+    }
+
+    /// Several nodes on one PostgreSQL database (docs/cluster.md). Without `database_url`
+    /// chatd is a single node with its history in SQLite.
+    public struct Cluster: Sendable, Equatable {
+        /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require]`; the
+        /// environment variable `CHATD_DATABASE_URL` wins (keeps the password out of the file).
+        /// Default "" (no cluster).
+        public var databaseURL = ""
+        /// This node's name in presence, `chatctl status` and metrics. Default: the host name.
+        public var nodeID = ""
+        /// How often a node tells the others it is alive (and its rooms' member counts).
+        /// Default 2.
+        public var heartbeatSeconds: Double = 2
+        /// A node not heard from for this long is gone: its members leave every room's
+        /// count. Default 10.
+        public var nodeTimeoutSeconds: Double = 10
+
+        public var isEnabled: Bool { !databaseURL.isEmpty }
+        public var database: PostgresURL? { PostgresURL(databaseURL) }
     }
 
     public struct History: Sendable, Equatable {

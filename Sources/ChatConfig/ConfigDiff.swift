@@ -8,7 +8,9 @@ public struct ConfigDiff: Sendable, Equatable {
 
     /// Keys that take effect only when chatd restarts.
     public static let restartKeys: Set<String> = ["server.listen", "metrics.listen", "control.socket", "log.level",
-                                                  "history.path", "history.synchronous", "server.threads"]
+                                                  "history.path", "history.synchronous", "server.threads",
+                                                  "cluster.database_url", "cluster.node_id",
+                                                  "cluster.heartbeat_seconds", "cluster.node_timeout_seconds"]
 
     private static let fields: [(String, @Sendable (Config) -> String)] = [
         ("server.listen", { "\($0.server.listen)" }),
@@ -51,6 +53,10 @@ public struct ConfigDiff: Sendable, Equatable {
         ("history.path", { "\($0.history.path)" }),
         ("history.synchronous", { "\($0.history.synchronous)" }),
         ("history.resume_limit", { "\($0.history.resumeLimit)" }),
+        ("cluster.database_url", { PostgresURL($0.cluster.databaseURL)?.redacted ?? $0.cluster.databaseURL }),
+        ("cluster.node_id", { "\($0.cluster.nodeID)" }),
+        ("cluster.heartbeat_seconds", { "\($0.cluster.heartbeatSeconds)" }),
+        ("cluster.node_timeout_seconds", { "\($0.cluster.nodeTimeoutSeconds)" }),
         ("rooms.default", { "\($0.rooms.defaultRoom)" }),
         ("log.level", { "\($0.log.level)" }),
         ("control.socket", { "\($0.control.socket)" }),

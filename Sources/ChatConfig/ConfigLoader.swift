@@ -2,7 +2,7 @@ import Foundation
 import TOMLKit
 
 /// Reads a TOML file into a validated `Config`, then applies the article's environment
-/// variables (`PORT`, `CHAT_TOKEN`, `ALLOWED_ORIGINS`), which win over the file.
+/// variables (`PORT`, `CHAT_TOKEN`, `ALLOWED_ORIGINS`) and `CHATD_DATABASE_URL`, which win over the file.
 public enum ConfigLoader {
     /// Loads `path` (or the built-in defaults when nil) and applies `environment`.
     public static func load(path: String?, environment: [String: String] = [:]) throws(ConfigError) -> Config {
@@ -93,6 +93,13 @@ public enum ConfigLoader {
                                   message: "must not be empty")
             }
             config.auth.tokens = [token]
+        }
+        if let url = env["CHATD_DATABASE_URL"], !url.isEmpty {
+            guard PostgresURL(url) != nil else {
+                throw ConfigError(kind: .invalidValue, file: "environment", line: nil, key: "CHATD_DATABASE_URL",
+                                  message: "must be postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require]")
+            }
+            config.cluster.databaseURL = url
         }
         if let origins = env["ALLOWED_ORIGINS"] {
             let list = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

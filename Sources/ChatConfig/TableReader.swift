@@ -89,6 +89,12 @@ struct TableReader {
             "default": { r, v, k, c throws(ConfigError) in c.rooms.defaultRoom = try r.string(v, k) },
             "rules": { r, v, k, c throws(ConfigError) in c.rooms.rules = try r.roomRules(v, k) },
         ],
+        "cluster": [
+            "database_url": { r, v, k, c throws(ConfigError) in c.cluster.databaseURL = try r.string(v, k) },
+            "node_id": { r, v, k, c throws(ConfigError) in c.cluster.nodeID = try r.string(v, k) },
+            "heartbeat_seconds": { r, v, k, c throws(ConfigError) in c.cluster.heartbeatSeconds = try r.number(v, k) },
+            "node_timeout_seconds": { r, v, k, c throws(ConfigError) in c.cluster.nodeTimeoutSeconds = try r.number(v, k) },
+        ],
         "log": [
             "level": { r, v, k, c throws(ConfigError) in c.log.level = try r.string(v, k) },
         ],

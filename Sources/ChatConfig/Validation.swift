@@ -124,6 +124,18 @@ enum Validation {
             throw fail(.invalidValue, "history.synchronous", "must be \"normal\" or \"full\", got \"\(c.history.synchronous)\"")
         }
         try atLeast(c.history.resumeLimit, 0, "history.resume_limit")
+        if c.cluster.isEnabled, c.cluster.database == nil {
+            throw fail(.invalidValue, "cluster.database_url",
+                       "must be postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require]")
+        }
+        if !c.cluster.nodeID.isEmpty, !Sanitize.isValidRoom(c.cluster.nodeID) {
+            throw fail(.invalidValue, "cluster.node_id", "\"\(c.cluster.nodeID)\" is not a node name (1-32 of a-z A-Z 0-9 _ -)")
+        }
+        try positive(c.cluster.heartbeatSeconds, "cluster.heartbeat_seconds")
+        if !(c.cluster.nodeTimeoutSeconds >= 2 * c.cluster.heartbeatSeconds) || !c.cluster.nodeTimeoutSeconds.isFinite {
+            throw fail(.outOfRange, "cluster.node_timeout_seconds",
+                       "must be at least twice cluster.heartbeat_seconds (\(c.cluster.heartbeatSeconds)), got \(c.cluster.nodeTimeoutSeconds)")
+        }
         if !Sanitize.isValidRoom(c.rooms.defaultRoom) {
             throw fail(.invalidValue, "rooms.default", "\"\(c.rooms.defaultRoom)\" is not a room name (1-32 of a-z A-Z 0-9 _ -)")
         }

@@ -105,9 +105,13 @@ public struct StatusInfo: Codable, Sendable, Equatable {
     public var messagesOut: Int
     public var ready: Bool
     public var lastReload: ReloadResult?
+    /// Present when chatd runs as a node of a cluster.
+    public var cluster: ClusterInfo?
 
     public init(version: String, pid: Int32, uptimeSeconds: Double, configPath: String?, configGeneration: Int,
-                connections: Int, rooms: Int, messagesIn: Int, messagesOut: Int, ready: Bool, lastReload: ReloadResult?) {
+                connections: Int, rooms: Int, messagesIn: Int, messagesOut: Int, ready: Bool, lastReload: ReloadResult?,
+                cluster: ClusterInfo? = nil) {
+        self.cluster = cluster
         self.version = version
         self.pid = pid
         self.uptimeSeconds = uptimeSeconds
@@ -119,6 +123,32 @@ public struct StatusInfo: Codable, Sendable, Equatable {
         self.messagesOut = messagesOut
         self.ready = ready
         self.lastReload = lastReload
+    }
+}
+
+/// A cluster node's view: its id, its database connection and its listener.
+public struct ClusterInfo: Codable, Sendable, Equatable {
+    public var node: String
+    /// The database URL without its password.
+    public var database: String
+    public var databaseConnected: Bool
+    /// The LISTEN connection is up.
+    public var listening: Bool
+    /// Seconds this node's last heartbeat took to come back through its listener.
+    public var lagSeconds: Double?
+    public var reconnects: Int
+    /// Other nodes heard from within the node timeout.
+    public var peers: [String]
+
+    public init(node: String, database: String, databaseConnected: Bool, listening: Bool, lagSeconds: Double?,
+                reconnects: Int, peers: [String]) {
+        self.node = node
+        self.database = database
+        self.databaseConnected = databaseConnected
+        self.listening = listening
+        self.lagSeconds = lagSeconds
+        self.reconnects = reconnects
+        self.peers = peers
     }
 }
 

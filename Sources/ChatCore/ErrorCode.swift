@@ -18,6 +18,8 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
     case roomFull = "room_full"
     /// A `join` beyond `limits.max_rooms_per_connection`.
     case tooManyRooms = "too_many_rooms"
+    /// A `message` the history store could not take (its database is down): not sent.
+    case unavailable = "unavailable"
 
     /// The human-readable `message` sent with the code.
     public func message(maxChars: Int) -> String {
@@ -34,6 +36,7 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
         case .notJoined: return "Join the room first."
         case .roomFull: return "The room is full."
         case .tooManyRooms: return "Too many rooms on one connection; leave one first."
+        case .unavailable: return "History is unavailable: your message was not sent. Try again shortly."
         case .badField: return "A field has the wrong type: text must be a string; before and limit positive integers; room a room name."
         }
     }

@@ -49,12 +49,15 @@ public enum PublishRefusal: Error, Sendable, Equatable {
     case badRequest(String)
     case unknownRoom(String)
     case forbidden(String)
+    /// The history store could not take it (a database down): nothing was published.
+    case unavailable(String)
 
     public var status: Int {
         switch self {
         case .badRequest: 400
         case .unknownRoom: 404
         case .forbidden: 403
+        case .unavailable: 503
         }
     }
 
@@ -63,6 +66,7 @@ public enum PublishRefusal: Error, Sendable, Equatable {
         case let .badRequest(why): why
         case let .unknownRoom(room): "no room \(room): it has no rule in rooms.rules, no members and no history"
         case let .forbidden(why): why
+        case let .unavailable(why): why
         }
     }
 }

@@ -1,4 +1,6 @@
+import ChatCluster
 import CoreMetrics
+import NIOConcurrencyHelpers
 import Prometheus
 
 /// chatd's metrics, made through swift-metrics' API with a Prometheus factory of chatd's
@@ -20,6 +22,9 @@ final class ChatMetrics: Sendable {
     let slowDisconnects: CoreMetrics.Counter
     /// Events the server published into rooms (API, chatctl).
     let published: CoreMetrics.Counter
+    /// In a cluster: the bus's state, read at each scrape into the gauges below.
+    let cluster = NIOLockedValueBox<(@Sendable () -> ClusterBus.Status)?>(nil)
+    private let reconnectsSeen = NIOLockedValueBox(0)
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -65,5 +70,20 @@ final class ChatMetrics: Sendable {
         CoreMetrics.Counter(label: "chatd_publish_requests_total", dimensions: [("status", status)], factory: factory)
     }
 
-    func text() -> [UInt8] { registry.emitToBuffer() }
+    func text() -> [UInt8] {
+        if let status = cluster.withLockedValue({ $0 })?() { record(status) }
+        return registry.emitToBuffer()
+    }
+
+    private func record(_ status: ClusterBus.Status) {
+        CoreMetrics.Gauge(label: "chatd_cluster_database_up", factory: factory).record(status.databaseConnected ? 1 : 0)
+        CoreMetrics.Gauge(label: "chatd_cluster_listener_up", factory: factory).record(status.listening ? 1 : 0)
+        CoreMetrics.Gauge(label: "chatd_cluster_listener_lag_seconds", factory: factory).record(status.lagSeconds ?? 0)
+        CoreMetrics.Gauge(label: "chatd_cluster_peers", factory: factory).record(status.peers.count)
+        let new = reconnectsSeen.withLockedValue { seen in
+            defer { seen = status.reconnects }
+            return status.reconnects - seen
+        }
+        CoreMetrics.Counter(label: "chatd_cluster_listener_reconnects_total", factory: factory).increment(by: Int64(max(0, new)))
+    }
 }

@@ -2,6 +2,7 @@ public import ChatConfig
 public import ChatControl
 public import ChatCore
 import ChatAuth
+import ChatCluster
 import ChatStore
 import Foundation
 public import Logging
@@ -41,16 +42,44 @@ final class ServerCore: Sendable {
     }
 
     /// A room publishes into when the configuration names it or it is in use; anything else
-    /// is most likely a typo, which a 404 shows at once.
-    func publish(_ request: PublishRequest, from: String) -> Result<ChatMessage, PublishRefusal> {
+    /// is most likely a typo, which a 404 shows at once. `done` is told once the event is in
+    /// history (and so has its number), or that it could not be stored.
+    func publish(_ request: PublishRequest, from: String, done: @escaping @Sendable (Result<ChatMessage, PublishRefusal>) -> Void) {
         let current = settings.current
         guard current.rules.isConfigured(request.room) || hub.roomExists(request.room) else {
-            return .failure(.unknownRoom(request.room))
+            return done(.failure(.unknownRoom(request.room)))
         }
-        let message = hub.publish(room: request.room, from: from, text: request.text, author: "server:\(from)",
-                                  data: request.data, historyWindow: current.historyWindow)
-        metrics.published.increment()
-        return .success(message)
+        let metrics = self.metrics
+        hub.publish(room: request.room, from: from, text: request.text, author: "server:\(from)",
+                    data: request.data, historyWindow: current.historyWindow) { result in
+            switch result {
+            case let .success(message):
+                metrics.published.increment()
+                done(.success(message))
+            case .failure:
+                done(.failure(.unavailable("the history store is unavailable; nothing was published")))
+            }
+        }
+    }
+
+    func publish(_ request: PublishRequest, from: String) async -> Result<ChatMessage, PublishRefusal> {
+        await withCheckedContinuation { continuation in
+            publish(request, from: from) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// What another node asks of this one: moderation here, the rest in the hub.
+    func apply(_ event: ClusterEvent) {
+        switch event {
+        case let .kick(_, name, reason):
+            Task { [hub] in _ = await hub.onEveryLoop { $0.kick(connection: nil, user: name, reason: reason) } }
+        case let .mute(_, name, until):
+            moderation.applyMute(name, until: until ?? .infinity)
+        case let .unmute(_, name):
+            moderation.applyMute(name, until: nil)
+        default:
+            hub.apply(event)
+        }
     }
 }
 
@@ -87,6 +116,10 @@ public final class ChatServer: Sendable {
     private let housekeeper: NIOLockedValueBox<Housekeeper?> = NIOLockedValueBox(nil)
     private let controlPath = NIOLockedValueBox<String?>(nil)
     private let retention: RetentionJob
+    /// In a cluster: the database's own event loop (blocking store calls wait on it, so it
+    /// must not be one of the chat loops) and the bus to the other nodes.
+    private let databaseGroup: MultiThreadedEventLoopGroup?
+    private let bus: ClusterBus?
 
     struct RuntimeState {
         var config: Config
@@ -101,9 +134,27 @@ public final class ChatServer: Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
         let site = try StaticSite(root: config.server.webRoot ?? options.defaultWebRoot)
         let metrics = ChatMetrics()
-        let path = config.history.resolvedPath(environment: options.environment)
-        let store = try SQLiteStore(path: path, synchronous: config.history.synchronous == "full" ? .full : .normal)
-        logger.notice("history store", metadata: ["path": "\(path)", "synchronous": "\(config.history.synchronous)"])
+        let store: any ChatStore
+        var cluster: (url: PostgresURL, node: String, store: PostgresStore)?
+        if let url = config.cluster.database {
+            let databaseGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            self.databaseGroup = databaseGroup
+            let node = config.cluster.nodeID.isEmpty ? ClusterNode.defaultID() : config.cluster.nodeID
+            do {
+                let postgres = try PostgresStore(url: url, node: node, loop: databaseGroup.next(), logger: logger)
+                cluster = (url, node, postgres)
+                store = postgres
+            } catch {
+                try? databaseGroup.syncShutdownGracefully()
+                throw ClusterStartError(database: url.redacted, reason: "\(String(reflecting: error))")
+            }
+            logger.notice("history store", metadata: ["database": "\(url.redacted)", "node": "\(node)"])
+        } else {
+            databaseGroup = nil
+            let path = config.history.resolvedPath(environment: options.environment)
+            store = try SQLiteStore(path: path, synchronous: config.history.synchronous == "full" ? .full : .normal)
+            logger.notice("history store", metadata: ["path": "\(path)", "synchronous": "\(config.history.synchronous)"])
+        }
         let settings = try Settings(config)
         if settings.authenticator.hasPlainTokens {
             logger.warning("auth.tokens/auth.moderator_tokens hold plain tokens: for development only; store SHA-256 hashes in [auth.credentials.NAME]")
@@ -113,6 +164,17 @@ public final class ChatServer: Sendable {
                           site: site, logger: logger, metrics: metrics)
         state = NIOLockedValueBox(RuntimeState(config: config))
         retention = RetentionJob(hub: core.hub, settings: core.settings, logger: logger)
+        if let cluster, let databaseGroup {
+            let (hub, core) = (core.hub, core)
+            let bus = ClusterBus(config: config.cluster, url: cluster.url, node: cluster.node, store: cluster.store,
+                                 loop: databaseGroup.next(), logger: logger, counts: { hub.localCounts() },
+                                 handler: { core.apply($0) })
+            hub.cluster.withLockedValue { $0 = bus }
+            metrics.cluster.withLockedValue { $0 = { bus.status } }
+            self.bus = bus
+        } else {
+            bus = nil
+        }
     }
 
     /// The convenience the tests use: defaults for everything but config and page.
@@ -170,6 +232,7 @@ public final class ChatServer: Sendable {
             core.logger.notice("listening", metadata: ["address": "\(address)", "activated": "\(!httpFDs.isEmpty)"])
         }
         if let metrics = bound.metrics { core.logger.notice("metrics listening", metadata: ["address": "\(metrics)"]) }
+        bus?.start()
         core.ready.store(true, ordering: .relaxed)
         let keeper = Housekeeper(server: self, watchdog: options.watchdog, notify: options.notify)
         housekeeper.withLockedValue { $0 = keeper }
@@ -222,6 +285,8 @@ public final class ChatServer: Sendable {
         await core.hub.closeAll(code: .goingAway, reason: "server shutting down")
         await waitForConnections(until: ContinuousClock.now + wait)
         try await group.shutdownGracefully()
+        bus?.stop()
+        try await databaseGroup?.shutdownGracefully()
     }
 
     /// Waits for the last connection to go, checking each event loop's closes as they land.
@@ -332,7 +397,13 @@ public final class ChatServer: Sendable {
             configPath: options.configPath, configGeneration: s.generation, connections: connectionCount,
             rooms: core.hub.roomInfos().filter { $0.online > 0 }.count,
             messagesIn: core.hub.messagesIn.load(ordering: .relaxed), messagesOut: core.hub.framesOut.load(ordering: .relaxed),
-            ready: core.ready.load(ordering: .relaxed), lastReload: s.lastReload)
+            ready: core.ready.load(ordering: .relaxed), lastReload: s.lastReload,
+            cluster: bus.map { bus in
+                let status = bus.status
+                return ClusterInfo(node: status.node, database: status.database, databaseConnected: status.databaseConnected,
+                                   listening: status.listening, lagSeconds: status.lagSeconds, reconnects: status.reconnects,
+                                   peers: status.peers.keys.sorted())
+            })
     }
 
     /// The `STATUS=` line for systemd.
@@ -351,6 +422,8 @@ public final class ChatServer: Sendable {
     /// Closes matching connections with 1008 and `reason`; returns how many.
     public func kick(connection: String?, user: String?, reason: String) async -> Int {
         let count = await core.hub.onEveryLoop { $0.kick(connection: connection, user: user, reason: reason) }.reduce(0, +)
+        // A user may be connected to other nodes too; connection ids are this node's own.
+        if let user, connection == nil { core.hub.tellCluster(.kick(node: "", name: user, reason: reason)) }
         core.logger.notice("kick", metadata: ["connection": "\(connection ?? "-")", "user": "\(user ?? "-")", "closed": "\(count)"])
         return count
     }
@@ -359,8 +432,8 @@ public final class ChatServer: Sendable {
 
     /// Sends an event to a room as the server (`POST /api/publish`, `chatctl publish`): it
     /// follows the room's history and slow-consumer rules like any message.
-    public func publish(_ request: PublishRequest, from: String) -> Result<ChatMessage, PublishRefusal> {
-        core.publish(request, from: from)
+    public func publish(_ request: PublishRequest, from: String) async -> Result<ChatMessage, PublishRefusal> {
+        await core.publish(request, from: from)
     }
 
     /// `limits.max_message_chars` in force, for publishers outside the HTTP path.

@@ -394,7 +394,13 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
             guard let room = memberRoom(named) else { return refuse(.notJoined) }
             if let denied = Authorization.send(identity, room: room, rule: settings.rules.rule(for: room)) { return refuse(denied) }
             if moderation.isMuted(name) { return refuse(.muted) }
-            hub.publish(room: room, from: name, text: text, author: authorKey, historyWindow: settings.historyWindow)
+            let this = NIOLoopBound(self, eventLoop: context!.eventLoop)
+            let loop = context!.eventLoop
+            hub.publish(room: room, from: name, text: text, author: authorKey, historyWindow: settings.historyWindow) { result in
+                // The sender is told; a message that reached history reaches it like any other.
+                guard case .failure = result else { return }
+                loop.execute { this.value.refuse(.unavailable) }
+            }
         case let .delete(seq, named):
             guard let room = readableRoom(named) else { return }
             requestDelete(seq: seq, room: room)

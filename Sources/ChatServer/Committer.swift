@@ -5,10 +5,17 @@ import NIOConcurrencyHelpers
 
 /// Makes messages durable before anyone sees them: publishers hand messages over (under
 /// their room's lock, so each room's order is kept), and one store queue commits whatever
-/// has gathered in a single transaction, then has the hub broadcast the batch in order.
-/// While a batch is being written the next one gathers: group commit, off the event loops.
+/// has gathered in a single batch, then has the hub broadcast it in order. While a batch is
+/// being written the next one gathers: group commit, off the event loops.
 final class Committer: @unchecked Sendable {
-    typealias Entry = (message: ChatMessage, room: Room)
+    struct Entry {
+        /// As submitted; `stored` is what the store made of it (its sequence number when the
+        /// store gives them out).
+        var message: ChatMessage
+        let room: Room
+        /// Told the outcome on the store queue (the sender's error event, the API's answer).
+        let done: (@Sendable (Result<ChatMessage, any Error>) -> Void)?
+    }
 
     private let store: any ChatStore
     private let queue = DispatchQueue(label: "chatd.store")
@@ -25,9 +32,9 @@ final class Committer: @unchecked Sendable {
         self.failed = failed
     }
 
-    func submit(_ message: ChatMessage, room: Room) {
+    func submit(_ entry: Entry) {
         let start = lock.withLock { () -> Bool in
-            pending.append((message, room))
+            pending.append(entry)
             if draining { return false }
             draining = true
             return true
@@ -44,13 +51,45 @@ final class Committer: @unchecked Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            do {
-                try store.append(batch.map(\.message))
-                committed(batch)
-            } catch {
-                failed(batch, error)
-            }
+            commit(batch)
         }
+    }
+
+    private func commit(_ batch: [Entry]) {
+        do {
+            let stored = try store.append(batch.map(\.message))
+            finish(zip(batch, stored).map { entry, message in
+                var entry = entry
+                entry.message = message
+                return entry
+            })
+        } catch let partial as PartialAppend {
+            var done: [Entry] = []
+            var lost: [Entry] = []
+            for (entry, message) in zip(batch, partial.stored) {
+                if let message {
+                    var entry = entry
+                    entry.message = message
+                    done.append(entry)
+                } else {
+                    lost.append(entry)
+                }
+            }
+            finish(done)
+            fail(lost, partial.underlying)
+        } catch {
+            fail(batch, error)
+        }
+    }
+
+    private func finish(_ entries: [Entry]) {
+        committed(entries)
+        for entry in entries { entry.done?(.success(entry.message)) }
+    }
+
+    private func fail(_ entries: [Entry], _ error: any Error) {
+        failed(entries, error)
+        for entry in entries { entry.done?(.failure(error)) }
     }
 
     /// Runs `body` on the store queue after everything submitted so far, without waiting.

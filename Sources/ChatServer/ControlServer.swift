@@ -202,12 +202,16 @@ enum ControlCommands {
                 }
                 data = parsed
             }
-            let result = PublishRequest.make(room: room, text: request.text, data: data, maxChars: server.maxMessageChars)
-                .flatMap { server.publish($0, from: "operator") }
+            let result: Result<ChatMessage, PublishRefusal>
+            switch PublishRequest.make(room: room, text: request.text, data: data, maxChars: server.maxMessageChars) {
+            case let .success(made): result = await server.publish(made, from: "operator")
+            case let .failure(refusal): result = .failure(refusal)
+            }
             switch result {
             case let .success(message): response.published = message.seq
             case let .failure(refusal):
-                return .failure(refusal.status == 404 ? "not_found" : "bad_request", refusal.reason)
+                let code = switch refusal.status { case 404: "not_found"; case 503: "unavailable"; default: "bad_request" }
+                return .failure(code, refusal.reason)
             }
         case .reload:
             let result = await server.reload()

@@ -51,10 +51,16 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard let h = head else { return }
             head = nil
             if QueryString.split(target: h.uri).path == PublishEndpoint.path {
-                let answer = bodyTooLarge ? PublishEndpoint.tooLarge(limit: server.settings.current.maxBodyBytes)
-                    : PublishEndpoint.answer(h, body: body, server: server)
-                body = nil
-                return reply(context, h, answer, close: bodyTooLarge)
+                defer { body = nil }
+                if bodyTooLarge {
+                    return reply(context, h, PublishEndpoint.tooLarge(limit: server.settings.current.maxBodyBytes), close: true)
+                }
+                let this = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let loop = context.eventLoop
+                PublishEndpoint.answer(h, body: body, server: server) { answer in
+                    loop.execute { this.value.0.reply(this.value.1, h, answer, close: false) }
+                }
+                return
             }
             respond(to: h, context: context)
         }

@@ -1,3 +1,4 @@
+import ChatCluster
 import ChatControl
 import ChatCore
 import ChatStore
@@ -19,7 +20,7 @@ final class Hub: Sendable {
     }
 
     let shards: [ShardRef]
-    private let rooms = NIOLockedValueBox<[String: Room]>([:])
+    let rooms = NIOLockedValueBox<[String: Room]>([:])
     private let allocator = ByteBufferAllocator()
     /// Open WebSocket connections (chat and echo), for /healthz.
     let connections = Atomic<Int>(0)
@@ -28,13 +29,22 @@ final class Hub: Sendable {
     let metrics: ChatMetrics
     /// The durable store, when there is one; messages are committed before broadcast.
     let store: (any ChatStore)?
-    private let committer: NIOLockedValueBox<Committer?> = NIOLockedValueBox(nil)
+    let committer: NIOLockedValueBox<Committer?> = NIOLockedValueBox(nil)
     private let lastSequences: [String: UInt64]
+    /// True when the store numbers messages (PostgreSQL, several nodes): a room's `seq` is
+    /// then the last one delivered here, advanced in order by `deliverInOrder`.
+    let shared: Bool
+    /// The other nodes, in a cluster (set once at start).
+    let cluster = NIOLockedValueBox<ClusterBus?>(nil)
+    /// Members on other nodes: room → node → count.
+    let remotePresence = NIOLockedValueBox<[String: [String: Int]]>([:])
 
     init(loops: [any EventLoop], metrics: ChatMetrics, store: (any ChatStore)? = nil) throws {
         self.metrics = metrics
         self.store = store
-        lastSequences = try store?.lastSequences() ?? [:]
+        shared = store?.assignsSequences ?? false
+        // Shared stores are asked per room when it is first used: other nodes write too.
+        lastSequences = shared ? [:] : try store?.lastSequences() ?? [:]
         shards = loops.map { loop in
             ShardRef(loop: loop, shard: NIOLoopBoundBox.makeBoxSendingValue(LoopShard(loop: loop), eventLoop: loop))
         }
@@ -43,7 +53,7 @@ final class Hub: Sendable {
             committer.withLockedValue {
                 $0 = Committer(store: store, committed: { [weak self] batch in self?.broadcastCommitted(batch) },
                                failed: { batch, error in
-                                   logger.error("history commit failed; \(batch.count) messages not delivered: \(error)")
+                                   logger.error("history commit failed; \(batch.count) messages not sent: \(error)")
                                    metrics.errors("store_failed").increment(by: Int64(batch.count))
                                })
             }
@@ -55,12 +65,13 @@ final class Hub: Sendable {
         shards.firstIndex { $0.loop === loop } ?? 0
     }
 
-    private func room(_ name: String, historyWindow: Int) -> Room {
+    func room(_ name: String, historyWindow: Int) -> Room {
         rooms.withLockedValue { rooms in
             if let room = rooms[name] { return room }
             let room = Room(name: name, historyWindow: historyWindow, shardCount: shards.count)
             // A room first touched since start continues its sequence and window from the store.
-            room.seq = lastSequences[name] ?? 0
+            room.seq = shared ? (try? store?.lastSequence(room: name)) ?? 0 : lastSequences[name] ?? 0
+            room.remoteOnline = remotePresence.withLockedValue { $0[name]?.values.reduce(0, +) ?? 0 }
             if let store, room.seq > 0, let recent = try? store.recent(room: name, limit: historyWindow) {
                 for m in recent { room.history.append(m) }
             }
@@ -83,18 +94,19 @@ final class Hub: Sendable {
               resumeLimit: Int) -> Welcome? {
         let room = room(member.room, historyWindow: historyWindow)
         let name = member.session.name
-        let snapshot: ([ChatMessage], UInt64)? = room.lock.withLock {
-            if maxMembers > 0 && room.online >= maxMembers { return nil }
+        let snapshot: ([ChatMessage], UInt64, Int)? = room.lock.withLock {
+            if maxMembers > 0 && room.total >= maxMembers { return nil }
             room.perShard[shardIndex] += 1
             room.online += 1
             // Deliveries already queued for this loop carry older epochs and skip the newcomer:
             // it gets those messages from the history snapshot instead, exactly once.
             member.joinEpoch = room.epoch
-            let snapshot = (room.history.messages, room.seq)
-            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) joined", online: room.online))
+            let snapshot = (room.history.messages, room.seq, room.online)
+            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) joined", online: room.total))
             return snapshot
         }
-        guard let (window, lastSeq) = snapshot else { return nil }
+        guard let (window, lastSeq, local) = snapshot else { return nil }
+        tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) joined"))
         shards[shardIndex].shard.value.add(member)
         guard let since else { return Welcome(messages: window, recovered: nil) }
         return resume(room: room.name, since: since, window: window, lastSeq: lastSeq, limit: resumeLimit)
@@ -144,41 +156,55 @@ final class Hub: Sendable {
         shards[shardIndex].shard.value.remove(member)
         let room = room(member.room, historyWindow: 0)
         let name = member.session.name
-        room.lock.withLock {
+        let local = room.lock.withLock {
             room.perShard[shardIndex] -= 1
             room.online -= 1
-            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) left", online: room.online))
+            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) left", online: room.total))
+            return room.online
         }
+        tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) left"))
     }
 
     /// Appends a message to its room's history and sends it to every member, sender included.
+    /// With a store, `done` is told on the store queue whether it was committed (and with
+    /// which number, which a shared store gives out only then).
     @discardableResult
     func publish(room name: String, from: String, text: String, author: String = "", data: String? = nil,
-                 historyWindow: Int) -> ChatMessage {
+                 historyWindow: Int, done: (@Sendable (Result<ChatMessage, any Error>) -> Void)? = nil) -> ChatMessage {
         let room = room(name, historyWindow: historyWindow)
         let id = UUID().uuidString.lowercased()
         let sentAt = Timestamp.iso8601(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
         messagesIn.add(1, ordering: .relaxed)
         metrics.messagesReceived.increment()
         let committer = self.committer.withLockedValue { $0 }
-        return room.lock.withLock {
-            room.seq += 1
-            let message = ChatMessage(id: id, seq: room.seq, room: name, from: from, text: text, sentAt: sentAt, author: author,
-                                      data: data)
+        let message: ChatMessage = room.lock.withLock {
+            // A shared store numbers the message when it commits it.
+            if !shared { room.seq += 1 }
+            let message = ChatMessage(id: id, seq: shared ? 0 : room.seq, room: name, from: from, text: text, sentAt: sentAt,
+                                      author: author, data: data)
             if let committer {
                 // Handed over under the room lock: the store queue sees each room in order.
-                committer.submit(message, room: room)
+                committer.submit(Committer.Entry(message: message, room: room, done: done))
             } else {
                 room.history.append(message)
                 broadcastLocked(room, event: .message(message))
             }
             return message
         }
+        if committer == nil { done?(.success(message)) }
+        return message
     }
 
     /// Called on the store queue once a batch is durable: into the windows, out to members.
     private func broadcastCommitted(_ batch: [Committer.Entry]) {
-        for (message, room) in batch {
+        if shared {
+            var rooms: [ObjectIdentifier: (Room, [ChatMessage])] = [:]
+            for entry in batch { rooms[ObjectIdentifier(entry.room), default: (entry.room, [])].1.append(entry.message) }
+            for (room, messages) in rooms.values { deliverInOrder(room, messages, through: messages.map(\.seq).max() ?? 0) }
+            return
+        }
+        for entry in batch {
+            let (message, room) = (entry.message, entry.room)
             room.lock.withLock {
                 room.history.append(message)
                 broadcastLocked(room, event: .message(message))
@@ -195,9 +221,11 @@ final class Hub: Sendable {
         }
     }
 
-    /// Takes removed messages out of the rooms' windows and tells each room's members.
-    func removeFromWindows(_ removed: [ChatMessage]) {
+    /// Takes removed messages out of the rooms' windows and tells each room's members (and,
+    /// when `announce`, the other nodes').
+    func removeFromWindows(_ removed: [ChatMessage], announce: Bool = true) {
         for message in removed {
+            if announce { tellCluster(.deleted(node: "", room: message.room, seq: message.seq, id: message.id)) }
             let room = self.room(message.room, historyWindow: 0)
             room.lock.withLock {
                 room.history.remove { $0.room == message.room && $0.seq == message.seq }
@@ -208,7 +236,8 @@ final class Hub: Sendable {
 
     /// Drops expired messages (seq ≤ `upTo`) from a room's window; clients are not told,
     /// they keep what they were shown.
-    func expireFromWindow(room name: String, upTo: UInt64) {
+    func expireFromWindow(room name: String, upTo: UInt64, announce: Bool = true) {
+        if announce { tellCluster(.expired(node: "", room: name, upTo: upTo)) }
         guard let room = rooms.withLockedValue({ $0[name] }) else { return }
         room.lock.withLock { room.history.remove { $0.seq <= upTo } }
     }
@@ -220,7 +249,7 @@ final class Hub: Sendable {
 
     /// Encodes `event` once and enqueues one delivery per loop with members. Call with the
     /// room's lock held.
-    private func broadcastLocked(_ room: Room, event: ServerEvent) {
+    func broadcastLocked(_ room: Room, event: ServerEvent) {
         room.epoch += 1
         let epoch = room.epoch
         let frame = ServerFrame.text(event.jsonBytes(), allocator: allocator)
@@ -257,14 +286,15 @@ final class Hub: Sendable {
 
     /// True when the room has been used since start (members, or history from the store).
     func roomExists(_ name: String) -> Bool {
-        rooms.withLockedValue { $0[name] != nil } || lastSequences[name] != nil
+        if rooms.withLockedValue({ $0[name] != nil }) || lastSequences[name] != nil { return true }
+        return shared && (try? store?.lastSequence(room: name)) != nil
     }
 
     /// Rooms with members or history, with their online counts and last sequence numbers.
     func roomInfos() -> [RoomInfo] {
         let all = rooms.withLockedValue { Array($0.values) }
         return all.map { room in
-            room.lock.withLock { RoomInfo(name: room.name, online: room.online, lastSeq: room.seq) }
+            room.lock.withLock { RoomInfo(name: room.name, online: room.total, lastSeq: room.seq) }
         }.filter { $0.online > 0 || $0.lastSeq > 0 }.sorted { $0.name < $1.name }
     }
 
@@ -284,7 +314,11 @@ final class Room: @unchecked Sendable {
     /// Counts broadcasts (messages and presence) so that a joining member can tell which
     /// queued deliveries predate it.
     var epoch: UInt64 = 0
+    /// Members on this node.
     var online = 0
+    /// Members on other nodes (a cluster), as their heartbeats and presence events tell.
+    var remoteOnline = 0
+    var total: Int { online + remoteOnline }
     var perShard: [Int]
     var history: HistoryWindow
 

@@ -42,14 +42,21 @@ final class Moderation: Sendable {
     func mute(_ name: String, seconds: Double?, actor: String, reason: String) {
         let until = seconds.map { Date().timeIntervalSince1970 + $0 } ?? .infinity
         mutes.withLockedValue { $0[name] = until }
+        hub.tellCluster(.mute(node: "", name: name, until: until.isFinite ? until : nil))
         record(actor: actor, action: "mute", target: name + (seconds.map { " for \(Int($0))s" } ?? ""), reason: reason)
     }
 
     /// Returns false when the name was not muted.
     func unmute(_ name: String, actor: String, reason: String) -> Bool {
         let was = mutes.withLockedValue { $0.removeValue(forKey: name) != nil }
+        if was { hub.tellCluster(.unmute(node: "", name: name)) }
         if was { record(actor: actor, action: "unmute", target: name, reason: reason) }
         return was
+    }
+
+    /// Another node's mute (nil: unmute); its audit entry is that node's.
+    func applyMute(_ name: String, until: Double?) {
+        mutes.withLockedValue { $0[name] = until }
     }
 
     // MARK: Deletes

@@ -8,44 +8,64 @@ import NIOHTTP1
 enum PublishEndpoint {
     static let path = "/api/publish"
 
-    struct Answer {
+    struct Answer: Sendable {
         var status: HTTPResponseStatus
         var json: [UInt8]
         var headers: [(String, String)] = []
     }
 
-    static func answer(_ head: HTTPRequestHead, body: ByteBuffer?, server: ServerCore) -> Answer {
+    /// Answers through `reply`, at once for a refused request, else once the event is in
+    /// history (on the store queue: hop to the channel's loop).
+    static func answer(_ head: HTTPRequestHead, body: ByteBuffer?, server: ServerCore,
+                       reply: @escaping @Sendable (Answer) -> Void) {
+        switch check(head, body: body, server: server) {
+        case let .failure(answer):
+            reply(answer)
+        case let .success((request, key)):
+            server.publish(request, from: key) { result in
+                switch result {
+                case let .success(message):
+                    var w = JSONWriter()
+                    w.beginObject()
+                    w.field("ok", true)
+                    w.field("room", message.room)
+                    w.field("seq", message.seq)
+                    w.field("id", message.id)
+                    w.endObject()
+                    reply(Answer(status: .ok, json: w.bytes))
+                case let .failure(refusal):
+                    reply(failure(refusal))
+                }
+            }
+        }
+    }
+
+    private enum Checked {
+        case success((PublishRequest, String))
+        case failure(Answer)
+    }
+
+    /// The request and the key's name, or the answer that refuses it.
+    private static func check(_ head: HTTPRequestHead, body: ByteBuffer?, server: ServerCore) -> Checked {
         let settings = server.settings.current
-        if settings.apiKeys.isEmpty { return failure(.notFound, "the publish API is off: configure [api.keys.NAME]") }
+        if settings.apiKeys.isEmpty { return .failure(failure(.notFound, "the publish API is off: configure [api.keys.NAME]")) }
         guard head.method == .POST else {
             var answer = failure(.methodNotAllowed, "use POST")
             answer.headers.append(("Allow", "POST"))
-            return answer
+            return .failure(answer)
         }
         guard let presented = UpgradeGate.bearerToken(head.headers.first(name: "authorization")), let key = settings.apiKeys.key(for: presented) else {
             var answer = failure(.unauthorized, "missing or invalid API key (Authorization: Bearer KEY)")
             answer.headers.append(("WWW-Authenticate", "Bearer"))
-            return answer
+            return .failure(answer)
         }
         let request: PublishRequest
         switch PublishRequest.decode(body?.readableBytesView ?? ByteBuffer().readableBytesView, maxChars: settings.maxMessageChars) {
         case let .success(decoded): request = decoded
-        case let .failure(refusal): return failure(refusal)
+        case let .failure(refusal): return .failure(failure(refusal))
         }
-        guard key.rooms.matches(request.room) else { return failure(.forbidden("this key may not publish to \(request.room)")) }
-        switch server.publish(request, from: key.name) {
-        case let .success(message):
-            var w = JSONWriter()
-            w.beginObject()
-            w.field("ok", true)
-            w.field("room", message.room)
-            w.field("seq", message.seq)
-            w.field("id", message.id)
-            w.endObject()
-            return Answer(status: .ok, json: w.bytes)
-        case let .failure(refusal):
-            return failure(refusal)
-        }
+        guard key.rooms.matches(request.room) else { return .failure(failure(.forbidden("this key may not publish to \(request.room)"))) }
+        return .success((request, key.name))
     }
 
     static func tooLarge(limit: Int) -> Answer {

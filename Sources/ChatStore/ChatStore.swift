@@ -1,16 +1,23 @@
 public import ChatCore
 
-/// Where history lives. One protocol, so that SQLite (the embedded default) and a later
-/// PostgreSQL store are interchangeable. Calls are synchronous and made from chatd's store
-/// queue, never from an event loop.
+/// Where history lives. One protocol, so that SQLite (the embedded default, one node) and
+/// PostgreSQL (several nodes) are interchangeable. Calls are synchronous: writes are made
+/// from chatd's store queue; reads also from event loops (a resume older than the window).
 public protocol ChatStore: Sendable {
+    /// True when the store numbers messages itself, atomically, because several nodes share
+    /// it (`append` then ignores the `seq` it is given); false when the one node does.
+    var assignsSequences: Bool { get }
+
+    /// The last sequence number given out in one room, or nil when it never had a message.
+    func lastSequence(room: String) throws -> UInt64?
+
     /// The last sequence number ever given out in each room (kept even when the messages
     /// themselves were deleted or expired, so a number is never reused).
     func lastSequences() throws -> [String: UInt64]
 
-    /// Appends messages in one transaction; when it returns they are durable (see
-    /// `SQLiteStore` for what that means against a crash).
-    func append(_ batch: [ChatMessage]) throws
+    /// Appends messages; when it returns they are durable (see `SQLiteStore` for what that
+    /// means against a crash). Returns them as stored, each room's in sequence order.
+    func append(_ batch: [ChatMessage]) throws -> [ChatMessage]
 
     /// The newest `limit` messages of a room, oldest first.
     func recent(room: String, limit: Int) throws -> [ChatMessage]
@@ -47,4 +54,16 @@ public protocol ChatStore: Sendable {
 
     /// Moderation actions at or after `since` (seconds since 1970), oldest first.
     func auditLog(since: Double, limit: Int) throws -> [AuditEntry]
+}
+
+/// `append` stored the messages of some rooms and then failed: `stored` holds, in batch
+/// order, each message as stored or nil for those that were not.
+public struct PartialAppend: Error {
+    public let stored: [ChatMessage?]
+    public let underlying: any Error
+
+    public init(stored: [ChatMessage?], underlying: any Error) {
+        self.stored = stored
+        self.underlying = underlying
+    }
 }

@@ -104,8 +104,17 @@ public final class SQLiteStore: ChatStore {
         }
     }
 
-    public func append(_ batch: [ChatMessage]) throws {
-        guard !batch.isEmpty else { return }
+    public var assignsSequences: Bool { false }
+
+    public func lastSequence(room: String) throws -> UInt64? {
+        try pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT last_seq FROM room_sequence WHERE room = ?", arguments: [room]).map(UInt64.init)
+        }
+    }
+
+    @discardableResult
+    public func append(_ batch: [ChatMessage]) throws -> [ChatMessage] {
+        guard !batch.isEmpty else { return batch }
         try pool.write { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO message (room, seq, id, sender, text, sent_at, author, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -121,6 +130,7 @@ public final class SQLiteStore: ChatStore {
                 """)
             for (room, seq) in last { try upsert.execute(arguments: [room, Int64(seq)]) }
         }
+        return batch
     }
 
     public func recent(room: String, limit: Int) throws -> [ChatMessage] {

@@ -76,7 +76,7 @@ enum Output {
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Version, pid, uptime, config, connections, rooms, message counts, last reload.")
+    static let configuration = CommandConfiguration(abstract: "Version, pid, uptime, config, connections, rooms, message counts, last reload; in a cluster the node, database and listener.")
     @OptionGroup var control: ControlOptions
 
     func run() throws {
@@ -95,6 +95,14 @@ struct Status: ParsableCommand {
                                              : "FAILED at \(when): \(r.error ?? "")"])
         } else {
             rows.append(["last reload", "none"])
+        }
+        if let c = s.cluster {
+            rows.append(["node", c.node])
+            rows.append(["database", "\(c.database) (\(c.databaseConnected ? "connected" : "NOT CONNECTED"))"])
+            rows.append(["listener", c.listening ? "listening, lag \(c.lagSeconds.map { String(format: "%.1f ms", $0 * 1000) } ?? "unknown")"
+                                                 : "NOT LISTENING (reconnecting)"])
+            rows.append(["listener reconnects", String(c.reconnects)])
+            rows.append(["peers", c.peers.isEmpty ? "none" : c.peers.joined(separator: ", ")])
         }
         Output.table(["field", "value"], rows)
     }

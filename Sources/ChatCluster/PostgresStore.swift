@@ -1,0 +1,248 @@
+public import ChatConfig
+public import ChatCore
+public import ChatStore
+import Foundation
+public import Logging
+public import NIOCore
+import PostgresNIO
+
+/// History in PostgreSQL, shared by every node of a cluster. Each room's sequence number is
+/// given out by the database inside the statement that inserts the messages (a row lock on
+/// `chatd_room_sequence`), so every node agrees on the order, and the same statement
+/// NOTIFYs the other nodes: a notification is sent only if, and when, the insert commits.
+///
+/// Writes go through one connection, reads through another, so that a long read never
+/// holds up a commit. Calls block their thread; they must not run on `loop`.
+public final class PostgresStore: ChatStore {
+    /// The NOTIFY channel every node LISTENs on.
+    public static let channel = "chatd"
+    /// NOTIFY payloads must stay under 8000 bytes; larger batches notify a range only.
+    static let payloadLimit = 7900
+
+    private let writer: PGSlot
+    private let reader: PGSlot
+    private let node: String
+
+    public init(url: PostgresURL, node: String, loop: any EventLoop, logger: Logger) throws {
+        writer = PGSlot(url: url, loop: loop, logger: logger)
+        reader = PGSlot(url: url, loop: loop, logger: logger)
+        self.node = node
+        try migrate()
+    }
+
+    public var assignsSequences: Bool { true }
+    public var isConnected: Bool { writer.isConnected }
+
+    /// Idempotent DDL under an advisory lock, so that nodes starting together do not race.
+    private func migrate() throws {
+        let statements: [PostgresQuery] = [
+            "SELECT pg_advisory_lock(7437001)",
+            """
+            CREATE TABLE IF NOT EXISTS chatd_message (
+                room text NOT NULL, seq bigint NOT NULL, id text NOT NULL, sender text NOT NULL,
+                text text NOT NULL, sent_at text NOT NULL, author text NOT NULL DEFAULT '', data text,
+                PRIMARY KEY (room, seq))
+            """,
+            "CREATE INDEX IF NOT EXISTS chatd_message_sender ON chatd_message (sender)",
+            "CREATE TABLE IF NOT EXISTS chatd_room_sequence (room text PRIMARY KEY, last_seq bigint NOT NULL)",
+            """
+            CREATE TABLE IF NOT EXISTS chatd_audit (
+                id bigserial PRIMARY KEY, at double precision NOT NULL, actor text NOT NULL,
+                action text NOT NULL, target text NOT NULL, reason text NOT NULL)
+            """,
+            "CREATE INDEX IF NOT EXISTS chatd_audit_at ON chatd_audit (at)",
+            "SELECT pg_advisory_unlock(7437001)",
+        ]
+        for statement in statements { _ = try writer.run(statement) }
+    }
+
+    public func lastSequences() throws -> [String: UInt64] {
+        var out: [String: UInt64] = [:]
+        for row in try reader.run("SELECT room, last_seq FROM chatd_room_sequence") {
+            let (room, seq) = try row.decode((String, Int64).self)
+            out[room] = UInt64(seq)
+        }
+        return out
+    }
+
+    public func lastSequence(room: String) throws -> UInt64? {
+        try reader.run("SELECT last_seq FROM chatd_room_sequence WHERE room = \(room)").first
+            .map { UInt64(try $0.decode(Int64.self)) }
+    }
+
+    private struct Row: Encodable {
+        var id, from, text, sentAt, author: String
+        var data: String?
+    }
+
+    /// One statement per room: it takes the room's next numbers, inserts, and notifies, in
+    /// one transaction. Returns the messages in `batch` order with their numbers.
+    @discardableResult
+    public func append(_ batch: [ChatMessage]) throws -> [ChatMessage] {
+        var stored = batch.map { Optional($0) }
+        var order: [String] = []
+        var byRoom: [String: [Int]] = [:]
+        for (index, message) in batch.enumerated() {
+            if byRoom[message.room] == nil { order.append(message.room) }
+            byRoom[message.room, default: []].append(index)
+            stored[index] = nil
+        }
+        let encoder = JSONEncoder()
+        for room in order {
+            let indices = byRoom[room]!
+            do {
+                let rows = indices.map { i in
+                    let m = batch[i]
+                    return Row(id: m.id, from: m.from, text: m.text, sentAt: m.sentAt, author: m.author, data: m.data)
+                }
+                let json = String(decoding: try encoder.encode(rows), as: UTF8.self)
+                let seqs = try writer.run(Self.appendQuery(room: room, count: indices.count, json: json, node: node))
+                    .map { UInt64(try $0.decode(Int64.self)) }
+                guard seqs.count == indices.count else { throw DatabaseError.unexpected("insert returned \(seqs.count) rows for \(indices.count) messages") }
+                for (i, seq) in zip(indices, seqs) {
+                    var m = batch[i]
+                    m.seq = seq
+                    stored[i] = m
+                }
+            } catch {
+                // Rooms before this one are committed (and notified): say which.
+                if stored.contains(where: { $0 != nil }) { throw PartialAppend(stored: stored, underlying: error) }
+                throw error
+            }
+        }
+        return stored.map { $0! }
+    }
+
+    static func appendQuery(room: String, count: Int, json: String, node: String) -> PostgresQuery {
+        let n = Int64(count)
+        let limit = payloadLimit
+        return """
+            WITH s AS (
+                INSERT INTO chatd_room_sequence AS r (room, last_seq) VALUES (\(room), \(n))
+                ON CONFLICT (room) DO UPDATE SET last_seq = r.last_seq + excluded.last_seq
+                RETURNING last_seq
+            ), ins AS (
+                INSERT INTO chatd_message (room, seq, id, sender, text, sent_at, author, data)
+                SELECT \(room), s.last_seq - \(n) + e.ord, e.j->>'id', e.j->>'from', e.j->>'text', e.j->>'sentAt',
+                       e.j->>'author', e.j->>'data'
+                FROM s, jsonb_array_elements(\(json)::jsonb) WITH ORDINALITY AS e(j, ord)
+                RETURNING seq, id, sender, text, sent_at, author, data
+            ), p AS (
+                SELECT json_build_object('k', 'm', 'n', \(node)::text, 'r', \(room)::text, 'a', min(seq), 'b', max(seq),
+                           'm', json_agg(json_build_object('seq', seq, 'id', id, 'from', sender, 'text', text,
+                                'sentAt', sent_at, 'author', author, 'data', data) ORDER BY seq))::text AS whole,
+                       json_build_object('k', 'm', 'n', \(node)::text, 'r', \(room)::text, 'a', min(seq), 'b', max(seq))::text AS range
+                FROM ins
+            ), sent AS (
+                SELECT pg_notify(\(channel), CASE WHEN octet_length(whole) <= \(limit) THEN whole ELSE range END) FROM p
+            )
+            SELECT ins.seq FROM ins, sent ORDER BY ins.seq
+            """
+    }
+
+    private static let columns = "seq, id, sender, text, sent_at, author, data, room"
+
+    private func messages(_ query: PostgresQuery) throws -> [ChatMessage] {
+        try reader.run(query).map(Self.message)
+    }
+
+    private static func message(_ row: PostgresRow) throws -> ChatMessage {
+        let (seq, id, sender, text, sentAt, author, data, room) =
+            try row.decode((Int64, String, String, String, String, String, String?, String).self)
+        return ChatMessage(id: id, seq: UInt64(seq), room: room, from: sender, text: text, sentAt: sentAt, author: author, data: data)
+    }
+
+    public func recent(room: String, limit: Int) throws -> [ChatMessage] {
+        try messages("""
+            SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
+            WHERE room = \(room) ORDER BY seq DESC LIMIT \(Int64(limit))
+            """).reversed()
+    }
+
+    public func messages(room: String, after: UInt64, limit: Int) throws -> [ChatMessage] {
+        try messages("""
+            SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
+            WHERE room = \(room) AND seq > \(Int64(clamping: after)) ORDER BY seq LIMIT \(Int64(limit))
+            """)
+    }
+
+    public func messages(room: String, before: UInt64, limit: Int) throws -> [ChatMessage] {
+        try messages("""
+            SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
+            WHERE room = \(room) AND seq < \(Int64(clamping: before)) ORDER BY seq DESC LIMIT \(Int64(limit))
+            """).reversed()
+    }
+
+    public func oldestSequence(room: String) throws -> UInt64? {
+        try reader.run("SELECT min(seq) FROM chatd_message WHERE room = \(room)").first
+            .flatMap { try $0.decode(Int64?.self) }.map(UInt64.init)
+    }
+
+    public func message(room: String, seq: UInt64) throws -> ChatMessage? {
+        try messages("""
+            SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
+            WHERE room = \(room) AND seq = \(Int64(clamping: seq))
+            """).first
+    }
+
+    public func delete(room: String, seq: UInt64) throws -> ChatMessage? {
+        try writer.run("""
+            DELETE FROM chatd_message WHERE room = \(room) AND seq = \(Int64(clamping: seq))
+            RETURNING seq, id, sender, text, sent_at, author, data, room
+            """).map(Self.message).first
+    }
+
+    public func purge(sender: String) throws -> [ChatMessage] {
+        try writer.run("""
+            DELETE FROM chatd_message WHERE sender = \(sender)
+            RETURNING seq, id, sender, text, sent_at, author, data, room
+            """).map(Self.message).sorted { ($0.room, $0.seq) < ($1.room, $1.seq) }
+    }
+
+    public func rooms() throws -> [String] {
+        try reader.run("SELECT room FROM chatd_room_sequence ORDER BY room").map { try $0.decode(String.self) }
+    }
+
+    public func expire(room: String, keepLast: Int?, sentBefore: String?, batch: Int) throws -> (count: Int, upTo: UInt64) {
+        // No keepLast: an offset no room reaches; no sentBefore: a time no message is before.
+        let offset = Int64(keepLast ?? Int.max)
+        let before = sentBefore ?? ""
+        let row = try writer.run("""
+            WITH cut AS (
+                SELECT greatest(
+                    coalesce((SELECT seq FROM chatd_message WHERE room = \(room) ORDER BY seq DESC LIMIT 1 OFFSET \(offset)), 0),
+                    coalesce((SELECT max(seq) FROM chatd_message WHERE room = \(room) AND sent_at < \(before)), 0)) AS c
+            ), upto AS (
+                SELECT max(seq) AS u FROM (
+                    SELECT seq FROM chatd_message, cut WHERE room = \(room) AND seq <= cut.c ORDER BY seq LIMIT \(Int64(batch))) x
+            ), del AS (
+                DELETE FROM chatd_message m USING upto WHERE m.room = \(room) AND m.seq <= upto.u RETURNING m.seq
+            )
+            SELECT count(*), coalesce(max(seq), 0) FROM del
+            """).first
+        guard let row else { return (0, 0) }
+        let (count, upTo) = try row.decode((Int64, Int64).self)
+        return (Int(count), UInt64(upTo))
+    }
+
+    public func audit(_ entry: AuditEntry) throws {
+        _ = try writer.run("""
+            INSERT INTO chatd_audit (at, actor, action, target, reason)
+            VALUES (\(entry.at), \(entry.actor), \(entry.action), \(entry.target), \(entry.reason))
+            """)
+    }
+
+    public func auditLog(since: Double, limit: Int) throws -> [AuditEntry] {
+        try reader.run("""
+            SELECT at, actor, action, target, reason FROM chatd_audit WHERE at >= \(since) ORDER BY id LIMIT \(Int64(limit))
+            """).map { row in
+            let (at, actor, action, target, reason) = try row.decode((Double, String, String, String, String).self)
+            return AuditEntry(at: at, actor: actor, action: action, target: target, reason: reason)
+        }
+    }
+
+    /// Sends a notification to every node (presence, moderation, heartbeats). Not waited for.
+    func notify(_ payload: String) -> EventLoopFuture<Void> {
+        reader.query("SELECT pg_notify(\(Self.channel), \(payload))").map { _ in }
+    }
+}

@@ -1,0 +1,137 @@
+import ChatCluster
+import ChatCore
+import ChatStore
+
+/// The hub's side of a cluster: in-order delivery of messages numbered by the shared
+/// store, and members counted on every node.
+extension Hub {
+    /// Tells the other nodes (nothing without a cluster).
+    func tellCluster(_ event: ClusterEvent) {
+        cluster.withLockedValue { $0 }?.send(event)
+    }
+
+    /// Members on this node per room, for its heartbeat.
+    func localCounts() -> [String: Int] {
+        let all = rooms.withLockedValue { Array($0.values) }
+        var counts: [String: Int] = [:]
+        for room in all {
+            let online = room.lock.withLock { room.online }
+            if online > 0 { counts[room.name] = online }
+        }
+        return counts
+    }
+
+    /// Delivers a room's messages up to `through` in sequence order, each exactly once,
+    /// whatever order this node's commits and other nodes' notifications arrive in: what is
+    /// missing is read from the store. Runs on the store queue, the only place where a
+    /// shared room's `seq` (the last delivered here) advances.
+    func deliverInOrder(_ room: Room, _ messages: [ChatMessage], through: UInt64) {
+        let delivered = room.lock.withLock { room.seq }
+        guard through > delivered else { return }
+        var ready = messages.filter { $0.seq > delivered }.sorted { $0.seq < $1.seq }
+        let complete = ready.first?.seq == delivered + 1 && ready.last?.seq == through
+            && zip(ready, ready.dropFirst()).allSatisfy { $1.seq == $0.seq + 1 }
+        var reachedThrough = true
+        if !complete {
+            ready = []
+            var after = delivered
+            let page = 1000
+            while after < through {
+                guard let rows = try? store?.messages(room: room.name, after: after, limit: page) else {
+                    // Delivered up to what was read; the next notification or resync retries.
+                    metrics.errors("cluster_read_failed").increment()
+                    reachedThrough = false
+                    break
+                }
+                let inRange = rows.filter { $0.seq <= through }
+                ready += inRange
+                guard rows.count == page, inRange.count == rows.count, let last = rows.last else { break }
+                after = last.seq
+            }
+        }
+        room.lock.withLock {
+            for message in ready where message.seq > room.seq {
+                room.seq = message.seq
+                room.history.append(message)
+                broadcastLocked(room, event: .message(message))
+            }
+            // Numbers without a row were deleted before they reached this node: passed over.
+            if reachedThrough { room.seq = max(room.seq, through) }
+        }
+    }
+
+    /// An event from another node (on the cluster's queue, in arrival order).
+    func apply(_ event: ClusterEvent) {
+        switch event {
+        case let .messages(_, name, through, messages):
+            // A room nobody here has used is read from the store when it first is.
+            guard let room = rooms.withLockedValue({ $0[name] }) else { return }
+            committer.withLockedValue { $0 }?.async { [self] in deliverInOrder(room, messages ?? [], through: through) }
+        case let .presence(node, name, online, text):
+            let total = changePresence(room: name) { $0[node] = online > 0 ? online : nil }
+            showRemote(name, total: total, text: text)
+        case let .snapshot(node, counts):
+            var changed: [String: Int] = [:]
+            remotePresence.withLockedValue { presence in
+                let names = Set(presence.filter { $0.value[node] != nil }.keys).union(counts.keys)
+                for name in names where presence[name]?[node] != counts[name] {
+                    presence[name, default: [:]][node] = counts[name]
+                    if presence[name]?.isEmpty == true { presence[name] = nil }
+                    changed[name] = presence[name]?.values.reduce(0, +) ?? 0
+                }
+            }
+            for (name, total) in changed { showRemote(name, total: total, text: nil) }
+        case let .nodeGone(node):
+            var changed: [String: (total: Int, lost: Int)] = [:]
+            remotePresence.withLockedValue { presence in
+                for (name, nodes) in presence {
+                    guard let lost = nodes[node] else { continue }
+                    presence[name]?[node] = nil
+                    if presence[name]?.isEmpty == true { presence[name] = nil }
+                    changed[name] = (presence[name]?.values.reduce(0, +) ?? 0, lost)
+                }
+            }
+            for (name, change) in changed {
+                showRemote(name, total: change.total, text: "\(change.lost) left (node \(node) is gone)")
+            }
+        case let .deleted(_, name, seq, id):
+            guard rooms.withLockedValue({ $0[name] != nil }) else { return }
+            removeFromWindows([ChatMessage(id: id, seq: seq, room: name, from: "", text: "", sentAt: "")], announce: false)
+        case let .expired(_, name, upTo):
+            expireFromWindow(room: name, upTo: upTo, announce: false)
+        case .resync:
+            // The listener was down: whatever was committed meanwhile is read from the table.
+            let all = rooms.withLockedValue { Array($0.values) }
+            committer.withLockedValue { $0 }?.async { [self] in
+                for room in all {
+                    guard let last = try? store?.lastSequence(room: room.name) else { continue }
+                    deliverInOrder(room, [], through: last)
+                }
+            }
+        case .kick, .mute, .unmute:
+            break  // ServerCore's: moderation
+        }
+    }
+
+    /// Changes one room's remote counts; returns its new total of remote members.
+    private func changePresence(room name: String, _ change: (inout [String: Int]) -> Void) -> Int {
+        remotePresence.withLockedValue { presence in
+            var nodes = presence[name] ?? [:]
+            change(&nodes)
+            presence[name] = nodes.isEmpty ? nil : nodes
+            return nodes.values.reduce(0, +)
+        }
+    }
+
+    /// Applies a new remote count to a room used here and tells its members: with `text`
+    /// (someone joined or left), or, when only the count was corrected, "N online".
+    private func showRemote(_ name: String, total: Int, text: String?) {
+        guard let room = rooms.withLockedValue({ $0[name] }) else { return }
+        room.lock.withLock {
+            guard room.remoteOnline != total || text != nil else { return }
+            room.remoteOnline = total
+            guard room.online > 0 else { return }
+            broadcastLocked(room, event: .presence(room: name, message: text ?? "\(room.total) online", online: room.total))
+        }
+    }
+}

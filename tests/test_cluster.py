@@ -1,0 +1,193 @@
+"""Several chatd nodes on one real PostgreSQL: cross-node delivery in order, presence on
+every node, a database restart and a killed node under traffic. Every client's messages are
+compared with the shared table."""
+import json
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+from itertools import count
+
+import pytest
+
+from conftest import chatctl
+from pgcluster import Member, Postgres, history, nginx_upstream, start_nodes
+
+databases = count(1)
+
+
+@pytest.fixture(scope="module")
+def pg():
+    server = Postgres().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def database(pg):
+    name = f"chat{next(databases)}"
+    return name, pg.new_database(name)
+
+
+def expect_all(members, expected, timeout=30):
+    """Every member was shown exactly `expected` (seqs), in order, once each."""
+    for m in members:
+        m.wait(lambda m: len(m.seqs) >= len(expected), timeout, f"{len(expected)} messages")
+    for m in members:
+        assert m.seqs == expected, f"{m.name} saw {len(m.seqs)} messages, history has {len(expected)}"
+
+
+class Sender(threading.Thread):
+    """Sends numbered messages until stopped; an echo of one is its acknowledgement."""
+
+    def __init__(self, member, interval=0.01):
+        super().__init__(daemon=True)
+        self.member, self.interval = member, interval
+        self.sent = []
+        self.stop = threading.Event()
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set():
+            text = f"{self.member.name}-{i}"
+            try:
+                self.member.send(text)
+            except Exception:
+                break  # the connection dropped: the reader reconnects, this sender stops
+            self.sent.append(text)
+            i += 1
+            self.stop.wait(self.interval)  # a send rate, not a synchronisation
+
+    def acked(self):
+        return {t for t in self.member.texts.values() if t.startswith(f"{self.member.name}-")}
+
+
+def test_messages_cross_nodes_in_order_and_presence_counts_every_node(chatd_factory, pg, database):
+    name, url = database
+    nodes = start_nodes(chatd_factory, url, 3)
+    members = [Member(n.port, f"u{i}{j}") for i, n in enumerate(nodes) for j in range(2)]
+    # Presence counts members on every node: the last to join sees all six.
+    members[-1].wait(lambda m: any(p["online"] == 6 for p in m.presence), 10, "online 6")
+    members[0].wait(lambda m: m.presence and m.presence[-1]["online"] == 6, 10, "online 6 on node 1")
+
+    senders = [members[0], members[2], members[4]]
+    per_sender = 150
+    for i in range(per_sender):
+        for s in senders:
+            s.send(f"{s.name}-{i}")
+    expected = list(range(1, 3 * per_sender + 1))
+    expect_all(members, expected)
+    stored = history(pg, name)
+    assert [seq for seq, _ in stored] == expected
+    for m in members:
+        assert [m.texts[s] for s in m.seqs] == [t for _, t in stored]
+    # Each sender's own messages keep the order they were sent in.
+    for s in senders:
+        mine = [t for _, t in stored if t.startswith(f"{s.name}-")]
+        assert mine == [f"{s.name}-{i}" for i in range(per_sender)]
+
+    status = json.loads(chatctl("status", "--json", socket_path=nodes[0].control).stdout)["status"]["cluster"]
+    assert status["node"] == "n1" and status["listening"] and status["databaseConnected"]
+    assert sorted(status["peers"]) == ["n2", "n3"]
+
+    # A killed node's members leave every count within the node timeout (3 s here).
+    nodes[2].stop(signal.SIGKILL)
+    members[0].wait(lambda m: m.presence[-1]["online"] == 4, 10, "online 4 after n3 died")
+    assert "node n3 is gone" in members[0].presence[-1]["message"]
+    for m in members:
+        m.close()
+
+
+def test_database_restart_under_traffic_loses_nothing_acknowledged(chatd_factory, pg, database):
+    name, url = database
+    nodes = start_nodes(chatd_factory, url, 2)
+    members = [Member(n.port, f"r{i}{j}") for i, n in enumerate(nodes) for j in range(2)]
+    senders = [Sender(members[0]), Sender(members[2])]
+    for s in senders:
+        s.start()
+    members[1].wait(lambda m: len(m.seqs) >= 50, 20, "traffic before the restart")
+
+    pg.stop("fast")
+    # While the database is down a send is answered with an error, not silence.
+    probe = members[3]
+    errors_before = probe.errors.count("unavailable")
+    probe.send("while-down")
+    probe.wait(lambda m: m.errors.count("unavailable") > errors_before, 10, "an 'unavailable' error")
+    pg.start()
+
+    # After the restart: new messages flow again across nodes, and the listeners reconnected.
+    mark = len(members[1].seqs)
+    members[1].wait(lambda m: len(m.seqs) >= mark + 50, 30, "traffic after the restart")
+    for s in senders:
+        s.stop.set()
+        s.join()
+    # Quiet: every member catches up to the last committed message.
+    stored = history(pg, name)
+    expected = [seq for seq, _ in stored]
+    expect_all(members, expected)
+    texts = {t for _, t in stored}
+    for s in senders:
+        acked = s.acked()
+        assert acked and acked <= texts  # nothing acknowledged is lost
+    assert "while-down" not in texts
+    for n in nodes:
+        status = json.loads(chatctl("status", "--json", socket_path=n.control).stdout)["status"]["cluster"]
+        assert status["reconnects"] >= 1 and status["listening"]
+    for m in members:
+        m.close()
+
+
+def test_killed_node_clients_resume_elsewhere_without_gaps(chatd_factory, pg, database, tmp_path):
+    name, url = database
+    nodes = start_nodes(chatd_factory, url, 3)
+    proxy, proxy_port = nginx_upstream(tmp_path, [n.port for n in nodes[1:]])
+    try:
+        # Readers reach nodes 2 and 3 through nginx; the sender is on node 1.
+        readers = [Member(proxy_port, f"k{j}", reconnect_port=proxy_port) for j in range(6)]
+        sender = Sender(Member(nodes[0].port, "sender"), interval=0.005)
+        sender.start()
+        readers[0].wait(lambda m: len(m.seqs) >= 100, 20, "traffic before the kill")
+        nodes[1].stop(signal.SIGKILL)
+        # Those on the dead node reconnect through nginx, to node 3, with `since`.
+        readers[0].wait(lambda m: len(m.seqs) >= 400, 30, "traffic after the kill")
+        sender.stop.set()
+        sender.join()
+        sender.member.wait(lambda m: m.seqs and m.texts[m.seqs[-1]] == sender.sent[-1], 20, "the last echo")
+        expected = [seq for seq, _ in history(pg, name)]
+        expect_all(readers, expected)
+        assert sum(r.reconnects for r in readers) >= 1, "nobody was on the killed node"
+        resumed = [r for r in readers if r.reconnects]
+        assert all(r.recovered and all(r.recovered) for r in resumed)
+        for r in readers + [sender.member]:
+            r.close()
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+
+
+def test_published_event_reaches_every_node_with_its_number(chatd_factory, pg, database):
+    import hashlib
+    name, url = database
+    key = "k" * 32
+    extra = f'[api.keys.ops]\nkey_sha256 = "{hashlib.sha256(key.encode()).hexdigest()}"\n'
+    nodes = start_nodes(chatd_factory, url, 2, extra=extra)
+    members = [Member(n.port, f"p{i}") for i, n in enumerate(nodes)]
+    request = urllib.request.Request(f"http://127.0.0.1:{nodes[0].port}/api/publish", method="POST",
+                                     data=json.dumps({"room": "lobby", "text": "deploy done"}).encode(),
+                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer = json.loads(response.read())
+    assert answer["seq"] == 1
+    for m in members:
+        m.wait(lambda m: m.seqs == [1] and m.texts[1] == "deploy done", 10, "the published event")
+        m.close()
+    # The database down: the API says 503 and publishes nothing.
+    pg.stop("fast")
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 503
+    finally:
+        pg.start()
+    assert [seq for seq, _ in history(pg, name)] == [1]
