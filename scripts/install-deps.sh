@@ -11,6 +11,8 @@ if [ "$what" = test ]; then
     packages="$packages chromium chromium-driver nodejs node-ws systemd"
     # Packaging and the real-systemd test: units, man pages, .deb, nginx, nspawn.
     packages="$packages systemd-container debootstrap lintian mandoc nginx-light openssl dpkg-dev"
+    # Several nodes: a real PostgreSQL server (the cluster tests run their own, on loopback).
+    packages="$packages postgresql"
 fi
 
 missing=""

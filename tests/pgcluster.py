@@ -115,7 +115,7 @@ class Member:
         self.port, self.name, self.room = port, name, room
         self.reconnect_port = reconnect_port
         self.seqs, self.texts, self.errors, self.presence = [], {}, [], []
-        self.recovered = []
+        self.recovered, self.deleted = [], []
         self.reconnects = 0
         self.changed = threading.Condition()
         self.closing = False
@@ -174,6 +174,8 @@ class Member:
                 self.errors.append(event["code"])
             elif kind == "presence":
                 self.presence.append(event)
+            elif kind == "deleted":
+                self.deleted.append(event["seq"])
             self.changed.notify_all()
 
     def send(self, text):

@@ -191,3 +191,50 @@ def test_published_event_reaches_every_node_with_its_number(chatd_factory, pg, d
     finally:
         pg.start()
     assert [seq for seq, _ in history(pg, name)] == [1]
+
+
+def test_moderation_reaches_every_node(chatd_factory, pg, database):
+    name, url = database
+    n1, n2 = start_nodes(chatd_factory, url, 2)
+    alice, bob = Member(n1.port, "alice"), Member(n2.port, "bob")
+    for i, who in enumerate([alice, bob, bob]):
+        who.send(f"m{i}")
+    for m in (alice, bob):
+        m.wait(lambda m: len(m.seqs) == 3, 10, "three messages")
+
+    def ctl(node, *args):
+        r = chatctl(*args, socket_path=node.control)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r
+
+    # A delete on node 1 is shown on node 2.
+    ctl(n1, "delete", "lobby", "2", "--reason", "spam")
+    bob.wait(lambda m: m.deleted == [2], 10, "'deleted' on node 2")
+    assert [t for _, t in history(pg, name)] == ["m0", "m2"]
+
+    # A mute on node 1 holds on node 2 once its notification arrives: each try is answered
+    # (the message, or the error), so this waits on events, not on time.
+    ctl(n1, "mute", "bob", "--for", "10m")
+    for attempt in range(50):
+        seen, refused = len(bob.seqs), len(bob.errors)
+        bob.send(f"muted? {attempt}")
+        bob.wait(lambda m: len(m.seqs) > seen or len(m.errors) > refused, 10, "an answer")
+        if "muted" in bob.errors:
+            break
+    assert "muted" in bob.errors
+    ctl(n1, "unmute", "bob")
+
+    # An erasure on node 2 removes bob's messages from the shared table.
+    r = ctl(n2, "purge-user", "bob", "--reason", "erasure request")
+    assert "message(s) of bob" in r.stdout
+    assert [t for _, t in history(pg, name)] == ["m0"]
+
+    # The audit log is shared: node 2 lists node 1's actions too.
+    audit = json.loads(ctl(n2, "audit", "--json").stdout)["audit"]
+    assert [a["action"] for a in audit] == ["delete", "mute", "unmute", "purge-user"]
+
+    # kick --user on node 1 closes bob's connection on node 2.
+    ctl(n1, "kick", "--user", "bob")
+    bob.thread.join(10)
+    assert not bob.thread.is_alive()
+    alice.close()

@@ -64,6 +64,8 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var connections: [ConnectionInfo]?
     public var rooms: [RoomInfo]?
     public var kicked: Int?
+    /// `kick --user` in a cluster: the other nodes were asked too (their counts are not known).
+    public var kickedElsewhere: Bool?
     public var reload: ReloadResult?
     /// `purge-user`: messages erased; `delete`: 1.
     public var deleted: Int?

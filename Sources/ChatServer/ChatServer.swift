@@ -262,6 +262,9 @@ public final class ChatServer: Sendable {
         return path
     }
 
+    /// True when this chatd is a node of a cluster.
+    public var isClusterNode: Bool { bus != nil }
+
     /// Open WebSocket connections.
     public var connectionCount: Int { core.hub.connections.load(ordering: .relaxed) }
 

@@ -164,7 +164,9 @@ enum ControlCommands {
             }
             let count = await server.kick(connection: request.connection, user: request.user,
                                           reason: request.reason ?? "kicked by an operator")
-            guard count > 0 else {
+            let forwarded = request.user != nil && server.isClusterNode
+            if forwarded { response.kickedElsewhere = true }
+            guard count > 0 || forwarded else {
                 return .failure("not_found", "no connection matches \(request.connection.map { "id \($0)" } ?? "user \(request.user ?? "")")")
             }
             response.kicked = count

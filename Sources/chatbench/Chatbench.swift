@@ -21,9 +21,18 @@ struct Common: ParsableArguments {
     @Option(help: "Local source addresses 127.0.0.1…N to spread connections over.") var sources = 4
     @Option(help: "Event loop threads of the load tool.") var threads = 1
     @Option(help: "chatd's pid, to read its CPU time and memory from /proc.") var serverPid: Int32?
+    @Option(help: "Another cluster node's port for every member but each room's sender: cross-node deliveries.")
+    var memberPort: Int?
 
     var target: Target {
-        Target(host: host, port: port, token: token, origin: origin ?? "http://localhost:\(port)", sources: sources)
+        Target(host: host, port: port, token: token, origin: origin ?? "http://localhost:\(port)", sources: sources,
+               memberPort: memberPort)
+    }
+
+    func target(membersPerRoom: Int) -> Target {
+        var target = self.target
+        target.membersPerRoom = membersPerRoom
+        return target
     }
 
     var stats: ProcessStats? { serverPid.map(ProcessStats.init) }
@@ -49,7 +58,7 @@ struct Fanout: AsyncParsableCommand {
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: common.threads)
-        let connector = Connector(group: group, target: common.target)
+        let connector = Connector(group: group, target: common.target(membersPerRoom: members))
         let delivered = Counter()
         let echoes = (0..<rooms).map { _ in Counter() }
         let members = self.members
@@ -110,14 +119,16 @@ struct Latency: AsyncParsableCommand {
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: common.threads)
-        let connector = Connector(group: group, target: common.target)
+        let connector = Connector(group: group, target: common.target(membersPerRoom: members))
         let samples = Samples()
         let members = self.members
         let stalled = self.stalled
+        let crossNode = common.memberPort != nil
         let prefix = roomPrefix
         let channels = try await connector.openMany(count: rooms * members, room: { "\(prefix)\($0 / members)" }) { index in
             var events = BenchConnection.Events()
-            let measured = index % members < members - stalled
+            // Across nodes, the sender's own echo (same node) is not measured.
+            let measured = index % members < members - stalled && !(crossNode && index % members == 0)
             events.message = { sentAt in if measured, let sentAt { samples.add(now() &- sentAt) } }
             return events
         }

@@ -12,6 +12,15 @@ struct Target: Sendable {
     /// Local addresses 127.0.0.1 … 127.0.0.N: each has its own ephemeral ports, which is
     /// what lets one machine hold more than ~28k connections to one server port.
     var sources: Int
+    /// Another node of a cluster for every member but each room's first (its sender), so
+    /// that deliveries cross nodes; nil: everyone on `port`.
+    var memberPort: Int?
+    var membersPerRoom = 1
+
+    func port(for index: Int) -> Int {
+        guard let memberPort, index % membersPerRoom != 0 else { return port }
+        return memberPort
+    }
 
     func source(_ index: Int) -> SocketAddress? {
         guard sources > 1 else { return nil }
@@ -43,17 +52,18 @@ final class Connector: Sendable {
             upgraded.completeWith(result.mapError { $0 as any Error })
         }
         let target = self.target
+        let port = target.port(for: index)
         var bootstrap = ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { [events] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(BenchConnection(
-                        host: target.host, port: target.port, target: target.chatTarget(room: room, name: name),
+                        host: target.host, port: port, target: target.chatTarget(room: room, name: name),
                         origin: target.origin, events: events))
                 }
             }
         if let source = target.source(index) { bootstrap = bootstrap.bind(to: source) }
-        let channel = try await bootstrap.connect(host: target.host, port: target.port).get()
+        let channel = try await bootstrap.connect(host: target.host, port: port).get()
         try await upgraded.futureResult.get()
         return channel
     }

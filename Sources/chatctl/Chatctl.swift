@@ -147,7 +147,8 @@ struct Kick: ParsableCommand {
 
     func run() throws {
         let response = try control.run(ControlRequest(command: .kick, connection: connection, user: user, reason: reason))
-        if !control.json { print("kicked \(response.kicked ?? 0) connection(s)") }
+        guard !control.json else { return }
+        print("kicked \(response.kicked ?? 0) connection(s)\(response.kickedElsewhere == true ? " on this node; asked the other nodes too" : "")")
     }
 }
 
