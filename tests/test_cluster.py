@@ -87,7 +87,7 @@ def test_messages_cross_nodes_in_order_and_presence_counts_every_node(chatd_fact
         mine = [t for _, t in stored if t.startswith(f"{s.name}-")]
         assert mine == [f"{s.name}-{i}" for i in range(per_sender)]
 
-    status = json.loads(chatctl("status", "--json", socket_path=nodes[0].control).stdout)["status"]["cluster"]
+    status = cluster_status(nodes[0])
     assert status["node"] == "n1" and status["listening"] and status["databaseConnected"]
     assert sorted(status["peers"]) == ["n2", "n3"]
 
@@ -116,12 +116,16 @@ def test_database_restart_under_traffic_loses_nothing_acknowledged(chatd_factory
     probe.wait(lambda m: m.errors.count("unavailable") > errors_before, 10, "an 'unavailable' error")
     pg.start()
 
-    # After the restart: new messages flow again across nodes, and the listeners reconnected.
-    mark = len(members[1].seqs)
-    members[1].wait(lambda m: len(m.seqs) >= mark + 50, 30, "traffic after the restart")
-    for s in senders:
-        s.stop.set()
-        s.join()
+    # After the restart: both listeners are back (the only state to poll: no event tells it).
+    for n in nodes:
+        wait_listening(n)
+    # Node 2 stops sending: what node 2's members get now reaches them through its listener.
+    senders[1].stop.set()
+    senders[1].join()
+    mark = len(members[3].seqs)
+    members[3].wait(lambda m: len(m.seqs) >= mark + 50, 30, "node 1's traffic on node 2 after the restart")
+    senders[0].stop.set()
+    senders[0].join()
     # Quiet: every member catches up to the last committed message.
     stored = history(pg, name)
     expected = [seq for seq, _ in stored]
@@ -132,10 +136,20 @@ def test_database_restart_under_traffic_loses_nothing_acknowledged(chatd_factory
         assert acked and acked <= texts  # nothing acknowledged is lost
     assert "while-down" not in texts
     for n in nodes:
-        status = json.loads(chatctl("status", "--json", socket_path=n.control).stdout)["status"]["cluster"]
-        assert status["reconnects"] >= 1 and status["listening"]
+        assert cluster_status(n)["reconnects"] >= 1
     for m in members:
         m.close()
+
+
+def cluster_status(node):
+    return json.loads(chatctl("status", "--json", socket_path=node.control).stdout)["status"]["cluster"]
+
+
+def wait_listening(node, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not cluster_status(node)["listening"]:
+        assert time.monotonic() < deadline, "the listener did not come back"
+        time.sleep(0.1)  # polling a state chatd has no event for
 
 
 def test_killed_node_clients_resume_elsewhere_without_gaps(chatd_factory, pg, database, tmp_path):

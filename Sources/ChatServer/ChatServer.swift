@@ -283,12 +283,12 @@ public final class ChatServer: Sendable {
         }
         for channel in listeners { try? await channel.close() }
         if let path = controlPath.withLockedValue({ $0 }) { unlink(path) }
+        bus?.stop()
         // Pending messages are committed and delivered before clients are told to go.
         core.hub.flush()
         await core.hub.closeAll(code: .goingAway, reason: "server shutting down")
         await waitForConnections(until: ContinuousClock.now + wait)
         try await group.shutdownGracefully()
-        bus?.stop()
         try await databaseGroup?.shutdownGracefully()
     }
 

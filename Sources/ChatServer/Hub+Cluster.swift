@@ -26,6 +26,19 @@ extension Hub {
     /// missing is read from the store. Runs on the store queue, the only place where a
     /// shared room's `seq` (the last delivered here) advances.
     func deliverInOrder(_ room: Room, _ messages: [ChatMessage], through: UInt64) {
+        let unsynced = room.lock.withLock { () -> Bool in
+            guard !room.synced else { return false }
+            // Not the whole table since 0 as if it were news: from here on.
+            room.synced = true
+            for message in messages.sorted(by: { $0.seq < $1.seq }) where message.seq > room.seq {
+                room.seq = message.seq
+                room.history.append(message)
+                broadcastLocked(room, event: .message(message))
+            }
+            room.seq = max(room.seq, through)
+            return true
+        }
+        if unsynced { return }
         let delivered = room.lock.withLock { room.seq }
         guard through > delivered else { return }
         var ready = messages.filter { $0.seq > delivered }.sorted { $0.seq < $1.seq }

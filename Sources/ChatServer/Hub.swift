@@ -70,7 +70,16 @@ final class Hub: Sendable {
             if let room = rooms[name] { return room }
             let room = Room(name: name, historyWindow: historyWindow, shardCount: shards.count)
             // A room first touched since start continues its sequence and window from the store.
-            room.seq = shared ? (try? store?.lastSequence(room: name)) ?? 0 : lastSequences[name] ?? 0
+            if shared {
+                do {
+                    room.seq = try store?.lastSequence(room: name) ?? 0
+                } catch {
+                    // The database is down: the room starts from the first number it hears of.
+                    room.synced = false
+                }
+            } else {
+                room.seq = lastSequences[name] ?? 0
+            }
             room.remoteOnline = remotePresence.withLockedValue { $0[name]?.values.reduce(0, +) ?? 0 }
             if let store, room.seq > 0, let recent = try? store.recent(room: name, limit: historyWindow) {
                 for m in recent { room.history.append(m) }
@@ -314,6 +323,9 @@ final class Room: @unchecked Sendable {
     /// Counts broadcasts (messages and presence) so that a joining member can tell which
     /// queued deliveries predate it.
     var epoch: UInt64 = 0
+    /// False for a shared room whose last number could not be read when it was made here
+    /// (the database was down): `deliverInOrder` then starts from what it is given.
+    var synced = true
     /// Members on this node.
     var online = 0
     /// Members on other nodes (a cluster), as their heartbeats and presence events tell.
