@@ -73,6 +73,8 @@ TOML
 run() {
     name="$1"
     shift
+    # ONLY=NAME runs one scenario.
+    [ -z "${ONLY:-}" ] || [ "$ONLY" = "$name" ] || return 0
     start_nodes "$name"
     "$BIN/chatbench" "$@" --port "$P1" --member-port "$P2" --origin "http://localhost:$P1" | tee "$OUT/$name.json"
     for p in $PIDS; do kill "$p"; wait "$p" 2>/dev/null || true; done
@@ -82,3 +84,6 @@ run() {
 run cluster_fanout fanout --rooms 10 --members 100 --seconds "$SECONDS_EACH" --window 64
 run cluster_latency_2k latency --rooms 10 --members 100 --seconds "$SECONDS_EACH" --rate 2000
 run cluster_latency_20k latency --rooms 10 --members 100 --seconds "$SECONDS_EACH" --rate 20000
+# Messages per second through PostgreSQL, with fan-out out of the way: one member per room
+# besides its sender.
+run cluster_messages fanout --rooms 10 --members 2 --seconds "$SECONDS_EACH" --window 64
