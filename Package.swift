@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "ChatCluster",
             dependencies: [
-                "ChatCore", "ChatConfig", "ChatStore",
+                "ChatCore", "ChatConfig", "ChatControl", "ChatStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

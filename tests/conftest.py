@@ -6,6 +6,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,37 @@ def browser_factory():
     yield make
     for d in drivers:
         d.quit()
+
+
+def start_nginx(tmp, site, port):
+    """nginx (in the foreground, as a child) with `site` inside its http block, all its
+    files under `tmp`; returns once `port` accepts (nginx has no readiness signal)."""
+    (tmp / "site.conf").write_text(site)
+    (tmp / "nginx.conf").write_text(f"""
+user root;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 512; }}
+http {{
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    access_log off;
+    include {tmp}/site.conf;
+}}
+""")
+    check = subprocess.run(["nginx", "-t", "-c", str(tmp / "nginx.conf")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    proc = subprocess.Popen(["nginx", "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "nginx did not listen"
+            time.sleep(0.05)

@@ -4,7 +4,6 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -14,7 +13,7 @@ from pathlib import Path
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from conftest import free_port
+from conftest import free_port, start_nginx
 
 ORIGIN = "http://chat.test"
 
@@ -116,6 +115,7 @@ class Member:
         self.reconnect_port = reconnect_port
         self.seqs, self.texts, self.errors, self.presence = [], {}, [], []
         self.recovered, self.deleted = [], []
+        self.data = {}
         self.reconnects = 0
         self.changed = threading.Condition()
         self.closing = False
@@ -170,6 +170,8 @@ class Member:
                 m = event["message"]
                 self.seqs.append(m["seq"])
                 self.texts[m["seq"]] = m["text"]
+                if "data" in m:
+                    self.data[m["seq"]] = m["data"]
             elif kind == "error":
                 self.errors.append(event["code"])
             elif kind == "presence":
@@ -194,51 +196,29 @@ class Member:
 
 
 def nginx_upstream(tmp, ports):
-    """nginx on a free port, balancing /chat over `ports`; a node that refuses is skipped."""
+    """nginx on a free port, balancing over `ports`; a node that refuses is skipped."""
     port = free_port()
-    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in ports)
-    (tmp / "nginx.conf").write_text(f"""
-user root;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 512; }}
-http {{
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    access_log off;
-    map $http_upgrade $connection_upgrade {{
-        default upgrade;
-        ''      close;
-    }}
-    upstream chatd {{
+    servers = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in ports)
+    site = f"""
+map $http_upgrade $connection_upgrade {{
+    default upgrade;
+    ''      close;
+}}
+upstream chatd {{
 {servers}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://chatd;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_set_header Host $host;
-            proxy_read_timeout 1h;
-            proxy_next_upstream error timeout http_502;
-            proxy_connect_timeout 2s;
-        }}
+}}
+server {{
+    listen 127.0.0.1:{port};
+    location / {{
+        proxy_pass http://chatd;
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $connection_upgrade;
+        proxy_set_header Host $host;
+        proxy_read_timeout 1h;
+        proxy_next_upstream error timeout http_502;
+        proxy_connect_timeout 2s;
     }}
 }}
-""")
-    proc = subprocess.Popen(["nginx", "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 10
-    while True:  # nginx has no readiness signal: wait for its port to accept
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "nginx did not listen"
-            time.sleep(0.05)
+"""
+    return start_nginx(tmp, site, port), port

@@ -205,6 +205,15 @@ def test_published_event_reaches_every_node_with_its_number(chatd_factory, pg, d
     assert answer["seq"] == 1
     for m in members:
         m.wait(lambda m: m.seqs == [1] and m.texts[1] == "deploy done", 10, "the published event")
+    # An event too large for a NOTIFY payload (8000 bytes) is announced by number and read
+    # from the table by the other node.
+    big = {"rows": ["x" * 100] * 200}
+    large = urllib.request.Request(request.full_url, method="POST", headers=request.headers,
+                                   data=json.dumps({"room": "lobby", "data": big}).encode())
+    with urllib.request.urlopen(large, timeout=10) as response:
+        assert json.loads(response.read())["seq"] == 2
+    for m in members:
+        m.wait(lambda m: m.seqs == [1, 2] and m.data.get(2) == big, 10, "the large event")
         m.close()
     # The database down: the API says 503 and publishes nothing.
     pg.stop("fast")
@@ -214,7 +223,7 @@ def test_published_event_reaches_every_node_with_its_number(chatd_factory, pg, d
         assert refused.value.code == 503
     finally:
         pg.start()
-    assert [seq for seq, _ in history(pg, name)] == [1]
+    assert [seq for seq, _ in history(pg, name)] == [1, 2]
 
 
 def test_moderation_reaches_every_node(chatd_factory, pg, database):
@@ -223,6 +232,7 @@ def test_moderation_reaches_every_node(chatd_factory, pg, database):
     alice, bob = Member(n1.port, "alice"), Member(n2.port, "bob")
     for i, who in enumerate([alice, bob, bob]):
         who.send(f"m{i}")
+        who.wait(lambda m: len(m.seqs) == i + 1, 10, f"m{i}")  # one at a time: m0 is seq 1
     for m in (alice, bob):
         m.wait(lambda m: len(m.seqs) == 3, 10, "three messages")
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from conftest import BIN, ROOT, chat_config, free_port
+from conftest import BIN, ROOT, chat_config, free_port, start_nginx
 
 SITE = ROOT / "packaging" / "nginx" / "chatd.conf"
 
 
-def nginx_config(tmp, tls_port, http_port, chatd_port):
+def site_config(tmp, tls_port, http_port, chatd_port):
     """The packaged site, moved onto test ports and paths; nginx reaches chatd from 127.0.0.2
     (proxy_bind) so that the proxy and the client have different addresses on one host."""
     site = SITE.read_text()
@@ -28,25 +28,7 @@ def nginx_config(tmp, tls_port, http_port, chatd_port):
     site = site.replace("/etc/ssl/certs/ssl-cert-snakeoil.pem", str(tmp / "cert.pem"))
     site = site.replace("/etc/ssl/private/ssl-cert-snakeoil.key", str(tmp / "key.pem"))
     site = site.replace("/var/log/nginx/chatd.access.log", str(tmp / "access.log"))
-    site = site.replace("proxy_pass http://chatd;", "proxy_pass http://chatd;\n        proxy_bind 127.0.0.2;")
-    (tmp / "site.conf").write_text(site)
-    (tmp / "nginx.conf").write_text(f"""
-user root;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    access_log off;
-    include {tmp}/site.conf;
-}}
-""")
-    return tmp / "nginx.conf"
+    return site.replace("proxy_pass http://chatd;", "proxy_pass http://chatd;\n        proxy_bind 127.0.0.2;")
 
 
 @pytest.fixture
@@ -58,20 +40,7 @@ def nginx(tmp_path):
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
                         "-addext", "subjectAltName=DNS:localhost", "-keyout", str(tmp_path / "key.pem"),
                         "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
-        conf = nginx_config(tmp_path, tls_port, http_port, chatd_port)
-        check = subprocess.run(["nginx", "-t", "-c", str(conf)], capture_output=True, text=True)
-        assert check.returncode == 0, check.stderr
-        proc = subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
-        procs.append(proc)
-        deadline = time.monotonic() + 10
-        while True:  # nginx has no readiness signal: wait for its port to accept
-            try:
-                socket.create_connection(("127.0.0.1", tls_port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read()
-                assert time.monotonic() < deadline, "nginx did not listen"
-                time.sleep(0.05)
+        procs.append(start_nginx(tmp_path, site_config(tmp_path, tls_port, http_port, chatd_port), tls_port))
         return tls_port
 
     yield start

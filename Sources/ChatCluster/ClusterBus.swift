@@ -1,4 +1,5 @@
 public import ChatConfig
+public import ChatControl
 import Dispatch
 import Foundation
 public import Logging
@@ -11,18 +12,6 @@ import PostgresNIO
 /// within the node timeout); heartbeats that carry this node's member counts; and the
 /// peers heard from. Events reach `handler` in arrival order on one serial queue.
 public final class ClusterBus: Sendable {
-    public struct Status: Sendable, Equatable {
-        public var node: String
-        public var database: String
-        public var databaseConnected: Bool
-        public var listening: Bool
-        /// How long this node's last heartbeat took to come back through the listener.
-        public var lagSeconds: Double?
-        public var reconnects: Int
-        /// Other nodes heard from within the node timeout, with seconds since each was.
-        public var peers: [String: Double]
-    }
-
     public let node: String
     private let url: PostgresURL
     private let store: PostgresStore
@@ -85,11 +74,11 @@ public final class ClusterBus: Sendable {
         listener?.close().whenComplete { _ in }
     }
 
-    public var status: Status {
-        let now = Date()
-        return state.withLockedValue { s in
-            Status(node: node, database: url.redacted, databaseConnected: store.isConnected, listening: s.listening,
-                   lagSeconds: s.lag, reconnects: s.reconnects, peers: s.peers.mapValues { now.timeIntervalSince($0) })
+    /// For `chatctl status` and the metrics.
+    public var status: ClusterInfo {
+        state.withLockedValue { s in
+            ClusterInfo(node: node, database: url.redacted, databaseConnected: store.isConnected, listening: s.listening,
+                        lagSeconds: s.lag, reconnects: s.reconnects, peers: s.peers.keys.sorted())
         }
     }
 

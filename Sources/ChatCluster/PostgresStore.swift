@@ -25,7 +25,8 @@ public final class PostgresStore: ChatStore {
 
     public init(url: PostgresURL, node: String, loop: any EventLoop, logger: Logger) throws {
         writer = PGSlot(url: url, loop: loop, logger: logger)
-        reader = PGSlot(url: url, loop: loop, logger: logger)
+        // Reads may come from a chat event loop (a resume): they give up sooner.
+        reader = PGSlot(url: url, loop: loop, logger: logger, timeout: 2)
         self.node = node
         try migrate()
     }

@@ -401,12 +401,7 @@ public final class ChatServer: Sendable {
             rooms: core.hub.roomInfos().filter { $0.online > 0 }.count,
             messagesIn: core.hub.messagesIn.load(ordering: .relaxed), messagesOut: core.hub.framesOut.load(ordering: .relaxed),
             ready: core.ready.load(ordering: .relaxed), lastReload: s.lastReload,
-            cluster: bus.map { bus in
-                let status = bus.status
-                return ClusterInfo(node: status.node, database: status.database, databaseConnected: status.databaseConnected,
-                                   listening: status.listening, lagSeconds: status.lagSeconds, reconnects: status.reconnects,
-                                   peers: status.peers.keys.sorted())
-            })
+            cluster: bus?.status)
     }
 
     /// The `STATUS=` line for systemd.

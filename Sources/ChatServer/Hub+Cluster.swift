@@ -73,6 +73,19 @@ extension Hub {
         }
     }
 
+    /// A client resuming here may have seen, on another node, numbers this node has not
+    /// delivered yet (their notification is on its way). Delivers up to the table's last
+    /// number first, on the store queue, so that the resume is exact rather than refused.
+    /// Blocks the caller's event loop for a database read; only when the client is ahead.
+    func catchUpIfBehind(_ room: Room, since: UInt64?) {
+        guard shared, let since, since > room.lock.withLock({ room.seq }),
+              let committer = committer.withLockedValue({ $0 }) else { return }
+        committer.sync {
+            guard let last = try? store?.lastSequence(room: room.name) else { return }
+            deliverInOrder(room, [], through: last)
+        }
+    }
+
     /// An event from another node (on the cluster's queue, in arrival order).
     func apply(_ event: ClusterEvent) {
         switch event {

@@ -102,6 +102,7 @@ final class Hub: Sendable {
     func join(_ member: Membership, shardIndex: Int, since: UInt64?, maxMembers: Int, historyWindow: Int,
               resumeLimit: Int) -> Welcome? {
         let room = room(member.room, historyWindow: historyWindow)
+        catchUpIfBehind(room, since: since)
         let name = member.session.name
         let snapshot: ([ChatMessage], UInt64, Int)? = room.lock.withLock {
             if maxMembers > 0 && room.total >= maxMembers { return nil }
@@ -147,6 +148,7 @@ final class Hub: Sendable {
     /// A resume on request (`history` with `since`), for a connection already in the room.
     func catchUp(room name: String, since: UInt64, historyWindow: Int, limit: Int) -> Welcome {
         let room = room(name, historyWindow: historyWindow)
+        catchUpIfBehind(room, since: since)
         let (window, lastSeq) = room.lock.withLock { (room.history.messages, room.seq) }
         return resume(room: name, since: since, window: window, lastSeq: lastSeq, limit: limit)
     }
