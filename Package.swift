@@ -137,6 +137,7 @@ let package = Package(
         ),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: strict),
         .testTarget(name: "ChatStoreTests", dependencies: ["ChatStore", "ChatCore"], swiftSettings: strict),
+        .testTarget(name: "ChatClusterTests", dependencies: ["ChatCluster", "ChatCore"], swiftSettings: strict),
         .testTarget(
             name: "ChatServerTests",
             dependencies: [
