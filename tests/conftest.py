@@ -102,6 +102,7 @@ def chatd_factory():
         made.append(c)
         return c
 
+    make.made = made  # for tests that start a chatd in another thread
     yield make
     for c in made:
         c.cleanup()

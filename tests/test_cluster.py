@@ -314,3 +314,25 @@ def test_three_nodes_behind_nginx_survive_a_database_restart_and_a_killed_node(c
     finally:
         proxy.terminate()
         proxy.wait(10)
+
+
+def test_a_node_started_before_its_database_waits_for_it(chatd_factory, pg, database):
+    name, url = database
+    pg.stop("fast")
+    try:
+        started = threading.Thread(target=lambda: start_nodes(chatd_factory, url, 1, extra=""), daemon=True)
+        started.start()
+        # chatd says it is waiting (the only sign: a log line), then the database comes up.
+        deadline = time.monotonic() + 20
+        while not any("unreachable; trying again" in line for c in chatd_factory.made for line in c.lines):
+            assert time.monotonic() < deadline, "chatd did not say it waits for the database"
+            time.sleep(0.05)
+    finally:
+        pg.start()
+    started.join(60)
+    node = chatd_factory.made[-1]
+    assert node.proc.poll() is None and any("chatd ready" in line for line in node.lines)
+    member = Member(node.port, "early")
+    member.send("hello")
+    member.wait(lambda m: m.seqs == [1], 10, "the first message")
+    member.close()

@@ -101,6 +101,9 @@ public final class ChatServer: Sendable {
         /// systemd's watchdog interval; nil when the watchdog is off.
         public var watchdog: Duration?
         public var version = "0.1.0"
+        /// How long a cluster node waits for its database at start before giving up (a
+        /// database that boots after chatd, or is restarting).
+        public var databaseStartPatience: Duration = .seconds(60)
 
         public init(defaultWebRoot: String) {
             self.defaultWebRoot = defaultWebRoot
@@ -141,7 +144,10 @@ public final class ChatServer: Sendable {
             self.databaseGroup = databaseGroup
             let node = config.cluster.nodeID.isEmpty ? ClusterNode.defaultID() : config.cluster.nodeID
             do {
-                let postgres = try PostgresStore(url: url, node: node, loop: databaseGroup.next(), logger: logger)
+                let postgres = try ClusterNode.connect(url: url, patience: options.databaseStartPatience, logger: logger,
+                                                       notify: options.notify) {
+                    try PostgresStore(url: url, node: node, loop: databaseGroup.next(), logger: logger)
+                }
                 cluster = (url, node, postgres)
                 store = postgres
             } catch {

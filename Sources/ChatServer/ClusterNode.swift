@@ -1,4 +1,6 @@
+import ChatConfig
 import Foundation
+import Logging
 
 /// This node's default id: its host name, cut to what a node id may hold.
 enum ClusterNode {
@@ -7,6 +9,26 @@ enum ClusterNode {
         let kept = String(host.unicodeScalars.filter { ("a"..."z").contains($0) || ("A"..."Z").contains($0)
                 || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }.prefix(32))
         return kept.isEmpty ? "node" : kept
+    }
+
+    /// Makes the store, trying again with backoff (0.2 s doubling to 5 s) for `patience`,
+    /// and telling systemd why the start takes long.
+    static func connect<Store>(url: PostgresURL, patience: Duration, logger: Logger, notify: (@Sendable (String) -> Void)?,
+                               _ make: () throws -> Store) throws -> Store {
+        let deadline = ContinuousClock.now + patience
+        var delay = 0.2
+        while true {
+            do {
+                return try make()
+            } catch {
+                guard ContinuousClock.now + .milliseconds(Int64(delay * 1000)) < deadline else { throw error }
+                logger.warning("cluster database \(url.redacted) unreachable; trying again in \(delay) s: \(error)")
+                notify?("STATUS=waiting for the database \(url.redacted)")
+                // Startup, before anything is served: nothing else to do meanwhile.
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 5)
+            }
+        }
     }
 }
 
