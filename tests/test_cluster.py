@@ -30,6 +30,31 @@ def database(pg):
     return name, pg.new_database(name)
 
 
+@pytest.fixture
+def proxy(tmp_path):
+    """nginx balancing over the given node ports; returns its port."""
+    procs = []
+
+    def start(ports):
+        proc, port = nginx_upstream(tmp_path, ports)
+        procs.append(proc)
+        return port
+
+    yield start
+    for p in procs:
+        p.terminate()
+        p.wait(10)
+
+
+def expect_resumed_exactly(pg, name, members):
+    """Every member has the table, and someone did move off the killed node, exactly."""
+    expect_all(members, [seq for seq, _ in history(pg, name)])
+    assert sum(m.reconnects for m in members) >= 1, "nobody was on the killed node"
+    assert all(all(m.recovered) for m in members)
+    for m in members:
+        m.close()
+
+
 def expect_all(members, expected, timeout=30):
     """Every member was shown exactly `expected` (seqs), in order, once each."""
     for m in members:
@@ -164,30 +189,21 @@ def wait_listening(node, timeout=20):
         time.sleep(0.1)  # polling a state chatd has no event for
 
 
-def test_killed_node_clients_resume_elsewhere_without_gaps(chatd_factory, pg, database, tmp_path):
+def test_killed_node_clients_resume_elsewhere_without_gaps(chatd_factory, pg, database, proxy):
     name, url = database
     nodes = start_nodes(chatd_factory, url, 3)
-    proxy, proxy_port = nginx_upstream(tmp_path, [n.port for n in nodes[1:]])
-    try:
-        # Readers reach nodes 2 and 3 through nginx; the sender is on node 1.
-        readers = [Member(proxy_port, f"k{j}", reconnect_port=proxy_port) for j in range(6)]
-        sender = Sender(Member(nodes[0].port, "sender"), interval=0.005)
-        sender.start()
-        readers[0].wait(lambda m: len(m.seqs) >= 100, 20, "traffic before the kill")
-        nodes[1].stop(signal.SIGKILL)
-        # Those on the dead node reconnect through nginx, to node 3, with `since`.
-        readers[0].wait(lambda m: len(m.seqs) >= 400, 30, "traffic after the kill")
-        sender.finish()
-        expected = [seq for seq, _ in history(pg, name)]
-        expect_all(readers, expected)
-        assert sum(r.reconnects for r in readers) >= 1, "nobody was on the killed node"
-        resumed = [r for r in readers if r.reconnects]
-        assert all(r.recovered and all(r.recovered) for r in resumed)
-        for r in readers + [sender.member]:
-            r.close()
-    finally:
-        proxy.terminate()
-        proxy.wait(10)
+    proxy_port = proxy([n.port for n in nodes[1:]])
+    # Readers reach nodes 2 and 3 through nginx; the sender is on node 1.
+    readers = [Member(proxy_port, f"k{j}", reconnect_port=proxy_port) for j in range(6)]
+    sender = Sender(Member(nodes[0].port, "sender"), interval=0.005)
+    sender.start()
+    readers[0].wait(lambda m: len(m.seqs) >= 100, 20, "traffic before the kill")
+    nodes[1].stop(signal.SIGKILL)
+    # Those on the dead node reconnect through nginx, to node 3, with `since`.
+    readers[0].wait(lambda m: len(m.seqs) >= 400, 30, "traffic after the kill")
+    sender.finish()
+    sender.member.close()
+    expect_resumed_exactly(pg, name, readers)
 
 
 def test_published_event_reaches_every_node_with_its_number(chatd_factory, pg, database):
@@ -274,46 +290,36 @@ def test_moderation_reaches_every_node(chatd_factory, pg, database):
     alice.close()
 
 
-def test_three_nodes_behind_nginx_survive_a_database_restart_and_a_killed_node(chatd_factory, pg, database, tmp_path):
+def test_three_nodes_behind_nginx_survive_a_database_restart_and_a_killed_node(chatd_factory, pg, database, proxy):
     """The acceptance run: clients spread over three nodes by nginx; the database restarted
     and a node killed under traffic; every client's messages equal the table."""
     name, url = database
     nodes = start_nodes(chatd_factory, url, 3)
-    proxy, proxy_port = nginx_upstream(tmp_path, [n.port for n in nodes])
-    try:
-        members = [Member(proxy_port, f"c{j}", reconnect_port=proxy_port) for j in range(9)]
-        senders = [Sender(members[j], interval=0.01) for j in (0, 1, 2)]
-        for s in senders:
-            s.start()
-        members[8].wait(lambda m: len(m.seqs) >= 100, 20, "traffic")
+    proxy_port = proxy([n.port for n in nodes])
+    members = [Member(proxy_port, f"c{j}", reconnect_port=proxy_port) for j in range(9)]
+    senders = [Sender(members[j], interval=0.01) for j in (0, 1, 2)]
+    for s in senders:
+        s.start()
+    members[8].wait(lambda m: len(m.seqs) >= 100, 20, "traffic")
 
-        pg.stop("fast")
-        members[4].send("while-down")
-        members[4].wait(lambda m: "unavailable" in m.errors, 10, "an 'unavailable' error")
-        pg.start()
-        for n in nodes:
-            wait_listening(n)
-        mark = len(members[8].seqs)
-        members[8].wait(lambda m: len(m.seqs) >= mark + 100, 30, "traffic after the restart")
+    pg.stop("fast")
+    members[4].send("while-down")
+    members[4].wait(lambda m: "unavailable" in m.errors, 10, "an 'unavailable' error")
+    pg.start()
+    for n in nodes:
+        wait_listening(n)
+    mark = len(members[8].seqs)
+    members[8].wait(lambda m: len(m.seqs) >= mark + 100, 30, "traffic after the restart")
 
-        nodes[1].stop(signal.SIGKILL)
-        for m in members:
-            m.wait(lambda m: len(m.seqs) >= mark + 300, 30, "traffic after the kill")
-        for s in senders:
-            s.finish()
-        # Quiet: each sender's last message is back, then everyone has all of the table.
-        expected = [seq for seq, _ in history(pg, name)]
-        expect_all(members, expected)
-        stored = {t for _, t in history(pg, name)}
-        for s in senders:
-            assert s.acked() <= stored
-        assert sum(m.reconnects for m in members) >= 1, "nobody was on the killed node"
-        assert all(all(m.recovered) for m in members)
-        for m in members:
-            m.close()
-    finally:
-        proxy.terminate()
-        proxy.wait(10)
+    nodes[1].stop(signal.SIGKILL)
+    for m in members:
+        m.wait(lambda m: len(m.seqs) >= mark + 300, 30, "traffic after the kill")
+    for s in senders:
+        s.finish()
+    stored = {t for _, t in history(pg, name)}
+    for s in senders:
+        assert s.acked() <= stored  # nothing acknowledged is lost
+    expect_resumed_exactly(pg, name, members)
 
 
 def test_a_node_started_before_its_database_waits_for_it(chatd_factory, pg, database):
