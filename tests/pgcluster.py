@@ -222,3 +222,51 @@ server {{
 }}
 """
     return start_nginx(tmp, site, port), port
+
+
+class CuttableLink:
+    """A TCP forwarder to PostgreSQL whose open connections can be cut silently, as a
+    network cut does: what is sent is swallowed, and no FIN or RST ever arrives. New
+    connections after the cut go through."""
+
+    def __init__(self, target_port):
+        import socket
+        self.target = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.links = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            link = {"cut": False}
+            self.links.append(link)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b, link), daemon=True).start()
+
+    @staticmethod
+    def _pump(a, b, link):
+        try:
+            while data := a.recv(65536):
+                if not link["cut"]:
+                    b.sendall(data)
+        except OSError:
+            pass
+        if not link["cut"]:
+            try:
+                b.shutdown(2)
+            except OSError:
+                pass
+
+    def cut(self):
+        for link in self.links:
+            link["cut"] = True
+
+    def close(self):
+        self.listener.close()

@@ -12,7 +12,7 @@ from itertools import count
 import pytest
 
 from conftest import chatctl
-from pgcluster import Member, Postgres, history, nginx_upstream, start_nodes
+from pgcluster import CuttableLink, Member, Postgres, history, nginx_upstream, start_nodes
 
 databases = count(1)
 
@@ -342,3 +342,29 @@ def test_a_node_started_before_its_database_waits_for_it(chatd_factory, pg, data
     member.send("hello")
     member.wait(lambda m: m.seqs == [1], 10, "the first message")
     member.close()
+
+
+def test_a_silent_network_cut_is_noticed_and_caught_up(chatd_factory, pg, database):
+    """Node 2 reaches PostgreSQL through a link that is cut without a FIN or RST: its own
+    heartbeat stops coming back, so it makes its listener (and its other connections) again
+    and catches up from the table."""
+    name, url = database
+    link = CuttableLink(pg.port)
+    try:
+        n1 = start_nodes(chatd_factory, url, 1)[0]
+        n2 = start_nodes(chatd_factory, url.replace(f":{pg.port}/", f":{link.port}/"), 1)[0]
+        sender, reader = Member(n1.port, "s"), Member(n2.port, "r")
+        sender.send("before")
+        reader.wait(lambda m: len(m.seqs) == 1, 10, "the first message")
+        link.cut()
+        for i in range(20):
+            sender.send(f"after-{i}")
+        sender.wait(lambda m: len(m.seqs) == 21, 10, "the sender's echoes")
+        # Node timeout 3 s, then the listener is made again and the room read from the table.
+        reader.wait(lambda m: len(m.seqs) == 21, 30, "the messages sent after the cut")
+        assert reader.seqs == list(range(1, 22))
+        assert cluster_status(n2)["reconnects"] >= 1
+        sender.close()
+        reader.close()
+    finally:
+        link.close()

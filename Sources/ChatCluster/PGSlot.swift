@@ -71,9 +71,19 @@ final class PGSlot: Sendable {
         return future
     }
 
+    /// Runs `query`; one that has no answer within `timeout` closes its connection (a
+    /// silent network cut sends no FIN or RST: without this its queries wait forever).
     func query(_ query: PostgresQuery) -> EventLoopFuture<[PostgresRow]> {
-        let logger = self.logger
-        return connection().flatMap { $0.query(query, logger: logger) }.map { $0.rows }
+        let (logger, timeout) = (self.logger, self.timeout)
+        return connection().flatMap { connection in
+            let answer = connection.query(query, logger: logger)
+            let watchdog = connection.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) {
+                logger.warning("the database did not answer within \(timeout) s; dropping the connection")
+                connection.close().whenComplete { _ in }
+            }
+            answer.whenComplete { _ in watchdog.cancel() }
+            return answer
+        }.map { $0.rows }
     }
 
     /// Runs `query` and waits for its rows, on a thread that is not this slot's event loop.
@@ -81,8 +91,8 @@ final class PGSlot: Sendable {
         try block(self.query(query))
     }
 
-    /// Waits for `future` at most `timeout`; on a timeout the connection is closed, so that
-    /// the next call makes a new one.
+    /// Waits for `future`; the query's own timeout ends it, this one (a little longer) covers
+    /// a connection attempt that hangs.
     func block<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
         precondition(!loop.inEventLoop, "a blocking database call on the database's own event loop")
         let done = DispatchSemaphore(value: 0)
@@ -91,7 +101,7 @@ final class PGSlot: Sendable {
             result.withLockedValue { $0 = r }
             done.signal()
         }
-        if done.wait(timeout: .now() + .milliseconds(Int(timeout * 1000))) == .timedOut {
+        if done.wait(timeout: .now() + .milliseconds(Int(timeout * 1000) + 1000)) == .timedOut {
             drop()
             throw DatabaseError.timedOut(seconds: timeout)
         }

@@ -1,6 +1,7 @@
 import ChatCluster
 import ChatCore
 import ChatStore
+import Dispatch
 
 /// The hub's side of a cluster: in-order delivery of messages numbered by the shared
 /// store, and members counted on every node.
@@ -129,9 +130,20 @@ extension Hub {
             // The listener was down: whatever was committed meanwhile is read from the table.
             let all = rooms.withLockedValue { Array($0.values) }
             committer.withLockedValue { $0 }?.async { [self] in
+                var complete = true
                 for room in all {
-                    guard let last = try? store?.lastSequence(room: room.name) else { continue }
-                    deliverInOrder(room, [], through: last)
+                    do {
+                        guard let last = try store?.lastSequence(room: room.name) else { continue }
+                        deliverInOrder(room, [], through: last)
+                    } catch {
+                        complete = false
+                    }
+                }
+                // The reads failed (the database is going away again, or its connection was
+                // cut): try again shortly rather than wait for the room's next message.
+                if !complete {
+                    metrics.errors("cluster_read_failed").increment()
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [self] in apply(.resync) }
                 }
             }
         case .kick, .mute, .unmute:
