@@ -27,9 +27,13 @@ class Chatd:
     def __init__(self, config_text: str, env=None):
         self.dir = Path(tempfile.mkdtemp(prefix="chatd-test-"))
         self.config = self.dir / "chatd.toml"
+        own_history = f"{self.dir}/history.sqlite"
         if "[history]" not in config_text:
             # Each chatd of the tests keeps its own history, kept across its restarts.
-            config_text += f'\n[history]\npath = "{self.dir}/history.sqlite"\n'
+            config_text += f'\n[history]\npath = "{own_history}"\n'
+        elif toml_value(config_text, "history.path") == '""':
+            # The shipped config's "" means ./data under the repository: keep tests apart.
+            config_text = toml_set(config_text, "history.path", own_history)
         self.config.write_text(config_text)
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
@@ -91,6 +95,108 @@ allowed_origins = ["http://localhost:{port}", "http://127.0.0.1:{port}"]
 level = "info"
 {extra}
 """
+
+
+SHIPPED_CONFIG = ROOT / "etc" / "chatd.toml"
+
+
+def toml_literal(value) -> str:
+    """A Python value as a TOML value (strings quoted and escaped as JSON strings are)."""
+    import json
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_literal(v) for v in value) + "]"
+    raise TypeError(f"no TOML literal for {value!r}")
+
+
+def _toml_key_line(lines, dotted_key):
+    """Index of the line assigning `dotted_key` ("section.key", section may be dotted) and
+    whether that line is a commented-out default (`# key = ...` before any commented-out
+    sub-table of that section: those keys belong to the sub-table, not to the section)."""
+    section, _, key = dotted_key.rpartition(".")
+    if not section or not key:
+        raise KeyError(f"{dotted_key}: want section.key")
+    header = f"[{section}]"
+    start = next((i for i, l in enumerate(lines) if l.strip() == header), None)
+    if start is None:
+        raise KeyError(f"{dotted_key}: no {header} in the config")
+    commented = None
+    for i in range(start + 1, len(lines)):
+        stripped = lines[i].strip()
+        if stripped.startswith("["):
+            break
+        if stripped.startswith("# ["):
+            commented = commented if commented is not None else -1
+        name, eq, _ = stripped.partition("=")
+        if eq and name.strip() == key:
+            return i, False
+        if commented is None and stripped.startswith("#"):
+            name, eq, _ = stripped[1:].partition("=")
+            if eq and name.strip() == key:
+                commented = i
+    if commented is not None and commented >= 0:
+        return commented, True
+    raise KeyError(f"{dotted_key}: not in {header} of the config")
+
+
+def toml_value(text, dotted_key):
+    """The raw TOML value text of `dotted_key` (None when the key is absent)."""
+    lines = text.split("\n")
+    try:
+        i, commented = _toml_key_line(lines, dotted_key)
+    except KeyError:
+        return None
+    return None if commented else lines[i].partition("=")[2].strip()
+
+
+def toml_set(text, dotted_key, value):
+    """`text` with the value of `dotted_key` replaced, line-wise, keeping everything else
+    (comments included); a commented-out default (`# web_root = ...`) is switched on.
+    Raises KeyError when the key is not in its section: a test must not silently configure
+    a key the shipped file lacks."""
+    lines = text.split("\n")
+    i, _ = _toml_key_line(lines, dotted_key)
+    key = dotted_key.rpartition(".")[2]
+    raw = value if isinstance(value, RawTOML) else toml_literal(value)
+    lines[i] = f"{key} = {raw}"
+    return "\n".join(lines)
+
+
+class RawTOML(str):
+    """A value written into the config as it is (e.g. an inline table)."""
+
+
+def shipped_config(port, metrics_port=None, control_socket=None, history_path=None,
+                   overrides=None, extra="", **more):
+    """The text of the shipped example config (etc/chatd.toml), with only ports, paths and
+    the named values substituted: the tests run the file users install.
+
+    Listens on 127.0.0.1:PORT and [::1]:PORT, allows the two origins for PORT; metrics and
+    the control socket are off unless given (their defaults are fixed system addresses);
+    history goes to the Chatd's own folder unless given. `overrides` (and keyword arguments,
+    `limits__rate_messages=5` for "limits.rate_messages") replace values by "section.key";
+    a key that is not in the file raises KeyError. `extra` is appended verbatim, for tables
+    the file only shows commented out (e.g. [api.keys.NAME]).
+    """
+    values = {
+        "server.listen": [f"127.0.0.1:{port}", f"[::1]:{port}"],
+        "auth.allowed_origins": [f"http://localhost:{port}", f"http://127.0.0.1:{port}"],
+        "metrics.listen": f"127.0.0.1:{metrics_port}" if metrics_port else "",
+        "control.socket": str(control_socket) if control_socket else "",
+    }
+    if history_path is not None:
+        values["history.path"] = str(history_path)
+    values.update(overrides or {})
+    values.update({k.replace("__", "."): v for k, v in more.items()})
+    text = SHIPPED_CONFIG.read_text()
+    for key, value in values.items():
+        text = toml_set(text, key, value)
+    return text + ("\n" + extra if extra else "")
 
 
 @pytest.fixture
