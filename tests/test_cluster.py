@@ -264,7 +264,7 @@ def test_moderation_reaches_every_node(chatd_factory, pg, database):
 
     # A mute on node 1 holds on node 2 once its notification arrives: each try is answered
     # (the message, or the error), so this waits on events, not on time.
-    ctl(n1, "mute", "bob", "--for", "10m")
+    ctl(n1, "mute", "guest:bob", "--for", "10m")
     for attempt in range(50):
         seen, refused = len(bob.seqs), len(bob.errors)
         bob.send(f"muted? {attempt}")
@@ -272,7 +272,7 @@ def test_moderation_reaches_every_node(chatd_factory, pg, database):
         if "muted" in bob.errors:
             break
     assert "muted" in bob.errors
-    ctl(n1, "unmute", "bob")
+    ctl(n1, "unmute", "guest:bob")
 
     # An erasure on node 2 removes bob's messages from the shared table.
     r = ctl(n2, "purge-user", "bob", "--reason", "erasure request")
@@ -284,7 +284,7 @@ def test_moderation_reaches_every_node(chatd_factory, pg, database):
     assert [a["action"] for a in audit] == ["delete", "mute", "unmute", "purge-user"]
 
     # kick --user on node 1 closes bob's connection on node 2.
-    ctl(n1, "kick", "--user", "bob")
+    ctl(n1, "kick", "--user", "guest:bob")
     bob.thread.join(10)
     assert not bob.thread.is_alive()
     alice.close()

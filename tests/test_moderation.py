@@ -49,14 +49,16 @@ listen = ""
     assert chatctl(control, "delete", "lobby", "99").returncode == 1
 
     # mute / unmute.
-    assert chatctl(control, "mute", "bob", "--for", "10m", "--reason", "cool down").returncode == 0
+    # By identity: bob is a guest of a plain token, so `guest:bob` (a bare `bob` would be
+    # the credential bob, which does not exist here).
+    assert chatctl(control, "mute", "guest:bob", "--for", "10m", "--reason", "cool down").returncode == 0
     bob.send("muted?")
     assert bob.until("error")["code"] == "muted"
-    assert chatctl(control, "unmute", "bob").returncode == 0
-    assert chatctl(control, "unmute", "bob").returncode == 1  # not muted any more
+    assert chatctl(control, "unmute", "guest:bob").returncode == 0
+    assert chatctl(control, "unmute", "guest:bob").returncode == 1  # not muted any more
     bob.send("back")
     assert alice.message() == "back"
-    assert chatctl(control, "mute", "bob", "--for", "soon").returncode == 64  # bad duration
+    assert chatctl(control, "mute", "guest:bob", "--for", "soon").returncode == 64  # bad duration
 
     # purge-user: every message of bob's erased and counted.
     r = chatctl(control, "purge-user", "bob", "--reason", "erasure request")

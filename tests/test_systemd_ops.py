@@ -248,7 +248,7 @@ listen = ""
     kicked = chatctl("kick", alice_id, "--reason", "be nice", socket_path=control)
     assert kicked.returncode == 0 and "kicked 1" in kicked.stdout
     assert a.close_code() == 1008
-    assert chatctl("kick", "--user", "bob", socket_path=control).returncode == 0
+    assert chatctl("kick", "--user", "guest:bob", socket_path=control).returncode == 0
     assert b.close_code() == 1008
     missing = chatctl("kick", "--user", "nobody-here", socket_path=control)
     assert missing.returncode == 1 and "no connection matches" in missing.stderr

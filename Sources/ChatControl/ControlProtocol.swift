@@ -157,13 +157,17 @@ public struct ClusterInfo: Codable, Sendable, Equatable {
 public struct ConnectionInfo: Codable, Sendable, Equatable {
     public var id: String
     public var name: String
+    /// The identity the connection acts as (`credential:alice`, `jwt:ISS:SUB`,
+    /// `token:HASH:name`): what `mute`, `unmute` and `kick --user` take.
+    public var user: String?
     public var room: String
     public var address: String
     public var connectedSeconds: Double
 
-    public init(id: String, name: String, room: String, address: String, connectedSeconds: Double) {
+    public init(id: String, name: String, user: String? = nil, room: String, address: String, connectedSeconds: Double) {
         self.id = id
         self.name = name
+        self.user = user
         self.room = room
         self.address = address
         self.connectedSeconds = connectedSeconds

@@ -52,7 +52,7 @@ public enum ClientCommand: Sendable, Equatable {
             if raw == nil || raw is NSNull { return .failure(.empty) }
             guard let string = raw as? String else { return .failure(.badField) }
             let text = Sanitize.trimmed(Sanitize.visibleText(string))
-            if text.isEmpty { return .failure(.empty) }
+            if !Sanitize.hasVisibleContent(text) { return .failure(.empty) }
             if text.utf16.count > maxChars { return .failure(.tooLarge) }
             return .success(.message(text: text, room: room))
         case "ping":

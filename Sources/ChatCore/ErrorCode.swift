@@ -20,6 +20,8 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
     case tooManyRooms = "too_many_rooms"
     /// A `message` the history store could not take (its database is down): not sent.
     case unavailable = "unavailable"
+    /// A `join` of a room new to this server while it holds `limits.max_rooms` rooms.
+    case serverFull = "server_full"
 
     /// The human-readable `message` sent with the code.
     public func message(maxChars: Int) -> String {
@@ -37,6 +39,7 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
         case .roomFull: return "The room is full."
         case .tooManyRooms: return "Too many rooms on one connection; leave one first."
         case .unavailable: return "History is unavailable: your message was not sent. Try again shortly."
+        case .serverFull: return "The server holds as many rooms as it may; try a room already in use, or later."
         case .badField: return "A field has the wrong type: text must be a string; before and limit positive integers; room a room name."
         }
     }

@@ -30,6 +30,34 @@ public struct Identity: Sendable, Equatable {
     }
 }
 
+/// How operators name a user to mute, unmute or kick: by identity, never by display name
+/// alone (anyone can type any guest name). Keys are what `chatctl connections` shows:
+/// `credential:alice` (a bare `alice` means this), `jwt:ISSUER:SUBJECT`, `token:HASH:name`
+/// (one guest of a plain token) or `token:HASH` (everyone using that token); and
+/// `guest:NAME`, the guests called NAME on any plain token — plain tokens are for
+/// development, and token and name are all the identity such a guest has.
+public enum UserTarget {
+    public static func normalized(_ target: String) -> String {
+        target.contains(":") ? target : "credential:\(target)"
+    }
+
+    /// The keys a session answers to, most specific first: its author key (identity and,
+    /// for guest names, the name), its credential's user key, and for a guest of a plain
+    /// token `guest:NAME`.
+    public static func keys(userKey: String, authorKey: String) -> [String] {
+        guard authorKey != userKey else { return [userKey] }
+        var keys = [authorKey, userKey]
+        if userKey.hasPrefix("token:"), authorKey.hasPrefix(userKey + ":") {
+            keys.append("guest:" + authorKey.dropFirst(userKey.count + 1))
+        }
+        return keys
+    }
+
+    public static func matches(_ target: String, userKey: String, authorKey: String) -> Bool {
+        keys(userKey: userKey, authorKey: authorKey).contains(normalized(target))
+    }
+}
+
 /// What a credential may do beyond chatting.
 public enum Role: String, Sendable, Codable, CaseIterable {
     case user

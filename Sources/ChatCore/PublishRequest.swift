@@ -30,6 +30,8 @@ public struct PublishRequest: Sendable, Equatable {
         if let raw = rawText, !(raw is NSNull) {
             guard let string = raw as? String else { return .failure(.badRequest("text must be a string")) }
             text = Sanitize.trimmed(Sanitize.visibleText(string))
+            // Only invisible characters is no text: the same rule as a client's message.
+            if !Sanitize.hasVisibleContent(text) { text = "" }
             if text.utf16.count > maxChars { return .failure(.badRequest("text must be \(maxChars) characters or less")) }
         }
         var data: String?

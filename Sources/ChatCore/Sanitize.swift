@@ -55,6 +55,17 @@ public enum Sanitize {
         }
     }
 
+    /// True when some character of `text` draws something: text made only of whitespace,
+    /// default-ignorable code points (U+200B zero width space, U+3164 Hangul filler, tag
+    /// characters, variation selectors, U+FEFF…) or the blank Braille pattern U+2800 looks
+    /// like an empty message to readers and is a known way round an "empty" check.
+    public static func hasVisibleContent(_ text: String) -> Bool {
+        text.unicodeScalars.contains { scalar in
+            !(isJSWhitespace(scalar) || scalar.properties.isWhitespace || scalar.properties.isDefaultIgnorableCodePoint
+                || scalar.value == 0x2800 || isHidden(scalar) || scalar.value == 0x0A || scalar.value == 0x09)
+        }
+    }
+
     /// JavaScript's `String.prototype.trim` whitespace (the common part of it).
     static func trimmed(_ s: String) -> String {
         let scalars = s.unicodeScalars

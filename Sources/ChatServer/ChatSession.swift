@@ -6,8 +6,11 @@ import NIOWebSocket
 
 /// One WebSocket connection after the upgrade: frames in, chat events out. Lives on its
 /// channel's event loop; the hub reaches it only through its loop's `LoopShard`.
-final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
+final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
+    /// Nothing is written through this handler (frames go through the `FrameSink`); it is
+    /// outbound only to hold back `read()` while the client is not reading.
+    typealias OutboundIn = Never
 
     let id = UUID().uuidString.lowercased()
     let name: String
@@ -37,6 +40,16 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     private var started = false
     private var closing = false
     private var awaitingPong = false
+    /// A pong not yet handed to the socket; a ping arriving meanwhile only updates
+    /// `deferredPong` (RFC 6455 5.5.3: answering the most recent ping is enough), so a ping
+    /// flood from a client that does not read costs one pending pong, not one per ping.
+    private var pongInFlight = false
+    private var deferredPong: ByteBuffer?
+    /// Reads are held back while the socket is behind: a client that does not read stops
+    /// being read, so its requests cannot make replies pile up (TCP pushes back on it).
+    private var readPaused = false
+    private var readPending = false
+    private var hardClose: Scheduled<Void>?
     private var expiry: Scheduled<Void>?
     private var bucket: TokenBucket
     private var assembler: MessageAssembler
@@ -110,6 +123,8 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         started = false
         expiry?.cancel()
         expiry = nil
+        hardClose?.cancel()
+        hardClose = nil
         hub.connections.subtract(1, ordering: .relaxed)
         hub.metrics.connections.decrement(by: 1)
         limits.closed(address: address)
@@ -134,10 +149,11 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         if memberships.count >= settings.maxRoomsPerConnection { return refuse(.tooManyRooms) }
         let member = Membership(session: self, room: room)
         member.dropOldest = rule.slowConsumer == .dropOldest
-        guard let welcome = hub.join(member, shardIndex: shardIndex, since: since, maxMembers: rule.maxMembers,
-                                     historyWindow: settings.historyWindow, resumeLimit: settings.resumeLimit)
-        else {
-            return refuse(.roomFull)
+        let welcome: Hub.Welcome
+        switch hub.join(member, shardIndex: shardIndex, since: since, maxMembers: rule.maxMembers, maxRooms: settings.maxRooms,
+                        historyWindow: settings.historyWindow, resumeLimit: settings.resumeLimit) {
+        case let .success(joined): welcome = joined
+        case let .failure(code): return refuse(code)
         }
         memberships.append(member)
         if announce { send(.joined(room: room), flush: false) }
@@ -168,6 +184,8 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         assembler.maxBytes = new.maxFrameBytes
         assembler.maxFragments = new.maxFragments
         queue.limit = new.sendQueueFrames
+        // The water marks are the channel's: set them on open connections too.
+        if let channel = context?.channel { try? channel.syncOptions?.setOption(.writeBufferWaterMark, value: new.sendBuffer) }
         for member in memberships { member.dropOldest = new.rules.rule(for: member.room).slowConsumer == .dropOldest }
         if let identity = new.authenticator.staticIdentity(credential) {
             reidentify(identity)
@@ -202,11 +220,18 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
     /// A credential with an expiry (JWT `exp`) ends the session then, with 1008.
     private func scheduleExpiry(context: ChannelHandlerContext) {
         guard let expiresAt = identity.expiresAt else { return }
-        let seconds = max(0, expiresAt - Date().timeIntervalSince1970)
-        expiry = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(seconds * 1000))) { [self] in
+        // An `exp` far in the future (a signed 1e16 is valid JSON) must not overflow the
+        // timer: past ten years it is as good as never, and the session is not timed.
+        let seconds = expiresAt - Date().timeIntervalSince1970
+        if seconds >= Self.longestExpirySeconds { return }
+        // Not a positive number (NaN included): expired now.
+        let milliseconds = seconds > 0 ? Int64(seconds * 1000) : 0
+        expiry = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(milliseconds)) { [self] in
             self.close(code: .policyViolation, reason: "credential expired")
         }
     }
+
+    static let longestExpirySeconds: Double = 10 * 365 * 86400
 
     // MARK: Heartbeat
 
@@ -266,7 +291,8 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         sink.context?.flush()
     }
 
-    /// Writes what was held back, the missed counts first, while the socket takes it.
+    /// Writes what was held back, the missed counts first, while the socket takes it; then
+    /// reads again if a read was held back.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable && !queue.isEmpty && !closing {
             for (room, count) in queue.takeMissed() {
@@ -276,19 +302,75 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
             while context.channel.isWritable, let frame = queue.popFirst() { sink.write(frame, flush: false) }
             sink.context?.flush()
         }
+        if context.channel.isWritable && readPending {
+            readPending = false
+            context.read()
+        }
         context.fireChannelWritabilityChanged()
     }
 
+    /// While more than `limits.send_buffer_bytes` are unsent, chatd reads nothing more from
+    /// this client: what it already sent is answered, nothing new is taken in.
+    func read(context: ChannelHandlerContext) {
+        if !closing && !context.channel.isWritable {
+            readPending = true
+            return
+        }
+        context.read()
+    }
+
     /// Replies to this client go behind anything held back, so it sees events in order;
-    /// they are never dropped (the client's own rate limit bounds them).
+    /// they are never dropped, but they count against the connection's outbound bound.
     private func send(_ event: ServerEvent, flush: Bool) {
-        guard let context, !closing else { return }
+        guard let context, !closing, !exceedsOutboundBound(context) else { return }
         let frame = ServerFrame.text(event.jsonBytes(), allocator: context.channel.allocator)
         if queue.isEmpty {
             sink.write(frame, flush: flush)
         } else {
             _ = queue.append(frame, room: nil, droppable: false)
         }
+    }
+
+    /// The most a connection may owe its client — unsent bytes in the channel plus replies
+    /// held back — before it is closed: four send buffers. Reads stop at one send buffer, so
+    /// only replies to requests read before that can push it further; a client that never
+    /// reads gets there and is closed (1008) instead of growing chatd's memory.
+    private var outboundBound: Int {
+        let (product, overflow) = settings.sendBuffer.high.multipliedReportingOverflow(by: 4)
+        return overflow ? Int.max : product
+    }
+
+    /// True (and the connection closing) when it owes its client more than `outboundBound`.
+    private func exceedsOutboundBound(_ context: ChannelHandlerContext) -> Bool {
+        // Writable means under one send buffer: no need to look closer.
+        guard !context.channel.isWritable else { return false }
+        let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        guard buffered + queue.replyBytes > outboundBound else { return false }
+        hub.metrics.slowDisconnects.increment()
+        close(code: .policyViolation, reason: "not reading: too much unsent")
+        return true
+    }
+
+    /// Answers a ping with its payload; while a pong is still on its way, only the newest
+    /// ping is remembered and answered after it.
+    private func sendPong(_ payload: ByteBuffer, context: ChannelHandlerContext) {
+        guard !closing else { return }
+        if pongInFlight {
+            // A copy: the payload is a slice of the read buffer, which it would keep alive.
+            deferredPong = ByteBuffer(bytes: payload.readableBytesView)
+            return
+        }
+        pongInFlight = true
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenComplete { [self] _ in
+            pongInFlight = false
+            if let next = deferredPong, let context = self.context {
+                deferredPong = nil
+                sendPong(next, context: context)
+            }
+        }
+        sink.write(ServerFrame.encode(opcode: .pong, buffer: payload, allocator: context.channel.allocator), flush: true,
+                   promise: promise)
     }
 
     private func sendError(_ code: ErrorCode) {
@@ -306,18 +388,26 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         close(rawCode: code.rawValue, reason: reason)
     }
 
+    /// How long a closing connection has to finish the closing handshake: counted from when
+    /// closing starts, so a client that reads nothing cannot hold it open behind its unsent
+    /// data (the close frame may never reach the socket).
+    static let closeGrace = TimeAmount.seconds(2)
+
     private func close(rawCode: UInt16, reason: String) {
         guard let context, !closing else { return }
         closing = true
         let channel = context.channel
+        hardClose = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
         let promise = context.eventLoop.makePromise(of: Void.self)
         sink.write(ServerFrame.close(code: rawCode, reason: reason, allocator: channel.allocator), flush: true, promise: promise)
         // Half-close first: closing a socket with unread input makes the kernel send RST,
         // which can destroy the close frame before the client reads it. The client answers
-        // and closes; if it does not, the connection is closed a moment later.
-        promise.futureResult.whenComplete { _ in
-            channel.close(mode: .output, promise: nil)
-            channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        // and closes; if it does not, the deadline above closes it.
+        promise.futureResult.whenComplete { _ in channel.close(mode: .output, promise: nil) }
+        if readPending {
+            // Reads were held back; the client's answer must be read now.
+            readPending = false
+            context.read()
         }
     }
 
@@ -332,8 +422,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         }
         switch frame.opcode {
         case .ping:
-            let pong = ServerFrame.encode(opcode: .pong, buffer: frame.unmaskedData, allocator: context.channel.allocator)
-            sink.write(pong, flush: true)
+            sendPong(frame.unmaskedData, context: context)
         case .pong:
             awaitingPong = false
         case .connectionClose:
@@ -345,16 +434,14 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
             case let .fail(code, reason):
                 close(code: code, reason: reason)
             case let .binary(data):
-                if echo {
+                guard echo else { return close(code: .unsupportedData, reason: "text messages only") }
+                if !exceedsOutboundBound(context) {
                     sink.write(ServerFrame.encode(opcode: .binary, buffer: data, allocator: context.channel.allocator), flush: true)
-                } else {
-                    close(code: .unsupportedData, reason: "text messages only")
                 }
             case let .text(data):
-                if echo {
+                guard echo else { return handleText(data) }
+                if !exceedsOutboundBound(context) {
                     sink.write(ServerFrame.encode(opcode: .text, buffer: data, allocator: context.channel.allocator), flush: true)
-                } else {
-                    handleText(data)
                 }
             }
         }
@@ -393,7 +480,7 @@ final class ChatSession: ChannelInboundHandler, RemovableChannelHandler {
         case let .message(text, named):
             guard let room = memberRoom(named) else { return refuse(.notJoined) }
             if let denied = Authorization.send(identity, room: room, rule: settings.rules.rule(for: room)) { return refuse(denied) }
-            if moderation.isMuted(name) { return refuse(.muted) }
+            if moderation.isMuted(userKey: identity.userKey, authorKey: authorKey) { return refuse(.muted) }
             let this = NIOLoopBound(self, eventLoop: context!.eventLoop)
             let loop = context!.eventLoop
             hub.publish(room: room, from: name, text: text, author: authorKey, historyWindow: settings.historyWindow) { result in

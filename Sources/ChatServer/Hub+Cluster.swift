@@ -171,5 +171,6 @@ extension Hub {
             guard room.online > 0 else { return }
             broadcastLocked(room, event: .presence(room: name, message: text ?? "\(room.total) online", online: room.total))
         }
+        if total == 0 { retireIfIdle(room) }
     }
 }

@@ -30,7 +30,6 @@ final class Hub: Sendable {
     /// The durable store, when there is one; messages are committed before broadcast.
     let store: (any ChatStore)?
     let committer: NIOLockedValueBox<Committer?> = NIOLockedValueBox(nil)
-    private let lastSequences: [String: UInt64]
     /// True when the store numbers messages (PostgreSQL, several nodes): a room's `seq` is
     /// then the last one delivered here, advanced in order by `deliverInOrder`.
     let shared: Bool
@@ -43,18 +42,21 @@ final class Hub: Sendable {
         self.metrics = metrics
         self.store = store
         shared = store?.assignsSequences ?? false
-        // Shared stores are asked per room when it is first used: other nodes write too.
-        lastSequences = shared ? [:] : try store?.lastSequences() ?? [:]
         shards = loops.map { loop in
             ShardRef(loop: loop, shard: NIOLoopBoundBox.makeBoxSendingValue(LoopShard(loop: loop), eventLoop: loop))
         }
         if let store {
             let logger = Logger(label: "chatd.store")
             committer.withLockedValue {
-                $0 = Committer(store: store, committed: { [weak self] batch in self?.broadcastCommitted(batch) },
-                               failed: { batch, error in
+                $0 = Committer(store: store,
+                               committed: { [weak self] batch in
+                                   self?.broadcastCommitted(batch)
+                                   self?.settle(batch)
+                               },
+                               failed: { [weak self] batch, error in
                                    logger.error("history commit failed; \(batch.count) messages not sent: \(error)")
                                    metrics.errors("store_failed").increment(by: Int64(batch.count))
+                                   self?.settle(batch)
                                })
             }
         }
@@ -65,11 +67,27 @@ final class Hub: Sendable {
         shards.firstIndex { $0.loop === loop } ?? 0
     }
 
-    func room(_ name: String, historyWindow: Int) -> Room {
+    /// Why a room could not be had.
+    enum RoomRefusal: Error {
+        /// This node holds `limits.max_rooms` rooms already.
+        case full
+        /// Its last number could not be read from the store (one node: SQLite failing).
+        case unavailable
+    }
+
+    /// The room called `name` if this node holds it now (members, or commits in flight).
+    func existingRoom(_ name: String) -> Room? {
+        rooms.withLockedValue { $0[name] }
+    }
+
+    /// The room called `name`, made if this node holds none — loaded from the store, since
+    /// rooms are let go when they empty — unless `maxRooms` are held already.
+    func room(_ name: String, historyWindow: Int, maxRooms: Int = .max) -> Result<Room, RoomRefusal> {
         rooms.withLockedValue { rooms in
-            if let room = rooms[name] { return room }
+            if let room = rooms[name] { return .success(room) }
+            guard rooms.count < maxRooms else { return .failure(.full) }
             let room = Room(name: name, historyWindow: historyWindow, shardCount: shards.count)
-            // A room first touched since start continues its sequence and window from the store.
+            // A room made again continues its sequence and window from the store.
             if shared {
                 do {
                     room.seq = try store?.lastSequence(room: name) ?? 0
@@ -77,16 +95,45 @@ final class Hub: Sendable {
                     // The database is down: the room starts from the first number it hears of.
                     room.synced = false
                 }
-            } else {
-                room.seq = lastSequences[name] ?? 0
+            } else if let store {
+                // This node numbers its messages: a wrong start would reuse numbers.
+                do {
+                    room.seq = try store.lastSequence(room: name) ?? 0
+                } catch {
+                    return .failure(.unavailable)
+                }
             }
             room.remoteOnline = remotePresence.withLockedValue { $0[name]?.values.reduce(0, +) ?? 0 }
             if let store, room.seq > 0, let recent = try? store.recent(room: name, limit: historyWindow) {
                 for m in recent { room.history.append(m) }
             }
             rooms[name] = room
-            return room
+            return .success(room)
         }
+    }
+
+    /// Lets an idle room go — no members here or elsewhere, no commit in flight — so that
+    /// memory follows the rooms in use, not every name ever joined. Whoever still holds it
+    /// sees `retired` under its lock and asks for the room again.
+    func retireIfIdle(_ room: Room) {
+        rooms.withLockedValue { rooms in
+            room.lock.withLock {
+                guard !room.retired, room.online == 0, room.remoteOnline == 0, room.pending == 0,
+                      rooms[room.name] === room else { return }
+                room.retired = true
+                rooms[room.name] = nil
+            }
+        }
+    }
+
+    /// A batch's commits are over (stored or not): its rooms may be idle now.
+    private func settle(_ batch: [Committer.Entry]) {
+        var touched: [ObjectIdentifier: Room] = [:]
+        for entry in batch {
+            entry.room.lock.withLock { entry.room.pending -= 1 }
+            touched[ObjectIdentifier(entry.room)] = entry.room
+        }
+        for room in touched.values { retireIfIdle(room) }
     }
 
     /// What a joining session is sent first: the room's window, or for a resume (`since`)
@@ -96,30 +143,55 @@ final class Hub: Sendable {
         var recovered: Bool?
     }
 
-    /// Adds a membership to its room unless the room is at `maxMembers` (0: no limit).
-    /// Runs on the session's loop. Returns the history the member must be sent before
-    /// anything else of the room, or nil when the room is full.
-    func join(_ member: Membership, shardIndex: Int, since: UInt64?, maxMembers: Int, historyWindow: Int,
-              resumeLimit: Int) -> Welcome? {
-        let room = room(member.room, historyWindow: historyWindow)
-        catchUpIfBehind(room, since: since)
+    /// Adds a membership to its room unless the room is at `maxMembers` (0: no limit), or
+    /// is new and this node holds `maxRooms`. Runs on the session's loop. Returns the history
+    /// the member must be sent before anything else of the room, or why it may not join.
+    func join(_ member: Membership, shardIndex: Int, since: UInt64?, maxMembers: Int, maxRooms: Int = .max,
+              historyWindow: Int, resumeLimit: Int) -> Result<Welcome, ErrorCode> {
+        while true {
+            let room: Room
+            switch self.room(member.room, historyWindow: historyWindow, maxRooms: maxRooms) {
+            case let .success(found): room = found
+            case .failure(.full): return .failure(.serverFull)
+            case .failure(.unavailable): return .failure(.unavailable)
+            }
+            catchUpIfBehind(room, since: since)
+            switch enter(room, member, shardIndex: shardIndex, since: since, maxMembers: maxMembers, resumeLimit: resumeLimit) {
+            case let .some(outcome): return outcome
+            case .none: continue  // let go meanwhile: ask for it again
+            }
+        }
+    }
+
+    /// Joins a room this node holds; nil when it was let go before its lock was taken.
+    private func enter(_ room: Room, _ member: Membership, shardIndex: Int, since: UInt64?, maxMembers: Int,
+                       resumeLimit: Int) -> Result<Welcome, ErrorCode>? {
         let name = member.session.name
-        let snapshot: ([ChatMessage], UInt64, Int)? = room.lock.withLock {
-            if maxMembers > 0 && room.total >= maxMembers { return nil }
+        enum Entered { case retired, full, entered([ChatMessage], UInt64, Int) }
+        let entered: Entered = room.lock.withLock {
+            if room.retired { return .retired }
+            if maxMembers > 0 && room.total >= maxMembers { return .full }
             room.perShard[shardIndex] += 1
             room.online += 1
             // Deliveries already queued for this loop carry older epochs and skip the newcomer:
             // it gets those messages from the history snapshot instead, exactly once.
             member.joinEpoch = room.epoch
-            let snapshot = (room.history.messages, room.seq, room.online)
+            let snapshot = Entered.entered(room.history.messages, room.seq, room.online)
             broadcastLocked(room, event: .presence(room: room.name, message: "\(name) joined", online: room.total))
             return snapshot
         }
-        guard let (window, lastSeq, local) = snapshot else { return nil }
+        let (window, lastSeq, local): ([ChatMessage], UInt64, Int)
+        switch entered {
+        case .retired: return nil
+        case .full:
+            retireIfIdle(room)
+            return .failure(.roomFull)
+        case let .entered(w, s, l): (window, lastSeq, local) = (w, s, l)
+        }
         tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) joined"))
         shards[shardIndex].shard.value.add(member)
-        guard let since else { return Welcome(messages: window, recovered: nil) }
-        return resume(room: room.name, since: since, window: window, lastSeq: lastSeq, limit: resumeLimit)
+        guard let since else { return .success(Welcome(messages: window, recovered: nil)) }
+        return .success(resume(room: room.name, since: since, window: window, lastSeq: lastSeq, limit: resumeLimit))
     }
 
     /// The messages after `since`: from the window when it reaches back far enough, else the
@@ -147,7 +219,8 @@ final class Hub: Sendable {
 
     /// A resume on request (`history` with `since`), for a connection already in the room.
     func catchUp(room name: String, since: UInt64, historyWindow: Int, limit: Int) -> Welcome {
-        let room = room(name, historyWindow: historyWindow)
+        // The connection is a member, so this node holds the room.
+        guard let room = existingRoom(name) else { return Welcome(messages: [], recovered: false) }
         catchUpIfBehind(room, since: since)
         let (window, lastSeq) = room.lock.withLock { (room.history.messages, room.seq) }
         return resume(room: name, since: since, window: window, lastSeq: lastSeq, limit: limit)
@@ -156,7 +229,7 @@ final class Hub: Sendable {
     /// Older messages on request (`history` with `before`).
     func older(room: String, before: UInt64, limit: Int) -> [ChatMessage] {
         guard let store else {
-            let room = self.room(room, historyWindow: 0)
+            guard let room = existingRoom(room) else { return [] }
             return room.lock.withLock { Array(room.history.messages.filter { $0.seq < before }.suffix(limit)) }
         }
         return (try? store.messages(room: room, before: before, limit: limit)) ?? []
@@ -165,7 +238,7 @@ final class Hub: Sendable {
     /// Removes a membership from its room and tells the others. Runs on the session's loop.
     func leave(_ member: Membership, shardIndex: Int) {
         shards[shardIndex].shard.value.remove(member)
-        let room = room(member.room, historyWindow: 0)
+        guard let room = existingRoom(member.room) else { return }
         let name = member.session.name
         let local = room.lock.withLock {
             room.perShard[shardIndex] -= 1
@@ -174,36 +247,51 @@ final class Hub: Sendable {
             return room.online
         }
         tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) left"))
+        if local == 0 { retireIfIdle(room) }
     }
 
     /// Appends a message to its room's history and sends it to every member, sender included.
     /// With a store, `done` is told on the store queue whether it was committed (and with
     /// which number, which a shared store gives out only then).
-    @discardableResult
     func publish(room name: String, from: String, text: String, author: String = "", data: String? = nil,
-                 historyWindow: Int, done: (@Sendable (Result<ChatMessage, any Error>) -> Void)? = nil) -> ChatMessage {
-        let room = room(name, historyWindow: historyWindow)
+                 historyWindow: Int, maxRooms: Int = .max, done: (@Sendable (Result<ChatMessage, any Error>) -> Void)? = nil) {
         let id = UUID().uuidString.lowercased()
         let sentAt = Timestamp.iso8601(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
         messagesIn.add(1, ordering: .relaxed)
         metrics.messagesReceived.increment()
         let committer = self.committer.withLockedValue { $0 }
-        let message: ChatMessage = room.lock.withLock {
-            // A shared store numbers the message when it commits it.
-            if !shared { room.seq += 1 }
-            let message = ChatMessage(id: id, seq: shared ? 0 : room.seq, room: name, from: from, text: text, sentAt: sentAt,
-                                      author: author, data: data)
-            if let committer {
-                // Handed over under the room lock: the store queue sees each room in order.
-                committer.submit(Committer.Entry(message: message, room: room, done: done))
-            } else {
-                room.history.append(message)
-                broadcastLocked(room, event: .message(message))
+        while true {
+            let room: Room
+            switch self.room(name, historyWindow: historyWindow, maxRooms: maxRooms) {
+            case let .success(found): room = found
+            case let .failure(refusal):
+                done?(.failure(refusal))
+                return
             }
-            return message
+            let message: ChatMessage? = room.lock.withLock {
+                if room.retired { return nil }
+                // A shared store numbers the message when it commits it.
+                if !shared { room.seq += 1 }
+                let message = ChatMessage(id: id, seq: shared ? 0 : room.seq, room: name, from: from, text: text, sentAt: sentAt,
+                                          author: author, data: data)
+                if let committer {
+                    // Handed over under the room lock: the store queue sees each room in order.
+                    // The room is held until the commit is over (`settle`).
+                    room.pending += 1
+                    committer.submit(Committer.Entry(message: message, room: room, done: done))
+                } else {
+                    room.history.append(message)
+                    broadcastLocked(room, event: .message(message))
+                }
+                return message
+            }
+            guard let message else { continue }  // let go meanwhile: ask for it again
+            if committer == nil {
+                done?(.success(message))
+                retireIfIdle(room)
+            }
+            return
         }
-        if committer == nil { done?(.success(message)) }
-        return message
     }
 
     /// Called on the store queue once a batch is durable: into the windows, out to members.
@@ -237,7 +325,10 @@ final class Hub: Sendable {
     func removeFromWindows(_ removed: [ChatMessage], announce: Bool = true) {
         for message in removed {
             if announce { tellCluster(.deleted(node: "", room: message.room, seq: message.seq, id: message.id)) }
-            let room = self.room(message.room, historyWindow: 0)
+            // A room this node does not hold has no window to fix: it is loaded from the
+            // store, without the message, when next used (making it here would give it an
+            // empty window for every later joiner).
+            guard let room = existingRoom(message.room) else { continue }
             room.lock.withLock {
                 room.history.remove { $0.room == message.room && $0.seq == message.seq }
                 broadcastLocked(room, event: .deleted(room: message.room, seq: message.seq, id: message.id))
@@ -295,10 +386,10 @@ final class Hub: Sendable {
         return results
     }
 
-    /// True when the room has been used since start (members, or history from the store).
+    /// True when the room is in use here or has history in the store.
     func roomExists(_ name: String) -> Bool {
-        if rooms.withLockedValue({ $0[name] != nil }) || lastSequences[name] != nil { return true }
-        return shared && (try? store?.lastSequence(room: name)) != nil
+        if existingRoom(name) != nil { return true }
+        return (try? store?.lastSequence(room: name)) != nil
     }
 
     /// Rooms with members or history, with their online counts and last sequence numbers.
@@ -316,8 +407,9 @@ final class Hub: Sendable {
     }
 }
 
-/// One room's shared state. Its fields are guarded by `lock`. Rooms are kept for the life of
-/// the process with their history window (bounded by `history.window` per room).
+/// One room's shared state. Its fields are guarded by `lock`. A room is held while it has
+/// members (here or on other nodes) or commits in flight, then let go (`Hub.retireIfIdle`)
+/// and loaded from the store again when next used.
 final class Room: @unchecked Sendable {
     let name: String
     let lock = NIOLock()
@@ -328,6 +420,10 @@ final class Room: @unchecked Sendable {
     /// False for a shared room whose last number could not be read when it was made here
     /// (the database was down): `deliverInOrder` then starts from what it is given.
     var synced = true
+    /// Set when the hub let the room go: a holder of a stale reference must ask again.
+    var retired = false
+    /// Messages handed to the committer and not yet settled.
+    var pending = 0
     /// Members on this node.
     var online = 0
     /// Members on other nodes (a cluster), as their heartbeats and presence events tell.

@@ -125,10 +125,12 @@ final class LoopShard {
         return sessions.values.reduce(0) { $0 + ($1.apply(settings) ? 1 : 0) }
     }
 
-    /// Closes the sessions with this id or this name with 1008; returns how many.
+    /// Closes the session with this id, or those of this identity (`UserTarget`), with 1008;
+    /// returns how many.
     func kick(connection: String?, user: String?, reason: String) -> Int {
         let matches = sessions.values.filter { s in
-            (connection != nil && s.id == connection) || (user != nil && s.name == user && !s.echo)
+            (connection != nil && s.id == connection)
+                || (user != nil && !s.echo && UserTarget.matches(user!, userKey: s.identity.userKey, authorKey: s.authorKey))
         }
         for session in matches { session.close(code: .policyViolation, reason: reason) }
         return matches.count
@@ -137,7 +139,7 @@ final class LoopShard {
     func connections(room: String?) -> [ConnectionInfo] {
         let now = NIODeadline.now()
         return sessions.values.filter { room == nil || $0.isMember(of: room!) }.map { s in
-            ConnectionInfo(id: s.id, name: s.name, room: s.echo ? "(echo)" : s.roomList.joined(separator: ","), address: s.address,
+            ConnectionInfo(id: s.id, name: s.name, user: s.echo ? nil : s.authorKey, room: s.echo ? "(echo)" : s.roomList.joined(separator: ","), address: s.address,
                            connectedSeconds: Double((now - s.connectedAt).nanoseconds) / 1e9)
         }
     }

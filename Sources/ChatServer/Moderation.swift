@@ -18,7 +18,9 @@ final class Moderation: Sendable {
 
     private let hub: Hub
     private let logger: Logger
-    /// name → muted until (seconds since 1970; .infinity for "until unmuted").
+    /// identity (`UserTarget`) → muted until (seconds since 1970; .infinity for "until
+    /// unmuted"). Keyed on identities, not display names: a muted user who reconnects under
+    /// another name stays muted, and a guest who types a muted user's name is not.
     private let mutes = NIOLockedValueBox<[String: Double]>([:])
 
     init(hub: Hub, logger: Logger) {
@@ -28,26 +30,34 @@ final class Moderation: Sendable {
 
     // MARK: Mutes
 
-    func isMuted(_ name: String, now: Double = Date().timeIntervalSince1970) -> Bool {
+    /// True when the session's author key (identity and guest name) or its credential's
+    /// user key is muted.
+    func isMuted(userKey: String, authorKey: String, now: Double = Date().timeIntervalSince1970) -> Bool {
         mutes.withLockedValue { mutes in
-            guard let until = mutes[name] else { return false }
-            if until <= now {
-                mutes[name] = nil
-                return false
+            for key in UserTarget.keys(userKey: userKey, authorKey: authorKey) {
+                guard let until = mutes[key] else { continue }
+                if until <= now {
+                    mutes[key] = nil
+                    continue
+                }
+                return true
             }
-            return true
+            return false
         }
     }
 
-    func mute(_ name: String, seconds: Double?, actor: String, reason: String) {
-        let until = seconds.map { Date().timeIntervalSince1970 + $0 } ?? .infinity
+    func mute(_ target: String, seconds: Double?, actor: String, reason: String) {
+        let name = UserTarget.normalized(target)
+        // A duration past any real use is "until unmuted"; no arithmetic can overflow.
+        let until = seconds.flatMap { $0.isFinite && $0 < 1e10 ? Date().timeIntervalSince1970 + max(0, $0) : nil } ?? .infinity
         mutes.withLockedValue { $0[name] = until }
         hub.tellCluster(.mute(node: "", name: name, until: until.isFinite ? until : nil))
-        record(actor: actor, action: "mute", target: name + (seconds.map { " for \(Int($0))s" } ?? ""), reason: reason)
+        record(actor: actor, action: "mute", target: name + (until.isFinite ? " for \(Int((seconds ?? 0).rounded()))s" : ""), reason: reason)
     }
 
     /// Returns false when the name was not muted.
-    func unmute(_ name: String, actor: String, reason: String) -> Bool {
+    func unmute(_ target: String, actor: String, reason: String) -> Bool {
+        let name = UserTarget.normalized(target)
         let was = mutes.withLockedValue { $0.removeValue(forKey: name) != nil }
         if was { hub.tellCluster(.unmute(node: "", name: name)) }
         if was { record(actor: actor, action: "unmute", target: name, reason: reason) }

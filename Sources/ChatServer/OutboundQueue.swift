@@ -18,6 +18,9 @@ struct OutboundQueue {
     private var head = 0
     /// Dropped broadcasts per room since the client was last told.
     private(set) var missed: [String: Int] = [:]
+    /// Bytes of the queued frames that are never dropped (replies): the part of the queue
+    /// that counts against the connection's outbound bound (broadcasts are bounded by `limit`).
+    private(set) var replyBytes = 0
 
     init(limit: Int) { self.limit = limit }
 
@@ -27,6 +30,7 @@ struct OutboundQueue {
     /// Queues `frame`; returns how many frames were dropped to stay within the limit.
     mutating func append(_ frame: ByteBuffer, room: String?, droppable: Bool) -> Int {
         entries.append(Entry(frame: frame, room: room, droppable: droppable))
+        if !droppable { replyBytes += frame.readableBytes }
         var dropped = 0
         while count > limit, let index = entries[head...].firstIndex(where: \.droppable) {
             let entry = entries.remove(at: index)
@@ -46,6 +50,7 @@ struct OutboundQueue {
     mutating func popFirst() -> ByteBuffer? {
         guard head < entries.count else { return nil }
         let frame = entries[head].frame
+        if !entries[head].droppable { replyBytes -= frame.readableBytes }
         head += 1
         if head == entries.count {
             entries.removeAll(keepingCapacity: true)

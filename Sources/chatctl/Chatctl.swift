@@ -116,8 +116,8 @@ struct Connections: ParsableCommand {
     func run() throws {
         let response = try control.run(ControlRequest(command: .connections, room: room))
         guard !control.json else { return }
-        Output.table(["id", "name", "room", "address", "age"],
-                     (response.connections ?? []).map { [$0.id, $0.name, $0.room, $0.address, Output.duration($0.connectedSeconds)] })
+        Output.table(["id", "name", "user", "room", "address", "age"],
+                     (response.connections ?? []).map { [$0.id, $0.name, $0.user ?? "-", $0.room, $0.address, Output.duration($0.connectedSeconds)] })
     }
 }
 
@@ -136,7 +136,7 @@ struct Kick: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Close a connection, or every connection of a user, with code 1008.")
     @OptionGroup var control: ControlOptions
     @Argument(help: "Connection id (from `chatctl connections`).") var connection: String?
-    @Option(help: "Kick every connection of this name instead.") var user: String?
+    @Option(help: "Kick every connection of this identity instead (the `user` column of `chatctl connections`, e.g. credential:alice; a bare name means credential:NAME).") var user: String?
     @Option(help: "Reason sent in the close frame.") var reason: String?
 
     func validate() throws {

@@ -33,7 +33,7 @@ struct Delete: ParsableCommand {
 struct Mute: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Mute a user: their messages get the error `muted` until unmuted or the time is up.")
     @OptionGroup var control: ControlOptions
-    @Argument(help: "User name.") var user: String
+    @Argument(help: "The identity (the `user` column of `chatctl connections`: credential:alice, jwt:ISSUER:SUBJECT, token:HASH:name); a bare name means credential:NAME. Display names are not identities.") var user: String
     @Option(name: .customLong("for"), help: "How long (90s, 10m, 2h, 1d). Default: until unmuted.") var duration: String?
     @Option(help: "Reason, for the audit log.") var reason: String?
 
@@ -47,7 +47,7 @@ struct Mute: ParsableCommand {
 struct Unmute: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Lift a mute.")
     @OptionGroup var control: ControlOptions
-    @Argument(help: "User name.") var user: String
+    @Argument(help: "The identity that was muted (as given to `mute`).") var user: String
     @Option(help: "Reason, for the audit log.") var reason: String?
 
     func run() throws {
