@@ -145,6 +145,17 @@ public struct Config: Sendable, Equatable {
         /// Events a behind connection keeps for its `drop_oldest` rooms; older ones are
         /// dropped and counted. Default 256.
         public var sendQueueFrames = 256
+        /// Rooms held in memory at once; a join of a new room beyond it gets `server_full`.
+        /// Default 10000.
+        public var maxRooms = 10000
+        /// TCP connections not yet upgraded (in the handshake, or plain HTTP), in all; more
+        /// are closed at accept. Default 1024.
+        public var maxPendingConnections = 1024
+        /// Connections not yet upgraded per client address (see `ipv6PrefixLength`). Default 32.
+        public var maxPendingPerIP = 32
+        /// Per-address limits group IPv6 clients by this prefix length, since one host or
+        /// site usually holds a whole /64. Default 64.
+        public var ipv6PrefixLength = 64
     }
 
     public struct Heartbeat: Sendable, Equatable {
@@ -230,6 +241,9 @@ public struct Config: Sendable, Equatable {
         public var rooms: [String: Policy] = [:]
         /// Seconds between runs of the retention job. Default 60.
         public var intervalSeconds: Double = 60
+        /// Audit log entries older than this many hours are deleted by the retention job;
+        /// 0 keeps the audit log forever. Default 8760 (one year).
+        public var auditMaxAgeHours: Double = 8760
 
         public func policy(for room: String) -> Policy { rooms[room] ?? defaults }
     }

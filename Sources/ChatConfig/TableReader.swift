@@ -24,6 +24,7 @@ struct TableReader {
             "max_messages": { r, v, k, c throws(ConfigError) in c.retention.defaults.maxMessages = try r.int(v, k) },
             "max_age_hours": { r, v, k, c throws(ConfigError) in c.retention.defaults.maxAgeHours = try r.number(v, k) },
             "interval_seconds": { r, v, k, c throws(ConfigError) in c.retention.intervalSeconds = try r.number(v, k) },
+            "audit_max_age_hours": { r, v, k, c throws(ConfigError) in c.retention.auditMaxAgeHours = try r.number(v, k) },
             "rooms": { r, v, k, c throws(ConfigError) in c.retention.rooms = try r.retentionRooms(v, k) },
         ],
         "moderation": [
@@ -75,6 +76,10 @@ struct TableReader {
             "send_buffer_bytes": { r, v, k, c throws(ConfigError) in c.limits.sendBufferBytes = try r.int(v, k) },
             "send_queue_frames": { r, v, k, c throws(ConfigError) in c.limits.sendQueueFrames = try r.int(v, k) },
             "rate_window_seconds": { r, v, k, c throws(ConfigError) in c.limits.rateWindowSeconds = try r.number(v, k) },
+            "max_rooms": { r, v, k, c throws(ConfigError) in c.limits.maxRooms = try r.int(v, k) },
+            "max_pending_connections": { r, v, k, c throws(ConfigError) in c.limits.maxPendingConnections = try r.int(v, k) },
+            "max_pending_per_ip": { r, v, k, c throws(ConfigError) in c.limits.maxPendingPerIP = try r.int(v, k) },
+            "ipv6_prefix_length": { r, v, k, c throws(ConfigError) in c.limits.ipv6PrefixLength = try r.int(v, k) },
         ],
         "heartbeat": [
             "ping_interval_seconds": { r, v, k, c throws(ConfigError) in c.heartbeat.pingIntervalSeconds = try r.number(v, k) },

@@ -116,6 +116,16 @@ enum Validation {
         try atLeast(c.limits.sendQueueFrames, 1, "limits.send_queue_frames")
         try positive(c.limits.rateWindowSeconds, "limits.rate_window_seconds")
         try positive(c.heartbeat.pingIntervalSeconds, "heartbeat.ping_interval_seconds")
+        func within(_ value: Int, _ range: ClosedRange<Int>, _ key: String) throws(ConfigError) {
+            if !range.contains(value) { throw fail(.outOfRange, key, "must be \(range.lowerBound)...\(range.upperBound), got \(value)") }
+        }
+        try within(c.limits.maxRooms, 1...10_000_000, "limits.max_rooms")
+        try within(c.limits.maxPendingConnections, 1...1_000_000, "limits.max_pending_connections")
+        try within(c.limits.maxPendingPerIP, 1...1_000_000, "limits.max_pending_per_ip")
+        try within(c.limits.ipv6PrefixLength, 32...128, "limits.ipv6_prefix_length")
+        if !(c.retention.auditMaxAgeHours >= 0) || c.retention.auditMaxAgeHours > 876_000 {
+            throw fail(.outOfRange, "retention.audit_max_age_hours", "must be 0...876000 hours, got \(c.retention.auditMaxAgeHours)")
+        }
         try atLeast(c.history.window, 0, "history.window")
         if c.history.window > 10_000 {
             throw fail(.outOfRange, "history.window", "must be at most 10000, got \(c.history.window)")

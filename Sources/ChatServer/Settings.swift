@@ -35,6 +35,10 @@ struct Settings: Sendable {
     let authorDeleteSeconds: Double
     let echoEnabled: Bool
     let trustedProxies: TrustedProxies
+    let maxRooms: Int
+    let maxPendingConnections: Int
+    let maxPendingPerIP: Int
+    let ipv6PrefixLength: Int
 
     /// Throws `JWTKeyError` when `[auth.jwt]`'s key cannot be used.
     init(_ config: Config) throws {
@@ -70,6 +74,10 @@ struct Settings: Sendable {
         authorDeleteSeconds = config.moderation.authorDeleteSeconds
         echoEnabled = config.server.echoEndpoint
         trustedProxies = TrustedProxies(config.server.trustedProxies.compactMap(TrustedProxies.Network.init))
+        maxRooms = config.limits.maxRooms
+        maxPendingConnections = config.limits.maxPendingConnections
+        maxPendingPerIP = config.limits.maxPendingPerIP
+        ipv6PrefixLength = config.limits.ipv6PrefixLength
     }
 }
 
