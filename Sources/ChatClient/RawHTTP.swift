@@ -15,7 +15,7 @@ public enum RawHTTP {
     ) async throws -> Response {
         let loop = group.next()
         let mailbox = Mailbox(loop: loop)
-        let done = loop.makePromise(of: Void.self)
+        let done = loop.makePromise(of: HandshakeResult.self)
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: loop)
@@ -38,7 +38,7 @@ public enum RawHTTP {
         }
         defer { timer.cancel() }
         do {
-            try await done.futureResult.get()
+            _ = try await done.futureResult.get()
             throw ClientError.badHandshake("the server switched protocols")
         } catch let rejected as RejectedResponse {
             // Any non-101 answer lands here, with its head and body.

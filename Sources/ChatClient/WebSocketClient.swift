@@ -8,20 +8,36 @@ public import NIOWebSocket
 public final class WebSocketClient: Sendable {
     public let channel: any Channel
     private let mailbox: Mailbox
+    /// The statuses of the plain requests sent before the upgrade (`before`), in order.
+    public let statusesBefore: [Int]
+    /// The subprotocol the server selected, if any.
+    public let subprotocol: String?
 
-    private init(channel: any Channel, mailbox: Mailbox) {
+    private init(channel: any Channel, mailbox: Mailbox, handshake: HandshakeResult) {
         self.channel = channel
         self.mailbox = mailbox
+        statusesBefore = handshake.statuses
+        subprotocol = handshake.subprotocol
     }
 
     /// Connects and performs the upgrade.
     /// - Parameters:
     ///   - origin: the `Origin` header; nil sends none.
+    ///   - protocols: offered in `Sec-WebSocket-Protocol` (chatd's `["chatd", "bearer.TOKEN"]`
+    ///     keeps the token out of the URL); a selection not offered fails the connection.
+    ///   - before: plain HTTP requests sent first on the same connection, each answered
+    ///     before the next (a proxy's kept-alive connection); `pipelined` writes them and the
+    ///     upgrade at once.
+    ///   - trailing: bytes written right behind the upgrade request (e.g. a frame).
     ///   - autoPong: answer pings (as browsers do); false to test the heartbeat.
     public static func connect(
         to url: WebSocketURL,
         origin: String?,
         headers: [(String, String)] = [],
+        protocols: [String] = [],
+        before: [String] = [],
+        pipelined: Bool = false,
+        trailing: [UInt8] = [],
         autoPong: Bool = true,
         timeout: Duration = .seconds(5),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
@@ -29,13 +45,14 @@ public final class WebSocketClient: Sendable {
         var request = "GET \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         request += "Sec-WebSocket-Key: \(Self.randomKey())\r\nSec-WebSocket-Version: 13\r\n"
         if let origin { request += "Origin: \(origin)\r\n" }
+        if !protocols.isEmpty { request += "Sec-WebSocket-Protocol: \(protocols.joined(separator: ", "))\r\n" }
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         request += "\r\n"
         let handshake = request
 
         let loop = group.next()
         let mailbox = Mailbox(loop: loop)
-        let upgraded = loop.makePromise(of: Void.self)
+        let upgraded = loop.makePromise(of: HandshakeResult.self)
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: loop)
@@ -44,7 +61,8 @@ public final class WebSocketClient: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            HandshakeHandler(request: handshake, mailbox: mailbox, autoPong: autoPong, promise: upgraded)
+                            HandshakeHandler(request: handshake, before: before, pipelined: pipelined, trailing: trailing,
+                                             protocols: protocols, mailbox: mailbox, autoPong: autoPong, promise: upgraded)
                         )
                     }
                 }
@@ -56,8 +74,9 @@ public final class WebSocketClient: Sendable {
         let timer = loop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
             upgraded.fail(ClientError.timeout("waiting for the upgrade response"))
         }
+        let result: HandshakeResult
         do {
-            try await upgraded.futureResult.get()
+            result = try await upgraded.futureResult.get()
             timer.cancel()
         } catch let rejected as RejectedResponse {
             timer.cancel()
@@ -68,7 +87,7 @@ public final class WebSocketClient: Sendable {
             channel.close(promise: nil)
             throw error
         }
-        return WebSocketClient(channel: channel, mailbox: mailbox)
+        return WebSocketClient(channel: channel, mailbox: mailbox, handshake: result)
     }
 
     /// Sends one masked frame.
@@ -116,6 +135,24 @@ public final class WebSocketClient: Sendable {
         try? await send(opcode: .connectionClose, payload)
         _ = try? await next(timeout: .seconds(2)) { event -> Bool? in event == .disconnected ? true : nil }
         try? await channel.close()
+    }
+
+    /// A masked frame as bytes, for `trailing` and raw writes.
+    public static func frameBytes(opcode: WebSocketOpcode, _ payload: [UInt8], fin: Bool = true) -> [UInt8] {
+        var out: [UInt8] = [(fin ? 0x80 : 0) | UInt8(webSocketOpcode: opcode)]
+        let n = payload.count
+        if n < 126 {
+            out.append(0x80 | UInt8(n))
+        } else if n <= 0xFFFF {
+            out += [0x80 | 126, UInt8(n >> 8), UInt8(n & 0xFF)]
+        } else {
+            out.append(0x80 | 127)
+            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: UInt64(n) >> UInt64(shift))) }
+        }
+        let mask = (0..<4).map { _ in UInt8.random(in: 0...255) }
+        out += mask
+        for (i, byte) in payload.enumerated() { out.append(byte ^ mask[i % 4]) }
+        return out
     }
 
     static func randomKey() -> String {

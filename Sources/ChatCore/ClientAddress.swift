@@ -58,6 +58,29 @@ public struct TrustedProxies: Sendable, Equatable {
     }
 }
 
+/// The key per-address limits count under. One IPv6 host usually holds a whole /64 (SLAAC,
+/// privacy addresses), so counting each /128 alone would give one client 2^64 allowances:
+/// IPv6 addresses are grouped by their first `ipv6PrefixLength` bits. IPv4 and IPv4-mapped
+/// IPv6 addresses are one key each; text that is not an address (e.g. "?") is its own key.
+public enum AddressGroup {
+    public static func key(_ address: String, ipv6PrefixLength: Int) -> String {
+        guard let bytes = IPAddressText.parse(address) else { return address }
+        if bytes.count == 4 { return address }
+        if bytes.prefix(10).allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return bytes.suffix(4).map(String.init).joined(separator: ".")
+        }
+        let prefix = min(max(ipv6PrefixLength, 0), 128)
+        var masked = bytes
+        var left = prefix
+        for i in 0..<16 {
+            let bits = min(8, max(left, 0))
+            masked[i] &= bits == 0 ? 0 : UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
+            left -= bits
+        }
+        return "\(IPAddressText.format(masked))/\(prefix)"
+    }
+}
+
 /// Textual IPv4 and IPv6 addresses to bytes (4 or 16), without the C library.
 public enum IPAddressText {
     public static func parse(_ text: String) -> [UInt8]? {
@@ -70,6 +93,26 @@ public enum IPAddressText {
             out.append(v)
         }
         return out
+    }
+
+    /// RFC 5952 text for 16 bytes: lowercase hex groups, the longest run (two or more) of zero
+    /// groups written as "::".
+    public static func format(_ bytes: [UInt8]) -> String {
+        guard bytes.count == 16 else { return bytes.map(String.init).joined(separator: ".") }
+        let groups = (0..<8).map { UInt16(bytes[2 * $0]) << 8 | UInt16(bytes[2 * $0 + 1]) }
+        var best: Range<Int>?
+        var start: Int?
+        for i in 0...8 {
+            if i < 8, groups[i] == 0 {
+                if start == nil { start = i }
+            } else if let s = start {
+                if i - s >= 2, i - s > (best?.count ?? 0) { best = s..<i }
+                start = nil
+            }
+        }
+        let hex = groups.map { String($0, radix: 16) }
+        guard let best else { return hex.joined(separator: ":") }
+        return hex[..<best.lowerBound].joined(separator: ":") + "::" + hex[best.upperBound...].joined(separator: ":")
     }
 
     static func parseV6(_ raw: String) -> [UInt8]? {

@@ -482,6 +482,8 @@ public final class ChatServer: Sendable {
 
     private func chatBootstrap() -> ServerBootstrap {
         let core = self.core
+        // Refusals at accept are counted from the start, at zero, so dashboards see them.
+        for reason in [ClientLimits.PendingRefusal.perAddress, .total] { core.refusedAtAccept(reason, count: 0) }
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -505,21 +507,53 @@ public final class ChatServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(metrics: core.metrics))
+                    let settings = core.settings.current
+                    try channel.syncOptions?.setOption(.writeBufferWaterMark, value: settings.sendBuffer)
+                    let state = ConnectionState()
+                    state.armIdleTimer(channel: channel, timeout: settings.handshakeTimeout)
+                    let ops = channel.pipeline.syncOperations
+                    try ops.configureHTTPServerPipeline(withErrorHandling: true)
+                    try ops.addHandler(MetricsHandler(metrics: core.metrics, state: state))
+                    let gate = HTTPReadGate()
+                    gate.downstreamBusy = { state.busy }
+                    state.gate = gate
+                    try ops.addHandler(gate, position: .first)
+                    channel.closeFuture.whenComplete { _ in state.release() }
                 }
             }
     }
 
+    /// A new chat connection's pipeline: the read gate, NIO's HTTP server handlers with the
+    /// WebSocket upgrader, and chatd's HTTP handler. Over the pending caps
+    /// (`limits.max_pending_connections`, `limits.max_pending_per_ip`) it is closed at once.
     private static func configure(_ channel: any Channel, core: ServerCore) throws {
         let settings = core.settings.current
-        try channel.syncOptions?.setOption(.writeBufferWaterMark, value: settings.sendBuffer)
+        let peer = channel.remoteAddress?.ipAddress ?? "?"
+        // A trusted proxy carries many clients on its one address: only the total caps it.
+        let capped = !settings.trustedProxies.isTrusted(peer)
+        if let refused = core.limits.admitPending(peer: peer, capped: capped, settings: settings,
+                                                  now: NIODeadline.now().uptimeNanoseconds) {
+            core.refusedAtAccept(refused)
+            throw PendingLimitReached(reason: refused)
+        }
         let state = ConnectionState()
-        state.armHandshakeTimer(channel: channel, timeout: settings.handshakeTimeout)
+        state.pendingPeer = peer
+        channel.closeFuture.whenComplete { _ in
+            state.endPending(core.limits)
+            state.release()
+        }
+        try channel.syncOptions?.setOption(.writeBufferWaterMark, value: settings.sendBuffer)
+        state.armIdleTimer(channel: channel, timeout: settings.handshakeTimeout)
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: settings.maxFrameBytes,
             automaticErrorHandling: false,
             shouldUpgrade: { channel, head in
+                // Each request of a kept-alive connection is decided afresh; the request is
+                // complete, so the idle clock stops, and the gate hands on nothing until the
+                // upgrade is done or refused.
+                state.newRequest()
+                state.busy = true
+                state.stopIdleTimer()
                 let current = core.settings.current
                 let decision = current.gate.decide(UpgradeGate.Request(head))
                 switch decision {
@@ -560,23 +594,54 @@ public final class ChatServer: Sendable {
                     let sink = FrameSink()
                     try ops.addHandler(sink, position: .first)
                     state.upgraded()
+                    state.endPending(core.limits)
                     try ops.addHandler(ChatSession(session: session, address: state.address, hub: core.hub,
                                                    moderation: core.moderation, limits: core.limits, settings: current, sink: sink))
+                    // The gate leaves last: what it still holds (frames sent right behind the
+                    // upgrade request) goes on to the frame decoder, in order.
+                    if let gate = state.gate {
+                        state.gate = nil
+                        ops.removeHandler(gate, promise: nil)
+                    }
                     core.metrics.upgrades("accepted").increment()
                     core.logger.debug("websocket open", metadata: ["room": "\(session.room)", "name": "\(session.name)"])
                 }
             }
         )
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
-                _ = context.pipeline.syncOperations.removeHandler(name: HTTPHandler.name)
-            }),
+        let completion: @Sendable (ChannelHandlerContext) -> Void = { context in
+            _ = context.pipeline.syncOperations.removeHandler(name: HTTPHandler.name)
+        }
+        let ops = channel.pipeline.syncOperations
+        try ops.configureHTTPServerPipeline(
+            withServerUpgrade: (upgraders: [upgrader], completionHandler: completion),
             withErrorHandling: true,
             withOutboundHeaderValidation: true,
             withEncoderConfiguration: .init(),
             withDecoderLimitConfiguration: settings.decoderLimits
         )
-        try channel.pipeline.syncOperations.addHandler(HTTPHandler(server: core, state: state), name: HTTPHandler.name)
+        // What a later upgrader needs: the handlers NIO's first one removes when it upgrades.
+        let encoder = try ops.handler(type: HTTPResponseEncoder.self)
+        let extra: [any RemovableChannelHandler] = [
+            try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self),
+            try ops.handler(type: HTTPServerPipelineHandler.self),
+            try ops.handler(type: NIOHTTPResponseHeadersValidator.self),
+            try ops.handler(type: HTTPServerProtocolErrorHandler.self),
+        ]
+        let http = HTTPHandler(server: core, state: state)
+        try ops.addHandler(http, name: HTTPHandler.name)
+        state.armUpgrade = { [weak http] in
+            guard let http else { return }
+            // NIO's upgrade handler leaves after the first request; each later request of a
+            // kept-alive connection gets a fresh one, in front of the HTTP handler.
+            guard (try? ops.context(handlerType: HTTPServerUpgradeHandler.self)) == nil else { return }
+            try? ops.addHandler(HTTPServerUpgradeHandler(upgraders: [upgrader], httpEncoder: encoder, extraHTTPHandlers: extra,
+                                                         upgradeCompletionHandler: completion),
+                                position: .before(http))
+        }
+        let gate = HTTPReadGate()
+        gate.downstreamBusy = { state.busy }
+        state.gate = gate
+        try ops.addHandler(gate, position: .first)
     }
 
     /// The upgrader's answer once the credential is resolved: headers to upgrade with (the

@@ -2,8 +2,9 @@ import ChatCore
 import NIOCore
 
 /// What one TCP connection's handlers share before and during the upgrade: the client's
-/// address, the session or refusal decided by the upgrader (the HTTP handler answers refusals), and
-/// the handshake timer. Touched only on the connection's event loop.
+/// address, the session or refusal decided by the upgrader for the current request (the HTTP
+/// handler answers refusals), the idle timer, and the read gate. Touched only on the
+/// connection's event loop.
 final class ConnectionState: @unchecked Sendable {
     var address = "?"
     var refusal: ClientLimits.Refusal?
@@ -11,18 +12,64 @@ final class ConnectionState: @unchecked Sendable {
     var session: UpgradeGate.Session?
     /// A credential or room refusal decided by the upgrader (after the gate's own checks).
     var rejection: (status: Int, reason: String)?
-    var handshakeTimer: Scheduled<Void>?
+    /// True from a request's head until its answer is written (or, for an upgrade, until the
+    /// upgrade is done or refused): the read gate hands on nothing meanwhile.
+    var busy = false
+    /// Re-arms the upgrade on a kept-alive connection: set by the pipeline's builder, called
+    /// by the HTTP handler before it ends an answer that keeps the connection open.
+    var armUpgrade: (() -> Void)?
+    /// The connection's read gate, while it has one (it leaves at the upgrade).
+    var gate: HTTPReadGate?
+    /// The peer as counted in `ClientLimits`' pending connections, until it upgrades or closes.
+    var pendingPeer: String?
+    private var idleTimer: Scheduled<Void>?
+    private var idleTimeout: TimeAmount = .seconds(10)
 
-    /// Closes the connection unless it became a WebSocket within `timeout` (slowloris, idle
-    /// keep-alive connections).
-    func armHandshakeTimer(channel: any Channel, timeout: TimeAmount) {
-        handshakeTimer = channel.eventLoop.scheduleTask(in: timeout) {
+    /// Forgets the previous request's upgrade decision: each request of a kept-alive
+    /// connection is decided on its own.
+    func newRequest() {
+        refusal = nil
+        session = nil
+        rejection = nil
+    }
+
+    /// Closes the connection unless a complete request arrives within `timeout` (slowloris),
+    /// counted from the accept and again from the end of each answer (idle keep-alive).
+    func armIdleTimer(channel: any Channel, timeout: TimeAmount) {
+        idleTimeout = timeout
+        idleTimer?.cancel()
+        idleTimer = channel.eventLoop.scheduleTask(in: timeout) {
             channel.close(promise: nil)
         }
     }
 
+    /// Re-arms the timer with the timeout it was first armed with.
+    func rearmIdleTimer(channel: any Channel) {
+        armIdleTimer(channel: channel, timeout: idleTimeout)
+    }
+
+    /// A complete request is being answered: the clock stops until the answer is written.
+    func stopIdleTimer() {
+        idleTimer?.cancel()
+        idleTimer = nil
+    }
+
+    /// The connection upgraded: no idle clock any more (the heartbeat takes over).
     func upgraded() {
-        handshakeTimer?.cancel()
-        handshakeTimer = nil
+        stopIdleTimer()
+    }
+
+    /// The connection is no longer pending (it upgraded or closed); counted once.
+    func endPending(_ limits: ClientLimits) {
+        guard let peer = pendingPeer else { return }
+        pendingPeer = nil
+        limits.pendingEnded(peer: peer)
+    }
+
+    /// The connection closed: drops what ties the handlers and this state together.
+    func release() {
+        stopIdleTimer()
+        armUpgrade = nil
+        gate = nil
     }
 }

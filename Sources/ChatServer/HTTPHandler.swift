@@ -6,6 +6,11 @@ import NIOWebSocket
 /// Plain HTTP: the page, /healthz, and the answers to refused upgrades. A request that the
 /// WebSocket upgrader accepted never reaches this handler; one it refused arrives here as an
 /// ordinary request, and the gate is asked again which status it gets.
+///
+/// Requests of a kept-alive connection are answered one at a time and only while the socket
+/// takes them: a complete request that finds the socket behind waits (the read gate then
+/// hands on nothing more) until it drains, so a client that pipelines without reading costs
+/// one answer in flight, not one per request.
 final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -18,6 +23,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// The body of a `POST /api/publish`, bounded by `api.max_body_bytes`.
     private var body: ByteBuffer?
     private var bodyTooLarge = false
+    /// A complete request waiting for the socket to drain.
+    private var waiting: (head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool)?
 
     init(server: ServerCore, state: ConnectionState = ConnectionState()) {
         self.server = server
@@ -27,6 +34,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case let .head(h):
+            state.busy = true
             head = h
             body = nil
             bodyTooLarge = false
@@ -36,6 +44,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 // Refused before the body is read; the connection closes, so the rest is never taken in.
                 head = nil
                 bodyTooLarge = true
+                state.stopIdleTimer()
                 return reply(context, h, PublishEndpoint.tooLarge(limit: limit), close: true)
             }
             body = context.channel.allocator.buffer(capacity: 0)
@@ -50,20 +59,44 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let h = head else { return }
             head = nil
-            if QueryString.split(target: h.uri).path == PublishEndpoint.path {
-                defer { body = nil }
-                if bodyTooLarge {
-                    return reply(context, h, PublishEndpoint.tooLarge(limit: server.settings.current.maxBodyBytes), close: true)
-                }
-                let this = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                let loop = context.eventLoop
-                PublishEndpoint.answer(h, body: body, server: server) { answer in
-                    loop.execute { this.value.0.reply(this.value.1, h, answer, close: false) }
-                }
+            let complete = (head: h, body: body, tooLarge: bodyTooLarge)
+            body = nil
+            guard context.channel.isWritable else {
+                // Answered once the socket drains (channelWritabilityChanged); the idle
+                // timer keeps running, so a client that never reads is closed in time.
+                waiting = complete
                 return
             }
-            respond(to: h, context: context)
+            answer(complete, context: context)
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.fireChannelWritabilityChanged()
+        if context.channel.isWritable, let request = waiting {
+            waiting = nil
+            answer(request, context: context)
+        }
+    }
+
+    private func answer(_ request: (head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool), context: ChannelHandlerContext) {
+        state.stopIdleTimer()
+        let h = request.head
+        if QueryString.split(target: h.uri).path == PublishEndpoint.path {
+            if request.tooLarge {
+                return reply(context, h, PublishEndpoint.tooLarge(limit: server.settings.current.maxBodyBytes), close: true)
+            }
+            let this = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let loop = context.eventLoop
+            let current = server.settings.current
+            let address = current.trustedProxies.clientAddress(
+                peer: context.channel.remoteAddress?.ipAddress ?? "?", forwardedFor: h.headers["x-forwarded-for"])
+            PublishEndpoint.answer(h, body: request.body, address: address, server: server) { answer in
+                loop.execute { this.value.0.reply(this.value.1, h, answer, close: false) }
+            }
+            return
+        }
+        respond(to: h, context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -191,11 +224,23 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         if head.method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }
+        // Everything about this request is settled before its `.end` is written: writing it
+        // hands this handler the next pipelined request at once (HTTPServerPipelineHandler).
+        state.newRequest()
+        state.busy = false
+        if keepAlive {
+            // NIO's upgrader leaves after a connection's first request; a fresh one sees the
+            // next, so an upgrade on a kept-alive connection (nginx's upstream pool) works.
+            state.armUpgrade?()
+            state.rearmIdleTimer(channel: context.channel)
+        }
         let done = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
         if !keepAlive {
             let channel = context.channel
             done.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            state.gate?.resume()
         }
     }
 }

@@ -4,7 +4,10 @@ import NIOHTTP1
 
 /// `POST /api/publish`: a key (`Authorization: Bearer KEY`, one of `[api.keys]`) sends an
 /// event to a room as the server. Answers in JSON: 200 with the event's `seq` and `id`, or
-/// an error status with `{"error": reason}`.
+/// an error status with `{"error": reason}`. A wrong key costs its address a token of the
+/// bucket that counts upgrade attempts (`limits.upgrades_per_minute_per_ip`); with none
+/// left, every request from there is 429 before its key is looked at, so keys cannot be
+/// guessed faster than tokens.
 enum PublishEndpoint {
     static let path = "/api/publish"
 
@@ -16,9 +19,9 @@ enum PublishEndpoint {
 
     /// Answers through `reply`, at once for a refused request, else once the event is in
     /// history (on the store queue: hop to the channel's loop).
-    static func answer(_ head: HTTPRequestHead, body: ByteBuffer?, server: ServerCore,
+    static func answer(_ head: HTTPRequestHead, body: ByteBuffer?, address: String, server: ServerCore,
                        reply: @escaping @Sendable (Answer) -> Void) {
-        switch check(head, body: body, server: server) {
+        switch check(head, body: body, address: address, server: server) {
         case let .failure(answer):
             reply(answer)
         case let .success((request, key)):
@@ -46,7 +49,7 @@ enum PublishEndpoint {
     }
 
     /// The request and the key's name, or the answer that refuses it.
-    private static func check(_ head: HTTPRequestHead, body: ByteBuffer?, server: ServerCore) -> Checked {
+    private static func check(_ head: HTTPRequestHead, body: ByteBuffer?, address: String, server: ServerCore) -> Checked {
         let settings = server.settings.current
         if settings.apiKeys.isEmpty { return .failure(failure(.notFound, "the publish API is off: configure [api.keys.NAME]")) }
         guard head.method == .POST else {
@@ -54,7 +57,14 @@ enum PublishEndpoint {
             answer.headers.append(("Allow", "POST"))
             return .failure(answer)
         }
+        let now = NIODeadline.now().uptimeNanoseconds
+        guard server.limits.mayAttempt(address: address, settings: settings, now: now) else {
+            var answer = failure(.tooManyRequests, "too many wrong API keys from your address: retry later")
+            answer.headers.append(("Retry-After", String(retryAfterSeconds(settings))))
+            return .failure(answer)
+        }
         guard let presented = UpgradeGate.bearerToken(head.headers.first(name: "authorization")), let key = settings.apiKeys.key(for: presented) else {
+            server.limits.attemptFailed(address: address, settings: settings, now: now)
             var answer = failure(.unauthorized, "missing or invalid API key (Authorization: Bearer KEY)")
             answer.headers.append(("WWW-Authenticate", "Bearer"))
             return .failure(answer)
@@ -66,6 +76,12 @@ enum PublishEndpoint {
         }
         guard key.rooms.matches(request.room) else { return .failure(failure(.forbidden("this key may not publish to \(request.room)"))) }
         return .success((request, key.name))
+    }
+
+    /// When the attempt bucket has a token again: it refills `upgrades_per_minute_per_ip`
+    /// tokens a minute.
+    static func retryAfterSeconds(_ settings: Settings) -> Int {
+        max(1, 60 / max(settings.upgradesPerMinutePerIP, 1))
     }
 
     static func tooLarge(limit: Int) -> Answer {

@@ -1,0 +1,98 @@
+import NIOCore
+
+/// The first handler of a plain-HTTP connection: it hands the request decoder the bytes read
+/// in slices, and only while the answering handler can take more, so that what a client that
+/// pipelines without reading costs is bounded: at most a slice of decoded requests waits, the
+/// rest stays raw here (one read's worth at most, since nothing more is read meanwhile).
+///
+/// The decoder parses everything it is given at once, and NIO's pipelining handler queues the
+/// parsed requests without limit; slicing keeps both small. Once the connection upgrades the
+/// gate removes itself, handing on what it still holds (frames sent right behind the
+/// upgrade request).
+final class HTTPReadGate: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+
+    /// Bytes handed to the decoder at a time: a few dozen small requests.
+    static let sliceBytes = 2048
+
+    /// True while the answering handler has a request it has not finished (waiting for the
+    /// socket, or for the history store): nothing more is decoded meanwhile.
+    var downstreamBusy: () -> Bool = { false }
+
+    private var held = ByteBuffer()
+    private var readPending = false
+    private var draining = false
+    private var inChannelRead = false
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if held.readableBytes == 0 {
+            held = bytes
+        } else {
+            held.writeBuffer(&bytes)
+        }
+        inChannelRead = true
+        defer { inChannelRead = false }
+        drain(context: context)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.fireChannelWritabilityChanged()
+        if context.channel.isWritable { resume() }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if held.readableBytes > 0 || downstreamBusy() || !context.channel.isWritable {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// The answering handler finished a request (or the socket drained): hand on more.
+    func resume() {
+        guard let context else { return }
+        drain(context: context)
+        if readPending, held.readableBytes == 0, !downstreamBusy(), context.channel.isWritable {
+            readPending = false
+            context.read()
+        }
+    }
+
+    private func drain(context: ChannelHandlerContext) {
+        // Re-entered when a request answered inside this loop finishes: the loop goes on.
+        guard !draining else { return }
+        draining = true
+        defer { draining = false }
+        var forwarded = false
+        while held.readableBytes > 0, !downstreamBusy(), context.channel.isWritable, self.context != nil {
+            let slice = held.readSlice(length: min(Self.sliceBytes, held.readableBytes))!
+            context.fireChannelRead(wrapInboundOut(slice))
+            forwarded = true
+        }
+        if held.readableBytes == 0 { held = ByteBuffer() }
+        // Inside channelRead the socket's own read-complete follows; from a resume, say so.
+        if forwarded, !inChannelRead { context.fireChannelReadComplete() }
+    }
+
+    func removeHandler(context: ChannelHandlerContext, removalToken: ChannelHandlerContext.RemovalToken) {
+        if held.readableBytes > 0 {
+            let rest = held
+            held = ByteBuffer()
+            context.fireChannelRead(wrapInboundOut(rest))
+            context.fireChannelReadComplete()
+        }
+        if readPending {
+            readPending = false
+            context.read()
+        }
+        context.leavePipeline(removalToken: removalToken)
+    }
+}

@@ -1,0 +1,124 @@
+import ChatClient
+import ChatConfig
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+/// Issue 13, item 1: an upgrade on any request of a kept-alive connection (nginx's upstream
+/// pool sends the page's /chat on a connection that already carried /, /app.js, /style.css),
+/// and the idle timer between requests.
+@Suite struct HTTPKeepAliveTests {
+    static let origin = "http://localhost:8080"
+
+    func get(_ path: String) -> String { "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" }
+
+    func upgrade(_ query: String = "token=dev-token&name=kept&room=lobby") -> String {
+        "GET /chat?\(query) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: \(Self.origin)\r\n\r\n"
+    }
+
+    /// Sends a message and waits for it to come back: the session works end to end.
+    func chats(_ client: WebSocketClient, _ text: String) async throws -> Bool {
+        try await client.sendJSON(text)
+        let message = try await client.nextJSON(type: "message")
+        return (message["message"] as? [String: Any])?["text"] as? String == text
+    }
+
+    @Test func healthzThenAnUpgradeOnTheSameSocket() async throws {
+        let s = try await TestServer.start()
+        let c = try await WebSocketClient.connect(to: s.url("token=dev-token&name=a"), origin: Self.origin,
+                                                  before: [get("/healthz")])
+        #expect(c.statusesBefore == [200])
+        _ = try await c.nextJSON(type: "presence")
+        #expect(try await chats(c, "after healthz"))
+        await c.close()
+        try await s.stop()
+    }
+
+    @Test(arguments: [false, true])
+    func thePageThenAnUpgradeAsABrowserThroughAProxy(pipelined: Bool) async throws {
+        let s = try await TestServer.start()
+        let page = [get("/"), get("/app.js"), get("/style.css"), get("/favicon.svg"), get("/nope")]
+        let c = try await WebSocketClient.connect(to: s.url("token=dev-token&name=b"), origin: Self.origin,
+                                                  before: page, pipelined: pipelined)
+        #expect(c.statusesBefore == [200, 200, 200, 200, 404])
+        _ = try await c.nextJSON(type: "presence")
+        #expect(try await chats(c, "after the page"))
+        await c.close()
+        try await s.stop()
+    }
+
+    @Test(arguments: [0, 1, 3])
+    func framesRightBehindTheUpgradeAreKept(requestsBefore: Int) async throws {
+        let s = try await TestServer.start()
+        let frame = WebSocketClient.frameBytes(opcode: .text, Array(#"{"type":"message","text":"right behind"}"#.utf8))
+        let c = try await WebSocketClient.connect(to: s.url("token=dev-token&name=c"), origin: Self.origin,
+                                                  before: Array(repeating: get("/healthz"), count: requestsBefore),
+                                                  pipelined: true, trailing: frame + frame)
+        let first = try await c.nextJSON(type: "message")
+        let second = try await c.nextJSON(type: "message")
+        #expect((first["message"] as? [String: Any])?["text"] as? String == "right behind")
+        #expect((second["message"] as? [String: Any])?["text"] as? String == "right behind")
+        await c.close()
+        try await s.stop()
+    }
+
+    @Test func eachRequestIsDecidedOnItsOwn() async throws {
+        let s = try await TestServer.start()
+        // A refused upgrade closes its connection; the next connection is not affected.
+        let c = try await RawConnection.open(port: s.port)
+        try await c.send(get("/healthz") + upgrade("token=wrong"))
+        #expect(try await c.response()?.status == 200)
+        #expect(try await c.response()?.status == 401)
+        #expect(await c.closedByServer(within: .seconds(5)))
+        // An accepted one after a refused-looking request: a 426 for a plain GET on /chat is
+        // sent with a close, so on a fresh connection a plain request, then the upgrade.
+        let d = try await RawConnection.open(port: s.port)
+        try await d.send(get("/app.js"))
+        #expect(try await d.response()?.status == 200)
+        try await d.send(upgrade())
+        let head = try #require(try await d.switchingProtocols())
+        #expect(head.hasPrefix("HTTP/1.1 101"))
+        #expect(head.lowercased().contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="))
+        #expect(try await d.frame()?.text.contains("\"type\":\"system\"") == true)
+        await d.close()
+        try await s.stop()
+    }
+
+    @Test func aKeptAliveConnectionIsNotCutWhileRequestsKeepComing() async throws {
+        let s = try await TestServer.start { $0.limits.handshakeTimeoutSeconds = 0.5 }
+        let c = try await RawConnection.open(port: s.port)
+        // Six requests 0.2 s apart: 1.2 s in all, well past the timeout, never idle for it.
+        for _ in 0..<6 {
+            try await c.send(get("/healthz"))
+            #expect(try await c.response()?.status == 200)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await c.send(upgrade())
+        let head = try #require(try await c.switchingProtocols())
+        #expect(head.hasPrefix("HTTP/1.1 101"))
+        // Upgraded: no idle timer any more (the heartbeat's business).
+        #expect(await c.closedByServer(within: .seconds(1)) == false)
+        await c.close()
+        try await s.stop()
+    }
+
+    @Test func anIdleKeptAliveConnectionIsClosedAfterTheTimeout() async throws {
+        let s = try await TestServer.start { $0.limits.handshakeTimeoutSeconds = 0.5 }
+        let c = try await RawConnection.open(port: s.port)
+        try await c.send(get("/healthz"))
+        #expect(try await c.response()?.status == 200)
+        let answered = ContinuousClock.now
+        #expect(await c.closedByServer(within: .seconds(5)))
+        let idle = ContinuousClock.now - answered
+        #expect(idle >= .milliseconds(400) && idle < .seconds(3))
+        // Stalled mid-request after a first answer: closed too.
+        let d = try await RawConnection.open(port: s.port)
+        try await d.send(get("/healthz"))
+        #expect(try await d.response()?.status == 200)
+        try await d.send("GET /chat?tok")
+        #expect(await d.closedByServer(within: .seconds(5)))
+        try await s.stop()
+    }
+}
