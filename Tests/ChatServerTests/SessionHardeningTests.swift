@@ -1,0 +1,163 @@
+import ChatClient
+import ChatConfig
+import Crypto
+import Foundation
+import JWTKit
+@testable import ChatServer
+import Testing
+
+/// Issue 13's session and hub findings: rooms are let go when they empty, `limits.max_rooms`
+/// holds, moderation of idle rooms keeps their windows, mutes and kicks follow identities,
+/// invisible text is empty, and a signed `exp` far in the future cannot trap.
+@Suite struct SessionHardeningTests {
+    func heldRooms(_ s: TestServer) -> Int { s.server.core.hub.rooms.withLockedValue { $0.count } }
+
+    func texts(_ history: [String: Any]) -> [String] {
+        (history["messages"] as? [[String: Any]])?.compactMap { $0["text"] as? String } ?? []
+    }
+
+    @Test func roomsAreLetGoWhenEmptyAndComeBackWithTheirHistory() async throws {
+        let s = try await TestServer.start { $0.limits.maxRoomsPerConnection = 4 }
+        let c = try await s.join(name: "walker", room: "lobby")
+        let before = heldRooms(s)
+        // 300 rooms joined and left: none of them is held afterwards.
+        for i in 0..<300 {
+            try await c.send(text: #"{"type":"join","room":"r\#(i)"}"#)
+            _ = try await c.nextJSON(type: "history")
+            try await c.send(text: #"{"type":"leave","room":"r\#(i)"}"#)
+            _ = try await c.nextJSON(type: "left")
+        }
+        #expect(heldRooms(s) == before)
+        // A room let go continues its numbering and window from the store.
+        try await c.send(text: #"{"type":"join","room":"kept"}"#)
+        _ = try await c.nextJSON(type: "history")
+        try await c.send(text: #"{"type":"message","room":"kept","text":"first"}"#)
+        let first = try await c.nextJSON(type: "message")
+        try await c.send(text: #"{"type":"leave","room":"kept"}"#)
+        _ = try await c.nextJSON(type: "left")
+        #expect(heldRooms(s) == before)
+        try await c.send(text: #"{"type":"join","room":"kept"}"#)
+        let history = try await c.nextJSON(type: "history")
+        #expect(texts(history) == ["first"])
+        try await c.send(text: #"{"type":"message","room":"kept","text":"second"}"#)
+        let second = try await c.nextJSON(type: "message")
+        let seq = { (e: [String: Any]) in (e["message"] as? [String: Any])?["seq"] as? Int }
+        #expect(seq(first) == 1 && seq(second) == 2)
+        await c.close()
+        try await s.stop()
+    }
+
+    @Test func maxRoomsRefusesNewRoomsWithServerFull() async throws {
+        let s = try await TestServer.start { $0.limits.maxRooms = 2 }
+        let c = try await s.join(name: "a", room: "lobby")
+        try await c.send(text: #"{"type":"join","room":"two"}"#)
+        _ = try await c.nextJSON(type: "history")
+        try await c.send(text: #"{"type":"join","room":"three"}"#)
+        let refused = try await c.nextJSON(type: "error")
+        #expect(refused["code"] as? String == "server_full")
+        // The rooms in use still work, and a room let go makes space.
+        try await c.send(text: #"{"type":"message","room":"two","text":"still here"}"#)
+        #expect((try await c.nextJSON(type: "message")["message"] as? [String: Any])?["text"] as? String == "still here")
+        try await c.send(text: #"{"type":"leave","room":"two"}"#)
+        _ = try await c.nextJSON(type: "left")
+        try await c.send(text: #"{"type":"join","room":"three"}"#)
+        _ = try await c.nextJSON(type: "history")
+        await c.close()
+        try await s.stop()
+    }
+
+    @Test func deletingInAnIdleRoomKeepsItsWindowForLaterJoiners() async throws {
+        let s = try await TestServer.start()
+        let author = try await s.join(name: "author", room: "quiet")
+        for text in ["one", "two", "three"] {
+            try await author.sendJSON(text)
+            _ = try await author.nextJSON(type: "message")
+        }
+        await author.close()
+        // Wait for the room to be let go (the close is seen on the server's loop).
+        let deadline = ContinuousClock.now + .seconds(5)
+        while s.server.core.hub.existingRoom("quiet") != nil, ContinuousClock.now < deadline {
+            _ = await s.server.core.hub.onEveryLoop { _ in 0 }
+        }
+        #expect(s.server.core.hub.existingRoom("quiet") == nil)
+        guard case .success = await s.server.deleteMessage(room: "quiet", seq: 2, actor: "test", reason: "spam") else {
+            Issue.record("delete failed")
+            return
+        }
+        let reader = try await WebSocketClient.connect(to: s.url("token=dev-token&name=reader&room=quiet"), origin: "http://localhost:8080")
+        #expect(texts(try await reader.nextJSON(type: "history")) == ["one", "three"])
+        await reader.close()
+        try await s.stop()
+    }
+
+    static func sha256(_ s: String) -> String { SHA256.hash(data: Data(s.utf8)).map { String(format: "%02x", $0) }.joined() }
+
+    @Test func mutesAndKicksFollowTheIdentityNotTheName() async throws {
+        let s = try await TestServer.start {
+            var alice = Config.Credential()
+            alice.tokenSHA256 = Self.sha256("alice-secret")
+            alice.guestNames = true
+            $0.auth.credentials["alice"] = alice
+        }
+        let alice = try await WebSocketClient.connect(to: s.url("token=alice-secret&name=alice"), origin: "http://localhost:8080")
+        _ = try await alice.nextJSON(type: "presence")
+        let impostor = try await s.join(name: "alice")  // a guest of the plain token, calling itself alice
+        s.server.mute(user: "alice", seconds: nil, actor: "test", reason: "spam")
+        try await alice.sendJSON("muted?")
+        #expect(try await alice.nextJSON(type: "error")["code"] as? String == "muted")
+        try await impostor.sendJSON("not me")
+        #expect((try await impostor.nextJSON(type: "message")["message"] as? [String: Any])?["text"] as? String == "not me")
+        // Coming back under another name does not lift the mute.
+        await alice.close()
+        let renamed = try await WebSocketClient.connect(to: s.url("token=alice-secret&name=someone"), origin: "http://localhost:8080")
+        _ = try await renamed.nextJSON(type: "presence")
+        try await renamed.sendJSON("still muted?")
+        #expect(try await renamed.nextJSON(type: "error")["code"] as? String == "muted")
+        // `chatctl connections` shows the identity; kick by it closes only that identity.
+        let listed = await s.server.connections(room: nil)
+        #expect(Set(listed.compactMap(\.user)).contains("credential:alice:someone"))
+        #expect(await s.server.kick(connection: nil, user: "credential:alice", reason: "bye") == 1)
+        #expect(try await renamed.nextClose() == 1008)
+        try await impostor.sendJSON("still chatting")
+        _ = try await impostor.nextJSON(type: "message")
+        await impostor.close()
+        try await s.stop()
+    }
+
+    @Test func textWithNothingVisibleIsEmpty() async throws {
+        let s = try await TestServer.start()
+        let c = try await s.join(name: "ghost")
+        for text in ["\u{200B}\u{200B}", "\u{3164}", "\u{E0041}\u{E0042}", "\u{2800} \u{FEFF}", "\u{180E}\u{2060}"] {
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: ["type": "message", "text": text]), as: UTF8.self)
+            try await c.send(text: json)
+            #expect(try await c.nextJSON(type: "error")["code"] as? String == "empty", "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+        try await c.sendJSON("visible")
+        _ = try await c.nextJSON(type: "message")
+        await c.close()
+        try await s.stop()
+    }
+
+    @Test(arguments: [1e16, 1e300, 253_402_300_800.0])
+    func aSignedExpFarInTheFutureDoesNotTrap(exp: Double) async throws {
+        let s = try await TestServer.start { $0.auth.jwt = JWTSessionTests.jwtConfig() }
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: JWTSessionTests.secret), digestAlgorithm: .sha256)
+        let token = try await keys.sign(JWTSessionTests.Claims(exp: .init(value: Date(timeIntervalSince1970: exp)),
+                                                              sub: .init(value: "u-far"), name: "far"))
+        // Accepted (with the expiry clamped) or refused with a 401: never a trap.
+        do {
+            let c = try await WebSocketClient.connect(to: s.url("token=\(token)"), origin: "http://localhost:8080")
+            _ = try await c.nextJSON(type: "presence")
+            try await c.sendJSON("still alive")
+            _ = try await c.nextJSON(type: "message")
+            await c.close()
+        } catch let ClientError.rejected(status, _) {
+            #expect(status == 401)
+        }
+        // The server is still there for everyone else.
+        let witness = try await s.join(name: "witness")
+        await witness.close()
+        try await s.stop()
+    }
+}
