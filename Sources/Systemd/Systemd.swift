@@ -56,6 +56,8 @@ public enum Systemd {
     public static func watchdogInterval() -> Duration? {
         var usec: UInt64 = 0
         guard sd_watchdog_enabled(0, &usec) > 0, usec > 0 else { return nil }
-        return .microseconds(Int64(usec))
+        // WATCHDOG_USEC comes from the environment: a value past a day is treated as a day
+        // rather than overflowing a conversion.
+        return .microseconds(Int64(min(usec, 86_400_000_000)))
     }
 }

@@ -67,7 +67,7 @@ enum Output {
     }
 
     static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds)
+        let s = seconds.isFinite ? Int(max(0, min(seconds, 1e12))) : 0
         if s < 60 { return "\(s)s" }
         if s < 3600 { return "\(s / 60)m\(s % 60)s" }
         if s < 86400 { return "\(s / 3600)h\((s % 3600) / 60)m" }

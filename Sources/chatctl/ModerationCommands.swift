@@ -11,8 +11,9 @@ func parseDuration(_ text: String) throws -> Double {
         unit = u
         number = number.dropLast()
     }
-    guard let value = Double(number), value > 0 else {
-        throw ValidationError("\"\(text)\" is not a duration such as 90s, 10m, 2h or 1d")
+    // At most ten years: longer is "until unmuted", which is what leaving out --for says.
+    guard let value = Double(number), value > 0, value * unit <= 10 * 365 * 86400 else {
+        throw ValidationError("\"\(text)\" is not a duration such as 90s, 10m, 2h or 1d (at most 3650d)")
     }
     return value * unit
 }
