@@ -155,7 +155,11 @@ def test_a_stalled_member_of_a_chat_room_is_closed_and_nobody_waits(chatd_factor
     received = flood(port, "chat")
     assert [int(t.split()[0]) for t in received] == list(range(MESSAGES))
     events, close = slow.frames()
-    assert close == 1013  # documented: reconnect and resume with since
+    # Documented: 1013, reconnect and resume with since. The close frame waits behind what
+    # the member did not read, and chatd ends the connection 2 s after deciding to close it
+    # (a client that reads nothing must not hold it open), so a member that reads only after
+    # the flood, as this one does, may see the connection end without the frame.
+    assert close in (1013, None)
     seqs = [e["message"]["seq"] for e in events if e["type"] == "message"]
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) < MESSAGES  # a prefix, then the close
     assert metric(port + 1, "chatd_slow_consumer_disconnects_total") >= 1
