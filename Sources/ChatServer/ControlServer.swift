@@ -21,20 +21,33 @@ enum ControlServer {
     }
 }
 
-final class ControlHandler: ChannelInboundHandler {
+/// One control connection. Requests are read a line at a time: only the first line in the
+/// buffer is looked at (at most `ControlProtocol.maxLineBytes`, else an error and the close),
+/// the next one only once its predecessor's response is written and the socket takes more;
+/// reads stop meanwhile, so a client that sends without reading holds one read's worth here
+/// and its unread responses in the socket, nothing more. A client that sends no complete
+/// line within `idleTimeout` of connecting or of its last response is closed.
+final class ControlHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
+
+    static let idleTimeout: TimeAmount = .seconds(10)
 
     private let server: ChatServer
     private var buffer = ByteBuffer()
     private var allowed: Bool?
     private var busy = false
+    private var closing = false
+    private var readPending = false
+    private var idleTimer: Scheduled<Void>?
     /// Who is on the other end, for the audit log.
     private var peerName = "chatctl"
 
     init(server: ChatServer) { self.server = server }
 
     func channelActive(context: ChannelHandlerContext) {
+        armIdleTimer(context)
         guard let provider = context.channel as? any SocketOptionProvider else {
             refuse(context, "cannot read peer credentials")
             return
@@ -60,22 +73,58 @@ final class ControlHandler: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
+        context.fireChannelInactive()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
         var incoming = unwrapInboundIn(data)
         buffer.writeBuffer(&incoming)
-        if buffer.readableBytes > ControlProtocol.maxLineBytes {
-            respond(context, .failure("bad_request", "request line longer than \(ControlProtocol.maxLineBytes) bytes"), close: true)
-            return
-        }
         processLines(context)
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.fireChannelWritabilityChanged()
+        if context.channel.isWritable { processLines(context) }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // Nothing more is read while a request waits (for its turn, or for the socket).
+        if busy || closing || !context.channel.isWritable || firstLineEnd() != nil {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// The index of the first line's newline, if the buffer holds a whole line.
+    private func firstLineEnd() -> Int? {
+        let view = buffer.readableBytesView.prefix(ControlProtocol.maxLineBytes + 1)
+        return view.firstIndex(of: UInt8(ascii: "\n"))
+    }
+
     private func processLines(_ context: ChannelHandlerContext) {
-        guard allowed == true, !busy,
-              let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return }
-        let length = newline - buffer.readerIndex
-        let line = Data(buffer.readBytes(length: length) ?? [])
-        buffer.moveReaderIndex(forwardBy: 1)
+        while allowed == true, !busy, !closing, context.channel.isWritable {
+            guard let newline = firstLineEnd() else {
+                if buffer.readableBytes > ControlProtocol.maxLineBytes {
+                    respond(context, .failure("bad_request", "request line longer than \(ControlProtocol.maxLineBytes) bytes"), close: true)
+                } else {
+                    resumeReading(context)
+                }
+                return
+            }
+            let length = newline - buffer.readerIndex
+            let line = Data(buffer.readBytes(length: length) ?? [])
+            buffer.moveReaderIndex(forwardBy: 1)
+            buffer.discardReadBytes()
+            handle(line, context: context)
+        }
+    }
+
+    private func handle(_ line: Data, context: ChannelHandlerContext) {
         let request: ControlRequest
         do {
             request = try ControlCoding.decode(ControlRequest.self, from: line)
@@ -93,6 +142,9 @@ final class ControlHandler: ChannelInboundHandler {
             return
         }
         busy = true
+        // The clock stops while chatd works on the request (a reload may take a while).
+        idleTimer?.cancel()
+        idleTimer = nil
         let server = self.server
         let loop = context.eventLoop
         let promise = loop.makePromise(of: ControlResponse.self)
@@ -105,13 +157,35 @@ final class ControlHandler: ChannelInboundHandler {
         }
     }
 
+    private func resumeReading(_ context: ChannelHandlerContext) {
+        if readPending, !busy, !closing, context.channel.isWritable {
+            readPending = false
+            context.read()
+        }
+    }
+
+    private func armIdleTimer(_ context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        let channel = context.channel
+        idleTimer = context.eventLoop.scheduleTask(in: Self.idleTimeout) {
+            channel.close(promise: nil)
+        }
+    }
+
     private func refuse(_ context: ChannelHandlerContext, _ message: String) {
         respond(context, .failure("permission_denied", message), close: true)
     }
 
     private func respond(_ context: ChannelHandlerContext, _ response: ControlResponse, close: Bool = false) {
-        guard let data = try? ControlCoding.encode(response) else { return }
+        guard !closing, let data = try? ControlCoding.encode(response) else { return }
         let done = context.eventLoop.makePromise(of: Void.self)
+        // From here the client has `idleTimeout` for its next line, or for reading this
+        // response before a close (a client that does not read cannot hold the close off).
+        armIdleTimer(context)
+        if close {
+            closing = true
+            buffer = ByteBuffer()
+        }
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: data)), promise: done)
         if close {
             let channel = context.channel

@@ -11,7 +11,7 @@ struct Smoke: AsyncParsableCommand {
     @Option(help: "WebSocket URL of the chat endpoint.")
     var url = "ws://127.0.0.1:8080/chat"
 
-    @Option(help: "Token to present (the `token` query parameter).")
+    @Option(help: "Token to present: as the `bearer.TOKEN` subprotocol (out of the URL and so out of proxy logs), or the `token` query parameter when it has characters a subprotocol cannot hold.")
     var token = ProcessInfo.processInfo.environment["CHAT_TOKEN"] ?? "dev-token"
 
     @Option(help: "Origin header to send. Default: http://HOST:PORT of --url.")
@@ -31,11 +31,17 @@ struct Smoke: AsyncParsableCommand {
             throw failure("invalid --url \"\(url)\" (expected ws://host:port/path)")
         }
         let separator = target.target.contains("?") ? "&" : "?"
-        target.target += separator + "token=\(Self.encode(token))&name=\(Self.encode(name))&room=\(Self.encode(room))"
+        let protocols = Self.protocols(token: token)
+        target.target += separator + "name=\(Self.encode(name))&room=\(Self.encode(room))"
+        if protocols.isEmpty { target.target += "&token=\(Self.encode(token))" }
+        guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
+            throw failure("--timeout must be between 0 and 86400 seconds, got \(timeout)")
+        }
         let wait = Duration.milliseconds(Int64(timeout * 1000))
         let text = "smoke \(UInt64.random(in: 0...UInt64.max))"
         do {
-            let client = try await WebSocketClient.connect(to: target, origin: origin ?? target.httpOrigin, timeout: wait)
+            let client = try await WebSocketClient.connect(to: target, origin: origin ?? target.httpOrigin, protocols: protocols,
+                                                           timeout: wait)
             try await client.send(text: "{\"type\":\"message\",\"text\":\"\(text)\"}")
             let outcome: String? = try await client.next(timeout: wait) { event in
                 switch event {
@@ -61,6 +67,14 @@ struct Smoke: AsyncParsableCommand {
         case .rejected(404, _): return "HTTP 404: no chat endpoint at this path (check --url)"
         default: return error.description
         }
+    }
+
+    /// `["chatd", "bearer.TOKEN"]`, as the page sends it, when the token is made of the
+    /// characters a subprotocol may hold (RFC 7230 tchar); else none (the token goes in the query).
+    static func protocols(token: String) -> [String] {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        guard !token.isEmpty, token.allSatisfy({ tchar.contains($0) }) else { return [] }
+        return ["chatd", "bearer.\(token)"]
     }
 
     static func encode(_ s: String) -> String {

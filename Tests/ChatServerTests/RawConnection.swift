@@ -46,14 +46,30 @@ final class RawConnection: Sendable {
         self.collector = collector
     }
 
-    static func open(port: Int, host: String = "127.0.0.1") async throws -> RawConnection {
+    /// `reading: false` never reads from the socket: a client that does not read its answers.
+    static func open(port: Int, host: String = "127.0.0.1", reading: Bool = true) async throws -> RawConnection {
         let collector = Collector()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let channel = try await bootstrap(collector).channelOption(.autoRead, value: reading).connect(host: host, port: port).get()
+        return RawConnection(channel: channel, collector: collector)
+    }
+
+    static func open(unixPath: String, reading: Bool = true) async throws -> RawConnection {
+        let collector = Collector()
+        let channel = try await bootstrap(collector).channelOption(.autoRead, value: reading).connect(unixDomainSocketPath: unixPath).get()
+        return RawConnection(channel: channel, collector: collector)
+    }
+
+    private static func bootstrap(_ collector: Collector) -> ClientBootstrap {
+        ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
             }
-            .connect(host: host, port: port).get()
-        return RawConnection(channel: channel, collector: collector)
+    }
+
+    /// The next line (without its newline); nil once closed.
+    func line() async throws -> String? {
+        guard let raw = try await read(until: { bytes in bytes.firstIndex(of: 10).map { $0 + 1 } }) else { return nil }
+        return String(decoding: raw.dropLast(), as: UTF8.self)
     }
 
     /// Reads until `done` says the bytes are enough (their count), or nil once the server closed.
