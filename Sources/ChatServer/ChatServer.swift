@@ -514,7 +514,8 @@ public final class ChatServer: Sendable {
                     let ops = channel.pipeline.syncOperations
                     try ops.configureHTTPServerPipeline(withErrorHandling: true)
                     try ops.addHandler(MetricsHandler(metrics: core.metrics, state: state))
-                    let gate = HTTPReadGate()
+                    // A scrape costs far more than a static file: a few per event-loop turn.
+                    let gate = HTTPReadGate(sliceBytes: 256)
                     gate.downstreamBusy = { state.busy }
                     state.gate = gate
                     try ops.addHandler(gate, position: .first)

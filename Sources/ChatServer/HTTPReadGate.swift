@@ -14,8 +14,11 @@ final class HTTPReadGate: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
 
-    /// Bytes handed to the decoder at a time: a few dozen small requests.
-    static let sliceBytes = 2048
+    /// Bytes handed to the decoder at a time (per event-loop turn): a few dozen small
+    /// requests for static files; fewer where each answer costs more (a metrics scrape).
+    let sliceBytes: Int
+
+    init(sliceBytes: Int = 2048) { self.sliceBytes = sliceBytes }
 
     /// True while the answering handler has a request it has not finished (waiting for the
     /// socket, or for the history store): nothing more is decoded meanwhile.
@@ -25,6 +28,7 @@ final class HTTPReadGate: ChannelDuplexHandler, RemovableChannelHandler {
     private var readPending = false
     private var draining = false
     private var inChannelRead = false
+    private var scheduled = false
     private var context: ChannelHandlerContext?
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -67,19 +71,26 @@ final class HTTPReadGate: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func drain(context: ChannelHandlerContext) {
-        // Re-entered when a request answered inside this loop finishes: the loop goes on.
+        // Re-entered when a request answered inside this slice finishes: the outer call
+        // goes on.
         guard !draining else { return }
+        guard held.readableBytes > 0, !downstreamBusy(), context.channel.isWritable else { return }
         draining = true
-        defer { draining = false }
-        var forwarded = false
-        while held.readableBytes > 0, !downstreamBusy(), context.channel.isWritable, self.context != nil {
-            let slice = held.readSlice(length: min(Self.sliceBytes, held.readableBytes))!
-            context.fireChannelRead(wrapInboundOut(slice))
-            forwarded = true
-        }
+        let slice = held.readSlice(length: min(sliceBytes, held.readableBytes))!
+        context.fireChannelRead(wrapInboundOut(slice))
+        draining = false
         if held.readableBytes == 0 { held = ByteBuffer() }
         // Inside channelRead the socket's own read-complete follows; from a resume, say so.
-        if forwarded, !inChannelRead { context.fireChannelReadComplete() }
+        if !inChannelRead, self.context != nil { context.fireChannelReadComplete() }
+        // One slice per event-loop turn: a pipelining client cannot hold the loop (and the
+        // other connections on it) for longer than a slice's worth of answers.
+        if held.readableBytes > 0, !scheduled, self.context != nil {
+            scheduled = true
+            context.eventLoop.assumeIsolated().execute { [self] in
+                scheduled = false
+                resume()
+            }
+        }
     }
 
     func removeHandler(context: ChannelHandlerContext, removalToken: ChannelHandlerContext.RemovalToken) {
