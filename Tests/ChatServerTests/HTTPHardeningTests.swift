@@ -90,6 +90,34 @@ import Testing
         try await s.stop()
     }
 
+    /// Issue 13, item 11 (here for the limiter): a reload's smaller per-user bucket applies
+    /// to a user already chatting, without a fresh burst of the old size.
+    @Test func aReloadResizesTheBucketsOfConnectedClients() async throws {
+        var config = Config()
+        let s = try await TestServer.start {
+            $0.limits.rateMessages = 1000
+            $0.limits.userRateMessages = 100
+            $0.limits.ipRateMessages = 1000
+            $0.limits.rateWindowSeconds = 600
+            config = $0
+        }
+        let c = try await s.join(name: "steady")
+        for i in 0..<2 {
+            try await c.sendJSON("before \(i)")
+            _ = try await c.nextJSON(type: "message")
+        }
+        config.limits.userRateMessages = 3
+        #expect(await s.server.reload(to: .success(config)).ok)
+        for i in 0..<3 {
+            try await c.sendJSON("after \(i)")
+            _ = try await c.nextJSON(type: "message")
+        }
+        try await c.sendJSON("one too many")
+        #expect(try await c.nextJSON(type: "error")["code"] as? String == "rate_limited")
+        await c.close()
+        try await s.stop()
+    }
+
     // MARK: Publish API (item 10)
 
     @Test func wrongPublishKeysCountAgainstTheAddress() async throws {
