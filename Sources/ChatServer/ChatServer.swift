@@ -549,12 +549,11 @@ public final class ChatServer: Sendable {
             maxFrameSize: settings.maxFrameBytes,
             automaticErrorHandling: false,
             shouldUpgrade: { channel, head in
-                // Each request of a kept-alive connection is decided afresh; the request is
-                // complete, so the idle clock stops, and the gate hands on nothing until the
-                // upgrade is done or refused.
+                // Each request of a kept-alive connection is decided afresh. The gate hands
+                // on nothing more until the upgrade is done or refused (a GET's end is parsed
+                // with its head); the idle clock runs on until the upgrade is done.
                 state.newRequest()
                 state.busy = true
-                state.stopIdleTimer()
                 let current = core.settings.current
                 let decision = current.gate.decide(UpgradeGate.Request(head))
                 switch decision {

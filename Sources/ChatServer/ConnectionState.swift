@@ -12,8 +12,8 @@ final class ConnectionState: @unchecked Sendable {
     var session: UpgradeGate.Session?
     /// A credential or room refusal decided by the upgrader (after the gate's own checks).
     var rejection: (status: Int, reason: String)?
-    /// True from a request's head until its answer is written (or, for an upgrade, until the
-    /// upgrade is done or refused): the read gate hands on nothing meanwhile.
+    /// True from a request's end until its answer is written (for an upgrade, from its head
+    /// until the upgrade is done or refused): the read gate hands on nothing meanwhile.
     var busy = false
     /// Re-arms the upgrade on a kept-alive connection: set by the pipeline's builder, called
     /// by the HTTP handler before it ends an answer that keeps the connection open.

@@ -34,7 +34,6 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case let .head(h):
-            state.busy = true
             head = h
             body = nil
             bodyTooLarge = false
@@ -59,6 +58,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let h = head else { return }
             head = nil
+            // Complete: nothing more is decoded until it is answered (a body still coming
+            // must be let through, so the gate waits for the whole request, not its head).
+            state.busy = true
             let complete = (head: h, body: body, tooLarge: bodyTooLarge)
             body = nil
             guard context.channel.isWritable else {

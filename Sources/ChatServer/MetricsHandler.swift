@@ -23,12 +23,12 @@ final class MetricsHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case let .head(h):
-            state.busy = true
             head = h
         case .body: break
         case .end:
             guard let head else { return }
             self.head = nil
+            state.busy = true
             guard context.channel.isWritable else {
                 waiting = head
                 return
