@@ -182,3 +182,74 @@ func claims(sub: String = "u1", name: String? = "alice", exp: Double = 3600, rol
         #expect(throws: JWTKeyError.self) { try authenticator(jwt: c) }
     }
 }
+
+/// Claims as raw numbers, so that a test can sign values no `Date` claim would carry.
+struct RawNumberClaims: JWTPayload {
+    var exp: Double?
+    var nbf: Double?
+    var sub: String = "u1"
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// A validly signed `exp` of 1e16 once crashed chatd (a Double → Int64 trap when the expiry
+/// became a timer): every signed extreme gives a clamped expiry or a clean refusal.
+@Suite struct JWTExtremeClaimTests {
+    func identify(_ claims: RawNumberClaims, now: Date = Date()) async throws -> Result<Identity, AuthFailure> {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        let token = try await keys.sign(claims)
+        let auth = try authenticator(jwt: hsConfig())
+        return await auth.identify(token, now: now)
+    }
+
+    @Test(arguments: [1e16, 1e300, Double(Int64.max), 4e18, JWTClaims.latestExpiry + 1])
+    func farExpiriesAreClamped(exp: Double) async throws {
+        let now = Date()
+        let identity = try await identify(RawNumberClaims(exp: exp), now: now).get()
+        let expiresAt = try #require(identity.expiresAt)
+        #expect(expiresAt.isFinite && expiresAt <= JWTClaims.latestExpiry)
+        #expect(expiresAt <= now.timeIntervalSince1970 + JWTClaims.longestLifetime)
+        // As a session arms its expiry timer: Int64 nanoseconds from now, which must not trap.
+        #expect((expiresAt - now.timeIntervalSince1970) * 1e9 < Double(Int64.max))
+    }
+
+    @Test func pastAndFutureExtremesAreRefused() async throws {
+        let soon = Date().timeIntervalSince1970 + 600
+        #expect(try await identify(RawNumberClaims(exp: -1e16)) == .failure(.expired))
+        #expect(try await identify(RawNumberClaims(exp: -1e300)) == .failure(.expired))
+        #expect(try await identify(RawNumberClaims(exp: soon, nbf: 1e16)) == .failure(.notYetValid))
+        #expect(try await identify(RawNumberClaims(exp: soon, nbf: 1e300)) == .failure(.notYetValid))
+        #expect(try await identify(RawNumberClaims(exp: nil)) == .failure(.badClaims("exp is required")))
+        // A negative nbf is simply in the past.
+        #expect(try await identify(RawNumberClaims(exp: soon, nbf: -1e300)).get().name == "u1")
+    }
+
+    @Test func ordinaryExpiryIsKeptWithItsLeeway() async throws {
+        let now = Date()
+        let exp = (now.timeIntervalSince1970 + 600).rounded()
+        let identity = try await identify(RawNumberClaims(exp: exp), now: now).get()
+        #expect(identity.expiresAt == exp + 5)  // hsConfig's leeway
+    }
+
+    @Test func wronglyTypedClaimsAreRefusedByName() async throws {
+        let soon = Int(Date().timeIntervalSince1970) + 600
+        func signed(_ json: String) async throws -> Result<Identity, AuthFailure> {
+            // Signed by hand: these payloads are JSON no Codable claims struct would write.
+            let header = Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8)
+            func b64(_ d: Data) -> String {
+                d.base64EncodedString().replacingOccurrences(of: "=", with: "")
+                    .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            }
+            let input = b64(header) + "." + b64(Data(json.utf8))
+            let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+            let auth = try authenticator(jwt: hsConfig())
+            return await auth.identify(input + "." + b64(Data(mac)))
+        }
+        #expect(try await signed(#"{"exp":"\#(soon)","sub":"u1"}"#) == .failure(.badClaims("exp has the wrong type")))
+        #expect(try await signed(#"{"exp":\#(soon),"sub":"u1","rooms":"lobby"}"#) == .failure(.badClaims("rooms has the wrong type")))
+        #expect(try await signed(#"{"exp":1e400,"sub":"u1"}"#) != .failure(.badSignature))
+        #expect(try await signed(#"[1]"#) == .failure(.badClaims("the payload must be a JSON object")))
+        #expect(try await signed(#"{"exp":\#(soon),"sub":"u1","name":"bob"}"#).get().name == "bob")
+    }
+}
