@@ -242,6 +242,21 @@ public final class PostgresStore: ChatStore {
         }
     }
 
+    public func expireAudit(before: Double, batch: Int) throws -> Int {
+        // Every node's retention job may run this at once; a row deleted by another is
+        // simply not counted here.
+        let row = try writer.run("""
+            WITH del AS (
+                DELETE FROM chatd_audit WHERE id IN (
+                    SELECT id FROM chatd_audit WHERE at < \(before) ORDER BY at LIMIT \(Int64(max(batch, 0))))
+                RETURNING 1
+            )
+            SELECT count(*) FROM del
+            """).first
+        guard let row else { return 0 }
+        return Int(try row.decode(Int64.self))
+    }
+
     /// Sends a notification to every node (presence, moderation, heartbeats). Not waited for.
     func notify(_ payload: String) -> EventLoopFuture<Void> {
         reader.query("SELECT pg_notify(\(Self.channel), \(payload))").map { _ in }

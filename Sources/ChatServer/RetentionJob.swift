@@ -5,10 +5,14 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 
-/// Enforces each room's retention policy on a queue of its own, in transactions of at most
-/// `batch` rows, so message commits (and so delivery) wait at most for one short delete.
+/// Enforces each room's retention policy, and `retention.audit_max_age_hours` on the audit
+/// log, on a queue of its own, in transactions of at most `batch` rows, so message commits
+/// (and so delivery) wait at most for one short delete.
 final class RetentionJob: @unchecked Sendable {
     static let batch = 1000
+    static let longestInterval: Double = 86400
+    /// Ages are clamped to this many hours (over 100,000 years) before they become times.
+    static let longestAgeHours: Double = 1e9
 
     private let hub: Hub
     private let settings: SettingsBox
@@ -34,7 +38,9 @@ final class RetentionJob: @unchecked Sendable {
 
     /// Re-armed after every run with the interval then in force (a reload may change it).
     private func schedule() {
-        let interval = settings.current.config.retention.intervalSeconds
+        // Validation allows any positive interval; a timer more than a day out is re-armed
+        // daily rather than handed to Dispatch as a deadline it cannot represent.
+        let interval = min(settings.current.config.retention.intervalSeconds, Self.longestInterval)
         let source = DispatchSource.makeTimerSource(queue: queue)
         source.schedule(deadline: .now() + interval)
         source.setEventHandler { [self] in
@@ -63,7 +69,7 @@ final class RetentionJob: @unchecked Sendable {
                 let policy = retention.policy(for: room)
                 if policy.isUnlimited { continue }
                 let sentBefore = policy.maxAgeHours > 0
-                    ? Timestamp.iso8601(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 - policy.maxAgeHours * 3600) * 1000))
+                    ? Timestamp.iso8601(millisecondsSinceEpoch: Int64(Self.cutoff(ageHours: policy.maxAgeHours) * 1000))
                     : nil
                 var upTo: UInt64 = 0
                 while true {
@@ -82,6 +88,30 @@ final class RetentionJob: @unchecked Sendable {
             hub.metrics.messagesExpired.increment(by: Int64(total))
             logger.info("retention: expired \(total) messages")
         }
+        pruneAudit(store, maxAgeHours: retention.auditMaxAgeHours)
         return total
+    }
+
+    /// Deletes audit entries older than `maxAgeHours` (0 keeps them), a batch per transaction.
+    private func pruneAudit(_ store: any ChatStore, maxAgeHours: Double) {
+        guard maxAgeHours > 0 else { return }
+        let before = Self.cutoff(ageHours: maxAgeHours)
+        var total = 0
+        do {
+            while true {
+                let count = try store.expireAudit(before: before, batch: Self.batch)
+                total += count
+                if count < Self.batch { break }
+            }
+        } catch {
+            logger.error("retention job failed on the audit log: \(error)")
+        }
+        if total > 0 { logger.info("retention: deleted \(total) audit entries older than \(maxAgeHours) hours") }
+    }
+
+    /// Seconds since 1970 before which something `ageHours` old was made; never before 1970,
+    /// so that any age validation lets through stays a representable time.
+    static func cutoff(ageHours: Double, now: Double = Date().timeIntervalSince1970) -> Double {
+        max(0, now - min(ageHours, longestAgeHours) * 3600)
     }
 }

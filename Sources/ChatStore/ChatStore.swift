@@ -54,6 +54,10 @@ public protocol ChatStore: Sendable {
 
     /// Moderation actions at or after `since` (seconds since 1970), oldest first.
     func auditLog(since: Double, limit: Int) throws -> [AuditEntry]
+
+    /// Deletes, in one short transaction, at most `batch` audit entries recorded before
+    /// `before` (seconds since 1970), oldest first; returns how many were deleted.
+    func expireAudit(before: Double, batch: Int) throws -> Int
 }
 
 /// `append` stored the messages of some rooms and then failed: `stored` holds, in batch

@@ -226,6 +226,16 @@ public final class SQLiteStore: ChatStore {
         }
     }
 
+    public func expireAudit(before: Double, batch: Int) throws -> Int {
+        try pool.write { db in
+            // By the `at` index, oldest first, so a batch is a short transaction beside the
+            // message commits however large the backlog.
+            try db.execute(sql: "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)",
+                           arguments: [before, max(batch, 0)])
+            return db.changesCount
+        }
+    }
+
     private static func messages(_ db: Database, sql: String, arguments: StatementArguments) throws -> [ChatMessage] {
         try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
             ChatMessage(id: row["id"], seq: UInt64(row["seq"] as Int64), room: row["room"], from: row["sender"],

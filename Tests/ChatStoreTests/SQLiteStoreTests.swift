@@ -91,3 +91,40 @@ import Testing
         #expect(try store.rooms() == ["r"])
     }
 }
+
+@Suite struct AuditRetentionStoreTests {
+    let path = NSTemporaryDirectory() + "chatd-store-\(UUID().uuidString)/history.sqlite"
+
+    func entry(at: Double, _ target: String) -> AuditEntry {
+        AuditEntry(at: at, actor: "chatctl", action: "mute", target: target, reason: "")
+    }
+
+    @Test func oldEntriesGoOldestFirstInBatches() throws {
+        let store = try SQLiteStore(path: path)
+        // Recorded out of time order: deletion follows `at`, not insertion.
+        for (at, target) in [(300.0, "c"), (100.0, "a"), (500.0, "e"), (200.0, "b"), (400.0, "d")] {
+            try store.audit(entry(at: at, target))
+        }
+        #expect(try store.expireAudit(before: 400, batch: 2) == 2)
+        #expect(try store.auditLog(since: 0, limit: 10).map(\.target).sorted() == ["c", "d", "e"])
+        #expect(try store.expireAudit(before: 400, batch: 2) == 1)
+        #expect(try store.expireAudit(before: 400, batch: 2) == 0)
+        #expect(try store.auditLog(since: 0, limit: 10).map(\.target).sorted() == ["d", "e"])
+    }
+
+    @Test func aLargeBacklogIsDeletedInBoundedTransactions() throws {
+        let store = try SQLiteStore(path: path)
+        for i in 0..<2500 { try store.audit(entry(at: Double(i), "t\(i)")) }
+        try store.audit(entry(at: 1e12, "recent"))
+        var passes: [Int] = []
+        while true {
+            let count = try store.expireAudit(before: 1e9, batch: 1000)
+            passes.append(count)
+            if count < 1000 { break }
+        }
+        #expect(passes == [1000, 1000, 500])
+        #expect(try store.auditLog(since: 0, limit: 10).map(\.target) == ["recent"])
+        // Nothing before the epoch: a cutoff of 0 deletes nothing.
+        #expect(try store.expireAudit(before: 0, batch: 1000) == 0)
+    }
+}
