@@ -40,11 +40,19 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     private var started = false
     private var closing = false
     private var awaitingPong = false
-    /// A pong not yet handed to the socket; a ping arriving meanwhile only updates
-    /// `deferredPong` (RFC 6455 5.5.3: answering the most recent ping is enough), so a ping
-    /// flood from a client that does not read costs one pending pong, not one per ping.
-    private var pongInFlight = false
+    /// Pongs written in this read pass. Past `pongsPerRead` (or once the socket is behind)
+    /// only the newest ping of the pass is answered, at its end (RFC 6455 5.5.3: answering
+    /// the most recent ping is enough): a ping flood costs one pong per read, not one per ping.
+    private var pongsThisRead = 0
     private var deferredPong: ByteBuffer?
+    static let pongsPerRead = 16
+    /// True between the first frame of a read pass and its end: replies written meanwhile
+    /// are flushed once, at the end (one write to the socket per read, not per reply).
+    private var inReadPass = false
+    private var flushAfterRead = false
+    /// Frames refused by the rate limit since one was last accepted. A client that keeps
+    /// sending far past its limit is cut off instead of being answered frame by frame.
+    private var rateStrikes = 0
     /// Reads are held back while the socket is behind: a client that does not read stops
     /// being read, so its requests cannot make replies pile up (TCP pushes back on it).
     private var readPaused = false
@@ -233,6 +241,11 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     static let longestExpirySeconds: Double = 10 * 365 * 86400
 
+    /// Refused frames in a row before a connection is closed: twice its burst, at least 40.
+    static func strikesAllowed(rateMessages: Int) -> Int {
+        max(40, rateMessages > Int.max / 2 ? Int.max : rateMessages * 2)
+    }
+
     // MARK: Heartbeat
 
     /// Called by the loop shard's one heartbeat timer, every interval, as the article's
@@ -325,7 +338,12 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context, !closing, !exceedsOutboundBound(context) else { return }
         let frame = ServerFrame.text(event.jsonBytes(), allocator: context.channel.allocator)
         if queue.isEmpty {
-            sink.write(frame, flush: flush)
+            if flush && inReadPass {
+                flushAfterRead = true
+                sink.write(frame, flush: false)
+            } else {
+                sink.write(frame, flush: flush)
+            }
         } else {
             _ = queue.append(frame, room: nil, droppable: false)
         }
@@ -351,26 +369,32 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         return true
     }
 
-    /// Answers a ping with its payload; while a pong is still on its way, only the newest
-    /// ping is remembered and answered after it.
-    private func sendPong(_ payload: ByteBuffer, context: ChannelHandlerContext) {
+    /// Answers a ping with its payload, or leaves it for the end of the read pass.
+    private func answerPing(_ payload: ByteBuffer, context: ChannelHandlerContext) {
         guard !closing else { return }
-        if pongInFlight {
+        if pongsThisRead < Self.pongsPerRead && context.channel.isWritable {
+            pongsThisRead += 1
+            sink.write(ServerFrame.encode(opcode: .pong, buffer: payload, allocator: context.channel.allocator), flush: false)
+            flushAfterRead = true
+        } else {
             // A copy: the payload is a slice of the read buffer, which it would keep alive.
             deferredPong = ByteBuffer(bytes: payload.readableBytesView)
-            return
         }
-        pongInFlight = true
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.assumeIsolated().whenComplete { [self] _ in
-            pongInFlight = false
-            if let next = deferredPong, let context = self.context {
-                deferredPong = nil
-                sendPong(next, context: context)
-            }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if let payload = deferredPong, !closing {
+            sink.write(ServerFrame.encode(opcode: .pong, buffer: payload, allocator: context.channel.allocator), flush: false)
+            flushAfterRead = true
         }
-        sink.write(ServerFrame.encode(opcode: .pong, buffer: payload, allocator: context.channel.allocator), flush: true,
-                   promise: promise)
+        deferredPong = nil
+        pongsThisRead = 0
+        inReadPass = false
+        if flushAfterRead {
+            flushAfterRead = false
+            sink.context?.flush()
+        }
+        context.fireChannelReadComplete()
     }
 
     private func sendError(_ code: ErrorCode) {
@@ -383,7 +407,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         sendError(code)
     }
 
-    /// Sends a close frame and closes the TCP connection once it is written.
+    /// Sends a close frame and closes the TCP connection at most `closeGrace` later.
     func close(code: CloseCode, reason: String) {
         close(rawCode: code.rawValue, reason: reason)
     }
@@ -416,13 +440,14 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         guard !closing else { return }
+        inReadPass = true
         if let (code, reason) = MessageAssembler.validate(frame) {
             close(code: code, reason: reason)
             return
         }
         switch frame.opcode {
         case .ping:
-            sendPong(frame.unmaskedData, context: context)
+            answerPing(frame.unmaskedData, context: context)
         case .pong:
             awaitingPong = false
         case .connectionClose:
@@ -452,9 +477,14 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         let now = NIODeadline.now().uptimeNanoseconds
         guard bucket.consume(now: now), limits.allowMessage(address: address, user: authorKey, settings: settings, now: now) else {
             hub.metrics.rateLimited.increment()
+            rateStrikes += 1
+            if rateStrikes > Self.strikesAllowed(rateMessages: settings.rateMessages) {
+                return close(code: .policyViolation, reason: "too many messages: slow down")
+            }
             sendError(.rateLimited)
             return
         }
+        rateStrikes = 0
         let command: ClientCommand
         switch ClientCommand.decode(data.readableBytesView, maxChars: settings.maxMessageChars) {
         case let .failure(code): return refuse(code)

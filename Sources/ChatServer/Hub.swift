@@ -30,6 +30,10 @@ final class Hub: Sendable {
     /// The durable store, when there is one; messages are committed before broadcast.
     let store: (any ChatStore)?
     let committer: NIOLockedValueBox<Committer?> = NIOLockedValueBox(nil)
+    /// Rooms held while idle, oldest first out; changed only under the `rooms` lock.
+    private let idle = NIOLockedValueBox(IdleRooms())
+    /// How many idle rooms are held for reuse before the oldest are let go.
+    let idleRoomsKept = Atomic<Int>(256)
     /// True when the store numbers messages (PostgreSQL, several nodes): a room's `seq` is
     /// then the last one delivered here, advanced in order by `deliverInOrder`.
     let shared: Bool
@@ -84,7 +88,11 @@ final class Hub: Sendable {
     /// rooms are let go when they empty — unless `maxRooms` are held already.
     func room(_ name: String, historyWindow: Int, maxRooms: Int = .max) -> Result<Room, RoomRefusal> {
         rooms.withLockedValue { rooms in
-            if let room = rooms[name] { return .success(room) }
+            if let room = rooms[name] {
+                idle.withLockedValue { $0.remove(name) }
+                return .success(room)
+            }
+            if rooms.count >= maxRooms { letGo(idleRooms: rooms.count - maxRooms + 1, from: &rooms) }
             guard rooms.count < maxRooms else { return .failure(.full) }
             let room = Room(name: name, historyWindow: historyWindow, shardCount: shards.count)
             // A room made again continues its sequence and window from the store.
@@ -112,16 +120,32 @@ final class Hub: Sendable {
         }
     }
 
-    /// Lets an idle room go — no members here or elsewhere, no commit in flight — so that
-    /// memory follows the rooms in use, not every name ever joined. Whoever still holds it
-    /// sees `retired` under its lock and asks for the room again.
+    /// Notes a room that may have become idle — no members here or elsewhere, no commit in
+    /// flight. The newest `idleRoomsKept` idle rooms stay (a room published to without
+    /// members, or left and joined again, is not read from the store each time); older ones
+    /// are let go, so that memory follows the rooms in use, not every name ever joined.
     func retireIfIdle(_ room: Room) {
         rooms.withLockedValue { rooms in
+            let isIdle = room.lock.withLock { !room.retired && room.isIdle }
+            guard isIdle, rooms[room.name] === room else { return }
+            let over = idle.withLockedValue { idle in
+                idle.add(room.name)
+                return idle.count - idleRoomsKept.load(ordering: .relaxed)
+            }
+            // A quarter more than needed, so the oldest are sought once per many rooms.
+            if over > 0 { letGo(idleRooms: over + idleRoomsKept.load(ordering: .relaxed) / 4, from: &rooms) }
+        }
+    }
+
+    /// Lets the `count` oldest idle rooms go (fewer if fewer are idle). Call under the
+    /// `rooms` lock. Whoever still holds one sees `retired` under its lock and asks again.
+    private func letGo(idleRooms count: Int, from rooms: inout [String: Room]) {
+        for name in idle.withLockedValue({ $0.takeOldest(count) }) {
+            guard let room = rooms[name] else { continue }
             room.lock.withLock {
-                guard !room.retired, room.online == 0, room.remoteOnline == 0, room.pending == 0,
-                      rooms[room.name] === room else { return }
+                guard !room.retired, room.isIdle else { return }  // in use again
                 room.retired = true
-                rooms[room.name] = nil
+                rooms[name] = nil
             }
         }
     }
@@ -422,6 +446,7 @@ final class Room: @unchecked Sendable {
     var synced = true
     /// Set when the hub let the room go: a holder of a stale reference must ask again.
     var retired = false
+    var isIdle: Bool { online == 0 && remoteOnline == 0 && pending == 0 }
     /// Messages handed to the committer and not yet settled.
     var pending = 0
     /// Members on this node.
@@ -436,5 +461,30 @@ final class Room: @unchecked Sendable {
         self.name = name
         self.perShard = Array(repeating: 0, count: shardCount)
         self.history = HistoryWindow(limit: historyWindow)
+    }
+}
+
+/// The names of idle rooms in the order they became idle.
+struct IdleRooms {
+    private var since: [String: UInt64] = [:]
+    private var tick: UInt64 = 0
+
+    var count: Int { since.count }
+
+    mutating func add(_ name: String) {
+        tick += 1
+        since[name] = tick
+    }
+
+    mutating func remove(_ name: String) {
+        since[name] = nil
+    }
+
+    /// The `count` names idle longest, taken out.
+    mutating func takeOldest(_ count: Int) -> [String] {
+        guard count > 0 else { return [] }
+        let names = since.sorted { $0.value < $1.value }.prefix(count).map(\.key)
+        for name in names { since[name] = nil }
+        return names
     }
 }

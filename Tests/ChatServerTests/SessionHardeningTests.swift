@@ -23,6 +23,7 @@ import Testing
             $0.limits.userRateMessages = 100_000
             $0.limits.ipRateMessages = 100_000
         }
+        s.server.core.hub.idleRoomsKept.store(8, ordering: .relaxed)
         let c = try await s.join(name: "walker", room: "lobby")
         let before = heldRooms(s)
         // 300 rooms joined and left: none of them is held afterwards.
@@ -32,7 +33,9 @@ import Testing
             try await c.send(text: #"{"type":"leave","room":"r\#(i)"}"#)
             _ = try await c.nextJSON(type: "left")
         }
-        #expect(heldRooms(s) == before)
+        // The newest few idle rooms are kept for reuse (8 here, and a quarter more at most).
+        #expect(heldRooms(s) <= before + 10)
+        s.server.core.hub.idleRoomsKept.store(0, ordering: .relaxed)
         // A room let go continues its numbering and window from the store.
         try await c.send(text: #"{"type":"join","room":"kept"}"#)
         _ = try await c.nextJSON(type: "history")
@@ -40,7 +43,7 @@ import Testing
         let first = try await c.nextJSON(type: "message")
         try await c.send(text: #"{"type":"leave","room":"kept"}"#)
         _ = try await c.nextJSON(type: "left")
-        #expect(heldRooms(s) == before)
+        #expect(s.server.core.hub.existingRoom("kept") == nil)
         try await c.send(text: #"{"type":"join","room":"kept"}"#)
         let history = try await c.nextJSON(type: "history")
         #expect(texts(history) == ["first"])
@@ -54,6 +57,7 @@ import Testing
 
     @Test func maxRoomsRefusesNewRoomsWithServerFull() async throws {
         let s = try await TestServer.start { $0.limits.maxRooms = 2 }
+        s.server.core.hub.idleRoomsKept.store(0, ordering: .relaxed)
         let c = try await s.join(name: "a", room: "lobby")
         try await c.send(text: #"{"type":"join","room":"two"}"#)
         _ = try await c.nextJSON(type: "history")
@@ -73,6 +77,7 @@ import Testing
 
     @Test func deletingInAnIdleRoomKeepsItsWindowForLaterJoiners() async throws {
         let s = try await TestServer.start()
+        s.server.core.hub.idleRoomsKept.store(0, ordering: .relaxed)
         let author = try await s.join(name: "author", room: "quiet")
         for text in ["one", "two", "three"] {
             try await author.sendJSON(text)
@@ -126,6 +131,26 @@ import Testing
         try await impostor.sendJSON("still chatting")
         _ = try await impostor.nextJSON(type: "message")
         await impostor.close()
+        try await s.stop()
+    }
+
+    @Test func aClientThatKeepsSendingPastItsRateLimitIsCutOff() async throws {
+        let s = try await TestServer.start()  // 20 per 10 s: 40 refusals in a row are allowed
+        let flooder = try await s.join(name: "flooder")
+        let witness = try await s.join(name: "witness", room: "calm")
+        // Sends past the cut-off fail: the server has closed by then.
+        for i in 0..<100 { try? await flooder.send(text: "{\"type\":\"message\",\"text\":\"\(i)\"}") }
+        var limited = 0
+        let closed: (UInt16?, String) = try await flooder.next(timeout: .seconds(10)) { event in
+            if case let .text(t) = event, t.contains("rate_limited") { limited += 1 }
+            if case let .close(code, reason) = event { return (code, reason) }
+            return nil
+        }
+        #expect(closed.0 == 1008 && closed.1 == "too many messages: slow down")
+        #expect(limited == 40)  // answered, then the 41st refusal closes
+        try await witness.sendJSON("unbothered")
+        _ = try await witness.nextJSON(type: "message")
+        await witness.close()
         try await s.stop()
     }
 
