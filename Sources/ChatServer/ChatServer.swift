@@ -51,11 +51,13 @@ final class ServerCore: Sendable {
         }
         let metrics = self.metrics
         hub.publish(room: request.room, from: from, text: request.text, author: "server:\(from)",
-                    data: request.data, historyWindow: current.historyWindow) { result in
+                    data: request.data, historyWindow: current.historyWindow, maxRooms: current.maxRooms) { result in
             switch result {
             case let .success(message):
                 metrics.published.increment()
                 done(.success(message))
+            case .failure(Hub.RoomRefusal.full):
+                done(.failure(.unavailable("this server holds limits.max_rooms rooms; nothing was published")))
             case .failure:
                 done(.failure(.unavailable("the history store is unavailable; nothing was published")))
             }
