@@ -6,11 +6,24 @@ public struct ConfigDiff: Sendable, Equatable {
 
     public var isEmpty: Bool { applied.isEmpty && needsRestart.isEmpty }
 
-    /// Keys that take effect only when chatd restarts.
-    public static let restartKeys: Set<String> = ["server.listen", "metrics.listen", "control.socket", "log.level",
-                                                  "history.path", "history.synchronous", "server.threads",
-                                                  "cluster.database_url", "cluster.node_id",
-                                                  "cluster.heartbeat_seconds", "cluster.node_timeout_seconds"]
+    /// Keys that take effect only when chatd restarts: bound addresses and sockets, the
+    /// history store, the event loops, the cluster link and the logging backend. The one list:
+    /// the diff classifies by it and `Config.keepingRestartOnlyKeys(from:)` copies by it.
+    static let restartOnly: [(key: String, keep: @Sendable (inout Config, Config) -> Void)] = [
+        ("server.listen", { $0.server.listen = $1.server.listen }),
+        ("server.threads", { $0.server.threads = $1.server.threads }),
+        ("metrics.listen", { $0.metrics.listen = $1.metrics.listen }),
+        ("control.socket", { $0.control.socket = $1.control.socket }),
+        ("log.level", { $0.log.level = $1.log.level }),
+        ("history.path", { $0.history.path = $1.history.path }),
+        ("history.synchronous", { $0.history.synchronous = $1.history.synchronous }),
+        ("cluster.database_url", { $0.cluster.databaseURL = $1.cluster.databaseURL }),
+        ("cluster.node_id", { $0.cluster.nodeID = $1.cluster.nodeID }),
+        ("cluster.heartbeat_seconds", { $0.cluster.heartbeatSeconds = $1.cluster.heartbeatSeconds }),
+        ("cluster.node_timeout_seconds", { $0.cluster.nodeTimeoutSeconds = $1.cluster.nodeTimeoutSeconds }),
+    ]
+
+    public static let restartKeys: Set<String> = Set(restartOnly.map(\.key))
 
     private static let fields: [(String, @Sendable (Config) -> String)] = [
         ("server.listen", { "\($0.server.listen)" }),
@@ -83,5 +96,16 @@ public struct ConfigDiff: Sendable, Equatable {
             }
         }
         return diff
+    }
+}
+
+extension Config {
+    /// This configuration as it runs after a reload from `running`: every restart-only key
+    /// (`ConfigDiff.restartKeys`) keeps its running value, so that status shows what is in
+    /// force and the next reload's diff is measured against it.
+    public func keepingRestartOnlyKeys(from running: Config) -> Config {
+        var effective = self
+        for entry in ConfigDiff.restartOnly { entry.keep(&effective, running) }
+        return effective
     }
 }

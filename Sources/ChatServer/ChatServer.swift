@@ -352,12 +352,8 @@ public final class ChatServer: Sendable {
         } catch {
             return fail(now: now, generation: generation, error: "server.web_root: cannot read the page: \(error)")
         }
-        var effective = config
         // Restart-only settings keep their running values, so status and later diffs stay true.
-        effective.server.listen = old.server.listen
-        effective.metrics.listen = old.metrics.listen
-        effective.control.socket = old.control.socket
-        effective.log.level = old.log.level
+        let effective = config.keepingRestartOnlyKeys(from: old)
         let settings: Settings
         do {
             settings = try Settings(effective)

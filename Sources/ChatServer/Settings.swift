@@ -50,7 +50,9 @@ struct Settings: Sendable {
         rules = RoomRules(config.rooms.rules)
         maxRoomsPerConnection = config.limits.maxRoomsPerConnection
         // Writable again once half the buffer has gone: hysteresis, not a flap per frame.
-        sendBuffer = .init(low: config.limits.sendBufferBytes / 2, high: config.limits.sendBufferBytes)
+        // NIO traps on a low mark under 1: never let a config that slipped past validation reach it.
+        let high = max(2, config.limits.sendBufferBytes)
+        sendBuffer = .init(low: high / 2, high: high)
         sendQueueFrames = config.limits.sendQueueFrames
         maxMessageChars = config.limits.maxMessageChars
         maxFrameBytes = config.limits.maxFrameBytes
@@ -60,15 +62,15 @@ struct Settings: Sendable {
         maxConnectionsPerIP = config.limits.maxConnectionsPerIP
         upgradesPerMinutePerIP = config.limits.upgradesPerMinutePerIP
         maxConnections = config.limits.maxConnections
-        handshakeTimeout = .nanoseconds(Int64(config.limits.handshakeTimeoutSeconds * 1e9))
+        handshakeTimeout = .nanoseconds(Clamped.nanoseconds(seconds: config.limits.handshakeTimeoutSeconds))
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = config.limits.maxHeaderBytes
         limits.maxHeaderFieldSize = config.limits.maxHeaderBytes
         limits.maxHeaderFieldCount = config.limits.maxHeaders
         decoderLimits = limits
         rateMessages = config.limits.rateMessages
-        rateWindowNanoseconds = UInt64(config.limits.rateWindowSeconds * 1e9)
-        pingIntervalNanoseconds = Int64(config.heartbeat.pingIntervalSeconds * 1e9)
+        rateWindowNanoseconds = UInt64(Clamped.nanoseconds(seconds: config.limits.rateWindowSeconds))
+        pingIntervalNanoseconds = Clamped.nanoseconds(seconds: config.heartbeat.pingIntervalSeconds)
         historyWindow = config.history.window
         resumeLimit = config.history.resumeLimit
         authorDeleteSeconds = config.moderation.authorDeleteSeconds
