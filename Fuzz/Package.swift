@@ -16,6 +16,12 @@ let package = Package(
         // The upgrade request check: UpgradeGate.decide and admit.
         .executableTarget(name: "FuzzUpgradeGate", dependencies: [.product(name: "ChatCore", package: "chatd")],
                           swiftSettings: fuzzer),
+        // A verified JWT's payload: JWTClaims.identity (clamped expiry, valid name).
+        .executableTarget(name: "FuzzJWTClaims", dependencies: [.product(name: "ChatCore", package: "chatd")],
+                          swiftSettings: fuzzer),
+        // Raw request-head bytes: fields, UpgradeGate.Request, the query, the gate, X-Forwarded-For.
+        .executableTarget(name: "FuzzRequestHead", dependencies: [.product(name: "ChatCore", package: "chatd")],
+                          swiftSettings: fuzzer),
         // The config loader: TOML text to a validated Config or a ConfigError.
         .executableTarget(name: "FuzzConfig", dependencies: [.product(name: "ChatConfig", package: "chatd")],
                           swiftSettings: fuzzer),

@@ -10,7 +10,8 @@ seed="${FUZZ_SEED:-1}"
 swift build --sanitize=fuzzer
 bin="$(swift build --sanitize=fuzzer --show-bin-path)"
 status=0
-for pair in FuzzClientCommand:client-command FuzzUpgradeGate:upgrade-gate FuzzConfig:config; do
+for pair in FuzzClientCommand:client-command FuzzUpgradeGate:upgrade-gate FuzzConfig:config FuzzJWTClaims:jwt-claims \
+        FuzzRequestHead:request-head; do
     target="${pair%%:*}"
     corpus="${pair#*:}"
     work=".build/corpus/$corpus"

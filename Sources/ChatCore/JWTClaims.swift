@@ -78,8 +78,29 @@ public enum JWTClaims {
             rooms = parsed
         }
         return .success(Identity(name: name, role: role, rooms: rooms, guestNames: policy.guestNames,
-                                 userKey: "jwt:\(claims.iss ?? ""):\(subject)",
+                                 userKey: "jwt:\(keyPart(claims.iss ?? "")):\(keyPart(subject))",
                                  expiresAt: clampedExpiry(exp + leeway, now: now)))
+    }
+
+    /// An issuer or subject as it appears in the user key (`jwt:ISSUER:SUBJECT`, what
+    /// operators mute and kick by): printable ASCII as it is, anything else (and `%`)
+    /// percent-encoded as UTF-8. Found by fuzzing: a subject or issuer starting with a
+    /// combining mark merged with the `:` before it into one Character, so the key no longer
+    /// began with `jwt:` as Swift compares Strings, and canonically equivalent spellings of
+    /// one subject would have been one user.
+    public static func keyPart(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            if byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "%") {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(hex[Int(byte >> 4)])
+                out.unicodeScalars.append(hex[Int(byte & 0x0F)])
+            }
+        }
+        return out
     }
 
     /// `end` bounded by `latestExpiry` and `now + longestLifetime`, always finite.

@@ -253,3 +253,37 @@ struct RawNumberClaims: JWTPayload {
         #expect(try await signed(#"{"exp":\#(soon),"sub":"u1","name":"bob"}"#).get().name == "bob")
     }
 }
+
+/// User keys are printable ASCII whatever the issuer and subject hold (a fuzzing find).
+@Suite struct JWTUserKeyTests {
+    struct Claims: JWTPayload {
+        var exp: Double
+        var iss: String?
+        var sub: String
+        var name: String?
+
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+
+    func userKey(iss: String?, sub: String) async throws -> String {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        let token = try await keys.sign(Claims(exp: Date().timeIntervalSince1970 + 600, iss: iss, sub: sub, name: "n"))
+        let auth = try authenticator(jwt: hsConfig())
+        return try await auth.identify(token).get().userKey
+    }
+
+    @Test func aCombiningMarkCannotJoinTheSeparator() async throws {
+        // U+0616 after ":" made one Character: the key no longer began with "jwt:".
+        let key = try await userKey(iss: "\u{616}seid1", sub: "u1")
+        #expect(key == "jwt:%D8%96seid1:u1" && key.hasPrefix("jwt:"))
+    }
+
+    @Test func equivalentSpellingsStayDistinctAndURLsStayReadable() async throws {
+        #expect(try await userKey(iss: "https://id.example.com", sub: "u-1") == "jwt:https://id.example.com:u-1")
+        let composed = try await userKey(iss: nil, sub: "\u{e9}")
+        let decomposed = try await userKey(iss: nil, sub: "e\u{301}")
+        #expect(composed == "jwt::%C3%A9" && decomposed == "jwt::e%CC%81" && composed != decomposed)
+        #expect(try await userKey(iss: nil, sub: "a b%") == "jwt::a%20b%25")
+    }
+}
