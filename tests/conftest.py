@@ -97,7 +97,9 @@ level = "info"
 """
 
 
-SHIPPED_CONFIG = ROOT / "etc" / "chatd.toml"
+# The example config as shipped; CHATD_SHIPPED_CONFIG points the tests at another copy of it
+# (an installed /etc/chatd/chatd.toml, or an older tree's when its binaries are tested).
+SHIPPED_CONFIG = Path(os.environ.get("CHATD_SHIPPED_CONFIG", ROOT / "etc" / "chatd.toml"))
 
 
 def toml_literal(value) -> str:
