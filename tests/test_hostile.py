@@ -190,3 +190,34 @@ def test_connection_flood_from_one_address(chatd_factory):
     for ws in held:
         ws.close()
     assert rss_kib(server.proc.pid) <= before + 10_000
+
+
+@pytest.mark.parametrize("claims,accepted", [
+    ({"exp": 1e16}, True),            # crashed chatd: the expiry became an Int64 timer
+    ({"exp": 1e300}, True),
+    ({"exp": 2 ** 63}, True),
+    ({"exp": -1e16}, False),
+    ({"exp": 4102444800, "nbf": 1e300}, False),
+    ({"exp": "4102444800"}, False),   # a string: refused by name, not by a crash
+])
+def test_signed_extreme_jwt_claims_never_crash(chatd_factory, tmp_path, claims, accepted):
+    import jwt
+    from conftest import shipped_config
+    secret = "hostile-suite-hs256-secret-of-32-bytes-or-more"
+    (tmp_path / "jwt.key").write_text(secret)
+    port = free_port()
+    server = chatd_factory(shipped_config(port, extra=f'[auth.jwt]\nalgorithm = "HS256"\nkey_file = "{tmp_path}/jwt.key"\n')).start()
+    token = jwt.encode({"sub": "far", **claims}, secret, algorithm="HS256")
+    if accepted:
+        ws = connect(f"ws://127.0.0.1:{port}/chat", origin=f"http://localhost:{port}", open_timeout=10,
+                     subprotocols=["chatd", f"bearer.{token}"])
+        ws.send(json.dumps({"type": "message", "text": "still alive"}))
+        assert until(ws, "message")["message"]["text"] == "still alive"
+        ws.close()
+    else:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"ws://127.0.0.1:{port}/chat?token={token}", origin=f"http://localhost:{port}", open_timeout=10)
+        assert refused.value.response.status_code == 401
+    # Alive and serving after it: a plain client still gets in.
+    raw_ws(port, name="after").close()
+    assert server.proc.poll() is None
