@@ -114,8 +114,9 @@ public enum ConfigLoader {
 
     static func describe(_ error: any Error) -> String {
         let ns = error as NSError
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
-           let cmsg = strerror(Int32(underlying.code)) {
+        // On Linux the underlying error is stored as a Swift `Error`, which `as? NSError` misses.
+        if let underlying = (ns.userInfo[NSUnderlyingErrorKey] as? any Error).map({ $0 as NSError }),
+           underlying.domain == NSPOSIXErrorDomain, let cmsg = strerror(Int32(truncatingIfNeeded: underlying.code)) {
             return String(cString: cmsg)
         }
         return ns.localizedDescription

@@ -160,10 +160,20 @@ public final class ChatServer: Sendable {
         } else {
             databaseGroup = nil
             let path = config.history.resolvedPath(environment: options.environment)
-            store = try SQLiteStore(path: path, synchronous: config.history.synchronous == "full" ? .full : .normal)
+            do {
+                store = try SQLiteStore(path: path, synchronous: config.history.synchronous == "full" ? .full : .normal)
+            } catch {
+                throw StartupError.historyStore(path: path, error)
+            }
             logger.notice("history store", metadata: ["path": "\(path)", "synchronous": "\(config.history.synchronous)"])
         }
-        let settings = try Settings(config)
+        let settings: Settings
+        do {
+            settings = try Settings(config)
+        } catch {
+            // Settings throws only for a key file whose contents cannot be used.
+            throw StartupError(isConfiguration: true, what: "auth.jwt.key_file", reason: "\(error)")
+        }
         if settings.authenticator.hasPlainTokens {
             logger.warning("auth.tokens/auth.moderator_tokens hold plain tokens: for development only; store SHA-256 hashes in [auth.credentials.NAME]")
         }

@@ -69,17 +69,31 @@ struct Chatd: AsyncParsableCommand {
         options.version = ChatdVersion.string
         if loaded.server.threads > 0 { options.threads = loaded.server.threads }
 
+        let webRoot = loaded.server.webRoot ?? options.defaultWebRoot
+        if let problem = Self.pageProblem(webRoot: webRoot) {
+            let key = loaded.server.webRoot == nil ? "the default web root" : "server.web_root"
+            logger.critical("cannot start: \(key) \(webRoot): \(problem)")
+            throw ExitCode(ExitStatus.config)
+        }
         let server: ChatServer
         do {
             server = try ChatServer(config: loaded, options: options, logger: logger)
+        } catch let error as StartupError {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(error.isConfiguration ? ExitStatus.config : ExitStatus.failure)
         } catch {
-            logger.critical("cannot load the web page: \(error)")
+            // The cluster database (unreachable, refusing) and the history it loads.
+            logger.critical("cannot start: \(error)")
             throw ExitCode(ExitStatus.failure)
         }
         do {
             _ = try await server.startAll()
         } catch {
-            logger.critical("cannot listen: \(error)")
+            let addresses = options.listenFDs.isEmpty
+                ? "server.listen \(loaded.server.listen.map(\.description).joined(separator: ", "))"
+                    + (loaded.metrics.listen.map { " or metrics.listen \($0)" } ?? "")
+                : "the sockets passed by systemd"
+            logger.critical("cannot start: cannot listen on \(addresses): \(error)")
             try? await server.shutdown(drain: .zero)
             throw ExitCode(ExitStatus.failure)
         }
@@ -103,6 +117,20 @@ struct Chatd: AsyncParsableCommand {
         try await server.shutdown()
         signals.cancel()
         logger.notice("stopped")
+    }
+}
+
+extension Chatd {
+    /// Why the page cannot be served from `webRoot`, or nil. Checked before anything is
+    /// opened so that a wrong path is reported as what it is (a configuration error).
+    static func pageProblem(webRoot: String) -> String? {
+        let index = URL(fileURLWithPath: webRoot).appendingPathComponent("index.html")
+        do {
+            _ = try Data(contentsOf: index)
+            return nil
+        } catch {
+            return "cannot read the page: \(StartupError.describe(error))"
+        }
     }
 }
 
