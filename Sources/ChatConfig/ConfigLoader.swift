@@ -43,6 +43,13 @@ public enum ConfigLoader {
         return config
     }
 
+    /// Checks a `Config` that was built rather than read (a reload handed one in code) as a
+    /// file's would be, so that no value outside its range reaches a running server. Errors
+    /// name `file` and the key, without a line.
+    public static func validate(_ config: Config, file: String) throws(ConfigError) {
+        try Validation.check(config, file: file, lines: KeyLines(text: ""))
+    }
+
     /// Reads `auth.jwt.key_file` (relative paths from the config file's folder), so that a
     /// missing or empty key is a config error at load and on reload, never a 401 later.
     static func readKeyFiles(_ config: inout Config, file: String, lines: KeyLines) throws(ConfigError) {

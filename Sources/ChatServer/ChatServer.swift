@@ -352,6 +352,13 @@ public final class ChatServer: Sendable {
         case let .failure(error):
             return fail(now: now, generation: generation, error: error.description)
         case let .success(c):
+            // The loader has checked a file's config; one handed in otherwise is checked here,
+            // because a value outside its range must never reach the running server.
+            do {
+                try ConfigLoader.validate(c, file: options.configPath ?? "(built-in defaults)")
+            } catch {
+                return fail(now: now, generation: generation, error: error.description)
+            }
             config = c
         }
         let diff = ConfigDiff.between(old, config)
