@@ -38,7 +38,8 @@ test: deps-test
 	$(SWIFT) build --build-tests
 	$(MAKE) test-swift test-e2e fuzz
 
-## libFuzzer on the decoder, the upgrade check and the config loader: FUZZ_SECONDS each.
+## libFuzzer on the client-command decoder, the upgrade check, raw request heads, JWT claims and
+## the config loader: FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
 fuzz:
 	./Fuzz/run.sh $(FUZZ_SECONDS)

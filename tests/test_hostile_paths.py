@@ -16,11 +16,12 @@ in docs/security.md, "Hostile clients"):
       2 × heartbeat.ping_interval_seconds (+1 s) after the upgrade for a WebSocket client that
       neither reads nor answers pings;
     * a WebSocket flooder that never reads: chatd stops reading from it once more than
-      limits.send_buffer_bytes are unsent, closes it (1008) once more than 4 × that is queued,
-      and hard-closes the TCP connection at most 2 s after it started closing; as it never
+      limits.send_buffer_bytes are unsent (requests already read wait; more than 4 × that
+      plus a frame of them closes it with 1008), and hard-closes the TCP connection at most 2 s after it started closing; as it never
       answers a ping either, it is gone within 2 × ping interval + 1 s + 2 s of its upgrade;
-    * a flooder on the other paths becomes a stall once chatd stops reading from it: HTTP and
-      publish connections are closed by the handshake timeout (+1 s) after connecting; the
+    * a flooder on the other paths becomes a stall once chatd stops reading from it (and an
+      HTTP or publish connection ends after 1000 answers): HTTP and publish connections are
+      closed by the handshake timeout (+1 s) after connecting; the
       metrics listener and the control socket within their stall bound after the flooder's
       last byte got through;
 - a connection closed while backed up is gone from chatd (its socket released, and for a
@@ -494,9 +495,9 @@ def warm(env, path):
 
 
 WS_FLOOD_BOUND = 2 * PING + 1 + CLOSE_DEADLINE
-# Each WebSocket flood chunk carries an unsolicited pong (RFC 6455 allows one as a heartbeat):
-# while chatd reads the flood, the heartbeat alone does not end it, so the outbound bound has
-# to; once chatd stops reading, the pongs stop counting and the heartbeat ends it too.
+# Each WebSocket flood chunk carries an unsolicited pong (RFC 6455 allows one): it must not
+# count as an answer to the heartbeat, whose pings carry a counter the flooder never reads, so
+# the heartbeat ends every flood whether or not chatd is still reading it.
 PONG = ws_frame(0xA, b"")
 PING_FRAMES = PONG + b"".join(ws_frame(0x9, b"%03d" % i + b"p" * 122) for i in range(500))
 TEXT_FRAMES = PONG + ws_frame(0x1, b"x") * 10000

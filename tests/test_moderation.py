@@ -51,7 +51,8 @@ listen = ""
     # mute / unmute.
     # By identity: bob is a guest of a plain token, so `guest:bob` (a bare `bob` would be
     # the credential bob, which does not exist here).
-    assert chatctl(control, "mute", "guest:bob", "--for", "10m", "--reason", "cool down").returncode == 0
+    r = chatctl(control, "mute", "guest:bob", "--for", "10m", "--reason", "cool down")
+    assert r.returncode == 0 and "muted guest:bob for 10m" in r.stdout and "no client" not in r.stderr, r.stdout + r.stderr
     bob.send("muted?")
     assert bob.until("error")["code"] == "muted"
     assert chatctl(control, "unmute", "guest:bob").returncode == 0
@@ -72,5 +73,11 @@ listen = ""
     assert audit[0]["reason"] == "spam"
     table = chatctl(control, "audit", "--since", "1h")
     assert table.returncode == 0 and "purge-user" in table.stdout
+
+    # A display name typed where an identity is meant: the key applied is printed, with a warning.
+    r = chatctl(control, "mute", "bob")
+    assert r.returncode == 0 and "muted credential:bob until unmuted" in r.stdout, r.stdout
+    assert "no client connected here answers to credential:bob" in r.stderr, r.stderr
+    assert chatctl(control, "unmute", "credential:bob").returncode == 0
     alice.close()
     bob.close()

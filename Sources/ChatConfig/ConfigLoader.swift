@@ -66,8 +66,11 @@ public enum ConfigLoader {
         }
         let text = String(decoding: bytes, as: UTF8.self)
         if jwt.algorithm == "HS256" {
-            // A secret file usually ends with a newline that is not part of the secret.
-            let secret = Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+            // A text secret usually ends with a newline that is not part of it; a binary one
+            // (`head -c 32 /dev/urandom`, not valid UTF-8) is taken byte for byte, since
+            // decoding it as text would replace its bytes and trimming would cut them.
+            let secret = String(validating: bytes, as: UTF8.self).map { Array($0.trimmingCharacters(in: .whitespacesAndNewlines).utf8) }
+                ?? bytes
             if secret.count < 32 {
                 throw ConfigError(kind: .invalidValue, file: file, line: lines.line(of: key), key: key,
                                   message: "the HS256 secret in \(path) must be at least 32 bytes, got \(secret.count)")

@@ -72,6 +72,10 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     /// `publish`: the event's sequence number in its room.
     public var published: UInt64?
     public var audit: [AuditEntry]?
+    /// `mute`: the identity key applied (a bare name completed to `credential:NAME`), and how
+    /// many connections on this node answer to it now.
+    public var muted: String?
+    public var matched: Int?
 
     public init(ok: Bool = true, error: ControlError? = nil) {
         self.ok = ok

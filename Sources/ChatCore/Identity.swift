@@ -53,6 +53,14 @@ public enum UserTarget {
         return keys
     }
 
+    /// The key `chatctl connections` shows: the one a mute cannot be escaped from by picking
+    /// another name. A credential or a JWT subject is its holder whatever name it chose (a
+    /// credential shared with `guest_names` is everyone holding it); a guest of a plain token
+    /// has nothing but token and name, so it is shown as `token:HASH:name`.
+    public static func shown(userKey: String, authorKey: String) -> String {
+        userKey.hasPrefix("token:") ? authorKey : userKey
+    }
+
     public static func matches(_ target: String, userKey: String, authorKey: String) -> Bool {
         keys(userKey: userKey, authorKey: authorKey).contains(normalized(target))
     }

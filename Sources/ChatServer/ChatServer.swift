@@ -473,6 +473,11 @@ public final class ChatServer: Sendable {
         core.moderation.mute(user, seconds: seconds, actor: actor, reason: reason)
     }
 
+    /// How many connections of this node answer to the identity `user` (`UserTarget`).
+    public func connectionCount(user: String) async -> Int {
+        await core.hub.onEveryLoop { $0.count(user: user) }.reduce(0, +)
+    }
+
     public func unmute(user: String, actor: String, reason: String) -> Bool {
         core.moderation.unmute(user, actor: actor, reason: reason)
     }

@@ -259,7 +259,22 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         awaitingPong = true
-        sink.write(ServerFrame.encode(opcode: .ping, payload: [UInt8](), allocator: context.channel.allocator), flush: true)
+        pingsSent &+= 1
+        sink.write(ServerFrame.encode(opcode: .ping, payload: Self.pingPayload(pingsSent), allocator: context.channel.allocator),
+                   flush: true)
+    }
+
+    /// Heartbeat pings carry their number, and only a pong echoing the latest one counts: a
+    /// client that reads nothing cannot stay alive by sending pongs of its own (RFC 6455 5.5.3
+    /// lets it send them; they are not an answer).
+    private var pingsSent: UInt64 = 0
+
+    static func pingPayload(_ number: UInt64) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: number >> (56 - 8 * UInt64($0))) }
+    }
+
+    private func receivedPong(_ payload: ByteBuffer) {
+        if awaitingPong && payload.readableBytesView.elementsEqual(Self.pingPayload(pingsSent)) { awaitingPong = false }
     }
 
     // MARK: Outbound
@@ -315,17 +330,14 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             while context.channel.isWritable, let frame = queue.popFirst() { sink.write(frame, flush: false) }
             sink.context?.flush()
         }
-        if context.channel.isWritable && readPending {
-            readPending = false
-            context.read()
-        }
+        resumeReadingIfDue(context)
         context.fireChannelWritabilityChanged()
     }
 
     /// While more than `limits.send_buffer_bytes` are unsent, chatd reads nothing more from
     /// this client: what it already sent is answered, nothing new is taken in.
     func read(context: ChannelHandlerContext) {
-        if !closing && !context.channel.isWritable {
+        if !closing && (!context.channel.isWritable || heldHead < heldRequests.count || awaitingStore) {
             readPending = true
             return
         }
@@ -337,6 +349,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     private func send(_ event: ServerEvent, flush: Bool) {
         guard let context, !closing, !exceedsOutboundBound(context) else { return }
         let frame = ServerFrame.text(event.jsonBytes(), allocator: context.channel.allocator)
+        largestReply = max(largestReply, frame.readableBytes)
         if queue.isEmpty {
             if flush && inReadPass {
                 flushAfterRead = true
@@ -350,12 +363,22 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The most a connection may owe its client — unsent bytes in the channel plus replies
-    /// held back — before it is closed: four send buffers. Reads stop at one send buffer, so
-    /// only replies to requests read before that can push it further; a client that never
-    /// reads gets there and is closed (1008) instead of growing chatd's memory.
+    /// held back — before it is closed: four send buffers, plus its largest reply so far (one
+    /// resume of `resume_limit` messages may alone be bigger than four send buffers, and a
+    /// client reading it must not be closed for an error reply meanwhile). Requests are only
+    /// answered while under one send buffer, so what can push past it is replies that come
+    /// later (a failed store write, a refused delete); a client that never reads gets there
+    /// and is closed (1008) instead of growing chatd's memory.
     private var outboundBound: Int {
         let (product, overflow) = settings.sendBuffer.high.multipliedReportingOverflow(by: 4)
-        return overflow ? Int.max : product
+        return Self.saturatingSum(overflow ? Int.max : product, largestReply)
+    }
+
+    private var largestReply = 0
+
+    static func saturatingSum(_ a: Int, _ b: Int) -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? Int.max : sum
     }
 
     /// True (and the connection closing) when it owes its client more than `outboundBound`.
@@ -377,10 +400,22 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             sink.write(ServerFrame.encode(opcode: .pong, buffer: payload, allocator: context.channel.allocator), flush: false)
             flushAfterRead = true
         } else {
+            if pongsThisRead >= Self.pongsPerRead {
+                // No client needs dozens of pings in one read: past the answered ones they are
+                // a flood, and one that keeps on is cut off like a text flood (it still costs
+                // chatd a decode per frame, and the other connections of its loop wait for it).
+                excessPings += 1
+                if excessPings > Self.strikesAllowed(rateMessages: settings.rateMessages) {
+                    return close(code: .policyViolation, reason: "too many messages: slow down")
+                }
+            }
             // A copy: the payload is a slice of the read buffer, which it would keep alive.
             deferredPong = ByteBuffer(bytes: payload.readableBytesView)
         }
     }
+
+    /// Pings past `pongsPerRead` in the reads since one that had none too many.
+    private var excessPings = 0
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if let payload = deferredPong, !closing {
@@ -388,6 +423,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             flushAfterRead = true
         }
         deferredPong = nil
+        if pongsThisRead < Self.pongsPerRead { excessPings = 0 }
         pongsThisRead = 0
         inReadPass = false
         if flushAfterRead {
@@ -416,6 +452,10 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// closing starts, so a client that reads nothing cannot hold it open behind its unsent
     /// data (the close frame may never reach the socket).
     static let closeGrace = TimeAmount.seconds(2)
+    /// Frames a closing connection may still send (messages in flight, its close frame)
+    /// before it is closed at once.
+    static let framesAllowedWhileClosing = 64
+    private var framesWhileClosing = 0
 
     private func close(rawCode: UInt16, reason: String) {
         guard let context, !closing else { return }
@@ -439,7 +479,13 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        guard !closing else { return }
+        guard !closing else {
+            // Reading goes on while closing only to see the client's answer and FIN; a client
+            // still flooding then is not worth the rest of the grace period.
+            framesWhileClosing += 1
+            if framesWhileClosing > Self.framesAllowedWhileClosing { context.close(promise: nil) }
+            return
+        }
         inReadPass = true
         if let (code, reason) = MessageAssembler.validate(frame) {
             close(code: code, reason: reason)
@@ -449,7 +495,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         case .ping:
             answerPing(frame.unmaskedData, context: context)
         case .pong:
-            awaitingPong = false
+            receivedPong(frame.unmaskedData)
         case .connectionClose:
             receivedClose(frame.unmaskedData)
         default:
@@ -464,12 +510,93 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
                     sink.write(ServerFrame.encode(opcode: .binary, buffer: data, allocator: context.channel.allocator), flush: true)
                 }
             case let .text(data):
-                guard echo else { return handleText(data) }
+                guard echo else { return takeRequest(data, context: context) }
                 if !exceedsOutboundBound(context) {
                     sink.write(ServerFrame.encode(opcode: .text, buffer: data, allocator: context.channel.allocator), flush: true)
                 }
             }
         }
+    }
+
+    /// A request is answered now if the socket keeps up; otherwise it waits, in order, until
+    /// the socket drains (reads have stopped by then, so what waits is at most what one read
+    /// pass brought). A legitimate client that asks for two big histories in a row is served
+    /// both, at the pace it reads them; one that never reads is never answered past one send buffer.
+    private func takeRequest(_ data: ByteBuffer, context: ChannelHandlerContext) {
+        guard heldRequests.isEmpty && context.channel.isWritable && !awaitingStore else {
+            heldBytes += data.readableBytes
+            heldRequests.append(data)
+            if heldBytes > heldBound {
+                hub.metrics.slowDisconnects.increment()
+                close(code: .policyViolation, reason: "not reading: too much unsent")
+            }
+            return
+        }
+        handleText(data)
+    }
+
+    /// Requests read while the socket was behind; answered as it drains.
+    private var heldRequests: [ByteBuffer] = []
+    private var heldHead = 0
+    private var heldBytes = 0
+    private var heldBound: Int { Self.saturatingSum(outboundBound, settings.maxFrameBytes) }
+
+    /// Answers held requests while the socket keeps up; true when none are left.
+    private func answerHeldRequests(context: ChannelHandlerContext) -> Bool {
+        guard heldHead < heldRequests.count else { return true }
+        inReadPass = true
+        while heldHead < heldRequests.count, context.channel.isWritable, !closing, !awaitingStore {
+            let data = heldRequests[heldHead]
+            heldHead += 1
+            heldBytes -= data.readableBytes
+            handleText(data)
+        }
+        inReadPass = false
+        if heldHead == heldRequests.count {
+            heldRequests.removeAll()
+            heldHead = 0
+        }
+        if flushAfterRead {
+            flushAfterRead = false
+            sink.context?.flush()
+        }
+        return heldRequests.isEmpty
+    }
+
+    /// Once the socket keeps up and no store read is outstanding: held requests are answered,
+    /// then reading resumes if a read was held back.
+    private func resumeReadingIfDue(_ context: ChannelHandlerContext) {
+        guard context.channel.isWritable else { return }
+        if !closing {
+            guard !awaitingStore, answerHeldRequests(context: context), !awaitingStore else { return }
+        }
+        if readPending {
+            readPending = false
+            context.read()
+        }
+    }
+
+    /// True while a request waits for the history store: later requests wait behind it, so
+    /// answers keep the order of the requests, and nothing more is read meanwhile.
+    private var awaitingStore = false
+
+    /// Reads history off the event loop (a store read may take milliseconds, and every other
+    /// connection of this loop would wait for it), then answers on it.
+    private func answerFromStore(_ read: @escaping @Sendable () -> ServerEvent) {
+        guard let loop = context?.eventLoop else { return }
+        awaitingStore = true
+        let this = NIOLoopBound(self, eventLoop: loop)
+        hub.storeReads.async {
+            let event = read()
+            loop.execute { this.value.storeAnswered(event) }
+        }
+    }
+
+    private func storeAnswered(_ event: ServerEvent) {
+        awaitingStore = false
+        guard let context else { return }
+        send(event, flush: true)
+        resumeReadingIfDue(context)
     }
 
     /// The article's order: every text frame costs quota, then it is parsed and checked.
@@ -499,14 +626,20 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             leave(room, reason: "request")
         case let .catchUp(since, named):
             guard let room = readableRoom(named) else { return }
-            let welcome = hub.catchUp(room: room, since: since, historyWindow: settings.historyWindow, limit: settings.resumeLimit)
-            send(.history(room: room, messages: welcome.messages, recovered: welcome.recovered), flush: true)
+            let (hub, window, resumeLimit) = (hub, settings.historyWindow, settings.resumeLimit)
+            answerFromStore {
+                let welcome = hub.catchUp(room: room, since: since, historyWindow: window, limit: resumeLimit)
+                return .history(room: room, messages: welcome.messages, recovered: welcome.recovered)
+            }
         case let .history(before, limit, named):
             guard let room = readableRoom(named) else { return }
-            let messages = hub.older(room: room, before: before ?? UInt64.max, limit: limit)
-            // `before` is echoed (or, for "the newest", one past the last returned) so that a
-            // page of older messages is told apart from the welcome.
-            send(.history(room: room, messages: messages, before: before ?? ((messages.last?.seq ?? 0) + 1)), flush: true)
+            let hub = hub
+            answerFromStore {
+                let messages = hub.older(room: room, before: before ?? UInt64.max, limit: limit)
+                // `before` is echoed (or, for "the newest", one past the last returned) so that a
+                // page of older messages is told apart from the welcome.
+                return .history(room: room, messages: messages, before: before ?? ((messages.last?.seq ?? 0) + 1))
+            }
         case let .message(text, named):
             guard let room = memberRoom(named) else { return refuse(.notJoined) }
             if let denied = Authorization.send(identity, room: room, rule: settings.rules.rule(for: room)) { return refuse(denied) }

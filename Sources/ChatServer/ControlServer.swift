@@ -256,6 +256,8 @@ enum ControlCommands {
             guard let user = request.user else { return .failure("bad_request", "mute needs a user name") }
             if let seconds = request.seconds, !(seconds > 0) { return .failure("bad_request", "the duration must be positive") }
             server.mute(user: user, seconds: request.seconds, actor: actor, reason: reason)
+            response.muted = UserTarget.normalized(user)
+            response.matched = await server.connectionCount(user: user)
         case .unmute:
             guard let user = request.user else { return .failure("bad_request", "unmute needs a user name") }
             guard server.unmute(user: user, actor: actor, reason: reason) else {

@@ -69,7 +69,21 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 waiting = complete
                 return
             }
-            answer(complete, context: context)
+            if inSend {
+                // A pipelined request, handed over while the previous answer was written.
+                // Answering it now would chain answer after answer inside one event-loop
+                // task drain (a publish's answer comes back as a task), and the loop would
+                // not get back to reading its other sockets; a timer lets it (NIO runs
+                // tasks that are due, then polls). The delay matches what the previous
+                // answer cost, so a pipelining client gets at most about half the loop.
+                let delay = max(Self.leastYield, lastAnswerCost)
+                context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+                    guard context.channel.isActive else { return }
+                    answerTimed(complete, context: context)
+                }
+                return
+            }
+            answerTimed(complete, context: context)
         }
     }
 
@@ -77,8 +91,27 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelWritabilityChanged()
         if context.channel.isWritable, let request = waiting {
             waiting = nil
-            answer(request, context: context)
+            answerTimed(request, context: context)
         }
+    }
+
+    /// Requests answered on one connection before it is closed (`Connection: close` on the
+    /// last), as nginx's `keepalive_requests` does: HTTP clients and nginx's upstream pool
+    /// open another, and a client that pipelines without end is cut off after this many
+    /// answers, whatever its socket's buffers hold.
+    static let requestsPerConnection = 1000
+    private var answered = 0
+
+    /// True while an answer's end is written: a request handed over then is a pipelined one.
+    private var inSend = false
+    /// What the last answer cost on the loop (its synchronous part).
+    private var lastAnswerCost = TimeAmount.zero
+    static let leastYield = TimeAmount.milliseconds(1)
+
+    private func answerTimed(_ request: (head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool), context: ChannelHandlerContext) {
+        let began = NIODeadline.now()
+        answer(request, context: context)
+        lastAnswerCost = NIODeadline.now() - began
     }
 
     private func answer(_ request: (head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool), context: ChannelHandlerContext) {
@@ -215,7 +248,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func send(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, status: HTTPResponseStatus, body: ByteBuffer,
                       type: String, extra: [(String, String)] = [], close: Bool = false) {
-        let keepAlive = head.isKeepAlive && !close
+        answered += 1
+        let keepAlive = head.isKeepAlive && !close && answered < Self.requestsPerConnection
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: type)
         headers.add(name: "Content-Length", value: String(body.readableBytes))
@@ -237,6 +271,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             state.rearmIdleTimer(channel: context.channel)
         }
         let done = context.eventLoop.makePromise(of: Void.self)
+        inSend = true
+        defer { inSend = false }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
         if !keepAlive {
             let channel = context.channel

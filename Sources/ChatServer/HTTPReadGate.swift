@@ -77,16 +77,21 @@ final class HTTPReadGate: ChannelDuplexHandler, RemovableChannelHandler {
         guard held.readableBytes > 0, !downstreamBusy(), context.channel.isWritable else { return }
         draining = true
         let slice = held.readSlice(length: min(sliceBytes, held.readableBytes))!
+        let began = NIODeadline.now()
         context.fireChannelRead(wrapInboundOut(slice))
+        let spent = NIODeadline.now() - began
         draining = false
         if held.readableBytes == 0 { held = ByteBuffer() }
         // Inside channelRead the socket's own read-complete follows; from a resume, say so.
         if !inChannelRead, self.context != nil { context.fireChannelReadComplete() }
         // One slice per event-loop turn: a pipelining client cannot hold the loop (and the
-        // other connections on it) for longer than a slice's worth of answers.
+        // other connections on it) for longer than a slice's worth of answers. A timer, not
+        // `execute`: NIO runs every task that is due before it polls the sockets again, so
+        // a chain of tasks would keep the loop from its other connections; a timer as far
+        // out as the slice took lets it poll in between.
         if held.readableBytes > 0, !scheduled, self.context != nil {
             scheduled = true
-            context.eventLoop.assumeIsolated().execute { [self] in
+            context.eventLoop.assumeIsolated().scheduleTask(in: max(HTTPHandler.leastYield, spent)) { [self] in
                 scheduled = false
                 resume()
             }

@@ -34,6 +34,10 @@ final class Hub: Sendable {
     private let idle = NIOLockedValueBox(IdleRooms())
     /// How many idle rooms are held for reuse before the oldest are let go.
     let idleRoomsKept = Atomic<Int>(256)
+    /// Where history pages and resumes asked for by clients read the store: never on an
+    /// event loop. Concurrent (SQLite's WAL readers do not block the writer or each other);
+    /// each connection has at most one read outstanding.
+    let storeReads = DispatchQueue(label: "chatd.store-reads", attributes: .concurrent)
     /// True when the store numbers messages (PostgreSQL, several nodes): a room's `seq` is
     /// then the last one delivered here, advanced in order by `deliverInOrder`.
     let shared: Bool
@@ -250,7 +254,7 @@ final class Hub: Sendable {
         return resume(room: name, since: since, window: window, lastSeq: lastSeq, limit: limit)
     }
 
-    /// Older messages on request (`history` with `before`).
+    /// Older messages on request (`history` with `before`). Called on `storeReads`.
     func older(room: String, before: UInt64, limit: Int) -> [ChatMessage] {
         guard let store else {
             guard let room = existingRoom(room) else { return [] }

@@ -136,10 +136,16 @@ final class LoopShard {
         return matches.count
     }
 
+    func count(user: String) -> Int {
+        sessions.values.reduce(0) { n, s in
+            n + (!s.echo && UserTarget.matches(user, userKey: s.identity.userKey, authorKey: s.authorKey) ? 1 : 0)
+        }
+    }
+
     func connections(room: String?) -> [ConnectionInfo] {
         let now = NIODeadline.now()
         return sessions.values.filter { room == nil || $0.isMember(of: room!) }.map { s in
-            ConnectionInfo(id: s.id, name: s.name, user: s.echo ? nil : s.authorKey, room: s.echo ? "(echo)" : s.roomList.joined(separator: ","), address: s.address,
+            ConnectionInfo(id: s.id, name: s.name, user: s.echo ? nil : UserTarget.shown(userKey: s.identity.userKey, authorKey: s.authorKey), room: s.echo ? "(echo)" : s.roomList.joined(separator: ","), address: s.address,
                            connectedSeconds: Double((now - s.connectedAt).nanoseconds) / 1e9)
         }
     }

@@ -40,8 +40,15 @@ struct Mute: ParsableCommand {
 
     func run() throws {
         let seconds = try duration.map(parseDuration)
-        _ = try control.run(ControlRequest(command: .mute, user: user, reason: reason, seconds: seconds))
-        if !control.json { print("muted \(user)" + (duration.map { " for \($0)" } ?? " until unmuted")) }
+        let response = try control.run(ControlRequest(command: .mute, user: user, reason: reason, seconds: seconds))
+        guard !control.json else { return }
+        let key = response.muted ?? user
+        print("muted \(key)" + (duration.map { " for \($0)" } ?? " until unmuted"))
+        if response.matched == 0 {
+            // Most often a display name typed where an identity was meant: say so, the mute stands.
+            FileHandle.standardError.write(Data(("chatctl: no client connected here answers to \(key); "
+                + "the user column of `chatctl connections` lists identities (guests of a plain token: guest:NAME)\n").utf8))
+        }
     }
 }
 

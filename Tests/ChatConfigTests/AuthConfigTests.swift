@@ -66,6 +66,11 @@ import Testing
         #expect(c.auth.jwt?.key == Array("0123456789abcdef0123456789abcdef".utf8))
         #expect(c.auth.jwt?.issuer == "idp")
         #expect(throws: ConfigError.self) { try parse("[auth.jwt]\nalgorithm = \"HS256\"\nkey_file = \"short\"\n", file: file) }
+        // A binary secret (not UTF-8) is used byte for byte: no replacement characters, no trimmed newline byte.
+        let binary: [UInt8] = [0xFF, 0x0A] + (0..<32).map { UInt8($0 * 7 % 256) } + [0x80, 0x20, 0x0A]
+        try Data(binary).write(to: dir.appendingPathComponent("binary"))
+        let b = try parse("[auth.jwt]\nalgorithm = \"HS256\"\nkey_file = \"binary\"\n", file: file)
+        #expect(b.auth.jwt?.key == binary)
         do {
             _ = try parse("[auth.jwt]\nalgorithm = \"EdDSA\"\nkey_file = \"missing.pem\"\n", file: file)
             Issue.record("accepted a missing key file")

@@ -22,4 +22,24 @@ import Testing
         await alive.close()
         try await s.stop()
     }
+
+    /// Issue 13: pongs the client makes up (unsolicited, or echoing nothing) do not answer
+    /// the heartbeat; only the latest ping's payload does.
+    @Test func madeUpPongsDoNotKeepAConnectionAlive() async throws {
+        let s = try await TestServer.start { $0.heartbeat.pingIntervalSeconds = 0.2 }
+        let faker = try await s.join(name: "faker", autoPong: false)
+        let payload: [UInt8] = try await faker.next { event in if case let .ping(p) = event { return p } else { return nil } }
+        #expect(payload.count == 8)
+        let pongs = Task {
+            while !Task.isCancelled {
+                try? await faker.send(opcode: .pong, [])
+                try? await faker.send(opcode: .pong, [0, 0, 0, 0, 0, 0, 0, 0])
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        let ended: Bool = try await faker.next(timeout: .seconds(3)) { $0 == .disconnected ? true : nil }
+        pongs.cancel()
+        #expect(ended)
+        try await s.stop()
+    }
 }

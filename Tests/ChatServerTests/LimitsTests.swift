@@ -101,7 +101,8 @@ import Testing
         // Half a request line, then nothing: the server closes.
         let closed = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: s.port).get()
-        try await closed.writeAndFlush(ByteBuffer(string: "GET /chat?tok"))
+        // On a loaded machine the timeout may already have closed it: that is a pass as well.
+        try? await closed.writeAndFlush(ByteBuffer(string: "GET /chat?tok"))
         try await closed.closeFuture.get()
         try await s.stop()
     }

@@ -125,7 +125,10 @@ import Testing
         #expect(try await renamed.nextJSON(type: "error")["code"] as? String == "muted")
         // `chatctl connections` shows the identity; kick by it closes only that identity.
         let listed = await s.server.connections(room: nil)
-        #expect(Set(listed.compactMap(\.user)).contains("credential:alice:someone"))
+        // The credential, not the name it chose: copying the column mutes what renaming cannot escape.
+        #expect(listed.first { $0.name == "someone" }?.user == "credential:alice")
+        let guest = try #require(listed.first { $0.name == "alice" }?.user)
+        #expect(guest.hasPrefix("token:") && guest.hasSuffix(":alice"))
         #expect(await s.server.kick(connection: nil, user: "credential:alice", reason: "bye") == 1)
         #expect(try await renamed.nextClose() == 1008)
         try await impostor.sendJSON("still chatting")
@@ -147,10 +150,90 @@ import Testing
             return nil
         }
         #expect(closed.0 == 1008 && closed.1 == "too many messages: slow down")
-        #expect(limited == 40)  // answered, then the 41st refusal closes
+        // 40 answered, then the 41st refusal closes; a slow machine may refill a token mid-burst,
+        // which lets one through and starts the count again.
+        #expect(limited >= 40 && limited < 80)
         try await witness.sendJSON("unbothered")
         _ = try await witness.nextJSON(type: "message")
         await witness.close()
+        try await s.stop()
+    }
+
+    /// A masked text frame with a zero key (payload as is), for writing several in one packet.
+    static func maskedText(_ text: String) -> [UInt8] {
+        let payload = Array(text.utf8)
+        var frame: [UInt8] = [0x81]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else {
+            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        }
+        return frame + [0, 0, 0, 0] + payload
+    }
+
+    /// Issue 13: a ping flood is answered with one pong per read and then cut off, like a
+    /// text flood; a witness keeps chatting.
+    @Test func aPingFloodIsCutOff() async throws {
+        let s = try await TestServer.start()
+        let flooder = try await s.join(name: "pinger")
+        let witness = try await s.join(name: "witness", room: "calm")
+        let ping: [UInt8] = [0x89, 0x80 | 4, 0, 0, 0, 0] + Array("ping".utf8)
+        try await flooder.sendRaw(Array((0..<500).map { _ in ping }.joined()))
+        var pongs = 0
+        let closed: (UInt16?, String) = try await flooder.next(timeout: .seconds(10)) { event in
+            if case .pong = event { pongs += 1 }
+            if case let .close(code, reason) = event { return (code, reason) }
+            return nil
+        }
+        #expect(closed.0 == 1008 && closed.1 == "too many messages: slow down")
+        #expect(pongs >= 16 && pongs < 100)
+        // A few pings now and then are answered one by one and never add up.
+        let calm = try await s.join(name: "calm-pinger", room: "calm")
+        for _ in 0..<60 {
+            try await calm.send(opcode: .ping, Array("hi".utf8))
+            _ = try await calm.next { event -> Bool? in if case .pong = event { return true } else { return nil } }
+        }
+        try await witness.sendJSON("unbothered")
+        _ = try await witness.nextJSON(type: "message")
+        await calm.close()
+        await witness.close()
+        try await s.stop()
+    }
+
+    /// Two resumes asked for in one packet, each many times the send buffer: the second waits
+    /// until the first has drained and is then answered (it used to close the client with 1008).
+    @Test func twoBigResumesInARowAreBothServed() async throws {
+        let s = try await TestServer.start {
+            $0.limits.sendBufferBytes = 4096  // the outbound bound is four of these: 16 KiB
+            $0.limits.rateMessages = 100_000
+            $0.limits.userRateMessages = 100_000
+            $0.limits.ipRateMessages = 100_000
+        }
+        let long = String(repeating: "x", count: 490)
+        for room in ["big-a", "big-b"] {
+            let writer = try await s.join(name: "writer", room: room)
+            for i in 0..<150 { try await writer.sendJSON("\(i) \(long)") }
+            _ = try await writer.next(timeout: .seconds(20)) { event -> Bool? in
+                if case let .text(t) = event, t.contains("\"149 x") { return true }
+                return nil
+            }
+            await writer.close()
+        }
+        let reader = try await s.join(name: "reader", room: "quiet")
+        try await reader.sendRaw(Self.maskedText(#"{"type":"join","room":"big-a","since":0}"#)
+            + Self.maskedText(#"{"type":"join","room":"big-b","since":0}"#))
+        var served: [String: Int] = [:]
+        while served.count < 2 {
+            let event = try await reader.next(timeout: .seconds(10))
+            if case let .close(code, reason) = event { Issue.record("closed \(code.map(String.init) ?? "-") \(reason)"); break }
+            guard case let .text(t) = event, t.hasPrefix(#"{"type":"history""#) else { continue }
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(t.utf8)) as? [String: Any])
+            served[object["room"] as? String ?? "?"] = texts(object).count
+        }
+        #expect(served == ["big-a": 150, "big-b": 150])
+        try await reader.sendJSON("still here")
+        _ = try await reader.nextJSON(type: "message")
+        await reader.close()
         try await s.stop()
     }
 
