@@ -454,7 +454,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     static let closeGrace = TimeAmount.seconds(2)
     /// Frames a closing connection may still send (messages in flight, its close frame)
     /// before it is closed at once.
-    static let framesAllowedWhileClosing = 64
+    static let framesAllowedWhileClosing = 1024
     private var framesWhileClosing = 0
 
     private func close(rawCode: UInt16, reason: String) {
@@ -471,7 +471,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         if readPending {
             // Reads were held back; the client's answer must be read now.
             readPending = false
-            context.read()
+            read(context: context)
         }
     }
 
@@ -481,7 +481,10 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         let frame = unwrapInboundIn(data)
         guard !closing else {
             // Reading goes on while closing only to see the client's answer and FIN; a client
-            // still flooding then is not worth the rest of the grace period.
+            // still flooding then is closed at once (decoding it would cost the loop for the
+            // rest of the grace period). Not at the first frames: with input unread the kernel
+            // answers RST, which can destroy the close frame before the client reads it, and a
+            // client may well be finishing a message it had started.
             framesWhileClosing += 1
             if framesWhileClosing > Self.framesAllowedWhileClosing { context.close(promise: nil) }
             return
@@ -572,7 +575,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if readPending {
             readPending = false
-            context.read()
+            read(context: context)
         }
     }
 
