@@ -496,7 +496,7 @@ def warm(env, path):
 
 WS_FLOOD_BOUND = 2 * PING + 1 + CLOSE_DEADLINE
 # Each WebSocket flood chunk carries an unsolicited pong (RFC 6455 allows one): it must not
-# count as an answer to the heartbeat, whose pings carry a counter the flooder never reads, so
+# count as an answer to the heartbeat, whose pings carry 8 random bytes the flooder never reads, so
 # the heartbeat ends every flood whether or not chatd is still reading it.
 PONG = ws_frame(0xA, b"")
 PING_FRAMES = PONG + b"".join(ws_frame(0x9, b"%03d" % i + b"p" * 122) for i in range(500))

@@ -535,7 +535,8 @@ public final class ChatServer: Sendable {
                     try ops.configureHTTPServerPipeline(withErrorHandling: true)
                     try ops.addHandler(MetricsHandler(metrics: core.metrics, state: state))
                     // A scrape costs far more than a static file: a few per event-loop turn.
-                    let gate = HTTPReadGate(sliceBytes: 256)
+                    state.pacer = core.hub.pacer(of: channel.eventLoop)
+                    let gate = HTTPReadGate(sliceBytes: 256, pacer: state.pacer)
                     gate.downstreamBusy = { state.busy }
                     state.gate = gate
                     try ops.addHandler(gate, position: .first)
@@ -658,8 +659,10 @@ public final class ChatServer: Sendable {
                                                          upgradeCompletionHandler: completion),
                                 position: .before(http))
         }
-        let gate = HTTPReadGate()
+        state.pacer = core.hub.pacer(of: channel.eventLoop)
+        let gate = HTTPReadGate(pacer: state.pacer)
         gate.downstreamBusy = { state.busy }
+        gate.sliceStarted = { state.answeredThisSlice = false }
         state.gate = gate
         try ops.addHandler(gate, position: .first)
     }

@@ -259,22 +259,23 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         awaitingPong = true
-        pingsSent &+= 1
-        sink.write(ServerFrame.encode(opcode: .ping, payload: Self.pingPayload(pingsSent), allocator: context.channel.allocator),
-                   flush: true)
+        pingPayload = Self.randomPingPayload()
+        sink.write(ServerFrame.encode(opcode: .ping, payload: pingPayload, allocator: context.channel.allocator), flush: true)
     }
 
-    /// Heartbeat pings carry their number, and only a pong echoing the latest one counts: a
-    /// client that reads nothing cannot stay alive by sending pongs of its own (RFC 6455 5.5.3
-    /// lets it send them; they are not an answer).
-    private var pingsSent: UInt64 = 0
+    /// Heartbeat pings carry 8 random bytes, and only a pong echoing the latest ping's counts:
+    /// a client that reads nothing can neither know nor guess them, so it cannot stay alive
+    /// by sending pongs of its own (RFC 6455 5.5.3 lets it send them; they are not an answer).
+    private var pingPayload: [UInt8] = []
 
-    static func pingPayload(_ number: UInt64) -> [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: number >> (56 - 8 * UInt64($0))) }
+    static func randomPingPayload() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        let value = generator.next() as UInt64
+        return (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
     }
 
     private func receivedPong(_ payload: ByteBuffer) {
-        if awaitingPong && payload.readableBytesView.elementsEqual(Self.pingPayload(pingsSent)) { awaitingPong = false }
+        if awaitingPong && payload.readableBytesView.elementsEqual(pingPayload) { awaitingPong = false }
     }
 
     // MARK: Outbound

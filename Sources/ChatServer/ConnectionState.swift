@@ -20,6 +20,11 @@ final class ConnectionState: @unchecked Sendable {
     var armUpgrade: (() -> Void)?
     /// The connection's read gate, while it has one (it leaves at the upgrade).
     var gate: HTTPReadGate?
+    /// The connection's loop's pacer, for pipelined requests.
+    var pacer: LoopPacer?
+    /// True once a request of the read gate's current slice was answered: the others of it
+    /// are pipelined, and go through the pacer.
+    var answeredThisSlice = false
     /// The peer as counted in `ClientLimits`' pending connections, until it upgrades or closes.
     var pendingPeer: String?
     private var idleTimer: Scheduled<Void>?

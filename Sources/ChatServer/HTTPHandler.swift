@@ -69,21 +69,20 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 waiting = complete
                 return
             }
-            if inSend {
-                // A pipelined request, handed over while the previous answer was written.
-                // Answering it now would chain answer after answer inside one event-loop
-                // task drain (a publish's answer comes back as a task), and the loop would
-                // not get back to reading its other sockets; a timer lets it (NIO runs
-                // tasks that are due, then polls). The delay matches what the previous
-                // answer cost, so a pipelining client gets at most about half the loop.
-                let delay = max(Self.leastYield, lastAnswerCost)
-                context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+            if state.answeredThisSlice, let pacer = state.pacer {
+                // A pipelined request: the read gate's slice (or the pipeline handler's
+                // buffer) already had one answered. Answering every request of it now would
+                // chain answer after answer — inside the decoder's loop over the slice, or a
+                // publish's answer after a commit, which comes back as a task — and the loop
+                // would not get back to its other sockets: the loop's pacer answers it.
+                pacer.enqueue { [self] in
                     guard context.channel.isActive else { return }
-                    answerTimed(complete, context: context)
+                    answer(complete, context: context)
                 }
                 return
             }
-            answerTimed(complete, context: context)
+            state.answeredThisSlice = true
+            answer(complete, context: context)
         }
     }
 
@@ -91,7 +90,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelWritabilityChanged()
         if context.channel.isWritable, let request = waiting {
             waiting = nil
-            answerTimed(request, context: context)
+            answer(request, context: context)
         }
     }
 
@@ -102,17 +101,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     static let requestsPerConnection = 1000
     private var answered = 0
 
-    /// True while an answer's end is written: a request handed over then is a pipelined one.
-    private var inSend = false
-    /// What the last answer cost on the loop (its synchronous part).
-    private var lastAnswerCost = TimeAmount.zero
-    static let leastYield = TimeAmount.milliseconds(1)
 
-    private func answerTimed(_ request: (head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool), context: ChannelHandlerContext) {
-        let began = NIODeadline.now()
-        answer(request, context: context)
-        lastAnswerCost = NIODeadline.now() - began
-    }
 
     private func answer(_ request: (head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool), context: ChannelHandlerContext) {
         state.stopIdleTimer()
@@ -271,8 +260,6 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             state.rearmIdleTimer(channel: context.channel)
         }
         let done = context.eventLoop.makePromise(of: Void.self)
-        inSend = true
-        defer { inSend = false }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
         if !keepAlive {
             let channel = context.channel

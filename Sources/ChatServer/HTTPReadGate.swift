@@ -18,11 +18,18 @@ final class HTTPReadGate: ChannelDuplexHandler, RemovableChannelHandler {
     /// requests for static files; fewer where each answer costs more (a metrics scrape).
     let sliceBytes: Int
 
-    init(sliceBytes: Int = 2048) { self.sliceBytes = sliceBytes }
+    private let pacer: LoopPacer?
+
+    init(sliceBytes: Int = 2048, pacer: LoopPacer? = nil) {
+        self.sliceBytes = sliceBytes
+        self.pacer = pacer
+    }
 
     /// True while the answering handler has a request it has not finished (waiting for the
     /// socket, or for the history store): nothing more is decoded meanwhile.
     var downstreamBusy: () -> Bool = { false }
+    /// Told before each slice is handed on.
+    var sliceStarted: () -> Void = {}
 
     private var held = ByteBuffer()
     private var readPending = false
@@ -77,23 +84,25 @@ final class HTTPReadGate: ChannelDuplexHandler, RemovableChannelHandler {
         guard held.readableBytes > 0, !downstreamBusy(), context.channel.isWritable else { return }
         draining = true
         let slice = held.readSlice(length: min(sliceBytes, held.readableBytes))!
-        let began = NIODeadline.now()
+        sliceStarted()
         context.fireChannelRead(wrapInboundOut(slice))
-        let spent = NIODeadline.now() - began
         draining = false
         if held.readableBytes == 0 { held = ByteBuffer() }
         // Inside channelRead the socket's own read-complete follows; from a resume, say so.
         if !inChannelRead, self.context != nil { context.fireChannelReadComplete() }
-        // One slice per event-loop turn: a pipelining client cannot hold the loop (and the
-        // other connections on it) for longer than a slice's worth of answers. A timer, not
-        // `execute`: NIO runs every task that is due before it polls the sockets again, so
-        // a chain of tasks would keep the loop from its other connections; a timer as far
-        // out as the slice took lets it poll in between.
+        // One slice at a time, the next from the loop's pacer: a pipelining client cannot
+        // hold the loop (and the other connections on it) for longer than a slice's worth of
+        // answers, nor chain slices without the loop polling its sockets in between.
         if held.readableBytes > 0, !scheduled, self.context != nil {
             scheduled = true
-            context.eventLoop.assumeIsolated().scheduleTask(in: max(HTTPHandler.leastYield, spent)) { [self] in
+            let next = { [self] in
                 scheduled = false
                 resume()
+            }
+            if let pacer {
+                pacer.enqueue(next)
+            } else {
+                context.eventLoop.assumeIsolated().execute(next)
             }
         }
     }

@@ -75,6 +75,11 @@ final class Hub: Sendable {
         shards.firstIndex { $0.loop === loop } ?? 0
     }
 
+    /// The pacer of `loop` (call on it); nil for a loop the hub has no shard for.
+    func pacer(of loop: any EventLoop) -> LoopPacer? {
+        shards.first { $0.loop === loop }?.shard.value.pacer
+    }
+
     /// Why a room could not be had.
     enum RoomRefusal: Error {
         /// This node holds `limits.max_rooms` rooms already.

@@ -30,7 +30,13 @@ final class LoopShard {
     private var heartbeat: Scheduled<Void>?
     private var heartbeatInterval: Int64 = 0
 
-    init(loop: any EventLoop) { self.loop = loop }
+    /// Paces pipelined HTTP work on this loop (`LoopPacer`).
+    let pacer: LoopPacer
+
+    init(loop: any EventLoop) {
+        self.loop = loop
+        pacer = LoopPacer(loop: loop)
+    }
 
     /// Starts (or retimes, after a reload) this loop's heartbeat: one timer pings every
     /// session here each interval.
