@@ -67,6 +67,10 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     var role: Role { identity.role }
     var roomList: [String] { memberships.map(\.room) }
     func isMember(of room: String) -> Bool { memberships.contains { $0.room == room } }
+    /// True when `chatctl` naming `user` (a `UserTarget`) means this connection.
+    func answers(to user: String) -> Bool {
+        !echo && UserTarget.matches(user, userKey: identity.userKey, authorKey: authorKey)
+    }
 
     init(session: UpgradeGate.Session, address: String, hub: Hub, moderation: Moderation, limits: ClientLimits,
          settings: Settings, sink: FrameSink) {
@@ -338,7 +342,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// While more than `limits.send_buffer_bytes` are unsent, chatd reads nothing more from
     /// this client: what it already sent is answered, nothing new is taken in.
     func read(context: ChannelHandlerContext) {
-        if !closing && (!context.channel.isWritable || heldHead < heldRequests.count || awaitingStore) {
+        if !closing && (!context.channel.isWritable || !heldRequests.isEmpty || awaitingStore) {
             readPending = true
             return
         }
@@ -540,26 +544,19 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Requests read while the socket was behind; answered as it drains.
-    private var heldRequests: [ByteBuffer] = []
-    private var heldHead = 0
+    private var heldRequests = CircularBuffer<ByteBuffer>()
     private var heldBytes = 0
     private var heldBound: Int { Self.saturatingSum(outboundBound, settings.maxFrameBytes) }
 
     /// Answers held requests while the socket keeps up; true when none are left.
     private func answerHeldRequests(context: ChannelHandlerContext) -> Bool {
-        guard heldHead < heldRequests.count else { return true }
+        guard !heldRequests.isEmpty else { return true }
         inReadPass = true
-        while heldHead < heldRequests.count, context.channel.isWritable, !closing, !awaitingStore {
-            let data = heldRequests[heldHead]
-            heldHead += 1
+        while context.channel.isWritable, !closing, !awaitingStore, let data = heldRequests.popFirst() {
             heldBytes -= data.readableBytes
             handleText(data)
         }
         inReadPass = false
-        if heldHead == heldRequests.count {
-            heldRequests.removeAll()
-            heldHead = 0
-        }
         if flushAfterRead {
             flushAfterRead = false
             sink.context?.flush()
@@ -572,7 +569,8 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     private func resumeReadingIfDue(_ context: ChannelHandlerContext) {
         guard context.channel.isWritable else { return }
         if !closing {
-            guard !awaitingStore, answerHeldRequests(context: context), !awaitingStore else { return }
+            // Answering a held request may start a store read: reading waits for it too.
+            guard answerHeldRequests(context: context), !awaitingStore else { return }
         }
         if readPending {
             readPending = false

@@ -101,8 +101,6 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     static let requestsPerConnection = 1000
     private var answered = 0
 
-
-
     private func answer(_ request: (head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool), context: ChannelHandlerContext) {
         state.stopIdleTimer()
         let h = request.head

@@ -12,8 +12,7 @@ import NIOCore
 /// Touched only on its event loop.
 final class LoopPacer {
     private let loop: any EventLoop
-    private var queued: [() -> Void] = []
-    private var head = 0
+    private var queued = CircularBuffer<() -> Void>()
     private var armed = false
 
     /// How long one run may go on (at least one item runs).
@@ -37,18 +36,12 @@ final class LoopPacer {
     private func run() {
         armed = false
         let began = NIODeadline.now()
-        let end = queued.count  // what was queued before this run; the rest waits for the next
-        while head < end {
-            let work = queued[head]
-            head += 1
+        var left = queued.count  // what was queued before this run; the rest waits for the next
+        while left > 0, let work = queued.popFirst() {
+            left -= 1
             work()
             if NIODeadline.now() - began >= Self.budget { break }
         }
-        if head == queued.count {
-            queued.removeAll(keepingCapacity: queued.count < 1024)
-            head = 0
-        } else {
-            arm(after: max(Self.leastGap, NIODeadline.now() - began))
-        }
+        if !queued.isEmpty { arm(after: max(Self.leastGap, NIODeadline.now() - began)) }
     }
 }

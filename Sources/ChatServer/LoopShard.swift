@@ -136,16 +136,14 @@ final class LoopShard {
     func kick(connection: String?, user: String?, reason: String) -> Int {
         let matches = sessions.values.filter { s in
             (connection != nil && s.id == connection)
-                || (user != nil && !s.echo && UserTarget.matches(user!, userKey: s.identity.userKey, authorKey: s.authorKey))
+                || (user != nil && s.answers(to: user!))
         }
         for session in matches { session.close(code: .policyViolation, reason: reason) }
         return matches.count
     }
 
     func count(user: String) -> Int {
-        sessions.values.reduce(0) { n, s in
-            n + (!s.echo && UserTarget.matches(user, userKey: s.identity.userKey, authorKey: s.authorKey) ? 1 : 0)
-        }
+        sessions.values.reduce(0) { $0 + ($1.answers(to: user) ? 1 : 0) }
     }
 
     func connections(room: String?) -> [ConnectionInfo] {
