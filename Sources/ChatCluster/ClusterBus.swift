@@ -22,6 +22,12 @@ public final class ClusterBus: Sendable {
     private let queue = DispatchQueue(label: "chatd.cluster")
     private let counts: @Sendable () -> [String: Int]
     private let handler: @Sendable (ClusterEvent) -> Void
+    /// Notifications to send, in order, one at a time (presence counts must not overtake
+    /// each other). While the database is unreachable the oldest are dropped past
+    /// `outboxLimit`: every node corrects itself from the next heartbeat.
+    private let outbox: AsyncStream<String>.Continuation
+    private let outgoing: AsyncStream<String>
+    static let outboxLimit = 4096
 
     private struct State {
         var listener: PostgresConnection?
@@ -53,9 +59,20 @@ public final class ClusterBus: Sendable {
         nodeTimeout = config.nodeTimeoutSeconds
         self.counts = counts
         self.handler = handler
+        (outgoing, outbox) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(Self.outboxLimit))
     }
 
     public func start() {
+        let (outgoing, store, logger) = (self.outgoing, self.store, self.logger)
+        Task {
+            for await payload in outgoing {
+                do {
+                    try await store.notify(payload)
+                } catch {
+                    logger.debug("cluster notification not sent: \(error)")
+                }
+            }
+        }
         connectListener(attempt: 0)
         let task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(heartbeat * 1000)),
                                              delay: .milliseconds(Int64(heartbeat * 1000))) { [weak self] _ in
@@ -72,6 +89,7 @@ public final class ClusterBus: Sendable {
         }
         timer?.cancel()
         listener?.close().whenComplete { _ in }
+        outbox.finish()
     }
 
     /// For `chatctl status` and the metrics.
@@ -88,16 +106,14 @@ public final class ClusterBus: Sendable {
         guard var wire = Wire(event) else { return }
         wire.n = node
         guard let json = try? JSONEncoder().encode(wire) else { return }
-        store.notify(String(decoding: json, as: UTF8.self)).whenFailure { [logger] error in
-            logger.debug("cluster notification not sent: \(error)")
-        }
+        outbox.yield(String(decoding: json, as: UTF8.self))
     }
 
     // MARK: The listener
 
     private func connectListener(attempt: Int) {
         if state.withLockedValue({ $0.stopped }) { return }
-        let configuration = PGSlot.configuration(url, connectTimeout: 3)
+        let configuration = PostgresPool.configuration(url, connectTimeout: 3)
         let logger = self.logger
         PostgresConnection.connect(on: loop, configuration: configuration, id: 1_000_000 + attempt, logger: logger)
             .flatMap { [weak self] connection -> EventLoopFuture<PostgresConnection> in
@@ -219,9 +235,7 @@ public final class ClusterBus: Sendable {
             wire.counts = Dictionary(uniqueKeysWithValues: part.map { ($0.key, $0.value) })
             wire.last = index == parts.count - 1
             guard let json = try? encoder.encode(wire) else { continue }
-            store.notify(String(decoding: json, as: UTF8.self)).whenFailure { [logger] error in
-                logger.debug("cluster heartbeat not sent: \(error)")
-            }
+            outbox.yield(String(decoding: json, as: UTF8.self))
         }
     }
 }

@@ -11,31 +11,43 @@ import PostgresNIO
 /// `chatd_room_sequence`), so every node agrees on the order, and the same statement
 /// NOTIFYs the other nodes: a notification is sent only if, and when, the insert commits.
 ///
-/// Writes go through one connection, reads through another, so that a long read never
-/// holds up a commit. Calls block their thread; they must not run on `loop`.
+/// Calls go through a pool of connections, so that a long read never holds up a commit,
+/// and each has a deadline: writes `writeTimeout`, reads (which a client waits for) less.
 public final class PostgresStore: ChatStore {
     /// The NOTIFY channel every node LISTENs on.
     public static let channel = "chatd"
     /// NOTIFY payloads must stay under 8000 bytes; larger batches notify a range only.
     static let payloadLimit = 7900
 
-    private let writer: PGSlot
-    private let reader: PGSlot
+    private let pool: PostgresPool
     private let node: String
+    static let writeTimeout: Duration = .seconds(5)
+    static let readTimeout: Duration = .seconds(2)
 
-    public init(url: PostgresURL, node: String, loop: any EventLoop, logger: Logger) throws {
-        writer = PGSlot(url: url, loop: loop, logger: logger)
-        // Reads may come from a chat event loop (a resume): they give up sooner.
-        reader = PGSlot(url: url, loop: loop, logger: logger, timeout: 2)
+    /// Makes the pool; nothing is connected until `migrate()` or the first call.
+    public init(url: PostgresURL, node: String, group: any EventLoopGroup, logger: Logger) {
+        pool = PostgresPool(url: url, group: group, logger: logger)
         self.node = node
-        try migrate()
+    }
+
+    /// Closes the pool's connections.
+    public func close() {
+        pool.close()
     }
 
     public var assignsSequences: Bool { true }
-    public var isConnected: Bool { writer.isConnected }
+    public var isConnected: Bool { pool.isConnected }
+
+    private func write(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await pool.rows(query, timeout: Self.writeTimeout)
+    }
+
+    private func read(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await pool.rows(query, timeout: Self.readTimeout)
+    }
 
     /// Idempotent DDL under an advisory lock, so that nodes starting together do not race.
-    private func migrate() throws {
+    public func migrate() async throws {
         let statements: [PostgresQuery] = [
             "SELECT pg_advisory_lock(7437001)",
             """
@@ -54,20 +66,24 @@ public final class PostgresStore: ChatStore {
             "CREATE INDEX IF NOT EXISTS chatd_audit_at ON chatd_audit (at)",
             "SELECT pg_advisory_unlock(7437001)",
         ]
-        for statement in statements { _ = try writer.run(statement) }
+        let logger = Logger(label: "chatd.migrate")
+        try await pool.withConnection(timeout: .seconds(30)) { connection in
+            // One connection: the advisory lock is held by the session that took it.
+            for statement in statements { _ = try await connection.query(statement, logger: logger).collect() }
+        }
     }
 
-    public func lastSequences() throws -> [String: UInt64] {
+    public func lastSequences() async throws -> [String: UInt64] {
         var out: [String: UInt64] = [:]
-        for row in try reader.run("SELECT room, last_seq FROM chatd_room_sequence") {
+        for row in try await read("SELECT room, last_seq FROM chatd_room_sequence") {
             let (room, seq) = try row.decode((String, Int64).self)
             out[room] = UInt64(seq)
         }
         return out
     }
 
-    public func lastSequence(room: String) throws -> UInt64? {
-        try reader.run("SELECT last_seq FROM chatd_room_sequence WHERE room = \(room)").first
+    public func lastSequence(room: String) async throws -> UInt64? {
+        try await read("SELECT last_seq FROM chatd_room_sequence WHERE room = \(room)").first
             .map { UInt64(try $0.decode(Int64.self)) }
     }
 
@@ -79,7 +95,7 @@ public final class PostgresStore: ChatStore {
     /// One statement per room: it takes the room's next numbers, inserts, and notifies, in
     /// one transaction. Returns the messages in `batch` order with their numbers.
     @discardableResult
-    public func append(_ batch: [ChatMessage]) throws -> [ChatMessage] {
+    public func append(_ batch: [ChatMessage]) async throws -> [ChatMessage] {
         var stored = batch.map { Optional($0) }
         var order: [String] = []
         var byRoom: [String: [Int]] = [:]
@@ -97,7 +113,7 @@ public final class PostgresStore: ChatStore {
                     return Row(id: m.id, from: m.from, text: m.text, sentAt: m.sentAt, author: m.author, data: m.data)
                 }
                 let json = String(decoding: try encoder.encode(rows), as: UTF8.self)
-                let seqs = try writer.run(Self.appendQuery(room: room, count: indices.count, json: json, node: node))
+                let seqs = try await write(Self.appendQuery(room: room, count: indices.count, json: json, node: node))
                     .map { UInt64(try $0.decode(Int64.self)) }
                 guard seqs.count == indices.count else { throw DatabaseError.unexpected("insert returned \(seqs.count) rows for \(indices.count) messages") }
                 for (i, seq) in zip(indices, seqs) {
@@ -143,8 +159,8 @@ public final class PostgresStore: ChatStore {
 
     private static let columns = "seq, id, sender, text, sent_at, author, data, room"
 
-    private func messages(_ query: PostgresQuery) throws -> [ChatMessage] {
-        try reader.run(query).map(Self.message)
+    private func messages(_ query: PostgresQuery) async throws -> [ChatMessage] {
+        try await read(query).map(Self.message)
     }
 
     private static func message(_ row: PostgresRow) throws -> ChatMessage {
@@ -153,62 +169,62 @@ public final class PostgresStore: ChatStore {
         return ChatMessage(id: id, seq: UInt64(seq), room: room, from: sender, text: text, sentAt: sentAt, author: author, data: data)
     }
 
-    public func recent(room: String, limit: Int) throws -> [ChatMessage] {
-        try messages("""
+    public func recent(room: String, limit: Int) async throws -> [ChatMessage] {
+        try await messages("""
             SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
             WHERE room = \(room) ORDER BY seq DESC LIMIT \(Int64(limit))
             """).reversed()
     }
 
-    public func messages(room: String, after: UInt64, limit: Int) throws -> [ChatMessage] {
-        try messages("""
+    public func messages(room: String, after: UInt64, limit: Int) async throws -> [ChatMessage] {
+        try await messages("""
             SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
             WHERE room = \(room) AND seq > \(Int64(clamping: after)) ORDER BY seq LIMIT \(Int64(limit))
             """)
     }
 
-    public func messages(room: String, before: UInt64, limit: Int) throws -> [ChatMessage] {
-        try messages("""
+    public func messages(room: String, before: UInt64, limit: Int) async throws -> [ChatMessage] {
+        try await messages("""
             SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
             WHERE room = \(room) AND seq < \(Int64(clamping: before)) ORDER BY seq DESC LIMIT \(Int64(limit))
             """).reversed()
     }
 
-    public func oldestSequence(room: String) throws -> UInt64? {
-        try reader.run("SELECT min(seq) FROM chatd_message WHERE room = \(room)").first
+    public func oldestSequence(room: String) async throws -> UInt64? {
+        try await read("SELECT min(seq) FROM chatd_message WHERE room = \(room)").first
             .flatMap { try $0.decode(Int64?.self) }.map(UInt64.init)
     }
 
-    public func message(room: String, seq: UInt64) throws -> ChatMessage? {
-        try messages("""
+    public func message(room: String, seq: UInt64) async throws -> ChatMessage? {
+        try await messages("""
             SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
             WHERE room = \(room) AND seq = \(Int64(clamping: seq))
             """).first
     }
 
-    public func delete(room: String, seq: UInt64) throws -> ChatMessage? {
-        try writer.run("""
+    public func delete(room: String, seq: UInt64) async throws -> ChatMessage? {
+        try await write("""
             DELETE FROM chatd_message WHERE room = \(room) AND seq = \(Int64(clamping: seq))
             RETURNING seq, id, sender, text, sent_at, author, data, room
             """).map(Self.message).first
     }
 
-    public func purge(sender: String) throws -> [ChatMessage] {
-        try writer.run("""
+    public func purge(sender: String) async throws -> [ChatMessage] {
+        try await write("""
             DELETE FROM chatd_message WHERE sender = \(sender)
             RETURNING seq, id, sender, text, sent_at, author, data, room
             """).map(Self.message).sorted { ($0.room, $0.seq) < ($1.room, $1.seq) }
     }
 
-    public func rooms() throws -> [String] {
-        try reader.run("SELECT room FROM chatd_room_sequence ORDER BY room").map { try $0.decode(String.self) }
+    public func rooms() async throws -> [String] {
+        try await read("SELECT room FROM chatd_room_sequence ORDER BY room").map { try $0.decode(String.self) }
     }
 
-    public func expire(room: String, keepLast: Int?, sentBefore: String?, batch: Int) throws -> (count: Int, upTo: UInt64) {
+    public func expire(room: String, keepLast: Int?, sentBefore: String?, batch: Int) async throws -> (count: Int, upTo: UInt64) {
         // No keepLast: an offset no room reaches; no sentBefore: a time no message is before.
         let offset = Int64(keepLast ?? Int.max)
         let before = sentBefore ?? ""
-        let row = try writer.run("""
+        let row = try await write("""
             WITH cut AS (
                 SELECT greatest(
                     coalesce((SELECT seq FROM chatd_message WHERE room = \(room) ORDER BY seq DESC LIMIT 1 OFFSET \(offset)), 0),
@@ -226,15 +242,15 @@ public final class PostgresStore: ChatStore {
         return (Int(count), UInt64(upTo))
     }
 
-    public func audit(_ entry: AuditEntry) throws {
-        _ = try writer.run("""
+    public func audit(_ entry: AuditEntry) async throws {
+        _ = try await write("""
             INSERT INTO chatd_audit (at, actor, action, target, reason)
             VALUES (\(entry.at), \(entry.actor), \(entry.action), \(entry.target), \(entry.reason))
             """)
     }
 
-    public func auditLog(since: Double, limit: Int) throws -> [AuditEntry] {
-        try reader.run("""
+    public func auditLog(since: Double, limit: Int) async throws -> [AuditEntry] {
+        try await read("""
             SELECT at, actor, action, target, reason FROM chatd_audit WHERE at >= \(since) ORDER BY id LIMIT \(Int64(limit))
             """).map { row in
             let (at, actor, action, target, reason) = try row.decode((Double, String, String, String, String).self)
@@ -242,10 +258,10 @@ public final class PostgresStore: ChatStore {
         }
     }
 
-    public func expireAudit(before: Double, batch: Int) throws -> Int {
+    public func expireAudit(before: Double, batch: Int) async throws -> Int {
         // Every node's retention job may run this at once; a row deleted by another is
         // simply not counted here.
-        let row = try writer.run("""
+        let row = try await write("""
             WITH del AS (
                 DELETE FROM chatd_audit WHERE id IN (
                     SELECT id FROM chatd_audit WHERE at < \(before) ORDER BY at LIMIT \(Int64(max(batch, 0))))
@@ -257,8 +273,8 @@ public final class PostgresStore: ChatStore {
         return Int(try row.decode(Int64.self))
     }
 
-    /// Sends a notification to every node (presence, moderation, heartbeats). Not waited for.
-    func notify(_ payload: String) -> EventLoopFuture<Void> {
-        reader.query("SELECT pg_notify(\(Self.channel), \(payload))").map { _ in }
+    /// Sends a notification to every node (presence, moderation, heartbeats).
+    func notify(_ payload: String) async throws {
+        _ = try await read("SELECT pg_notify(\(Self.channel), \(payload))")
     }
 }

@@ -12,6 +12,9 @@ public struct HistoryWindow: Sendable {
 
     public var count: Int { storage.count }
 
+    /// The oldest message held.
+    public var first: ChatMessage? { storage.isEmpty ? nil : storage[head] }
+
     public mutating func append(_ message: ChatMessage) {
         guard limit > 0 else { return }
         if storage.count < limit {

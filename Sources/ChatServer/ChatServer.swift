@@ -46,9 +46,19 @@ final class ServerCore: Sendable {
     /// history (and so has its number), or that it could not be stored.
     func publish(_ request: PublishRequest, from: String, done: @escaping @Sendable (Result<ChatMessage, PublishRefusal>) -> Void) {
         let current = settings.current
-        guard current.rules.isConfigured(request.room) || hub.roomExists(request.room) else {
-            return done(.failure(.unknownRoom(request.room)))
+        guard current.rules.isConfigured(request.room) || hub.existingRoom(request.room) != nil else {
+            // Only this request waits for the store to say whether the room has history.
+            Task { [self] in
+                guard await hub.roomExists(request.room) else { return done(.failure(.unknownRoom(request.room))) }
+                publishKnown(request, from: from, settings: current, done: done)
+            }
+            return
         }
+        publishKnown(request, from: from, settings: current, done: done)
+    }
+
+    private func publishKnown(_ request: PublishRequest, from: String, settings current: Settings,
+                              done: @escaping @Sendable (Result<ChatMessage, PublishRefusal>) -> Void) {
         let metrics = self.metrics
         hub.publish(room: request.room, from: from, text: request.text, author: "server:\(from)",
                     data: request.data, historyWindow: current.historyWindow, maxRooms: current.maxRooms) { result in
@@ -121,9 +131,10 @@ public final class ChatServer: Sendable {
     private let housekeeper: NIOLockedValueBox<Housekeeper?> = NIOLockedValueBox(nil)
     private let controlPath = NIOLockedValueBox<String?>(nil)
     private let retention: RetentionJob
-    /// In a cluster: the database's own event loop (blocking store calls wait on it, so it
-    /// must not be one of the chat loops) and the bus to the other nodes.
+    /// In a cluster: the database's own event loop (its connections' work never delays a
+    /// chat loop), the store, and the bus to the other nodes.
     private let databaseGroup: MultiThreadedEventLoopGroup?
+    private let postgres: PostgresStore?
     private let bus: ClusterBus?
 
     struct RuntimeState {
@@ -145,18 +156,10 @@ public final class ChatServer: Sendable {
             let databaseGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             self.databaseGroup = databaseGroup
             let node = config.cluster.nodeID.isEmpty ? ClusterNode.defaultID() : config.cluster.nodeID
-            do {
-                let postgres = try ClusterNode.connect(url: url, patience: options.databaseStartPatience, logger: logger,
-                                                       notify: options.notify) {
-                    try PostgresStore(url: url, node: node, loop: databaseGroup.next(), logger: logger)
-                }
-                cluster = (url, node, postgres)
-                store = postgres
-            } catch {
-                try? databaseGroup.syncShutdownGracefully()
-                throw ClusterStartError(database: url.redacted, reason: "\(String(reflecting: error))")
-            }
-            logger.notice("history store", metadata: ["database": "\(url.redacted)", "node": "\(node)"])
+            // Connected (and its tables made) by `startAll`, before anything is served.
+            let postgres = PostgresStore(url: url, node: node, group: databaseGroup, logger: logger)
+            cluster = (url, node, postgres)
+            store = postgres
         } else {
             databaseGroup = nil
             let path = config.history.resolvedPath(environment: options.environment)
@@ -190,8 +193,10 @@ public final class ChatServer: Sendable {
             hub.cluster.withLockedValue { $0 = bus }
             metrics.cluster.withLockedValue { $0 = { bus.status } }
             self.bus = bus
+            postgres = cluster.store
         } else {
             bus = nil
+            postgres = nil
         }
     }
 
@@ -217,6 +222,15 @@ public final class ChatServer: Sendable {
     @discardableResult
     public func startAll() async throws -> Bound {
         let config = state.withLockedValue { $0.config }
+        if let postgres, let url = config.cluster.database {
+            do {
+                try await ClusterNode.connect(url: url, patience: options.databaseStartPatience, logger: core.logger,
+                                              notify: options.notify) { try await postgres.migrate() }
+            } catch {
+                throw ClusterStartError(database: url.redacted, reason: "\(String(reflecting: error))")
+            }
+            core.logger.notice("history store", metadata: ["database": "\(url.redacted)", "node": "\(bus?.node ?? "")"])
+        }
         var bound = Bound()
         let passed = options.listenFDs
         let httpFDs = passed.filter { $0.name == "http" }
@@ -303,10 +317,11 @@ public final class ChatServer: Sendable {
         if let path = controlPath.withLockedValue({ $0 }) { unlink(path) }
         bus?.stop()
         // Pending messages are committed and delivered before clients are told to go.
-        core.hub.flush()
+        await core.hub.flush()
         await core.hub.closeAll(code: .goingAway, reason: "server shutting down")
         await waitForConnections(until: ContinuousClock.now + wait)
         try await group.shutdownGracefully()
+        postgres?.close()
         try await databaseGroup?.shutdownGracefully()
     }
 
@@ -469,8 +484,8 @@ public final class ChatServer: Sendable {
         }
     }
 
-    public func mute(user: String, seconds: Double?, actor: String, reason: String) {
-        core.moderation.mute(user, seconds: seconds, actor: actor, reason: reason)
+    public func mute(user: String, seconds: Double?, actor: String, reason: String) async {
+        await core.moderation.mute(user, seconds: seconds, actor: actor, reason: reason)
     }
 
     /// How many connections of this node answer to the identity `user` (`UserTarget`).
@@ -478,8 +493,8 @@ public final class ChatServer: Sendable {
         await core.hub.onEveryLoop { $0.count(user: user) }.reduce(0, +)
     }
 
-    public func unmute(user: String, actor: String, reason: String) -> Bool {
-        core.moderation.unmute(user, actor: actor, reason: reason)
+    public func unmute(user: String, actor: String, reason: String) async -> Bool {
+        await core.moderation.unmute(user, actor: actor, reason: reason)
     }
 
     public func purge(user: String, actor: String, reason: String) async -> Result<Int, ControlError> {
@@ -489,10 +504,10 @@ public final class ChatServer: Sendable {
     /// Runs the retention job now (it also runs every `retention.interval_seconds`);
     /// returns how many messages expired.
     @discardableResult
-    public func expireHistory() -> Int { retention.runNow() }
+    public func expireHistory() async -> Int { await retention.runNow() }
 
-    public func auditLog(since: Double, limit: Int = 10_000) -> [AuditEntry] {
-        core.moderation.auditLog(since: since, limit: limit)
+    public func auditLog(since: Double, limit: Int = 10_000) async -> [AuditEntry] {
+        await core.moderation.auditLog(since: since, limit: limit)
     }
 
     /// Prometheus text exposition of every metric.

@@ -161,15 +161,32 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         if memberships.count >= settings.maxRoomsPerConnection { return refuse(.tooManyRooms) }
         let member = Membership(session: self, room: room)
         member.dropOldest = rule.slowConsumer == .dropOldest
+        // Usually answered before `join` returns; when the room or the resume must be read
+        // from the store first, later requests wait behind it, as behind a history read.
+        var answered = false
+        var inline = true
+        hub.join(member, shardIndex: shardIndex, since: since, maxMembers: rule.maxMembers, maxRooms: settings.maxRooms,
+                 historyWindow: settings.historyWindow, resumeLimit: settings.resumeLimit) { [self] result in
+            answered = true
+            if !inline { awaitingStore = false }
+            joined(member, result, announce: announce)
+            if !inline, let context { resumeReadingIfDue(context) }
+        }
+        inline = false
+        if !answered { awaitingStore = true }
+    }
+
+    private func joined(_ member: Membership, _ result: Result<Hub.Welcome, ErrorCode>, announce: Bool) {
         let welcome: Hub.Welcome
-        switch hub.join(member, shardIndex: shardIndex, since: since, maxMembers: rule.maxMembers, maxRooms: settings.maxRooms,
-                        historyWindow: settings.historyWindow, resumeLimit: settings.resumeLimit) {
+        switch result {
         case let .success(joined): welcome = joined
         case let .failure(code): return refuse(code)
         }
+        // Closed while the store was read: the room must not keep a member nobody serves.
+        guard started else { return hub.leave(member, shardIndex: shardIndex) }
         memberships.append(member)
-        if announce { send(.joined(room: room), flush: false) }
-        send(.history(room: room, messages: welcome.messages, recovered: welcome.recovered), flush: true)
+        if announce { send(.joined(room: member.room), flush: false) }
+        send(.history(room: member.room, messages: welcome.messages, recovered: welcome.recovered), flush: true)
     }
 
     private func leave(_ room: String, reason: String) {
@@ -584,12 +601,12 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Reads history off the event loop (a store read may take milliseconds, and every other
     /// connection of this loop would wait for it), then answers on it.
-    private func answerFromStore(_ read: @escaping @Sendable () -> ServerEvent) {
+    private func answerFromStore(_ read: @escaping @Sendable () async -> ServerEvent) {
         guard let loop = context?.eventLoop else { return }
         awaitingStore = true
         let this = NIOLoopBound(self, eventLoop: loop)
-        hub.storeReads.async {
-            let event = read()
+        Task {
+            let event = await read()
             loop.execute { this.value.storeAnswered(event) }
         }
     }
@@ -628,16 +645,16 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             leave(room, reason: "request")
         case let .catchUp(since, named):
             guard let room = readableRoom(named) else { return }
-            let (hub, window, resumeLimit) = (hub, settings.historyWindow, settings.resumeLimit)
+            let (hub, resumeLimit) = (hub, settings.resumeLimit)
             answerFromStore {
-                let welcome = hub.catchUp(room: room, since: since, historyWindow: window, limit: resumeLimit)
+                let welcome = await hub.catchUp(room: room, since: since, limit: resumeLimit)
                 return .history(room: room, messages: welcome.messages, recovered: welcome.recovered)
             }
         case let .history(before, limit, named):
             guard let room = readableRoom(named) else { return }
             let hub = hub
             answerFromStore {
-                let messages = hub.older(room: room, before: before ?? UInt64.max, limit: limit)
+                let messages = await hub.older(room: room, before: before ?? UInt64.max, limit: limit)
                 // `before` is echoed (or, for "the newest", one past the last returned) so that a
                 // page of older messages is told apart from the welcome.
                 return .history(room: room, messages: messages, before: before ?? ((messages.last?.seq ?? 0) + 1))

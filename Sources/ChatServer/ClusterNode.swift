@@ -11,21 +11,20 @@ enum ClusterNode {
         return kept.isEmpty ? "node" : kept
     }
 
-    /// Makes the store, trying again with backoff (0.2 s doubling to 5 s) for `patience`,
+    /// Prepares the store, trying again with backoff (0.2 s doubling to 5 s) for `patience`,
     /// and telling systemd why the start takes long.
-    static func connect<Store>(url: PostgresURL, patience: Duration, logger: Logger, notify: (@Sendable (String) -> Void)?,
-                               _ make: () throws -> Store) throws -> Store {
+    static func connect(url: PostgresURL, patience: Duration, logger: Logger, notify: (@Sendable (String) -> Void)?,
+                        _ make: () async throws -> Void) async throws {
         let deadline = ContinuousClock.now + patience
         var delay = 0.2
         while true {
             do {
-                return try make()
+                return try await make()
             } catch {
                 guard ContinuousClock.now + .milliseconds(Int64(delay * 1000)) < deadline else { throw error }
                 logger.warning("cluster database \(url.redacted) unreachable; trying again in \(delay) s: \(error)")
                 notify?("STATUS=waiting for the database \(url.redacted)")
-                // Startup, before anything is served: nothing else to do meanwhile.
-                Thread.sleep(forTimeInterval: delay)
+                try await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
                 delay = min(delay * 2, 5)
             }
         }
@@ -33,9 +32,9 @@ enum ClusterNode {
 }
 
 /// chatd cannot start as a cluster node: the database is unreachable or refused it.
-struct ClusterStartError: Error, CustomStringConvertible {
+public struct ClusterStartError: Error, CustomStringConvertible {
     let database: String
     let reason: String
 
-    var description: String { "cannot use the cluster database \(database): \(reason)" }
+    public var description: String { "cannot use the cluster database \(database): \(reason)" }
 }

@@ -1,31 +1,32 @@
 import ChatCore
 import ChatStore
-import Dispatch
 import NIOConcurrencyHelpers
 
 /// Makes messages durable before anyone sees them: publishers hand messages over (under
-/// their room's lock, so each room's order is kept), and one store queue commits whatever
+/// their room's lock, so each room's order is kept), and one worker task commits whatever
 /// has gathered in a single batch, then has the hub broadcast it in order. While a batch is
 /// being written the next one gathers: group commit, off the event loops.
-final class Committer: @unchecked Sendable {
-    struct Entry {
+///
+/// The worker is also the hub's serial "store queue": jobs given to `async`/`run` run in
+/// order with the commits, which is what keeps a shared room's numbering advancing in one
+/// place (`Hub.deliverInOrder`).
+final class Committer: Sendable {
+    struct Entry: Sendable {
         /// As submitted; `stored` is what the store made of it (its sequence number when the
         /// store gives them out).
         var message: ChatMessage
         let room: Room
-        /// Told the outcome on the store queue (the sender's error event, the API's answer).
+        /// Told the outcome on the worker (the sender's error event, the API's answer).
         let done: (@Sendable (Result<ChatMessage, any Error>) -> Void)?
     }
 
     private let store: any ChatStore
-    private let queue = DispatchQueue(label: "chatd.store")
-    private let lock = NIOLock()
-    private var pending: [Entry] = []  // guarded by `lock`
-    private var draining = false       // guarded by `lock`
-    private let committed: @Sendable ([Entry]) -> Void
+    private let worker = SerialWorker()
+    private let gathered = NIOLockedValueBox<(pending: [Entry], draining: Bool)>(([], false))
+    private let committed: @Sendable ([Entry]) async -> Void
     private let failed: @Sendable ([Entry], any Error) -> Void
 
-    init(store: any ChatStore, committed: @escaping @Sendable ([Entry]) -> Void,
+    init(store: any ChatStore, committed: @escaping @Sendable ([Entry]) async -> Void,
          failed: @escaping @Sendable ([Entry], any Error) -> Void) {
         self.store = store
         self.committed = committed
@@ -33,32 +34,32 @@ final class Committer: @unchecked Sendable {
     }
 
     func submit(_ entry: Entry) {
-        let start = lock.withLock { () -> Bool in
-            pending.append(entry)
-            if draining { return false }
-            draining = true
+        let start = gathered.withLockedValue { g -> Bool in
+            g.pending.append(entry)
+            if g.draining { return false }
+            g.draining = true
             return true
         }
-        if start { queue.async { self.drain() } }
+        if start { worker.async { [self] in await drain() } }
     }
 
-    private func drain() {
+    private func drain() async {
         while true {
-            let batch = lock.withLock { () -> [Entry] in
-                let batch = pending
-                pending.removeAll(keepingCapacity: true)
-                if batch.isEmpty { draining = false }
+            let batch = gathered.withLockedValue { g -> [Entry] in
+                let batch = g.pending
+                g.pending.removeAll(keepingCapacity: true)
+                if batch.isEmpty { g.draining = false }
                 return batch
             }
             if batch.isEmpty { return }
-            commit(batch)
+            await commit(batch)
         }
     }
 
-    private func commit(_ batch: [Entry]) {
+    private func commit(_ batch: [Entry]) async {
         do {
-            let stored = try store.append(batch.map(\.message))
-            finish(zip(batch, stored).map { entry, message in
+            let stored = try await store.append(batch.map(\.message))
+            await finish(zip(batch, stored).map { entry, message in
                 var entry = entry
                 entry.message = message
                 return entry
@@ -75,15 +76,15 @@ final class Committer: @unchecked Sendable {
                     lost.append(entry)
                 }
             }
-            finish(done)
+            await finish(done)
             fail(lost, partial.underlying)
         } catch {
             fail(batch, error)
         }
     }
 
-    private func finish(_ entries: [Entry]) {
-        committed(entries)
+    private func finish(_ entries: [Entry]) async {
+        await committed(entries)
         for entry in entries { entry.done?(.success(entry.message)) }
     }
 
@@ -92,14 +93,14 @@ final class Committer: @unchecked Sendable {
         for entry in entries { entry.done?(.failure(error)) }
     }
 
-    /// Runs `body` on the store queue after everything submitted so far, without waiting.
-    func async(_ body: @escaping @Sendable () -> Void) {
-        queue.async(execute: body)
+    /// Runs `body` after everything submitted so far, without waiting for it.
+    func async(_ body: @escaping @Sendable () async -> Void) {
+        worker.async(body)
     }
 
-    /// Runs `body` on the store queue, after everything submitted so far (reads that must
-    /// see committed state, and shutdown's final flush).
-    func sync<T>(_ body: () throws -> T) rethrows -> T {
-        try queue.sync(execute: body)
+    /// Runs `body` after everything submitted so far and returns what it returns (reads
+    /// that must see committed state, and shutdown's final flush).
+    func run<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
+        await worker.run(body)
     }
 }

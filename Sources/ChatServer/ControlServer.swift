@@ -255,12 +255,12 @@ enum ControlCommands {
         case .mute:
             guard let user = request.user else { return .failure("bad_request", "mute needs a user name") }
             if let seconds = request.seconds, !(seconds > 0) { return .failure("bad_request", "the duration must be positive") }
-            server.mute(user: user, seconds: request.seconds, actor: actor, reason: reason)
+            await server.mute(user: user, seconds: request.seconds, actor: actor, reason: reason)
             response.muted = UserTarget.normalized(user)
             response.matched = await server.connectionCount(user: user)
         case .unmute:
             guard let user = request.user else { return .failure("bad_request", "unmute needs a user name") }
-            guard server.unmute(user: user, actor: actor, reason: reason) else {
+            guard await server.unmute(user: user, actor: actor, reason: reason) else {
                 return .failure("not_found", "\(user) is not muted")
             }
         case .purgeUser:
@@ -270,7 +270,7 @@ enum ControlCommands {
             case let .failure(error): return ControlResponse(ok: false, error: error)
             }
         case .audit:
-            response.audit = server.auditLog(since: request.since ?? 0)
+            response.audit = await server.auditLog(since: request.since ?? 0)
         case .publish:
             guard let room = request.room, Sanitize.isValidRoom(room) else { return .failure("bad_request", "publish needs a room name") }
             var data: Any?

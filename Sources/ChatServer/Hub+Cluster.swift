@@ -26,7 +26,7 @@ extension Hub {
     /// whatever order this node's commits and other nodes' notifications arrive in: what is
     /// missing is read from the store. Runs on the store queue, the only place where a
     /// shared room's `seq` (the last delivered here) advances.
-    func deliverInOrder(_ room: Room, _ messages: [ChatMessage], through: UInt64) {
+    func deliverInOrder(_ room: Room, _ messages: [ChatMessage], through: UInt64) async {
         let unsynced = room.lock.withLock { () -> Bool in
             guard !room.synced else { return false }
             // Not the whole table since 0 as if it were news: from here on.
@@ -51,7 +51,7 @@ extension Hub {
             var after = delivered
             let page = 1000
             while after < through {
-                guard let rows = try? store?.messages(room: room.name, after: after, limit: page) else {
+                guard let rows = try? await store?.messages(room: room.name, after: after, limit: page) else {
                     // Delivered up to what was read; the next notification or resync retries.
                     metrics.errors("cluster_read_failed").increment()
                     reachedThrough = false
@@ -77,13 +77,12 @@ extension Hub {
     /// A client resuming here may have seen, on another node, numbers this node has not
     /// delivered yet (their notification is on its way). Delivers up to the table's last
     /// number first, on the store queue, so that the resume is exact rather than refused.
-    /// Blocks the caller's event loop for a database read; only when the client is ahead.
-    func catchUpIfBehind(_ room: Room, since: UInt64?) {
-        guard shared, let since, since > room.lock.withLock({ room.seq }),
+    func catchUpIfBehind(_ room: Room, since: UInt64) async {
+        guard shared, since > room.lock.withLock({ room.seq }),
               let committer = committer.withLockedValue({ $0 }) else { return }
-        committer.sync {
-            guard let last = try? store?.lastSequence(room: room.name) else { return }
-            deliverInOrder(room, [], through: last)
+        await committer.run { [self] in
+            guard let last = try? await store?.lastSequence(room: room.name) else { return }
+            await deliverInOrder(room, [], through: last)
         }
     }
 
@@ -91,9 +90,20 @@ extension Hub {
     func apply(_ event: ClusterEvent) {
         switch event {
         case let .messages(_, name, through, messages):
-            // A room nobody here has used is read from the store when it first is.
-            guard let room = rooms.withLockedValue({ $0[name] }) else { return }
-            committer.withLockedValue { $0 }?.async { [self] in deliverInOrder(room, messages ?? [], through: through) }
+            // A room nobody here has used is read from the store when it first is; one being
+            // read now is told once it is loaded.
+            let held = rooms.withLockedValue { rooms -> Room? in
+                if let room = rooms[name] { return room }
+                loading.withLockedValue { loading in
+                    guard var load = loading[name] else { return }
+                    load.heard += messages ?? []
+                    load.heardThrough = max(load.heardThrough, through)
+                    loading[name] = load
+                }
+                return nil
+            }
+            guard let room = held else { return }
+            committer.withLockedValue { $0 }?.async { [self] in await deliverInOrder(room, messages ?? [], through: through) }
         case let .presence(node, name, online, text):
             let total = changePresence(room: name) { $0[node] = online > 0 ? online : nil }
             showRemote(name, total: total, text: text)
@@ -133,8 +143,8 @@ extension Hub {
                 var complete = true
                 for room in all {
                     do {
-                        guard let last = try store?.lastSequence(room: room.name) else { continue }
-                        deliverInOrder(room, [], through: last)
+                        guard let last = try await store?.lastSequence(room: room.name) else { continue }
+                        await deliverInOrder(room, [], through: last)
                     } catch {
                         complete = false
                     }

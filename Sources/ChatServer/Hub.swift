@@ -32,12 +32,10 @@ final class Hub: Sendable {
     let committer: NIOLockedValueBox<Committer?> = NIOLockedValueBox(nil)
     /// Rooms held while idle, oldest first out; changed only under the `rooms` lock.
     private let idle = NIOLockedValueBox(IdleRooms())
+    /// Rooms being read from the store; changed only under the `rooms` lock.
+    let loading = NIOLockedValueBox<[String: RoomLoad]>([:])
     /// How many idle rooms are held for reuse before the oldest are let go.
     let idleRoomsKept = Atomic<Int>(256)
-    /// Where history pages and resumes asked for by clients read the store: never on an
-    /// event loop. Concurrent (SQLite's WAL readers do not block the writer or each other);
-    /// each connection has at most one read outstanding.
-    let storeReads = DispatchQueue(label: "chatd.store-reads", attributes: .concurrent)
     /// True when the store numbers messages (PostgreSQL, several nodes): a room's `seq` is
     /// then the last one delivered here, advanced in order by `deliverInOrder`.
     let shared: Bool
@@ -58,7 +56,7 @@ final class Hub: Sendable {
             committer.withLockedValue {
                 $0 = Committer(store: store,
                                committed: { [weak self] batch in
-                                   self?.broadcastCommitted(batch)
+                                   await self?.broadcastCommitted(batch)
                                    self?.settle(batch)
                                },
                                failed: { [weak self] batch, error in
@@ -93,39 +91,99 @@ final class Hub: Sendable {
         rooms.withLockedValue { $0[name] }
     }
 
-    /// The room called `name`, made if this node holds none — loaded from the store, since
-    /// rooms are let go when they empty — unless `maxRooms` are held already.
-    func room(_ name: String, historyWindow: Int, maxRooms: Int = .max) -> Result<Room, RoomRefusal> {
-        rooms.withLockedValue { rooms in
+    /// A room being read from the store: who waits for it, and what other nodes said of it
+    /// meanwhile (their notifications find no room to deliver to yet).
+    struct RoomLoad {
+        var waiters: [@Sendable (Result<Room, RoomRefusal>) -> Void]
+        var heard: [ChatMessage] = []
+        var heardThrough: UInt64 = 0
+    }
+
+    /// Hands `body` the room called `name`: at once when this node holds it, else once it
+    /// is loaded from the store (rooms are let go when idle). Only the callers of that room
+    /// wait for the store; `body` then runs on the loading task, not the caller's thread.
+    /// A new room is refused when this node holds `maxRooms` rooms.
+    func withRoom(_ name: String, historyWindow: Int, maxRooms: Int = .max,
+                  _ body: @escaping @Sendable (Result<Room, RoomRefusal>) -> Void) {
+        enum Found { case held(Room), waiting, load, full }
+        let found: Found = rooms.withLockedValue { rooms in
             if let room = rooms[name] {
                 idle.withLockedValue { $0.remove(name) }
-                return .success(room)
+                return .held(room)
             }
-            if rooms.count >= maxRooms { letGo(idleRooms: rooms.count - maxRooms + 1, from: &rooms) }
-            guard rooms.count < maxRooms else { return .failure(.full) }
-            let room = Room(name: name, historyWindow: historyWindow, shardCount: shards.count)
-            // A room made again continues its sequence and window from the store.
+            if loading.withLockedValue({ $0[name]?.waiters.append(body) }) != nil { return .waiting }
+            let loads = loading.withLockedValue { $0.count }
+            if rooms.count + loads >= maxRooms { letGo(idleRooms: rooms.count + loads - maxRooms + 1, from: &rooms) }
+            guard rooms.count + loads < maxRooms else { return .full }
+            guard store != nil else {
+                let room = Room(name: name, historyWindow: historyWindow, shardCount: shards.count)
+                rooms[name] = room
+                return .held(room)
+            }
+            loading.withLockedValue { $0[name] = RoomLoad(waiters: [body]) }
+            return .load
+        }
+        switch found {
+        case let .held(room): body(.success(room))
+        case .full: body(.failure(.full))
+        case .waiting: break
+        case .load: Task { await load(name, historyWindow: historyWindow) }
+        }
+    }
+
+    /// Reads a room's last number and window from the store, then hands it to its waiters.
+    private func load(_ name: String, historyWindow: Int) async {
+        guard let store else { return }
+        let room = Room(name: name, historyWindow: historyWindow, shardCount: shards.count)
+        var refusal: RoomRefusal?
+        do {
+            room.seq = try await store.lastSequence(room: name) ?? 0
+        } catch {
             if shared {
-                do {
-                    room.seq = try store?.lastSequence(room: name) ?? 0
-                } catch {
-                    // The database is down: the room starts from the first number it hears of.
-                    room.synced = false
-                }
-            } else if let store {
+                // The database is down: the room starts from the first number it hears of.
+                room.synced = false
+            } else {
                 // This node numbers its messages: a wrong start would reuse numbers.
-                do {
-                    room.seq = try store.lastSequence(room: name) ?? 0
-                } catch {
-                    return .failure(.unavailable)
+                refusal = .unavailable
+            }
+        }
+        if refusal == nil, room.seq > 0, let recent = try? await store.recent(room: name, limit: historyWindow) {
+            for message in recent { room.history.append(message) }
+        }
+        let result: Result<Room, RoomRefusal> = refusal.map { .failure($0) } ?? .success(room)
+        var heard: (messages: [ChatMessage], through: UInt64) = ([], 0)
+        // Waiters are served in the order they came, and the room is made visible only once
+        // none is left: a caller that finds it held must not overtake an earlier one (a
+        // sender's second message its first).
+        while true {
+            let waiters = rooms.withLockedValue { rooms -> [@Sendable (Result<Room, RoomRefusal>) -> Void] in
+                loading.withLockedValue { loading in
+                    guard var load = loading[name] else { return [] }
+                    heard = (heard.messages + load.heard, max(heard.through, load.heardThrough))
+                    (load.heard, load.heardThrough) = ([], 0)
+                    let waiters = load.waiters
+                    load.waiters = []
+                    if waiters.isEmpty {
+                        loading[name] = nil
+                        if refusal == nil {
+                            room.remoteOnline = remotePresence.withLockedValue { $0[name]?.values.reduce(0, +) ?? 0 }
+                            rooms[name] = room
+                        }
+                    } else {
+                        loading[name] = load
+                    }
+                    return waiters
                 }
             }
-            room.remoteOnline = remotePresence.withLockedValue { $0[name]?.values.reduce(0, +) ?? 0 }
-            if let store, room.seq > 0, let recent = try? store.recent(room: name, limit: historyWindow) {
-                for m in recent { room.history.append(m) }
+            if waiters.isEmpty { break }
+            for waiter in waiters { waiter(result) }
+        }
+        if refusal == nil, heard.through > 0 {
+            // Committed elsewhere while this node read: delivered (or passed over) in order.
+            let (messages, through) = heard
+            committer.withLockedValue { $0 }?.async { [self] in
+                await deliverInOrder(room, messages, through: through)
             }
-            rooms[name] = room
-            return .success(room)
         }
     }
 
@@ -171,39 +229,70 @@ final class Hub: Sendable {
 
     /// What a joining session is sent first: the room's window, or for a resume (`since`)
     /// exactly the messages after `since`, with `recovered` telling whether that was possible.
-    struct Welcome {
+    struct Welcome: Sendable {
         var messages: [ChatMessage]
         var recovered: Bool?
     }
 
-    /// Adds a membership to its room unless the room is at `maxMembers` (0: no limit), or
-    /// is new and this node holds `maxRooms`. Runs on the session's loop. Returns the history
+    /// Messages a resume needs from before the window, read from the store before the member
+    /// enters: every stored one up to `through` (the room's last number when last read).
+    struct OlderPart: Sendable {
+        var messages: [ChatMessage] = []
+        var through: UInt64
+        /// The store could not be read, or the gap is over the resume limit: not recovered.
+        var failed = false
+    }
+
+    /// Adds a membership to its room unless the room is at `maxMembers` (0: no limit), or is
+    /// new and this node holds `maxRooms`. `done` is told on the member's loop the history
     /// the member must be sent before anything else of the room, or why it may not join.
+    /// A held room whose window covers the resume is joined before this returns; otherwise
+    /// the store is read first, off the loop, and only this member waits for it.
     func join(_ member: Membership, shardIndex: Int, since: UInt64?, maxMembers: Int, maxRooms: Int = .max,
-              historyWindow: Int, resumeLimit: Int) -> Result<Welcome, ErrorCode> {
-        while true {
-            let room: Room
-            switch self.room(member.room, historyWindow: historyWindow, maxRooms: maxRooms) {
-            case let .success(found): room = found
-            case .failure(.full): return .failure(.serverFull)
-            case .failure(.unavailable): return .failure(.unavailable)
+              historyWindow: Int, resumeLimit: Int, done: @escaping (Result<Welcome, ErrorCode>) -> Void) {
+        join(member, JoinRequest(shardIndex: shardIndex, since: since, maxMembers: maxMembers, maxRooms: maxRooms,
+                                 historyWindow: historyWindow, resumeLimit: resumeLimit), done: done)
+    }
+
+    struct JoinRequest: Sendable {
+        var shardIndex: Int
+        var since: UInt64?
+        var maxMembers: Int
+        var maxRooms: Int
+        var historyWindow: Int
+        var resumeLimit: Int
+    }
+
+    private func join(_ member: Membership, _ request: JoinRequest, done: @escaping (Result<Welcome, ErrorCode>) -> Void) {
+        let loop = shards[request.shardIndex].loop
+        let bound = NIOLoopBound((member: member, done: done), eventLoop: loop)
+        withRoom(member.room, historyWindow: request.historyWindow, maxRooms: request.maxRooms) { [self] found in
+            let onLoop: @Sendable (@escaping @Sendable () -> Void) -> Void = { body in
+                if loop.inEventLoop { body() } else { loop.execute(body) }
             }
-            catchUpIfBehind(room, since: since)
-            switch enter(room, member, shardIndex: shardIndex, since: since, maxMembers: maxMembers, resumeLimit: resumeLimit) {
-            case let .some(outcome): return outcome
-            case .none: continue  // let go meanwhile: ask for it again
+            switch found {
+            case let .success(room):
+                onLoop { self.enter(room, bound.value.member, request, older: nil, done: bound.value.done) }
+            case let .failure(refusal):
+                let code: ErrorCode = refusal == .full ? .serverFull : .unavailable
+                onLoop { bound.value.done(.failure(code)) }
             }
         }
     }
 
-    /// Joins a room this node holds; nil when it was let go before its lock was taken.
-    private func enter(_ room: Room, _ member: Membership, shardIndex: Int, since: UInt64?, maxMembers: Int,
-                       resumeLimit: Int) -> Result<Welcome, ErrorCode>? {
+    /// Joins a room this node holds, on the member's loop. Asks for the room again when it
+    /// was let go before its lock was taken; reads the store first when a resume needs it.
+    private func enter(_ room: Room, _ member: Membership, _ request: JoinRequest, older: OlderPart?,
+                       done: @escaping (Result<Welcome, ErrorCode>) -> Void) {
         let name = member.session.name
-        enum Entered { case retired, full, entered([ChatMessage], UInt64, Int) }
+        let shardIndex = request.shardIndex
+        enum Entered { case retired, full, read(after: UInt64), entered([ChatMessage], UInt64, Int) }
         let entered: Entered = room.lock.withLock {
             if room.retired { return .retired }
-            if maxMembers > 0 && room.total >= maxMembers { return .full }
+            if request.maxMembers > 0 && room.total >= request.maxMembers { return .full }
+            if let since = request.since, let after = storeGapLocked(room, since: since, older: older, limit: request.resumeLimit) {
+                return .read(after: after)
+            }
             room.perShard[shardIndex] += 1
             room.online += 1
             // Deliveries already queued for this loop carry older epochs and skip the newcomer:
@@ -215,57 +304,101 @@ final class Hub: Sendable {
         }
         let (window, lastSeq, local): ([ChatMessage], UInt64, Int)
         switch entered {
-        case .retired: return nil
+        case .retired:
+            return join(member, request, done: done)
         case .full:
             retireIfIdle(room)
-            return .failure(.roomFull)
+            return done(.failure(.roomFull))
+        case let .read(after):
+            // Read off the loop, then try again: what arrived meanwhile is read too, until the
+            // window and what was read meet (or the store fails: not recovered).
+            let loop = shards[shardIndex].loop
+            let bound = NIOLoopBound((member: member, done: done), eventLoop: loop)
+            Task {
+                let part = await readPart(room, after: after, adding: older, since: request.since ?? 0, limit: request.resumeLimit)
+                loop.execute { self.enter(room, bound.value.member, request, older: part, done: bound.value.done) }
+            }
+            return
         case let .entered(w, s, l): (window, lastSeq, local) = (w, s, l)
         }
         tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) joined"))
         shards[shardIndex].shard.value.add(member)
-        guard let since else { return .success(Welcome(messages: window, recovered: nil)) }
-        return .success(resume(room: room.name, since: since, window: window, lastSeq: lastSeq, limit: resumeLimit))
+        guard let since = request.since else { return done(.success(Welcome(messages: window, recovered: nil))) }
+        done(.success(Self.resume(since: since, window: window, lastSeq: lastSeq, older: older)))
     }
 
-    /// The messages after `since`: from the window when it reaches back far enough, else the
-    /// older part from the store (it is immutable, so reading it after the snapshot is safe).
-    private func resume(room: String, since: UInt64, window: [ChatMessage], lastSeq: UInt64, limit: Int) -> Welcome {
+    /// Where a resume from `since` must read the store from, or nil when the window (with
+    /// what was read already) reaches back far enough, or the gap is over `limit`. In a
+    /// cluster the client may also have seen numbers this node has not delivered yet: the
+    /// first read then catches up. Call under the room's lock.
+    private func storeGapLocked(_ room: Room, since: UInt64, older: OlderPart?, limit: Int) -> UInt64? {
+        guard store != nil, older?.failed != true else { return nil }
+        if older == nil, shared, since > room.seq { return since }
+        let known = older?.through ?? since
+        guard known < room.seq, since < room.seq, room.seq - since <= UInt64(clamping: limit) else { return nil }
+        return (room.history.first?.seq ?? .max) > known + 1 ? known : nil
+    }
+
+    /// `older` with the stored messages after `after` added, up to the room's last number now.
+    private func readPart(_ room: Room, after: UInt64, adding older: OlderPart?, since: UInt64, limit: Int) async -> OlderPart {
+        if older == nil { await catchUpIfBehind(room, since: since) }
+        var part = older ?? OlderPart(through: after)
+        let lastSeq = room.lock.withLock { room.seq }
+        guard after < lastSeq else {
+            part.through = max(part.through, lastSeq)
+            return part
+        }
+        guard let store, lastSeq - min(since, lastSeq) <= UInt64(clamping: limit),
+              let rows = try? await store.messages(room: room.name, after: after, limit: Int(lastSeq - after))
+        else {
+            part.failed = true
+            return part
+        }
+        part.messages += rows
+        part.through = lastSeq
+        return part
+    }
+
+    /// The messages after `since`: from the window when it reaches back far enough, else with
+    /// the older part read from the store (it is immutable, so reading it before the window's
+    /// snapshot is safe, as long as nothing between the two went unread).
+    static func resume(since: UInt64, window: [ChatMessage], lastSeq: UInt64, older: OlderPart?) -> Welcome {
         if since > lastSeq { return Welcome(messages: window, recovered: false) }  // a sequence this room never had
         if since == lastSeq { return Welcome(messages: [], recovered: true) }
         if let first = window.first, first.seq <= since + 1 {
             return Welcome(messages: window.filter { $0.seq > since }, recovered: true)
         }
-        let missed = lastSeq - since
-        guard let store, missed <= UInt64(limit),
-              let oldest = try? store.oldestSequence(room: room), oldest <= since + 1
-        else {
+        // More arrived after the read than the window holds: a stretch nobody read.
+        guard let older, !older.failed, (window.first?.seq ?? lastSeq + 1) <= older.through + 1 else {
             return Welcome(messages: window, recovered: false)
         }
         let upTo = window.first?.seq ?? (lastSeq + 1)
-        guard let older = try? store.messages(room: room, after: since, limit: Int(missed)) else {
-            return Welcome(messages: window, recovered: false)
-        }
-        let merged = older.filter { $0.seq < upTo } + window
+        let merged = older.messages.filter { $0.seq < upTo } + window
         // Exact or nothing: a hole (a message deleted meanwhile is a known hole) means not recovered.
         return Welcome(messages: merged, recovered: merged.first.map { $0.seq == since + 1 } ?? false)
     }
 
     /// A resume on request (`history` with `since`), for a connection already in the room.
-    func catchUp(room name: String, since: UInt64, historyWindow: Int, limit: Int) -> Welcome {
+    func catchUp(room name: String, since: UInt64, limit: Int) async -> Welcome {
         // The connection is a member, so this node holds the room.
         guard let room = existingRoom(name) else { return Welcome(messages: [], recovered: false) }
-        catchUpIfBehind(room, since: since)
-        let (window, lastSeq) = room.lock.withLock { (room.history.messages, room.seq) }
-        return resume(room: name, since: since, window: window, lastSeq: lastSeq, limit: limit)
+        var older: OlderPart?
+        while true {
+            let (after, window, lastSeq) = room.lock.withLock {
+                (storeGapLocked(room, since: since, older: older, limit: limit), room.history.messages, room.seq)
+            }
+            guard let after else { return Self.resume(since: since, window: window, lastSeq: lastSeq, older: older) }
+            older = await readPart(room, after: after, adding: older, since: since, limit: limit)
+        }
     }
 
-    /// Older messages on request (`history` with `before`). Called on `storeReads`.
-    func older(room: String, before: UInt64, limit: Int) -> [ChatMessage] {
+    /// Older messages on request (`history` with `before`).
+    func older(room: String, before: UInt64, limit: Int) async -> [ChatMessage] {
         guard let store else {
             guard let room = existingRoom(room) else { return [] }
             return room.lock.withLock { Array(room.history.messages.filter { $0.seq < before }.suffix(limit)) }
         }
-        return (try? store.messages(room: room, before: before, limit: limit)) ?? []
+        return (try? await store.messages(room: room, before: before, limit: limit)) ?? []
     }
 
     /// Removes a membership from its room and tells the others. Runs on the session's loop.
@@ -292,21 +425,27 @@ final class Hub: Sendable {
         let sentAt = Timestamp.iso8601(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
         messagesIn.add(1, ordering: .relaxed)
         metrics.messagesReceived.increment()
-        let committer = self.committer.withLockedValue { $0 }
-        while true {
+        let draft = ChatMessage(id: id, seq: 0, room: name, from: from, text: text, sentAt: sentAt, author: author, data: data)
+        publish(draft, historyWindow: historyWindow, maxRooms: maxRooms, done: done)
+    }
+
+    private func publish(_ draft: ChatMessage, historyWindow: Int, maxRooms: Int,
+                         done: (@Sendable (Result<ChatMessage, any Error>) -> Void)?) {
+        withRoom(draft.room, historyWindow: historyWindow, maxRooms: maxRooms) { [self] found in
             let room: Room
-            switch self.room(name, historyWindow: historyWindow, maxRooms: maxRooms) {
-            case let .success(found): room = found
-            case let .failure(refusal):
-                done?(.failure(refusal))
-                return
+            switch found {
+            case let .success(held): room = held
+            case let .failure(refusal): return done?(.failure(refusal)) ?? ()
             }
+            let committer = self.committer.withLockedValue { $0 }
             let message: ChatMessage? = room.lock.withLock {
                 if room.retired { return nil }
+                var message = draft
                 // A shared store numbers the message when it commits it.
-                if !shared { room.seq += 1 }
-                let message = ChatMessage(id: id, seq: shared ? 0 : room.seq, room: name, from: from, text: text, sentAt: sentAt,
-                                          author: author, data: data)
+                if !shared {
+                    room.seq += 1
+                    message.seq = room.seq
+                }
                 if let committer {
                     // Handed over under the room lock: the store queue sees each room in order.
                     // The room is held until the commit is over (`settle`).
@@ -318,21 +457,21 @@ final class Hub: Sendable {
                 }
                 return message
             }
-            guard let message else { continue }  // let go meanwhile: ask for it again
+            // Let go meanwhile: ask for it again.
+            guard let message else { return publish(draft, historyWindow: historyWindow, maxRooms: maxRooms, done: done) }
             if committer == nil {
                 done?(.success(message))
                 retireIfIdle(room)
             }
-            return
         }
     }
 
     /// Called on the store queue once a batch is durable: into the windows, out to members.
-    private func broadcastCommitted(_ batch: [Committer.Entry]) {
+    private func broadcastCommitted(_ batch: [Committer.Entry]) async {
         if shared {
             var rooms: [ObjectIdentifier: (Room, [ChatMessage])] = [:]
             for entry in batch { rooms[ObjectIdentifier(entry.room), default: (entry.room, [])].1.append(entry.message) }
-            for (room, messages) in rooms.values { deliverInOrder(room, messages, through: messages.map(\.seq).max() ?? 0) }
+            for (room, messages) in rooms.values { await deliverInOrder(room, messages, through: messages.map(\.seq).max() ?? 0) }
             return
         }
         for entry in batch {
@@ -345,12 +484,9 @@ final class Hub: Sendable {
     }
 
     /// Runs `body` on the store queue, after every message submitted so far.
-    func onStoreQueue<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        let committer = self.committer.withLockedValue { $0 }
-        guard let committer else { return body() }
-        return await withCheckedContinuation { continuation in
-            committer.async { continuation.resume(returning: body()) }
-        }
+    func onStoreQueue<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
+        guard let committer = committer.withLockedValue({ $0 }) else { return await body() }
+        return await committer.run(body)
     }
 
     /// Takes removed messages out of the rooms' windows and tells each room's members (and,
@@ -378,8 +514,8 @@ final class Hub: Sendable {
     }
 
     /// Waits until everything submitted so far is committed (and broadcast).
-    func flush() {
-        committer.withLockedValue { $0 }?.sync {}
+    func flush() async {
+        await committer.withLockedValue { $0 }?.run {}
     }
 
     /// Encodes `event` once and enqueues one delivery per loop with members. Call with the
@@ -420,9 +556,9 @@ final class Hub: Sendable {
     }
 
     /// True when the room is in use here or has history in the store.
-    func roomExists(_ name: String) -> Bool {
+    func roomExists(_ name: String) async -> Bool {
         if existingRoom(name) != nil { return true }
-        return (try? store?.lastSequence(room: name)) != nil
+        return ((try? await store?.lastSequence(room: name)) ?? nil) != nil
     }
 
     /// Rooms with members or history, with their online counts and last sequence numbers.

@@ -46,21 +46,21 @@ final class Moderation: Sendable {
         }
     }
 
-    func mute(_ target: String, seconds: Double?, actor: String, reason: String) {
+    func mute(_ target: String, seconds: Double?, actor: String, reason: String) async {
         let name = UserTarget.normalized(target)
         // A duration past any real use is "until unmuted"; no arithmetic can overflow.
         let until = seconds.flatMap { $0.isFinite && $0 < 1e10 ? Date().timeIntervalSince1970 + max(0, $0) : nil } ?? .infinity
         mutes.withLockedValue { $0[name] = until }
         hub.tellCluster(.mute(node: "", name: name, until: until.isFinite ? until : nil))
-        record(actor: actor, action: "mute", target: name + (until.isFinite ? " for \(Int((seconds ?? 0).rounded()))s" : ""), reason: reason)
+        await record(actor: actor, action: "mute", target: name + (until.isFinite ? " for \(Int((seconds ?? 0).rounded()))s" : ""), reason: reason)
     }
 
     /// Returns false when the name was not muted.
-    func unmute(_ target: String, actor: String, reason: String) -> Bool {
+    func unmute(_ target: String, actor: String, reason: String) async -> Bool {
         let name = UserTarget.normalized(target)
         let was = mutes.withLockedValue { $0.removeValue(forKey: name) != nil }
         if was { hub.tellCluster(.unmute(node: "", name: name)) }
-        if was { record(actor: actor, action: "unmute", target: name, reason: reason) }
+        if was { await record(actor: actor, action: "unmute", target: name, reason: reason) }
         return was
     }
 
@@ -77,11 +77,11 @@ final class Moderation: Sendable {
         guard let store = hub.store else { return .failed("no history store") }
         return await hub.onStoreQueue { [self] in
             do {
-                guard let message = try store.message(room: room, seq: seq) else { return .notFound }
+                guard let message = try await store.message(room: room, seq: seq) else { return .notFound }
                 guard allowed(message) else { return .forbidden }
-                guard let removed = try store.delete(room: room, seq: seq) else { return .notFound }
+                guard let removed = try await store.delete(room: room, seq: seq) else { return .notFound }
                 hub.removeFromWindows([removed])
-                record(actor: actor, action: "delete", target: "\(room)#\(seq) by \(removed.from)", reason: reason)
+                await record(actor: actor, action: "delete", target: "\(room)#\(seq) by \(removed.from)", reason: reason)
                 return .deleted(removed)
             } catch {
                 return .failed("\(error)")
@@ -94,9 +94,9 @@ final class Moderation: Sendable {
         guard let store = hub.store else { return .failure(ControlError(code: "failed", message: "no history store")) }
         return await hub.onStoreQueue { [self] in
             do {
-                let removed = try store.purge(sender: name)
+                let removed = try await store.purge(sender: name)
                 hub.removeFromWindows(removed)
-                record(actor: actor, action: "purge-user", target: "\(name): \(removed.count) messages", reason: reason)
+                await record(actor: actor, action: "purge-user", target: "\(name): \(removed.count) messages", reason: reason)
                 return .success(removed.count)
             } catch {
                 return .failure(ControlError(code: "failed", message: "\(error)"))
@@ -104,15 +104,15 @@ final class Moderation: Sendable {
         }
     }
 
-    func auditLog(since: Double, limit: Int) -> [AuditEntry] {
-        (try? hub.store?.auditLog(since: since, limit: limit)) ?? []
+    func auditLog(since: Double, limit: Int) async -> [AuditEntry] {
+        (try? await hub.store?.auditLog(since: since, limit: limit)) ?? []
     }
 
-    private func record(actor: String, action: String, target: String, reason: String) {
+    private func record(actor: String, action: String, target: String, reason: String) async {
         let entry = AuditEntry(at: Date().timeIntervalSince1970, actor: actor, action: action, target: target, reason: reason)
         logger.notice("moderation", metadata: ["actor": "\(actor)", "action": "\(action)", "target": "\(target)", "reason": "\(reason)"])
         do {
-            try hub.store?.audit(entry)
+            try await hub.store?.audit(entry)
         } catch {
             logger.error("audit log write failed: \(error)")
         }

@@ -1,14 +1,13 @@
 import ChatCore
 import ChatStore
-import Dispatch
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
 
 /// Enforces each room's retention policy, and `retention.audit_max_age_hours` on the audit
-/// log, on a queue of its own, in transactions of at most `batch` rows, so message commits
+/// log, one pass at a time, in transactions of at most `batch` rows, so message commits
 /// (and so delivery) wait at most for one short delete.
-final class RetentionJob: @unchecked Sendable {
+final class RetentionJob: Sendable {
     static let batch = 1000
     static let longestInterval: Double = 86400
     /// Ages are clamped to this many hours (over 100,000 years) before they become times.
@@ -17,9 +16,8 @@ final class RetentionJob: @unchecked Sendable {
     private let hub: Hub
     private let settings: SettingsBox
     private let logger: Logger
-    private let queue = DispatchQueue(label: "chatd.retention")
-    private let lock = NIOLock()
-    private var timer: (any DispatchSourceTimer)?  // guarded by `lock`
+    private let passes = SerialWorker()
+    private let timer = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     init(hub: Hub, settings: SettingsBox, logger: Logger) {
         self.hub = hub
@@ -27,45 +25,35 @@ final class RetentionJob: @unchecked Sendable {
         self.logger = logger
     }
 
-    func start() { schedule() }
+    func start() {
+        let task = Task { [self] in
+            while !Task.isCancelled {
+                // Read again before every wait: a reload may change it. Validation allows any
+                // positive interval; past a day the job simply runs daily.
+                let interval = min(settings.current.config.retention.intervalSeconds, Self.longestInterval)
+                do { try await Task.sleep(for: .milliseconds(Int64(interval * 1000))) } catch { return }
+                _ = await passes.run { await self.pass() }
+            }
+        }
+        timer.withLockedValue { $0 = task }
+    }
 
     func stop() {
-        lock.withLock {
-            timer?.cancel()
-            timer = nil
-        }
+        timer.withLockedValue { $0?.cancel() }
     }
 
-    /// Re-armed after every run with the interval then in force (a reload may change it).
-    private func schedule() {
-        // Validation allows any positive interval; a timer more than a day out is re-armed
-        // daily rather than handed to Dispatch as a deadline it cannot represent.
-        let interval = min(settings.current.config.retention.intervalSeconds, Self.longestInterval)
-        let source = DispatchSource.makeTimerSource(queue: queue)
-        source.schedule(deadline: .now() + interval)
-        source.setEventHandler { [self] in
-            pass()
-            schedule()
-        }
-        lock.withLock {
-            timer?.cancel()
-            timer = source
-        }
-        source.resume()
-    }
-
-    /// One pass now, on the job's queue (never beside a timed pass); returns how many expired.
+    /// One pass now (never beside a timed pass); returns how many expired.
     @discardableResult
-    func runNow() -> Int { queue.sync { pass() } }
+    func runNow() async -> Int { await passes.run { await self.pass() } }
 
     /// One pass over every room; returns how many messages expired.
     @discardableResult
-    private func pass() -> Int {
+    private func pass() async -> Int {
         guard let store = hub.store else { return 0 }
         let retention = settings.current.config.retention
         var total = 0
         do {
-            for room in try store.rooms() {
+            for room in try await store.rooms() {
                 let policy = retention.policy(for: room)
                 if policy.isUnlimited { continue }
                 let sentBefore = policy.maxAgeHours > 0
@@ -73,7 +61,7 @@ final class RetentionJob: @unchecked Sendable {
                     : nil
                 var upTo: UInt64 = 0
                 while true {
-                    let (count, last) = try store.expire(room: room, keepLast: policy.maxMessages > 0 ? policy.maxMessages : nil,
+                    let (count, last) = try await store.expire(room: room, keepLast: policy.maxMessages > 0 ? policy.maxMessages : nil,
                                                          sentBefore: sentBefore, batch: Self.batch)
                     total += count
                     upTo = max(upTo, last)
@@ -88,18 +76,18 @@ final class RetentionJob: @unchecked Sendable {
             hub.metrics.messagesExpired.increment(by: Int64(total))
             logger.info("retention: expired \(total) messages")
         }
-        pruneAudit(store, maxAgeHours: retention.auditMaxAgeHours)
+        await pruneAudit(store, maxAgeHours: retention.auditMaxAgeHours)
         return total
     }
 
     /// Deletes audit entries older than `maxAgeHours` (0 keeps them), a batch per transaction.
-    private func pruneAudit(_ store: any ChatStore, maxAgeHours: Double) {
+    private func pruneAudit(_ store: any ChatStore, maxAgeHours: Double) async {
         guard maxAgeHours > 0 else { return }
         let before = Self.cutoff(ageHours: maxAgeHours)
         var total = 0
         do {
             while true {
-                let count = try store.expireAudit(before: before, batch: Self.batch)
+                let count = try await store.expireAudit(before: before, batch: Self.batch)
                 total += count
                 if count < Self.batch { break }
             }

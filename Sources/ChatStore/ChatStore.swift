@@ -1,63 +1,63 @@
 public import ChatCore
 
 /// Where history lives. One protocol, so that SQLite (the embedded default, one node) and
-/// PostgreSQL (several nodes) are interchangeable. Calls are synchronous: writes are made
-/// from chatd's store queue; reads also from event loops (a resume older than the window).
+/// PostgreSQL (several nodes) are interchangeable. Every call is async and none blocks an
+/// event loop: SQLite runs on GRDB's own threads, PostgreSQL on postgres-nio's pool.
 public protocol ChatStore: Sendable {
     /// True when the store numbers messages itself, atomically, because several nodes share
     /// it (`append` then ignores the `seq` it is given); false when the one node does.
     var assignsSequences: Bool { get }
 
     /// The last sequence number given out in one room, or nil when it never had a message.
-    func lastSequence(room: String) throws -> UInt64?
+    func lastSequence(room: String) async throws -> UInt64?
 
     /// The last sequence number ever given out in each room (kept even when the messages
     /// themselves were deleted or expired, so a number is never reused).
-    func lastSequences() throws -> [String: UInt64]
+    func lastSequences() async throws -> [String: UInt64]
 
     /// Appends messages; when it returns they are durable (see `SQLiteStore` for what that
     /// means against a crash). Returns them as stored, each room's in sequence order.
-    func append(_ batch: [ChatMessage]) throws -> [ChatMessage]
+    func append(_ batch: [ChatMessage]) async throws -> [ChatMessage]
 
     /// The newest `limit` messages of a room, oldest first.
-    func recent(room: String, limit: Int) throws -> [ChatMessage]
+    func recent(room: String, limit: Int) async throws -> [ChatMessage]
 
     /// Messages with `seq > after`, oldest first, at most `limit`.
-    func messages(room: String, after: UInt64, limit: Int) throws -> [ChatMessage]
+    func messages(room: String, after: UInt64, limit: Int) async throws -> [ChatMessage]
 
     /// Messages with `seq < before`, the newest `limit` of them, oldest first.
-    func messages(room: String, before: UInt64, limit: Int) throws -> [ChatMessage]
+    func messages(room: String, before: UInt64, limit: Int) async throws -> [ChatMessage]
 
     /// The oldest sequence number still held for a room, or nil when none is.
-    func oldestSequence(room: String) throws -> UInt64?
+    func oldestSequence(room: String) async throws -> UInt64?
 
     /// One message, or nil.
-    func message(room: String, seq: UInt64) throws -> ChatMessage?
+    func message(room: String, seq: UInt64) async throws -> ChatMessage?
 
     /// Removes one message; returns it, or nil when there was none.
-    func delete(room: String, seq: UInt64) throws -> ChatMessage?
+    func delete(room: String, seq: UInt64) async throws -> ChatMessage?
 
     /// Removes every message sent under this name; returns what was removed.
-    func purge(sender: String) throws -> [ChatMessage]
+    func purge(sender: String) async throws -> [ChatMessage]
 
     /// Every room that ever had a message.
-    func rooms() throws -> [String]
+    func rooms() async throws -> [String]
 
     /// Deletes, in one short transaction, at most `batch` messages of `room` that are beyond
     /// the newest `keepLast` (when given) or sent before `sentBefore` (an ISO 8601 time of
     /// the messages' own format, when given); returns the largest deleted sequence number
     /// and how many were deleted.
-    func expire(room: String, keepLast: Int?, sentBefore: String?, batch: Int) throws -> (count: Int, upTo: UInt64)
+    func expire(room: String, keepLast: Int?, sentBefore: String?, batch: Int) async throws -> (count: Int, upTo: UInt64)
 
     /// Records a moderation action.
-    func audit(_ entry: AuditEntry) throws
+    func audit(_ entry: AuditEntry) async throws
 
     /// Moderation actions at or after `since` (seconds since 1970), oldest first.
-    func auditLog(since: Double, limit: Int) throws -> [AuditEntry]
+    func auditLog(since: Double, limit: Int) async throws -> [AuditEntry]
 
     /// Deletes, in one short transaction, at most `batch` audit entries recorded before
     /// `before` (seconds since 1970), oldest first; returns how many were deleted.
-    func expireAudit(before: Double, batch: Int) throws -> Int
+    func expireAudit(before: Double, batch: Int) async throws -> Int
 }
 
 /// `append` stored the messages of some rooms and then failed: `stored` holds, in batch

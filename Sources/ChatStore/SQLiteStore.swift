@@ -94,8 +94,8 @@ public final class SQLiteStore: ChatStore {
         return migrator
     }
 
-    public func lastSequences() throws -> [String: UInt64] {
-        try pool.read { db in
+    public func lastSequences() async throws -> [String: UInt64] {
+        try await pool.read { db in
             var out: [String: UInt64] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT room, last_seq FROM room_sequence") {
                 out[row["room"]] = UInt64(row["last_seq"] as Int64)
@@ -106,16 +106,16 @@ public final class SQLiteStore: ChatStore {
 
     public var assignsSequences: Bool { false }
 
-    public func lastSequence(room: String) throws -> UInt64? {
-        try pool.read { db in
+    public func lastSequence(room: String) async throws -> UInt64? {
+        try await pool.read { db in
             try Int64.fetchOne(db, sql: "SELECT last_seq FROM room_sequence WHERE room = ?", arguments: [room]).map(UInt64.init)
         }
     }
 
     @discardableResult
-    public func append(_ batch: [ChatMessage]) throws -> [ChatMessage] {
+    public func append(_ batch: [ChatMessage]) async throws -> [ChatMessage] {
         guard !batch.isEmpty else { return batch }
-        try pool.write { db in
+        try await pool.write { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO message (room, seq, id, sender, text, sent_at, author, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
@@ -133,41 +133,41 @@ public final class SQLiteStore: ChatStore {
         return batch
     }
 
-    public func recent(room: String, limit: Int) throws -> [ChatMessage] {
-        try pool.read { db in
+    public func recent(room: String, limit: Int) async throws -> [ChatMessage] {
+        try await pool.read { db in
             try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? ORDER BY seq DESC LIMIT ?",
                               arguments: [room, limit]).reversed()
         }
     }
 
-    public func messages(room: String, after: UInt64, limit: Int) throws -> [ChatMessage] {
-        try pool.read { db in
+    public func messages(room: String, after: UInt64, limit: Int) async throws -> [ChatMessage] {
+        try await pool.read { db in
             try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
                               arguments: [room, Int64(clamping: after), limit])
         }
     }
 
-    public func messages(room: String, before: UInt64, limit: Int) throws -> [ChatMessage] {
-        try pool.read { db in
+    public func messages(room: String, before: UInt64, limit: Int) async throws -> [ChatMessage] {
+        try await pool.read { db in
             try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
                               arguments: [room, Int64(clamping: before), limit]).reversed()
         }
     }
 
-    public func oldestSequence(room: String) throws -> UInt64? {
-        try pool.read { db in
+    public func oldestSequence(room: String) async throws -> UInt64? {
+        try await pool.read { db in
             try Int64.fetchOne(db, sql: "SELECT min(seq) FROM message WHERE room = ?", arguments: [room]).map(UInt64.init)
         }
     }
 
-    public func message(room: String, seq: UInt64) throws -> ChatMessage? {
-        try pool.read { db in
+    public func message(room: String, seq: UInt64) async throws -> ChatMessage? {
+        try await pool.read { db in
             try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? AND seq = ?", arguments: [room, Int64(clamping: seq)]).first
         }
     }
 
-    public func delete(room: String, seq: UInt64) throws -> ChatMessage? {
-        try pool.write { db in
+    public func delete(room: String, seq: UInt64) async throws -> ChatMessage? {
+        try await pool.write { db in
             let found = try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? AND seq = ?",
                                           arguments: [room, Int64(clamping: seq)]).first
             if found != nil {
@@ -177,20 +177,20 @@ public final class SQLiteStore: ChatStore {
         }
     }
 
-    public func purge(sender: String) throws -> [ChatMessage] {
-        try pool.write { db in
+    public func purge(sender: String) async throws -> [ChatMessage] {
+        try await pool.write { db in
             let found = try Self.messages(db, sql: "SELECT * FROM message WHERE sender = ? ORDER BY room, seq", arguments: [sender])
             try db.execute(sql: "DELETE FROM message WHERE sender = ?", arguments: [sender])
             return found
         }
     }
 
-    public func rooms() throws -> [String] {
-        try pool.read { db in try String.fetchAll(db, sql: "SELECT room FROM room_sequence ORDER BY room") }
+    public func rooms() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "SELECT room FROM room_sequence ORDER BY room") }
     }
 
-    public func expire(room: String, keepLast: Int?, sentBefore: String?, batch: Int) throws -> (count: Int, upTo: UInt64) {
-        try pool.write { db in
+    public func expire(room: String, keepLast: Int?, sentBefore: String?, batch: Int) async throws -> (count: Int, upTo: UInt64) {
+        try await pool.write { db in
             var cutoff: Int64 = 0
             if let keepLast, let newest = try Int64.fetchOne(db, sql: """
                 SELECT seq FROM message WHERE room = ? ORDER BY seq DESC LIMIT 1 OFFSET ?
@@ -211,23 +211,23 @@ public final class SQLiteStore: ChatStore {
         }
     }
 
-    public func audit(_ entry: AuditEntry) throws {
-        try pool.write { db in
+    public func audit(_ entry: AuditEntry) async throws {
+        try await pool.write { db in
             try db.execute(sql: "INSERT INTO audit (at, actor, action, target, reason) VALUES (?, ?, ?, ?, ?)",
                            arguments: [entry.at, entry.actor, entry.action, entry.target, entry.reason])
         }
     }
 
-    public func auditLog(since: Double, limit: Int) throws -> [AuditEntry] {
-        try pool.read { db in
+    public func auditLog(since: Double, limit: Int) async throws -> [AuditEntry] {
+        try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE at >= ? ORDER BY id LIMIT ?", arguments: [since, limit]).map { row in
                 AuditEntry(at: row["at"], actor: row["actor"], action: row["action"], target: row["target"], reason: row["reason"])
             }
         }
     }
 
-    public func expireAudit(before: Double, batch: Int) throws -> Int {
-        try pool.write { db in
+    public func expireAudit(before: Double, batch: Int) async throws -> Int {
+        try await pool.write { db in
             // By the `at` index, oldest first, so a batch is a short transaction beside the
             // message commits however large the backlog.
             try db.execute(sql: "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)",

@@ -88,6 +88,10 @@ struct Chatd: AsyncParsableCommand {
         }
         do {
             _ = try await server.startAll()
+        } catch let error as ClusterStartError {
+            logger.critical("cannot start: \(error)")
+            try? await server.shutdown(drain: .zero)
+            throw ExitCode(ExitStatus.failure)
         } catch {
             let addresses = options.listenFDs.isEmpty
                 ? "server.listen \(loaded.server.listen.map(\.description).joined(separator: ", "))"

@@ -27,7 +27,7 @@ import Testing
             #expect(deleted["seq"] as? Int == sent && deleted["room"] as? String == "lobby")
         }
         #expect(try await history(s) == [])
-        let audit = s.server.auditLog(since: 0)
+        let audit = await s.server.auditLog(since: 0)
         #expect(audit.count == 1 && audit[0].action == "delete" && audit[0].actor.hasPrefix("mod (moderator"))
         for c in [user, mod] { await c.close() }
         try await s.stop()
@@ -68,15 +68,15 @@ import Testing
     @Test func mutedUsersGetAnErrorUntilUnmutedOrExpired() async throws {
         let s = try await TestServer.start()
         let troll = try await s.join(name: "troll")
-        s.server.mute(user: "guest:troll", seconds: nil, actor: "test", reason: "spam")
+        await s.server.mute(user: "guest:troll", seconds: nil, actor: "test", reason: "spam")
         try await troll.sendJSON("spam")
         #expect(try await troll.nextJSON(type: "error")["code"] as? String == "muted")
-        #expect(s.server.unmute(user: "guest:troll", actor: "test", reason: "served"))
-        #expect(!s.server.unmute(user: "guest:troll", actor: "test", reason: "again"))
+        #expect(await s.server.unmute(user: "guest:troll", actor: "test", reason: "served"))
+        #expect(await !s.server.unmute(user: "guest:troll", actor: "test", reason: "again"))
         try await troll.sendJSON("sorry")
         _ = try await troll.nextJSON(type: "message")
         // A timed mute ends by itself.
-        s.server.mute(user: "guest:troll", seconds: 0.2, actor: "test", reason: "short")
+        await s.server.mute(user: "guest:troll", seconds: 0.2, actor: "test", reason: "short")
         try await troll.sendJSON("too soon")
         #expect(try await troll.nextJSON(type: "error")["code"] as? String == "muted")
         let deadline = ContinuousClock.now + .seconds(5)
@@ -90,7 +90,7 @@ import Testing
             if !delivered { try await Task.sleep(for: .milliseconds(50)) }
         }
         #expect(delivered)
-        #expect(s.server.auditLog(since: 0).map(\.action) == ["mute", "unmute", "mute"])
+        #expect(await s.server.auditLog(since: 0).map(\.action) == ["mute", "unmute", "mute"])
         await troll.close()
         try await s.stop()
     }
@@ -111,7 +111,7 @@ import Testing
         let r1 = try await WebSocketClient.connect(to: s.url("token=dev-token&name=x&room=r1"), origin: "http://localhost:8080")
         let h = try await r1.nextJSON(type: "history")
         #expect((h["messages"] as? [[String: Any]])?.compactMap { $0["text"] as? String } == ["keep"])
-        #expect(s.server.auditLog(since: 0).last?.target == "gone: 3 messages")
+        #expect(await s.server.auditLog(since: 0).last?.target == "gone: 3 messages")
         for c in [gone, other, elsewhere, r1] { await c.close() }
         try await s.stop()
     }

@@ -26,7 +26,7 @@ import Testing
             }
             await c.close()
         }
-        #expect(s.server.expireHistory() == 5 + 3)
+        #expect(await s.server.expireHistory() == 5 + 3)
         #expect(try await texts(s, room: "plain").0 == ["plain 6", "plain 7", "plain 8"])
         #expect(try await texts(s, room: "keep-more").0 == (4...8).map { "keep-more \($0)" })
         // A resume from before what is kept cannot be exact.

@@ -46,10 +46,15 @@ final class TestServer: Sendable {
 
     /// Connects with the allowed origin and reads past the welcome (system, history, presence).
     func join(name: String = "tester", room: String = "lobby", autoPong: Bool = true) async throws -> WebSocketClient {
-        let client = try await WebSocketClient.connect(
-            to: url("token=dev-token&name=\(name)&room=\(room)"), origin: "http://localhost:8080", autoPong: autoPong)
+        let client = try await connect(name: name, room: room, autoPong: autoPong)
         _ = try await client.nextJSON(type: "presence")
         return client
+    }
+
+    /// Connects with the allowed origin and reads nothing.
+    func connect(name: String = "tester", room: String = "lobby", autoPong: Bool = true) async throws -> WebSocketClient {
+        try await WebSocketClient.connect(
+            to: url("token=dev-token&name=\(name)&room=\(room)"), origin: "http://localhost:8080", autoPong: autoPong)
     }
 
     func http(_ request: String) async throws -> RawHTTP.Response {

@@ -10,54 +10,54 @@ import Testing
         ChatMessage(id: "id-\(room)-\(seq)", seq: seq, room: room, from: from, text: "text \(seq)", sentAt: "2026-11-26T00:00:00.000Z")
     }
 
-    @Test func appendsAndReadsBackInOrder() throws {
+    @Test func appendsAndReadsBackInOrder() async throws {
         let store = try SQLiteStore(path: path)
-        try store.append((1...10).map { message("a", $0) } + [message("b", 1)])
-        #expect(try store.recent(room: "a", limit: 3).map(\.seq) == [8, 9, 10])
-        #expect(try store.messages(room: "a", after: 7, limit: 100).map(\.seq) == [8, 9, 10])
-        #expect(try store.messages(room: "a", after: 2, limit: 2).map(\.seq) == [3, 4])
-        #expect(try store.messages(room: "a", before: 4, limit: 2).map(\.seq) == [2, 3])
-        #expect(try store.oldestSequence(room: "a") == 1)
-        #expect(try store.oldestSequence(room: "none") == nil)
-        #expect(try store.lastSequences() == ["a": 10, "b": 1])
-        #expect(try store.recent(room: "b", limit: 5) == [message("b", 1)])
+        try await store.append((1...10).map { message("a", $0) } + [message("b", 1)])
+        #expect(try await store.recent(room: "a", limit: 3).map(\.seq) == [8, 9, 10])
+        #expect(try await store.messages(room: "a", after: 7, limit: 100).map(\.seq) == [8, 9, 10])
+        #expect(try await store.messages(room: "a", after: 2, limit: 2).map(\.seq) == [3, 4])
+        #expect(try await store.messages(room: "a", before: 4, limit: 2).map(\.seq) == [2, 3])
+        #expect(try await store.oldestSequence(room: "a") == 1)
+        #expect(try await store.oldestSequence(room: "none") == nil)
+        #expect(try await store.lastSequences() == ["a": 10, "b": 1])
+        #expect(try await store.recent(room: "b", limit: 5) == [message("b", 1)])
     }
 
-    @Test func survivesReopening() throws {
+    @Test func survivesReopening() async throws {
         do {
             let store = try SQLiteStore(path: path)
-            try store.append([message("a", 1), message("a", 2)])
+            try await store.append([message("a", 1), message("a", 2)])
         }
         let reopened = try SQLiteStore(path: path)
-        #expect(try reopened.recent(room: "a", limit: 10).map(\.text) == ["text 1", "text 2"])
-        #expect(try reopened.lastSequences()["a"] == 2)
+        #expect(try await reopened.recent(room: "a", limit: 10).map(\.text) == ["text 1", "text 2"])
+        #expect(try await reopened.lastSequences()["a"] == 2)
     }
 
-    @Test func aBatchIsAllOrNothing() throws {
+    @Test func aBatchIsAllOrNothing() async throws {
         let store = try SQLiteStore(path: path)
-        try store.append([message("a", 1)])
+        try await store.append([message("a", 1)])
         // seq 1 again violates the primary key: the whole batch is refused.
-        #expect(throws: (any Error).self) { try store.append([message("a", 2), message("a", 1)]) }
-        #expect(try store.recent(room: "a", limit: 10).map(\.seq) == [1])
+        await #expect(throws: (any Error).self) { try await store.append([message("a", 2), message("a", 1)]) }
+        #expect(try await store.recent(room: "a", limit: 10).map(\.seq) == [1])
     }
 
     /// Commits never checkpoint (the WAL only grows); the background connection copies it all
     /// into the database file without blocking them.
-    @Test func checkpointsComeFromTheCheckpointer() throws {
+    @Test func checkpointsComeFromTheCheckpointer() async throws {
         let store = try SQLiteStore(path: path, checkpointSeconds: 3600)
-        for n in 1...50 { try store.append([message("r", UInt64(n))]) }
+        for n in 1...50 { try await store.append([message("r", UInt64(n))]) }
         let wal = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
         #expect(wal > 50 * 1024)  // 50 commits, several pages each, none checkpointed
         let (frames, checkpointed) = try store.checkpoint()
         #expect(frames > 50 && checkpointed == frames)
-        try store.append([message("r", 51)])
-        #expect(try store.messages(room: "r", after: 0, limit: 100).count == 51)
+        try await store.append([message("r", 51)])
+        #expect(try await store.messages(room: "r", after: 0, limit: 100).count == 51)
     }
 
-    @Test func fullSynchronousIsAccepted() throws {
+    @Test func fullSynchronousIsAccepted() async throws {
         let store = try SQLiteStore(path: path, synchronous: .full)
-        try store.append([message("a", 1)])
-        #expect(try store.lastSequences()["a"] == 1)
+        try await store.append([message("a", 1)])
+        #expect(try await store.lastSequences()["a"] == 1)
     }
 }
 
@@ -68,27 +68,27 @@ import Testing
         ChatMessage(id: "\(seq)", seq: seq, room: "r", from: "f", text: "t\(seq)", sentAt: sentAt)
     }
 
-    @Test func byCountKeepsTheNewest() throws {
+    @Test func byCountKeepsTheNewest() async throws {
         let store = try SQLiteStore(path: path)
-        try store.append((1...10).map { message($0, at: "2026-01-01T00:00:00.000Z") })
-        let (count, upTo) = try store.expire(room: "r", keepLast: 4, sentBefore: nil, batch: 1000)
+        try await store.append((1...10).map { message($0, at: "2026-01-01T00:00:00.000Z") })
+        let (count, upTo) = try await store.expire(room: "r", keepLast: 4, sentBefore: nil, batch: 1000)
         #expect(count == 6 && upTo == 6)
-        #expect(try store.recent(room: "r", limit: 100).map(\.seq) == [7, 8, 9, 10])
-        #expect(try store.expire(room: "r", keepLast: 4, sentBefore: nil, batch: 1000).count == 0)
+        #expect(try await store.recent(room: "r", limit: 100).map(\.seq) == [7, 8, 9, 10])
+        #expect(try await store.expire(room: "r", keepLast: 4, sentBefore: nil, batch: 1000).count == 0)
         // Numbers are never reused after expiry.
-        #expect(try store.lastSequences()["r"] == 10)
+        #expect(try await store.lastSequences()["r"] == 10)
     }
 
-    @Test func byAgeAndInBatches() throws {
+    @Test func byAgeAndInBatches() async throws {
         let store = try SQLiteStore(path: path)
-        try store.append((1...5).map { message($0, at: "2026-01-0\($0)T00:00:00.000Z") })
+        try await store.append((1...5).map { message($0, at: "2026-01-0\($0)T00:00:00.000Z") })
         // Older than Jan 4th: 1, 2, 3 — two per transaction.
-        let first = try store.expire(room: "r", keepLast: nil, sentBefore: "2026-01-04T00:00:00.000Z", batch: 2)
+        let first = try await store.expire(room: "r", keepLast: nil, sentBefore: "2026-01-04T00:00:00.000Z", batch: 2)
         #expect(first.count == 2 && first.upTo == 2)
-        let second = try store.expire(room: "r", keepLast: nil, sentBefore: "2026-01-04T00:00:00.000Z", batch: 2)
+        let second = try await store.expire(room: "r", keepLast: nil, sentBefore: "2026-01-04T00:00:00.000Z", batch: 2)
         #expect(second.count == 1 && second.upTo == 3)
-        #expect(try store.recent(room: "r", limit: 10).map(\.seq) == [4, 5])
-        #expect(try store.rooms() == ["r"])
+        #expect(try await store.recent(room: "r", limit: 10).map(\.seq) == [4, 5])
+        #expect(try await store.rooms() == ["r"])
     }
 }
 
@@ -99,32 +99,32 @@ import Testing
         AuditEntry(at: at, actor: "chatctl", action: "mute", target: target, reason: "")
     }
 
-    @Test func oldEntriesGoOldestFirstInBatches() throws {
+    @Test func oldEntriesGoOldestFirstInBatches() async throws {
         let store = try SQLiteStore(path: path)
         // Recorded out of time order: deletion follows `at`, not insertion.
         for (at, target) in [(300.0, "c"), (100.0, "a"), (500.0, "e"), (200.0, "b"), (400.0, "d")] {
-            try store.audit(entry(at: at, target))
+            try await store.audit(entry(at: at, target))
         }
-        #expect(try store.expireAudit(before: 400, batch: 2) == 2)
-        #expect(try store.auditLog(since: 0, limit: 10).map(\.target).sorted() == ["c", "d", "e"])
-        #expect(try store.expireAudit(before: 400, batch: 2) == 1)
-        #expect(try store.expireAudit(before: 400, batch: 2) == 0)
-        #expect(try store.auditLog(since: 0, limit: 10).map(\.target).sorted() == ["d", "e"])
+        #expect(try await store.expireAudit(before: 400, batch: 2) == 2)
+        #expect(try await store.auditLog(since: 0, limit: 10).map(\.target).sorted() == ["c", "d", "e"])
+        #expect(try await store.expireAudit(before: 400, batch: 2) == 1)
+        #expect(try await store.expireAudit(before: 400, batch: 2) == 0)
+        #expect(try await store.auditLog(since: 0, limit: 10).map(\.target).sorted() == ["d", "e"])
     }
 
-    @Test func aLargeBacklogIsDeletedInBoundedTransactions() throws {
+    @Test func aLargeBacklogIsDeletedInBoundedTransactions() async throws {
         let store = try SQLiteStore(path: path)
-        for i in 0..<2500 { try store.audit(entry(at: Double(i), "t\(i)")) }
-        try store.audit(entry(at: 1e12, "recent"))
+        for i in 0..<2500 { try await store.audit(entry(at: Double(i), "t\(i)")) }
+        try await store.audit(entry(at: 1e12, "recent"))
         var passes: [Int] = []
         while true {
-            let count = try store.expireAudit(before: 1e9, batch: 1000)
+            let count = try await store.expireAudit(before: 1e9, batch: 1000)
             passes.append(count)
             if count < 1000 { break }
         }
         #expect(passes == [1000, 1000, 500])
-        #expect(try store.auditLog(since: 0, limit: 10).map(\.target) == ["recent"])
+        #expect(try await store.auditLog(since: 0, limit: 10).map(\.target) == ["recent"])
         // Nothing before the epoch: a cutoff of 0 deletes nothing.
-        #expect(try store.expireAudit(before: 0, batch: 1000) == 0)
+        #expect(try await store.expireAudit(before: 0, batch: 1000) == 0)
     }
 }
