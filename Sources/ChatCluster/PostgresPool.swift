@@ -1,5 +1,6 @@
 import ChatConfig
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import PostgresNIO
@@ -30,6 +31,11 @@ final class PostgresPool: Sendable {
     private let logger: Logger
     /// Whether the last call reached the database (for `chatctl status` and the metrics).
     private let reached = Atomic<Bool>(false)
+    /// Set when a call failed, cleared when one succeeds. While it is set, calls wait at most
+    /// `probeTimeout`: the pool does not fail a request for a connection it cannot make, and
+    /// every queued message would otherwise wait out the full deadline in turn.
+    private let down = Atomic<Bool>(false)
+    static let probeTimeout: Duration = .seconds(1)
 
     init(url: PostgresURL, group: any EventLoopGroup, logger: Logger, maximumConnections: Int = 8) {
         var configuration = PostgresClient.Configuration(
@@ -65,33 +71,25 @@ final class PostgresPool: Sendable {
     func withConnection<T: Sendable>(timeout: Duration,
                                      _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let client = self.client
+        let timeout = down.load(ordering: .relaxed) ? min(timeout, Self.probeTimeout) : timeout
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         do {
-            let value = try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    try await client.withConnection { connection in
-                        // A query already sent cannot be called back: closing its connection ends it.
-                        let deadline = connection.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) {
-                            connection.close().whenComplete { _ in }
-                        }
-                        defer { deadline.cancel() }
-                        return try await body(connection)
+            let value = try await FirstOf.run(deadline: timeout, timedOut: DatabaseError.timedOut(seconds: seconds)) {
+                try await client.withConnection { connection in
+                    // A query already sent cannot be called back: closing its connection ends it.
+                    let deadline = connection.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) {
+                        connection.close().whenComplete { _ in }
                     }
+                    defer { deadline.cancel() }
+                    return try await body(connection)
                 }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else {
-                    throw DatabaseError.timedOut(seconds: seconds)
-                }
-                return value
             }
             reached.store(true, ordering: .relaxed)
+            down.store(false, ordering: .relaxed)
             return value
         } catch {
             reached.store(false, ordering: .relaxed)
+            down.store(true, ordering: .relaxed)
             if case DatabaseError.timedOut = error {
                 logger.warning("the database did not answer within \(seconds) s")
             }
@@ -110,5 +108,35 @@ final class PostgresPool: Sendable {
                                                              password: url.password, database: url.database, tls: tls)
         configuration.options.connectTimeout = .milliseconds(Int64(connectTimeout * 1000))
         return configuration
+    }
+}
+
+/// The result of `work`, or `timedOut` at the deadline, whichever comes first. Unlike a task
+/// group, it does not wait for `work` to notice its cancellation: a request for a pool
+/// connection that cannot be made would hold the caller until the pool gives up.
+enum FirstOf {
+    static func run<T: Sendable>(deadline: Duration, timedOut: any Error,
+                                 _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        let waiter = NIOLockedValueBox<CheckedContinuation<T, any Error>?>(nil)
+        let finish: @Sendable (Result<T, any Error>) -> Void = { result in
+            waiter.withLockedValue { w in
+                defer { w = nil }
+                return w
+            }?.resume(with: result)
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            waiter.withLockedValue { $0 = continuation }
+            let task = Task { try await work() }
+            let timer = Task {
+                guard (try? await Task.sleep(for: deadline)) != nil else { return }
+                task.cancel()
+                finish(.failure(timedOut))
+            }
+            Task {
+                let result = await task.result
+                timer.cancel()
+                finish(result)
+            }
+        }
     }
 }

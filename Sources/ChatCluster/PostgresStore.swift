@@ -67,7 +67,7 @@ public final class PostgresStore: ChatStore {
             "SELECT pg_advisory_unlock(7437001)",
         ]
         let logger = Logger(label: "chatd.migrate")
-        try await pool.withConnection(timeout: .seconds(30)) { connection in
+        try await pool.withConnection(timeout: Self.writeTimeout) { connection in
             // One connection: the advisory lock is held by the session that took it.
             for statement in statements { _ = try await connection.query(statement, logger: logger).collect() }
         }
