@@ -2,6 +2,7 @@
 every node, a database restart and a killed node under traffic. Every client's messages are
 compared with the shared table."""
 import json
+import os
 import signal
 import subprocess
 import threading
@@ -387,3 +388,153 @@ def test_old_audit_entries_are_pruned_in_batches(chatd_factory, pg, database):
     assert [a["target"] for a in json.loads(r.stdout)["audit"]] == ["recent"]
     # Logged per pass ("retention: deleted N audit entries ..."), each pass in batches of 1000.
     assert sum(int(line.split("deleted ")[1].split()[0]) for line in node.lines if "audit entries older" in line) == 2500
+
+
+def _postgres_pids(pg):
+    """The postmaster and every backend of this test's server."""
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+    return [postmaster, *map(int, children)]
+
+
+def _timed(call):
+    started = time.monotonic()
+    result = call()
+    return time.monotonic() - started, result
+
+
+def test_a_frozen_database_freezes_nothing_but_what_needs_it(chatd_factory, pg, database, tmp_path):
+    """Issue 14: PostgreSQL stopped with SIGSTOP for 12 s while clients join rooms the node has
+    not used yet. /healthz, ping round trips of a connected client, joins of a room already
+    held, chatctl status, the metrics and the systemd watchdog stay prompt; a message gets
+    `unavailable` within the query timeout; the first joiners of new rooms wait for the store
+    and nobody else does; after SIGCONT everything goes on without a restart."""
+    import socket
+    from websockets.sync.client import connect
+
+    from pgcluster import ORIGIN, node_config
+    from conftest import free_port
+
+    _, url = database
+    # The watchdog: chatd's sd_notify datagrams, read here, as systemd would.
+    notify_path = str(tmp_path / "notify.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    notify.settimeout(0.2)
+    watchdog_pings = []
+
+    def read_notify():
+        while True:
+            try:
+                data = notify.recv(4096).decode()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if "WATCHDOG=1" in data:
+                watchdog_pings.append(time.monotonic())
+
+    threading.Thread(target=read_notify, daemon=True).start()
+    port, metrics = free_port(), free_port()
+    control = tmp_path / "control.sock"
+    node = chatd_factory(node_config(port, url, "n1", f'\n[control]\nsocket = "{control}"\n'
+                                                      f'[metrics]\nlisten = "127.0.0.1:{metrics}"\n'),
+                         env={"NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "2000000"})
+    node.port = port
+    node.start()
+    other = start_nodes(chatd_factory, url, 1)[0]  # a second node: the cluster path is in use
+    witness = Member(node.port, "witness")
+    witness.send("before")
+    witness.wait(lambda m: m.seqs == [1], 10, "the first message")
+    # A room of its own: unread presence events would fill the client's queue and hold its pongs.
+    ws = connect(f"ws://127.0.0.1:{node.port}/chat?token=dev-token&name=pinger&room=pings", origin=ORIGIN, open_timeout=10)
+
+    def ping_rtt():
+        return _timed(lambda: ws.ping().wait(10))[0]
+
+    def healthz():
+        return _timed(lambda: urllib.request.urlopen(f"http://127.0.0.1:{node.port}/healthz", timeout=10).status)
+
+    def join_held_room():
+        def run():
+            with connect(f"ws://127.0.0.1:{node.port}/chat?token=dev-token&name=late&room=lobby",
+                         origin=ORIGIN, open_timeout=10) as c:
+                while json.loads(c.recv(10))["type"] != "history":
+                    pass
+        return _timed(run)[0]
+
+    fresh_results = {}
+
+    def join_fresh_room(i):
+        started = time.monotonic()
+        try:
+            with connect(f"ws://127.0.0.1:{node.port}/chat?token=dev-token&name=f{i}&room=fresh{i}",
+                         origin=ORIGIN, open_timeout=30) as c:
+                while True:
+                    event = json.loads(c.recv(30))
+                    if event["type"] in ("history", "error"):
+                        fresh_results[i] = (event["type"], time.monotonic() - started)
+                        return
+        except Exception as error:  # noqa: BLE001 - recorded and asserted below
+            fresh_results[i] = (repr(error), time.monotonic() - started)
+
+    pids = _postgres_pids(pg)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    frozen_at = time.monotonic()
+    try:
+        joiners = [threading.Thread(target=join_fresh_room, args=(i,), daemon=True) for i in range(3)]
+        for t in joiners:
+            t.start()
+        refused = {}
+
+        def await_refusal():
+            sent = time.monotonic()
+            witness.send("while-frozen")
+            witness.wait(lambda m: "unavailable" in m.errors, 12, "an 'unavailable' error")
+            refused["after"] = time.monotonic() - sent
+
+        refusal = threading.Thread(target=await_refusal, daemon=True)
+        refusal.start()
+        samples = {"ping": [], "healthz": [], "held join": [], "status": [], "metrics": []}
+        while time.monotonic() - frozen_at < 12:
+            samples["ping"].append(ping_rtt())
+            elapsed, status = healthz()
+            assert status == 200
+            samples["healthz"].append(elapsed)
+            samples["held join"].append(join_held_room())
+            samples["status"].append(_timed(lambda: chatctl("status", socket_path=control))[0])
+            samples["metrics"].append(_timed(lambda: urllib.request.urlopen(
+                f"http://127.0.0.1:{metrics}/metrics", timeout=10).read())[0])
+            time.sleep(0.2)
+        refusal.join(1)
+        frozen_pings = [t for t in watchdog_pings if t >= frozen_at]
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    thawed_at = time.monotonic()
+    print("while frozen, worst:", {k: round(max(v), 3) for k, v in samples.items()}, "fresh joins:", fresh_results,
+          "refused after:", refused)
+    for what, values in samples.items():
+        # The loops and the control socket never wait for the database.
+        assert max(values) < 1.0, f"{what} took {max(values):.2f} s while the database was frozen"
+    gaps = [b - a for a, b in zip(frozen_pings, frozen_pings[1:])]
+    assert len(frozen_pings) >= 8 and max(gaps) < 2.0, f"watchdog pings while frozen: {len(frozen_pings)}, gaps {gaps}"
+    # Refused within the write deadline (5 s), not after the thaw.
+    assert refused.get("after", 99) < 6.5, f"the message sent while frozen: {refused}"
+    # New rooms wait for the store, at most its read deadline (2 s), then open.
+    for t in joiners:
+        t.join(30)
+    assert all(result[0] == "history" and result[1] < 6 for result in fresh_results.values()), fresh_results
+    assert len(fresh_results) == 3
+
+    # Thawed: messages are stored and delivered again, on both nodes, without a restart.
+    witness.send("after")
+    witness.wait(lambda m: "after" in m.texts.values(), 20, "a message after the thaw")
+    remote = Member(other.port, "remote")
+    remote.send("from the other node")
+    witness.wait(lambda m: "from the other node" in m.texts.values(), 20, "a message from the other node")
+    print(f"thawed; a message went round in {time.monotonic() - thawed_at:.2f} s")
+    ws.close()
+    for m in (witness, remote):
+        m.close()
