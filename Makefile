@@ -16,7 +16,7 @@ VERSION := $(shell sed -n 's/.*string = "\(.*\)"/\1/p' Sources/chatd/Version.swi
 ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB := dist/chatd_$(VERSION)_$(ARCH).deb
 
-.PHONY: all build deps deps-test run test test-swift test-e2e fuzz clean release install uninstall deb
+.PHONY: all build deps deps-test run test check test-swift test-e2e fuzz clean release install uninstall deb
 
 all: build
 
@@ -43,6 +43,12 @@ test: deps-test
 FUZZ_SECONDS ?= 30
 fuzz:
 	./Fuzz/run.sh $(FUZZ_SECONDS)
+
+## The quick loop while working: build and the Swift tests only, nothing installed
+## (run `make deps-test` once on a new machine).
+check:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
 
 test-swift:
 	$(SWIFT) test --skip-build

@@ -644,10 +644,11 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         case let .leave(room):
             leave(room, reason: "request")
         case let .catchUp(since, named):
-            guard let room = readableRoom(named) else { return }
+            guard let room = readableRoom(named),
+                  let entered = memberships.first(where: { $0.room == room })?.entered else { return }
             let (hub, resumeLimit) = (hub, settings.resumeLimit)
             answerFromStore {
-                let welcome = await hub.catchUp(room: room, since: since, limit: resumeLimit)
+                let welcome = await hub.catchUp(in: entered, since: since, limit: resumeLimit)
                 return .history(room: room, messages: welcome.messages, recovered: welcome.recovered)
             }
         case let .history(before, limit, named):

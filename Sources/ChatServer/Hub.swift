@@ -166,7 +166,9 @@ final class Hub: Sendable {
                     if waiters.isEmpty {
                         loading[name] = nil
                         if refusal == nil {
-                            room.remoteOnline = remotePresence.withLockedValue { $0[name]?.values.reduce(0, +) ?? 0 }
+                            room.lock.withLock {
+                                room.remoteOnline = remotePresence.withLockedValue { $0[name]?.values.reduce(0, +) ?? 0 }
+                            }
                             rooms[name] = room
                         }
                     } else {
@@ -178,6 +180,8 @@ final class Hub: Sendable {
             if waiters.isEmpty { break }
             for waiter in waiters { waiter(result) }
         }
+        // Its joiners may all have left (or been refused) before it became visible.
+        if refusal == nil { retireIfIdle(room) }
         if refusal == nil, heard.through > 0 {
             // Committed elsewhere while this node read: delivered (or passed over) in order.
             let (messages, through) = heard
@@ -322,6 +326,7 @@ final class Hub: Sendable {
         case let .entered(w, s, l): (window, lastSeq, local) = (w, s, l)
         }
         tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) joined"))
+        member.entered = room
         shards[shardIndex].shard.value.add(member)
         guard let since = request.since else { return done(.success(Welcome(messages: window, recovered: nil))) }
         done(.success(Self.resume(since: since, window: window, lastSeq: lastSeq, older: older)))
@@ -379,9 +384,7 @@ final class Hub: Sendable {
     }
 
     /// A resume on request (`history` with `since`), for a connection already in the room.
-    func catchUp(room name: String, since: UInt64, limit: Int) async -> Welcome {
-        // The connection is a member, so this node holds the room.
-        guard let room = existingRoom(name) else { return Welcome(messages: [], recovered: false) }
+    func catchUp(in room: Room, since: UInt64, limit: Int) async -> Welcome {
         var older: OlderPart?
         while true {
             let (after, window, lastSeq) = room.lock.withLock {
@@ -404,7 +407,8 @@ final class Hub: Sendable {
     /// Removes a membership from its room and tells the others. Runs on the session's loop.
     func leave(_ member: Membership, shardIndex: Int) {
         shards[shardIndex].shard.value.remove(member)
-        guard let room = existingRoom(member.room) else { return }
+        guard let room = member.entered else { return }
+        member.entered = nil
         let name = member.session.name
         let local = room.lock.withLock {
             room.perShard[shardIndex] -= 1

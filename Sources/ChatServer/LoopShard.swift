@@ -9,6 +9,9 @@ final class Membership {
     let room: String
     var slot = -1
     var joinEpoch: UInt64 = 0
+    /// The room entered (set on join): leaving must find it even before a room that was
+    /// being loaded is visible in the hub's table.
+    var entered: Room?
     /// The room's slow-consumer rule, looked up at join and on reload, not per delivery.
     var dropOldest = false
 
@@ -29,6 +32,8 @@ final class LoopShard {
 
     private var heartbeat: Scheduled<Void>?
     private var heartbeatInterval: Int64 = 0
+    /// Which scheduling of the heartbeat is current (see `scheduleHeartbeat`).
+    private var heartbeatGeneration: UInt64 = 0
 
     /// Paces pipelined HTTP work on this loop (`LoopPacer`).
     let pacer: LoopPacer
@@ -48,8 +53,14 @@ final class LoopShard {
     }
 
     private func scheduleHeartbeat() {
+        heartbeatGeneration &+= 1
+        let generation = heartbeatGeneration
         heartbeat = loop.assumeIsolated().scheduleTask(in: .nanoseconds(heartbeatInterval)) { [self] in
+            // A timer cancelled in the same loop pass that runs it still runs: a stopped or
+            // retimed heartbeat must not re-arm (with interval 0 it would spin the loop).
+            guard generation == heartbeatGeneration, heartbeatInterval > 0 else { return }
             for session in sessions.values { session.heartbeatTick() }
+            guard generation == heartbeatGeneration, heartbeatInterval > 0 else { return }
             scheduleHeartbeat()
         }
     }
@@ -58,6 +69,7 @@ final class LoopShard {
         heartbeat?.cancel()
         heartbeat = nil
         heartbeatInterval = 0
+        heartbeatGeneration &+= 1
     }
     /// Every session on this loop, members or not (echo sessions), for shutdown.
     private var sessions: [ObjectIdentifier: ChatSession] = [:]
