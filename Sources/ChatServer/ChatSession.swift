@@ -184,6 +184,11 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // Closed while the store was read: the room must not keep a member nobody serves.
         guard started else { return hub.leave(member, shardIndex: shardIndex) }
+        // A reload while the store was read may have taken the room away from this identity.
+        if let denied = Authorization.join(identity, room: member.room, rule: settings.rules.rule(for: member.room)) {
+            hub.leave(member, shardIndex: shardIndex)
+            return refuse(denied)
+        }
         memberships.append(member)
         if announce { send(.joined(room: member.room), flush: false) }
         send(.history(room: member.room, messages: welcome.messages, recovered: welcome.recovered), flush: true)

@@ -92,15 +92,9 @@ extension Hub {
         case let .messages(_, name, through, messages):
             // A room nobody here has used is read from the store when it first is; one being
             // read now is told once it is loaded.
-            let held = rooms.withLockedValue { rooms -> Room? in
-                if let room = rooms[name] { return room }
-                loading.withLockedValue { loading in
-                    guard var load = loading[name] else { return }
-                    load.heard += messages ?? []
-                    load.heardThrough = max(load.heardThrough, through)
-                    loading[name] = load
-                }
-                return nil
+            let held = heldRoom(name) { load in
+                load.heard += messages ?? []
+                load.heardThrough = max(load.heardThrough, through)
             }
             guard let room = held else { return }
             committer.withLockedValue { $0 }?.async { [self] in await deliverInOrder(room, messages ?? [], through: through) }
@@ -132,7 +126,6 @@ extension Hub {
                 showRemote(name, total: change.total, text: "\(change.lost) left (node \(node) is gone)")
             }
         case let .deleted(_, name, seq, id):
-            guard rooms.withLockedValue({ $0[name] != nil }) else { return }
             removeFromWindows([ChatMessage(id: id, seq: seq, room: name, from: "", text: "", sentAt: "")], announce: false)
         case let .expired(_, name, upTo):
             expireFromWindow(room: name, upTo: upTo, announce: false)
@@ -146,7 +139,10 @@ extension Hub {
                         guard let last = try await store?.lastSequence(room: room.name) else { continue }
                         await deliverInOrder(room, [], through: last)
                     } catch {
+                        // The rest would fail too, each after its deadline, while commits
+                        // (and a stop's final flush) wait behind this job.
                         complete = false
+                        break
                     }
                 }
                 // The reads failed (the database is going away again, or its connection was

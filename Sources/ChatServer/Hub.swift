@@ -97,6 +97,23 @@ final class Hub: Sendable {
         var waiters: [@Sendable (Result<Room, RoomRefusal>) -> Void]
         var heard: [ChatMessage] = []
         var heardThrough: UInt64 = 0
+        /// Deleted and expired meanwhile: the window read may still hold them.
+        var deleted: Set<UInt64> = []
+        var expiredThrough: UInt64 = 0
+    }
+
+    /// The room called `name` if this node holds it; if it is being loaded, `note` records
+    /// what happened to it meanwhile, for the load to apply.
+    func heldRoom(_ name: String, orNote note: (inout RoomLoad) -> Void) -> Room? {
+        rooms.withLockedValue { rooms in
+            if let room = rooms[name] { return room }
+            loading.withLockedValue { loading in
+                guard var load = loading[name] else { return }
+                note(&load)
+                loading[name] = load
+            }
+            return nil
+        }
     }
 
     /// Hands `body` the room called `name`: at once when this node holds it, else once it
@@ -147,6 +164,7 @@ final class Hub: Sendable {
                 refusal = .unavailable
             }
         }
+        room.committed = room.seq
         if refusal == nil, room.seq > 0, let recent = try? await store.recent(room: name, limit: historyWindow) {
             for message in recent { room.history.append(message) }
         }
@@ -161,6 +179,11 @@ final class Hub: Sendable {
                     guard var load = loading[name] else { return [] }
                     heard = (heard.messages + load.heard, max(heard.through, load.heardThrough))
                     (load.heard, load.heardThrough) = ([], 0)
+                    if !load.deleted.isEmpty || load.expiredThrough > 0 {
+                        let (deleted, expired) = (load.deleted, load.expiredThrough)
+                        room.lock.withLock { room.history.remove { deleted.contains($0.seq) || $0.seq <= expired } }
+                        (load.deleted, load.expiredThrough) = ([], 0)
+                    }
                     let waiters = load.waiters
                     load.waiters = []
                     if waiters.isEmpty {
@@ -276,6 +299,7 @@ final class Hub: Sendable {
             }
             switch found {
             case let .success(room):
+                room.lock.withLock { room.entering += 1 }
                 onLoop { self.enter(room, bound.value.member, request, older: nil, done: bound.value.done) }
             case let .failure(refusal):
                 let code: ErrorCode = refusal == .full ? .serverFull : .unavailable
@@ -292,9 +316,11 @@ final class Hub: Sendable {
         let shardIndex = request.shardIndex
         enum Entered { case retired, full, read(after: UInt64), entered([ChatMessage], UInt64, Int) }
         let entered: Entered = room.lock.withLock {
+            room.entering -= 1
             if room.retired { return .retired }
             if request.maxMembers > 0 && room.total >= request.maxMembers { return .full }
             if let since = request.since, let after = storeGapLocked(room, since: since, older: older, limit: request.resumeLimit) {
+                room.entering += 1  // still on its way in
                 return .read(after: after)
             }
             room.perShard[shardIndex] += 1
@@ -302,7 +328,7 @@ final class Hub: Sendable {
             // Deliveries already queued for this loop carry older epochs and skip the newcomer:
             // it gets those messages from the history snapshot instead, exactly once.
             member.joinEpoch = room.epoch
-            let snapshot = Entered.entered(room.history.messages, room.seq, room.online)
+            let snapshot = Entered.entered(room.history.messages, storedSeqLocked(room), room.online)
             broadcastLocked(room, event: .presence(room: room.name, message: "\(name) joined", online: room.total))
             return snapshot
         }
@@ -340,15 +366,23 @@ final class Hub: Sendable {
         guard store != nil, older?.failed != true else { return nil }
         if older == nil, shared, since > room.seq { return since }
         let known = older?.through ?? since
-        guard known < room.seq, since < room.seq, room.seq - since <= UInt64(clamping: limit) else { return nil }
+        let last = storedSeqLocked(room)
+        guard known < last, since < last, last - since <= UInt64(clamping: limit) else { return nil }
         return (room.history.first?.seq ?? .max) > known + 1 ? known : nil
+    }
+
+    /// The last number of a room that the store holds and the window has seen: in a cluster
+    /// the last delivered here; on one node the last committed (later ones are still in the
+    /// committer, and reach a new member live).
+    private func storedSeqLocked(_ room: Room) -> UInt64 {
+        shared || store == nil ? room.seq : room.committed
     }
 
     /// `older` with the stored messages after `after` added, up to the room's last number now.
     private func readPart(_ room: Room, after: UInt64, adding older: OlderPart?, since: UInt64, limit: Int) async -> OlderPart {
         if older == nil { await catchUpIfBehind(room, since: since) }
         var part = older ?? OlderPart(through: after)
-        let lastSeq = room.lock.withLock { room.seq }
+        let lastSeq = room.lock.withLock { storedSeqLocked(room) }
         guard after < lastSeq else {
             part.through = max(part.through, lastSeq)
             return part
@@ -388,7 +422,7 @@ final class Hub: Sendable {
         var older: OlderPart?
         while true {
             let (after, window, lastSeq) = room.lock.withLock {
-                (storeGapLocked(room, since: since, older: older, limit: limit), room.history.messages, room.seq)
+                (storeGapLocked(room, since: since, older: older, limit: limit), room.history.messages, storedSeqLocked(room))
             }
             guard let after else { return Self.resume(since: since, window: window, lastSeq: lastSeq, older: older) }
             older = await readPart(room, after: after, adding: older, since: since, limit: limit)
@@ -481,6 +515,7 @@ final class Hub: Sendable {
         for entry in batch {
             let (message, room) = (entry.message, entry.room)
             room.lock.withLock {
+                room.committed = max(room.committed, message.seq)
                 room.history.append(message)
                 broadcastLocked(room, event: .message(message))
             }
@@ -500,8 +535,8 @@ final class Hub: Sendable {
             if announce { tellCluster(.deleted(node: "", room: message.room, seq: message.seq, id: message.id)) }
             // A room this node does not hold has no window to fix: it is loaded from the
             // store, without the message, when next used (making it here would give it an
-            // empty window for every later joiner).
-            guard let room = existingRoom(message.room) else { continue }
+            // empty window for every later joiner). One being loaded is told.
+            guard let room = heldRoom(message.room, orNote: { $0.deleted.insert(message.seq) }) else { continue }
             room.lock.withLock {
                 room.history.remove { $0.room == message.room && $0.seq == message.seq }
                 broadcastLocked(room, event: .deleted(room: message.room, seq: message.seq, id: message.id))
@@ -513,7 +548,7 @@ final class Hub: Sendable {
     /// they keep what they were shown.
     func expireFromWindow(room name: String, upTo: UInt64, announce: Bool = true) {
         if announce { tellCluster(.expired(node: "", room: name, upTo: upTo)) }
-        guard let room = rooms.withLockedValue({ $0[name] }) else { return }
+        guard let room = heldRoom(name, orNote: { $0.expiredThrough = max($0.expiredThrough, upTo) }) else { return }
         room.lock.withLock { room.history.remove { $0.seq <= upTo } }
     }
 
@@ -595,9 +630,14 @@ final class Room: @unchecked Sendable {
     var synced = true
     /// Set when the hub let the room go: a holder of a stale reference must ask again.
     var retired = false
-    var isIdle: Bool { online == 0 && remoteOnline == 0 && pending == 0 }
+    var isIdle: Bool { online == 0 && remoteOnline == 0 && pending == 0 && entering == 0 }
     /// Messages handed to the committer and not yet settled.
     var pending = 0
+    /// One node: the last number committed and broadcast (`seq` runs ahead of it by what
+    /// the committer holds). What a resume may read from the store goes up to here.
+    var committed: UInt64 = 0
+    /// Joins handed this room and not yet entered (they hop to their loop first).
+    var entering = 0
     /// Members on this node.
     var online = 0
     /// Members on other nodes (a cluster), as their heartbeats and presence events tell.
