@@ -9,13 +9,15 @@ import Testing
         // room's first join waits for the store) and would be passed over.
         let silent = try await s.connect(name: "silent", autoPong: false)
         // The silent one is pinged, does not answer, and is cut at the next tick.
-        let pinged: Bool = try await silent.next { event in if case .ping = event { return true } else { return nil } }
+        // Generous timeouts: the whole test process (every suite at once on two cores) can
+        // stall for a while; what is asserted is the order of events, not their speed.
+        let pinged: Bool = try await silent.next(timeout: .seconds(15)) { event in if case .ping = event { return true } else { return nil } }
         #expect(pinged)
-        let ended: Bool = try await silent.next(timeout: .seconds(3)) { $0 == .disconnected ? true : nil }
+        let ended: Bool = try await silent.next(timeout: .seconds(15)) { $0 == .disconnected ? true : nil }
         #expect(ended)
         // The other answered every ping: after several intervals it still talks.
         for _ in 0..<3 {
-            let p: Bool = try await alive.next { event in if case .ping = event { return true } else { return nil } }
+            let p: Bool = try await alive.next(timeout: .seconds(15)) { event in if case .ping = event { return true } else { return nil } }
             #expect(p)
         }
         try await alive.sendJSON("still alive")
