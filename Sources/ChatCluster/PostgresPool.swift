@@ -27,7 +27,6 @@ public enum DatabaseError: Error, CustomStringConvertible {
 /// or a reconnect everything goes on without a restart. Nothing here blocks a thread.
 final class PostgresPool: Sendable {
     private let client: PostgresClient
-    private let runner: Task<Void, Never>
     private let logger: Logger
     /// Whether the last call reached the database (for `chatctl status` and the metrics).
     private let reached = Atomic<Bool>(false)
@@ -46,12 +45,12 @@ final class PostgresPool: Sendable {
         let client = PostgresClient(configuration: configuration, eventLoopGroup: group, backgroundLogger: logger)
         self.client = client
         self.logger = logger
-        runner = Task { await client.run() }
     }
 
-    /// Closes every connection; later calls fail.
-    func close() {
-        runner.cancel()
+    /// Runs the pool until cancelled or, in a service group, until it stops gracefully; its
+    /// connections close then and later calls fail.
+    func run() async {
+        await client.run()
     }
 
     var isConnected: Bool { reached.load(ordering: .relaxed) }

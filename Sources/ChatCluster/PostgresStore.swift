@@ -24,15 +24,17 @@ public final class PostgresStore: ChatStore {
     static let writeTimeout: Duration = .seconds(5)
     static let readTimeout: Duration = .seconds(2)
 
-    /// Makes the pool; nothing is connected until `migrate()` or the first call.
+    /// Makes the pool; nothing is connected until `run()` runs and `migrate()` or the first
+    /// call asks.
     public init(url: PostgresURL, node: String, group: any EventLoopGroup, logger: Logger) {
         pool = PostgresPool(url: url, group: group, logger: logger)
         self.node = node
     }
 
-    /// Closes the pool's connections.
-    public func close() {
-        pool.close()
+    /// Runs the connection pool (a long-lived part of chatd) until cancelled or stopped
+    /// gracefully; calls made while it does not run wait for it.
+    public func run() async {
+        await pool.run()
     }
 
     public var assignsSequences: Bool { true }

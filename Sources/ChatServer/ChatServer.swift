@@ -11,6 +11,7 @@ public import NIOCore
 import NIOHTTP1
 public import NIOPosix
 import NIOWebSocket
+public import ServiceLifecycle
 import Synchronization
 public import Systemd
 
@@ -125,17 +126,27 @@ public final class ChatServer: Sendable {
     public let group: MultiThreadedEventLoopGroup
     let core: ServerCore
     let options: Options
-    private let channels = NIOLockedValueBox<[any Channel]>([])
+    /// Bound listeners by door ("chat", "metrics", "control"), each closed by its part.
+    private let channels = NIOLockedValueBox<[String: [any Channel]]>([:])
     private let state: NIOLockedValueBox<RuntimeState>
     private let reloadQueue = DispatchQueue(label: "chatd.reload")
-    private let housekeeper: NIOLockedValueBox<Housekeeper?> = NIOLockedValueBox(nil)
     private let controlPath = NIOLockedValueBox<String?>(nil)
     private let retention: RetentionJob
+    private let sqlite: SQLiteStore?
+    private let lifetime = NIOLockedValueBox<Lifetime?>(nil)
+    /// A drain time given to `shutdown(drain:)`, in place of `server.drain_seconds`.
+    private let drainOverride = NIOLockedValueBox<Duration?>(nil)
     /// In a cluster: the database's own event loop (its connections' work never delays a
     /// chat loop), the store, and the bus to the other nodes.
     private let databaseGroup: MultiThreadedEventLoopGroup?
     private let postgres: PostgresStore?
     private let bus: ClusterBus?
+
+    /// The running service group and the task that stops the event loops once it is done.
+    struct Lifetime {
+        let group: ServiceGroup
+        let finished: Task<Result<Void, any Error>, Never>
+    }
 
     struct RuntimeState {
         var config: Config
@@ -151,6 +162,7 @@ public final class ChatServer: Sendable {
         let site = try StaticSite(root: config.server.webRoot ?? options.defaultWebRoot)
         let metrics = ChatMetrics()
         let store: any ChatStore
+        var sqlite: SQLiteStore?
         var cluster: (url: PostgresURL, node: String, store: PostgresStore)?
         if let url = config.cluster.database {
             let databaseGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -164,12 +176,14 @@ public final class ChatServer: Sendable {
             databaseGroup = nil
             let path = config.history.resolvedPath(environment: options.environment)
             do {
-                store = try SQLiteStore(path: path, synchronous: config.history.synchronous == "full" ? .full : .normal)
+                let opened = try SQLiteStore(path: path, synchronous: config.history.synchronous == "full" ? .full : .normal)
+                (store, sqlite) = (opened, opened)
             } catch {
                 throw StartupError.historyStore(path: path, error)
             }
             logger.notice("history store", metadata: ["path": "\(path)", "synchronous": "\(config.history.synchronous)"])
         }
+        self.sqlite = sqlite
         let settings: Settings
         do {
             settings = try Settings(config)
@@ -219,9 +233,28 @@ public final class ChatServer: Sendable {
         try await startAll().http
     }
 
+    /// Starts every part (`lifecycle`): the host's own (`host`, chatd's signal handling) and
+    /// the store first, then, once the store is ready, the doors (bound here, so that a
+    /// failure to bind is this call's error). Undo a failure with `shutdown(drain: .zero)`.
     @discardableResult
-    public func startAll() async throws -> Bound {
+    public func startAll(with host: [any Service] = []) async throws -> Bound {
         let config = state.withLockedValue { $0.config }
+        let (store, doors) = lifecycle()
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: (host + store).map { .init(service: $0) }, logger: core.logger))
+        let finished = Task<Result<Void, any Error>, Never> { [self] in
+            var outcome: Result<Void, any Error> = .success(())
+            do {
+                try await group.run()
+            } catch {
+                core.logger.error("a part of chatd failed: \(error)")
+                outcome = .failure(error)
+            }
+            try? await self.stopLoops()
+            return outcome
+        }
+        lifetime.withLockedValue { $0 = Lifetime(group: group, finished: finished) }
+
         if let postgres, let url = config.cluster.database {
             do {
                 try await ClusterNode.connect(url: url, patience: options.databaseStartPatience, logger: core.logger,
@@ -236,17 +269,17 @@ public final class ChatServer: Sendable {
         let httpFDs = passed.filter { $0.name == "http" }
         if httpFDs.isEmpty {
             for address in config.server.listen {
-                bound.http.append(try await keep(chatBootstrap().bind(host: address.host, port: address.port).get()))
+                bound.http.append(try await keep(chatBootstrap().bind(host: address.host, port: address.port).get(), door: "chat"))
             }
         } else {
             for fd in httpFDs {
-                bound.http.append(try await keep(chatBootstrap().withBoundSocket(fd.fd).get()))
+                bound.http.append(try await keep(chatBootstrap().withBoundSocket(fd.fd).get(), door: "chat"))
             }
         }
         if let fd = passed.first(where: { $0.name == "metrics" }) {
-            bound.metrics = try await keep(metricsBootstrap().withBoundSocket(fd.fd).get())
+            bound.metrics = try await keep(metricsBootstrap().withBoundSocket(fd.fd).get(), door: "metrics")
         } else if let address = config.metrics.listen {
-            bound.metrics = try await keep(metricsBootstrap().bind(host: address.host, port: address.port).get())
+            bound.metrics = try await keep(metricsBootstrap().bind(host: address.host, port: address.port).get(), door: "metrics")
         }
         for fd in passed where fd.name != "http" && fd.name != "metrics" {
             core.logger.warning("ignoring a passed socket with an unknown name", metadata: ["name": "\(fd.name)"])
@@ -264,19 +297,46 @@ public final class ChatServer: Sendable {
             core.logger.notice("listening", metadata: ["address": "\(address)", "activated": "\(!httpFDs.isEmpty)"])
         }
         if let metrics = bound.metrics { core.logger.notice("metrics listening", metadata: ["address": "\(metrics)"]) }
-        bus?.start()
+        for part in doors { await group.addServiceUnlessShutdown(part) }
         core.ready.store(true, ordering: .relaxed)
-        let keeper = Housekeeper(server: self, watchdog: options.watchdog, notify: options.notify)
-        housekeeper.withLockedValue { $0 = keeper }
-        keeper.start()
-        retention.start()
         return bound
     }
 
-    private func keep(_ channel: any Channel) throws -> SocketAddress {
-        channels.withLockedValue { $0.append(channel) }
+    /// Every long-lived part, in start order; the group stops them in the reverse order, each
+    /// once the parts after it have finished. `store`: what the history needs, started before
+    /// anything is served. `doors`: started once the store is ready and the listeners are
+    /// bound; the chat door is stopped first (clients get 1001 and drain) while the watchdog
+    /// is still pinged and the store still commits what they sent.
+    private func lifecycle() -> (store: [any Service], doors: [any Service]) {
+        // Never empty (one store or the other): a group started empty finishes at once and
+        // would never start the doors added to it.
+        var store: [any Service] = []
+        if let postgres { store.append(Part("database pool") { await postgres.run() }) }
+        if let sqlite { store.append(Part("sqlite checkpointer") { await sqlite.checkpointEvery(seconds: 1) }) }
+        var doors: [any Service] = []
+        if let bus { doors.append(Part("cluster bus", start: { bus.start() }, stop: { bus.stop() })) }
+        let retention = self.retention
+        doors.append(Part("retention", start: { retention.start() }, stop: { retention.stop() }))
+        let keeper = Housekeeper(server: self, watchdog: options.watchdog, notify: options.notify)
+        doors.append(Part("housekeeper", start: { keeper.start() }, stop: { keeper.stop() }))
+        doors.append(Part("control socket", stop: { [self] in
+            await closeDoor("control")
+            if let path = controlPath.withLockedValue({ $0 }) { unlink(path) }
+        }))
+        doors.append(Part("metrics listener", stop: { [self] in await closeDoor("metrics") }))
+        doors.append(Part("chat listeners", stop: { [self] in await drain() }))
+        return (store, doors)
+    }
+
+    private func keep(_ channel: any Channel, door: String) throws -> SocketAddress {
+        channels.withLockedValue { $0[door, default: []].append(channel) }
         guard let address = channel.localAddress else { throw ChannelError.inappropriateOperationForState }
         return address
+    }
+
+    private func closeDoor(_ door: String) async {
+        let listeners = channels.withLockedValue { $0.removeValue(forKey: door) ?? [] }
+        for channel in listeners { try? await channel.close() }
     }
 
     private func startControl(path: String) async throws -> String {
@@ -287,7 +347,7 @@ public final class ChatServer: Sendable {
         }
         let channel = try await ControlServer.bootstrap(group: group, server: self)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-        channels.withLockedValue { $0.append(channel) }
+        channels.withLockedValue { $0["control", default: []].append(channel) }
         chmod(path, 0o660)
         controlPath.withLockedValue { $0 = path }
         core.logger.notice("control socket", metadata: ["path": "\(path)"])
@@ -300,28 +360,41 @@ public final class ChatServer: Sendable {
     /// Open WebSocket connections.
     public var connectionCount: Int { core.hub.connections.load(ordering: .relaxed) }
 
-    /// Stops accepting (`/readyz` turns 503 first), closes every client with 1001 (reconnect
-    /// later), waits up to `drain` for them to go, then stops the event loops.
+    /// Stops every part in reverse order (see `lifecycle`) and then the event loops; returns
+    /// when all is stopped. `drain` replaces `server.drain_seconds` for this stop.
     public func shutdown(drain: Duration? = nil) async throws {
-        let wait = drain ?? .milliseconds(Int64(state.withLockedValue { $0.config.server.drainSeconds } * 1000))
+        if let drain { drainOverride.withLockedValue { $0 = drain } }
+        guard let lifetime = lifetime.withLockedValue({ $0 }) else {
+            try await stopLoops()
+            return
+        }
+        await lifetime.group.triggerGracefulShutdown()
+        _ = await lifetime.finished.value
+    }
+
+    /// Waits until chatd has stopped (a `shutdown` or a part that failed); throws the failure.
+    public func run() async throws {
+        guard let lifetime = lifetime.withLockedValue({ $0 }) else { return }
+        try await lifetime.finished.value.get()
+    }
+
+    /// The chat door's stop: `/readyz` turns 503 and new upgrades get 503, the listeners
+    /// close, pending messages are committed and delivered, then every client is closed with
+    /// 1001 (reconnect later) and given up to the drain time to go.
+    private func drain() async {
+        let wait = drainOverride.withLockedValue { $0 }
+            ?? .milliseconds(Int64(state.withLockedValue { $0.config.server.drainSeconds } * 1000))
         core.ready.store(false, ordering: .relaxed)
         core.draining.store(true, ordering: .relaxed)
         options.notify?("STOPPING=1\nSTATUS=draining \(connectionCount) connections")
-        housekeeper.withLockedValue { $0?.stop() }
-        retention.stop()
-        let listeners = channels.withLockedValue { list in
-            defer { list.removeAll() }
-            return list
-        }
-        for channel in listeners { try? await channel.close() }
-        if let path = controlPath.withLockedValue({ $0 }) { unlink(path) }
-        bus?.stop()
-        // Pending messages are committed and delivered before clients are told to go.
+        await closeDoor("chat")
         await core.hub.flush()
         await core.hub.closeAll(code: .goingAway, reason: "server shutting down")
         await waitForConnections(until: ContinuousClock.now + wait)
+    }
+
+    private func stopLoops() async throws {
         try await group.shutdownGracefully()
-        postgres?.close()
         try await databaseGroup?.shutdownGracefully()
     }
 
@@ -444,7 +517,9 @@ public final class ChatServer: Sendable {
     func statusLine() -> String {
         let rooms = core.hub.roomInfos().filter { $0.online > 0 }.count
         let generation = state.withLockedValue { $0.generation }
-        return "STATUS=\(connectionCount) connections, \(rooms) rooms, config generation \(generation)"
+        // The housekeeper keeps this line current during a drain too (it stops after the chat door).
+        let draining = core.draining.load(ordering: .relaxed) ? "draining: " : ""
+        return "STATUS=\(draining)\(connectionCount) connections, \(rooms) rooms, config generation \(generation)"
     }
 
     public func connections(room: String?) async -> [ConnectionInfo] {

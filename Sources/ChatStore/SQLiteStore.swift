@@ -15,9 +15,8 @@ public final class SQLiteStore: ChatStore {
     /// Checkpoints the WAL from its own connection and thread, so that the copy into the
     /// database file and its fsync never hold up a commit (which every broadcast waits for).
     private let checkpointer: DatabaseQueue
-    private let checkpointTimer: RepeatingTimer
 
-    public init(path: String, synchronous: Synchronous = .normal, checkpointSeconds: Double = 1) throws {
+    public init(path: String, synchronous: Synchronous = .normal) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -32,20 +31,20 @@ public final class SQLiteStore: ChatStore {
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
         checkpointer = try DatabaseQueue(path: path, configuration: configuration)
-        let checkpointer = self.checkpointer
-        checkpointTimer = RepeatingTimer(label: "chatd.store.checkpoint", seconds: checkpointSeconds) {
-            // PASSIVE copies what it can without taking the write lock; the writer starts the
-            // WAL over once everything in it has been copied.
-            _ = try? checkpointer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
+    }
+
+    /// Checkpoints every `seconds` until the task is cancelled (a long-lived part of chatd).
+    /// PASSIVE copies what it can without taking the write lock; the writer starts the WAL
+    /// over once everything in it has been copied.
+    public func checkpointEvery(seconds: Double) async {
+        let interval = Duration.milliseconds(Int64(seconds * 1000))
+        while (try? await Task.sleep(for: interval)) != nil {
+            _ = try? await checkpointer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
         }
     }
 
-    deinit {
-        checkpointTimer.cancel()
-    }
-
-    /// Checkpoints now (tests; the timer does it every `checkpointInterval`). Returns the WAL's
-    /// frame count and how many of them are in the database file.
+    /// Checkpoints now (tests; `checkpointEvery` does it in chatd). Returns the WAL's frame
+    /// count and how many of them are in the database file.
     @discardableResult
     public func checkpoint() throws -> (walFrames: Int, checkpointed: Int) {
         try checkpointer.writeWithoutTransaction { db in
@@ -242,19 +241,4 @@ public final class SQLiteStore: ChatStore {
                         text: row["text"], sentAt: row["sent_at"], author: row["author"], data: row["data"])
         }
     }
-}
-
-/// A Dispatch timer source (thread-safe, as Dispatch sources are) on its own queue.
-final class RepeatingTimer: @unchecked Sendable {
-    private let source: any DispatchSourceTimer
-
-    init(label: String, seconds: Double, _ body: @escaping @Sendable () -> Void) {
-        source = DispatchSource.makeTimerSource(queue: DispatchQueue(label: label))
-        let interval = DispatchTimeInterval.milliseconds(Int(seconds * 1000))
-        source.schedule(deadline: .now() + interval, repeating: interval)
-        source.setEventHandler(handler: body)
-        source.resume()
-    }
-
-    func cancel() { source.cancel() }
 }

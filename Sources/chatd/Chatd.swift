@@ -4,7 +4,6 @@ import ChatServer
 import Dispatch
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import Systemd
 
 /// chatd's exit statuses (sysexits.h, which systemd's logs name).
@@ -35,8 +34,7 @@ struct Chatd: AsyncParsableCommand {
     var checkConfig = false
 
     func run() async throws {
-        // Until the handlers below exist, a SIGHUP must not kill chatd.
-        Signals.ignoreAll([SIGHUP])
+        SignalHandling.ignoreHangUps()
         let environment = ProcessInfo.processInfo.environment
         let loaded: Config
         do {
@@ -87,7 +85,7 @@ struct Chatd: AsyncParsableCommand {
             throw ExitCode(ExitStatus.failure)
         }
         do {
-            _ = try await server.startAll()
+            _ = try await server.startAll(with: [SignalHandling(server: server, logger: logger)])
         } catch let error as ClusterStartError {
             logger.critical("cannot start: \(error)")
             try? await server.shutdown(drain: .zero)
@@ -102,24 +100,15 @@ struct Chatd: AsyncParsableCommand {
             throw ExitCode(ExitStatus.failure)
         }
 
-        // Signals: HUP reloads; the first INT/TERM drains; a second one exits at once.
-        let stop = StopSignal()
-        let signals = Signals([SIGHUP, SIGINT, SIGTERM]) { number in
-            if number == SIGHUP {
-                Task { _ = await server.reload() }
-            } else if !stop.fire(number) {
-                logger.warning("second stop signal: exiting now")
-                Foundation.exit(ExitStatus.failure)
-            }
-        }
         Systemd.notify("READY=1\nSTATUS=ready: \(server.connectionCount) connections")
         logger.notice("chatd ready", metadata: ["origins": "\(loaded.effectiveOrigins.joined(separator: ","))",
                                                 "watchdog": "\(options.watchdog.map { "\($0)" } ?? "off")"])
-
-        let number = await stop.wait()
-        logger.notice("stopping on signal \(number): closing clients with 1001")
-        try await server.shutdown()
-        signals.cancel()
+        do {
+            try await server.run()
+        } catch {
+            logger.critical("stopped: \(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
         logger.notice("stopped")
     }
 }
@@ -134,33 +123,6 @@ extension Chatd {
             return nil
         } catch {
             return "cannot read the page: \(StartupError.describe(error))"
-        }
-    }
-}
-
-/// The first stop signal, awaited once.
-final class StopSignal: Sendable {
-    private let state = NIOLockedValueBox<(fired: Int32?, waiter: CheckedContinuation<Int32, Never>?)>((nil, nil))
-
-    /// Records a stop signal; false when one had already arrived.
-    func fire(_ number: Int32) -> Bool {
-        let (first, waiter) = state.withLockedValue { s -> (Bool, CheckedContinuation<Int32, Never>?) in
-            guard s.fired == nil else { return (false, nil) }
-            s.fired = number
-            defer { s.waiter = nil }
-            return (true, s.waiter)
-        }
-        waiter?.resume(returning: number)
-        return first
-    }
-
-    func wait() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let fired = state.withLockedValue { s -> Int32? in
-                if s.fired == nil { s.waiter = continuation }
-                return s.fired
-            }
-            if let fired { continuation.resume(returning: fired) }
         }
     }
 }

@@ -1,32 +1,36 @@
-import Dispatch
+import ChatServer
 import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
 
-/// POSIX signals as events, through Dispatch signal sources (the handlers run on a queue,
-/// not in signal context). `ignoreAll` runs first thing in main, so that a SIGHUP that
-/// arrives before the handlers exist does not kill chatd (its default action would).
-final class Signals: @unchecked Sendable {
-    private let queue = DispatchQueue(label: "chatd.signals")
-    private var sources: [any DispatchSourceSignal] = []  // touched only on `queue` and in init
+/// SIGHUP reloads the configuration; the first SIGINT or SIGTERM stops chatd gracefully
+/// (clients get 1001 and a drain), a second one exits at once. chatd's first part, so the
+/// last to stop: a second signal still works while the others drain.
+struct SignalHandling: Service {
+    let server: ChatServer
+    let logger: Logger
 
-    static func ignoreAll(_ signals: [Int32]) {
-        for number in signals { signal(number, SIG_IGN) }
+    /// Run first thing in main: until the handlers exist, a SIGHUP must not kill chatd
+    /// (its default action would).
+    static func ignoreHangUps() {
+        signal(SIGHUP, SIG_IGN)
     }
 
-    /// Calls `handler` on every delivery of each of `signals`.
-    init(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
-        for number in signals {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { handler(number) }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    func cancel() {
-        queue.sync {
-            for source in sources { source.cancel() }
-            sources.removeAll()
+    func run() async {
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigint, .sigterm)
+        var stopping = false
+        for await signal in signals.cancelOnGracefulShutdown() {
+            if signal == .sighup {
+                Task { _ = await server.reload() }
+            } else if stopping {
+                logger.warning("second stop signal: exiting now")
+                exit(ExitStatus.failure)
+            } else {
+                stopping = true
+                logger.notice("stopping on signal \(signal): closing clients with 1001")
+                Task { try? await server.shutdown() }
+            }
         }
     }
 }

@@ -154,7 +154,8 @@ import Testing
         let d = try await RawConnection.open(port: s.port)
         try await d.send(get("/healthz"))
         #expect(try await d.response()?.status == 200)
-        try await d.send("GET /chat?tok")
+        // On a loaded machine the timeout may already have closed it before this lands.
+        try? await d.send("GET /chat?tok")
         #expect(await d.closedByServer(within: .seconds(8)))
         try await s.stop()
     }

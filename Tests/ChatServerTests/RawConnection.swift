@@ -47,9 +47,12 @@ final class RawConnection: Sendable {
     }
 
     /// `reading: false` never reads from the socket: a client that does not read its answers.
-    static func open(port: Int, host: String = "127.0.0.1", reading: Bool = true) async throws -> RawConnection {
+    /// `keepsOpen`: the server's FIN does not close this side (a client that never answers a
+    /// close).
+    static func open(port: Int, host: String = "127.0.0.1", reading: Bool = true, keepsOpen: Bool = false) async throws -> RawConnection {
         let collector = Collector()
-        let channel = try await bootstrap(collector).channelOption(.autoRead, value: reading).connect(host: host, port: port).get()
+        let channel = try await bootstrap(collector).channelOption(.autoRead, value: reading)
+            .channelOption(.allowRemoteHalfClosure, value: keepsOpen).connect(host: host, port: port).get()
         return RawConnection(channel: channel, collector: collector)
     }
 

@@ -44,7 +44,7 @@ import Testing
     /// Commits never checkpoint (the WAL only grows); the background connection copies it all
     /// into the database file without blocking them.
     @Test func checkpointsComeFromTheCheckpointer() async throws {
-        let store = try SQLiteStore(path: path, checkpointSeconds: 3600)
+        let store = try SQLiteStore(path: path)
         for n in 1...50 { try await store.append([message("r", UInt64(n))]) }
         let wal = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
         #expect(wal > 50 * 1024)  // 50 commits, several pages each, none checkpointed
