@@ -16,7 +16,7 @@ VERSION := $(shell sed -n 's/.*string = "\(.*\)"/\1/p' Sources/chatd/Version.swi
 ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB := dist/chatd_$(VERSION)_$(ARCH).deb
 
-.PHONY: all build deps deps-test run test check test-swift test-e2e fuzz clean release install uninstall deb
+.PHONY: all build deps deps-test run test check lint format test-swift test-e2e fuzz clean release install uninstall deb
 
 all: build
 
@@ -34,7 +34,7 @@ run: build
 	$(BIN)/chatd --config $(CONFIG)
 
 ## Every test: Swift unit and integration tests, then the end-to-end suites (browser, article).
-test: deps-test
+test: deps-test lint
 	$(SWIFT) build --build-tests
 	$(MAKE) test-swift test-e2e fuzz
 
@@ -46,9 +46,17 @@ fuzz:
 
 ## The quick loop while working: build and the Swift tests only, nothing installed
 ## (run `make deps-test` once on a new machine).
-check:
+check: lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+## swift-format's lint (.swift-format) and the 400-line rule for Sources.
+lint:
+	./scripts/lint.sh
+
+## Formats Sources, Tests and Package.swift in place with .swift-format.
+format:
+	$(SWIFT) format format --in-place --parallel --recursive Sources Tests Package.swift
 
 test-swift:
 	$(SWIFT) test --skip-build

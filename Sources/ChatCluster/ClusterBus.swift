@@ -103,8 +103,8 @@ public final class ClusterBus: Sendable {
     /// Tells the other nodes; best effort (a node that misses it corrects itself from the
     /// next heartbeat or from the tables).
     public func send(_ event: ClusterEvent) {
-        guard var wire = Wire(event) else { return }
-        wire.n = node
+        guard var wire = ClusterNotification(event) else { return }
+        wire.node = node
         guard let json = try? JSONEncoder().encode(wire) else { return }
         outbox.yield(String(decoding: json, as: UTF8.self))
     }
@@ -167,36 +167,36 @@ public final class ClusterBus: Sendable {
     }
 
     private func received(_ payload: String) {
-        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(payload.utf8)) else {
+        guard let wire = try? JSONDecoder().decode(ClusterNotification.self, from: Data(payload.utf8)) else {
             logger.debug("cluster notification not understood: \(payload.prefix(200))")
             return
         }
         let now = Date()
-        if wire.n == node {
-            if wire.k == "h", let at = wire.at {
+        if wire.node == node {
+            if wire.kind == "h", let at = wire.beatAt {
                 state.withLockedValue { s in (s.lastOwnBeat, s.lag) = (now, max(0, now.timeIntervalSince1970 - at)) }
             }
             // Our own messages may still be news (a commit whose answer was lost); the rest
             // was applied here when it was sent.
-            if wire.k == "m", let event = wire.event { queue.async { self.handler(event) } }
+            if wire.kind == "m", let event = wire.event { queue.async { self.handler(event) } }
             return
         }
         var snapshot: [String: Int]?
         state.withLockedValue { s in
-            s.peers[wire.n] = now
-            guard wire.k == "h", let beat = wire.h else { return }
-            var (current, counts) = s.partial[wire.n] ?? (beat, [:])
+            s.peers[wire.node] = now
+            guard wire.kind == "h", let beat = wire.beat else { return }
+            var (current, counts) = s.partial[wire.node] ?? (beat, [:])
             if current != beat { (current, counts) = (beat, [:]) }
             counts.merge(wire.counts ?? [:]) { $1 }
-            if wire.last == true {
-                s.partial[wire.n] = nil
+            if wire.lastPart == true {
+                s.partial[wire.node] = nil
                 snapshot = counts
             } else {
-                s.partial[wire.n] = (current, counts)
+                s.partial[wire.node] = (current, counts)
             }
         }
         if let snapshot {
-            queue.async { self.handler(.snapshot(node: wire.n, counts: snapshot)) }
+            queue.async { self.handler(.snapshot(node: wire.node, counts: snapshot)) }
         } else if let event = wire.event {
             queue.async { self.handler(event) }
         }
@@ -229,11 +229,11 @@ public final class ClusterBus: Sendable {
         if parts.isEmpty { parts = [[]] }
         let encoder = JSONEncoder()
         for (index, part) in parts.enumerated() {
-            var wire = Wire(k: "h", n: node)
-            wire.at = now.timeIntervalSince1970
-            wire.h = number
+            var wire = ClusterNotification(kind: "h", node: node)
+            wire.beatAt = now.timeIntervalSince1970
+            wire.beat = number
             wire.counts = Dictionary(uniqueKeysWithValues: part.map { ($0.key, $0.value) })
-            wire.last = index == parts.count - 1
+            wire.lastPart = index == parts.count - 1
             guard let json = try? encoder.encode(wire) else { continue }
             outbox.yield(String(decoding: json, as: UTF8.self))
         }

@@ -24,61 +24,76 @@ public enum ClusterEvent: Sendable, Equatable {
     case resync
 }
 
-/// The JSON of a notification: short keys, because NOTIFY payloads are small.
-struct Wire: Codable {
+/// The JSON of a notification. Its keys are one or two letters (`CodingKeys`), because a
+/// NOTIFY payload holds at most 8000 bytes and a batch of messages should fit; the SQL in
+/// `PostgresStore.appendQuery` writes the same keys.
+struct ClusterNotification: Codable {
     struct Message: Codable {
         var seq: UInt64
         var id, from, text, sentAt, author: String
         var data: String?
     }
 
-    var k: String
-    var n: String
-    var r: String?
-    var b: UInt64?
-    var m: [Message]?
-    var c: Int?
-    var t: String?
-    var at: Double?
-    var h: Int?
+    /// "m" messages, "p" presence, "d" deleted, "e" expired, "h" heartbeat, "kick", "mute", "unmute".
+    var kind: String
+    var node: String
+    /// The room; for "kick", "mute" and "unmute" the user's name.
+    var subject: String?
+    /// "m": the last sequence number of the batch.
+    var through: UInt64?
+    var messages: [Message]?
+    /// "p": the sender's members in the room.
+    var count: Int?
+    /// "p": the presence text; "kick": the reason.
+    var text: String?
+    /// "h": when the heartbeat was sent (seconds since 1970), for the lag.
+    var beatAt: Double?
+    /// "h": the heartbeat's number; a heartbeat too big for one notification comes in parts.
+    var beat: Int?
     var counts: [String: Int]?
-    var last: Bool?
-    var s: UInt64?
-    var i: String?
+    var lastPart: Bool?
+    /// "d": the deleted message; "e": the last expired one.
+    var seq: UInt64?
+    var messageID: String?
     var until: Double?
 
-    init(k: String, n: String) {
-        self.k = k
-        self.n = n
+    enum CodingKeys: String, CodingKey {
+        case kind = "k", node = "n", subject = "r", through = "b", messages = "m", count = "c", text = "t"
+        case beatAt = "at", beat = "h", counts, lastPart = "last", seq = "s", messageID = "i", until
+    }
+
+    init(kind: String, node: String) {
+        self.kind = kind
+        self.node = node
     }
 
     /// The event, or nil for a notification this version does not know (a newer node's).
     var event: ClusterEvent? {
-        switch k {
+        switch kind {
         case "m":
-            guard let r, let b else { return nil }
-            return .messages(node: n, room: r, through: b, messages: m.map { list in
-                list.map { ChatMessage(id: $0.id, seq: $0.seq, room: r, from: $0.from, text: $0.text, sentAt: $0.sentAt,
+            guard let subject, let through else { return nil }
+            return .messages(node: node, room: subject, through: through, messages: messages.map { list in
+                list.map { ChatMessage(id: $0.id, seq: $0.seq, room: subject, from: $0.from, text: $0.text, sentAt: $0.sentAt,
                                        author: $0.author, data: $0.data) }
             })
         case "p":
-            guard let r, let c else { return nil }
-            return .presence(node: n, room: r, online: c, text: t ?? "")
+            guard let subject, let count else { return nil }
+            return .presence(node: node, room: subject, online: count, text: text ?? "")
         case "d":
-            guard let r, let s, let i else { return nil }
-            return .deleted(node: n, room: r, seq: s, id: i)
+            guard let subject, let seq, let messageID else { return nil }
+            return .deleted(node: node, room: subject, seq: seq, id: messageID)
         case "e":
-            guard let r, let s else { return nil }
-            return .expired(node: n, room: r, upTo: s)
+            guard let subject, let seq else { return nil }
+            return .expired(node: node, room: subject, upTo: seq)
         case "kick":
-            guard let t, let r else { return nil }
-            return .kick(node: n, name: r, reason: t)
+            guard let text, let subject else { return nil }
+            return .kick(node: node, name: subject, reason: text)
         case "mute":
-            guard let r else { return nil }
-            return .mute(node: n, name: r, until: until)
+            guard let subject else { return nil }
+            return .mute(node: node, name: subject, until: until)
         case "unmute":
-            guard let r else { return nil }
-            return .unmute(node: n, name: r)
+            guard let subject else { return nil }
+            return .unmute(node: node, name: subject)
         default:
             return nil
         }
@@ -88,23 +103,23 @@ struct Wire: Codable {
     init?(_ event: ClusterEvent) {
         switch event {
         case let .presence(node, room, online, text):
-            self.init(k: "p", n: node)
-            (r, c, t) = (room, online, text)
+            self.init(kind: "p", node: node)
+            (subject, count, self.text) = (room, online, text)
         case let .deleted(node, room, seq, id):
-            self.init(k: "d", n: node)
-            (r, s, i) = (room, seq, id)
+            self.init(kind: "d", node: node)
+            (subject, self.seq, messageID) = (room, seq, id)
         case let .expired(node, room, upTo):
-            self.init(k: "e", n: node)
-            (r, s) = (room, upTo)
+            self.init(kind: "e", node: node)
+            (subject, seq) = (room, upTo)
         case let .kick(node, name, reason):
-            self.init(k: "kick", n: node)
-            (r, t) = (name, reason)
+            self.init(kind: "kick", node: node)
+            (subject, text) = (name, reason)
         case let .mute(node, name, until):
-            self.init(k: "mute", n: node)
-            (r, self.until) = (name, until)
+            self.init(kind: "mute", node: node)
+            (subject, self.until) = (name, until)
         case let .unmute(node, name):
-            self.init(k: "unmute", n: node)
-            r = name
+            self.init(kind: "unmute", node: node)
+            subject = name
         case .messages, .snapshot, .nodeGone, .resync:
             return nil
         }

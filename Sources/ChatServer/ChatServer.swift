@@ -1,6 +1,6 @@
 public import ChatConfig
-public import ChatControl
-public import ChatCore
+import ChatControl
+import ChatCore
 import ChatAuth
 import ChatCluster
 import ChatStore
@@ -8,93 +8,11 @@ import Foundation
 public import Logging
 import NIOConcurrencyHelpers
 public import NIOCore
-import NIOHTTP1
 public import NIOPosix
 import NIOWebSocket
 public import ServiceLifecycle
-import Synchronization
 public import Systemd
 
-/// What every connection's handlers share: settings, the hub, the page, the logger.
-final class ServerCore: Sendable {
-    let settings: SettingsBox
-    let hub: Hub
-    let logger: Logger
-    let metrics: ChatMetrics
-    let moderation: Moderation
-    let limits = ClientLimits()
-    private let siteBox: NIOLockedValueBox<StaticSite>
-    /// False until the listeners are up, and again once draining starts (for /readyz).
-    let ready = Atomic<Bool>(false)
-    /// True once a graceful stop began: new upgrades get 503. (A connection accepted while
-    /// starting is served: socket activation hands chatd its first client before `ready`.)
-    let draining = Atomic<Bool>(false)
-
-    var site: StaticSite { siteBox.withLockedValue { $0 } }
-    func replaceSite(_ site: StaticSite) { siteBox.withLockedValue { $0 = site } }
-
-    init(settings: Settings, hub: Hub, site: StaticSite, logger: Logger, metrics: ChatMetrics) {
-        self.settings = SettingsBox(settings)
-        self.hub = hub
-        self.siteBox = NIOLockedValueBox(site)
-        self.logger = logger
-        self.metrics = metrics
-        self.moderation = Moderation(hub: hub, logger: logger)
-    }
-
-    /// A room publishes into when the configuration names it or it is in use; anything else
-    /// is most likely a typo, which a 404 shows at once. `done` is told once the event is in
-    /// history (and so has its number), or that it could not be stored.
-    func publish(_ request: PublishRequest, from: String, done: @escaping @Sendable (Result<ChatMessage, PublishRefusal>) -> Void) {
-        let current = settings.current
-        guard current.rules.isConfigured(request.room) || hub.existingRoom(request.room) != nil else {
-            // Only this request waits for the store to say whether the room has history.
-            Task { [self] in
-                guard await hub.roomExists(request.room) else { return done(.failure(.unknownRoom(request.room))) }
-                publishKnown(request, from: from, settings: current, done: done)
-            }
-            return
-        }
-        publishKnown(request, from: from, settings: current, done: done)
-    }
-
-    private func publishKnown(_ request: PublishRequest, from: String, settings current: Settings,
-                              done: @escaping @Sendable (Result<ChatMessage, PublishRefusal>) -> Void) {
-        let metrics = self.metrics
-        hub.publish(room: request.room, from: from, text: request.text, author: "server:\(from)",
-                    data: request.data, historyWindow: current.historyWindow, maxRooms: current.maxRooms) { result in
-            switch result {
-            case let .success(message):
-                metrics.published.increment()
-                done(.success(message))
-            case .failure(Hub.RoomRefusal.full):
-                done(.failure(.unavailable("this server holds limits.max_rooms rooms; nothing was published")))
-            case .failure:
-                done(.failure(.unavailable("the history store is unavailable; nothing was published")))
-            }
-        }
-    }
-
-    func publish(_ request: PublishRequest, from: String) async -> Result<ChatMessage, PublishRefusal> {
-        await withCheckedContinuation { continuation in
-            publish(request, from: from) { continuation.resume(returning: $0) }
-        }
-    }
-
-    /// What another node asks of this one: moderation here, the rest in the hub.
-    func apply(_ event: ClusterEvent) {
-        switch event {
-        case let .kick(_, name, reason):
-            Task { [hub] in _ = await hub.onEveryLoop { $0.kick(connection: nil, user: name, reason: reason) } }
-        case let .mute(_, name, until):
-            moderation.applyMute(name, until: until ?? .infinity)
-        case let .unmute(_, name):
-            moderation.applyMute(name, until: nil)
-        default:
-            hub.apply(event)
-        }
-    }
-}
 
 /// chatd's network side: binds (or adopts) listeners, wires each connection's pipeline,
 /// reloads, reports, and stops. One instance per process; tests start it on port 0.
@@ -127,11 +45,11 @@ public final class ChatServer: Sendable {
     let core: ServerCore
     let options: Options
     /// Bound listeners by door ("chat", "metrics", "control"), each closed by its part.
-    private let channels = NIOLockedValueBox<[String: [any Channel]]>([:])
-    private let state: NIOLockedValueBox<RuntimeState>
-    private let reloadQueue = DispatchQueue(label: "chatd.reload")
-    private let controlPath = NIOLockedValueBox<String?>(nil)
-    private let retention: RetentionJob
+    let channels = NIOLockedValueBox<[String: [any Channel]]>([:])
+    let state: NIOLockedValueBox<RuntimeState>
+    let reloadQueue = DispatchQueue(label: "chatd.reload")
+    let controlPath = NIOLockedValueBox<String?>(nil)
+    let retention: RetentionJob
     private let sqlite: SQLiteStore?
     private let lifetime = NIOLockedValueBox<Lifetime?>(nil)
     /// A drain time given to `shutdown(drain:)`, in place of `server.drain_seconds`.
@@ -139,8 +57,8 @@ public final class ChatServer: Sendable {
     /// In a cluster: the database's own event loop (its connections' work never delays a
     /// chat loop), the store, and the bus to the other nodes.
     private let databaseGroup: MultiThreadedEventLoopGroup?
-    private let postgres: PostgresStore?
-    private let bus: ClusterBus?
+    let postgres: PostgresStore?
+    let bus: ClusterBus?
 
     /// The running service group and the task that stops the event loops once it is done.
     struct Lifetime {
@@ -203,7 +121,7 @@ public final class ChatServer: Sendable {
             let (hub, core) = (core.hub, core)
             let bus = ClusterBus(config: config.cluster, url: cluster.url, node: cluster.node, store: cluster.store,
                                  loop: databaseGroup.next(), logger: logger, counts: { hub.localCounts() },
-                                 handler: { core.apply($0) })
+                                 handler: { core.handleClusterEvent($0) })
             hub.cluster.withLockedValue { $0 = bus }
             metrics.cluster.withLockedValue { $0 = { bus.status } }
             self.bus = bus
@@ -404,376 +322,6 @@ public final class ChatServer: Sendable {
             // Each round trips through every loop, so it waits for closes in progress there.
             _ = await core.hub.onEveryLoop { _ in 0 }
             try? await Task.sleep(for: .milliseconds(5))
-        }
-    }
-
-    // MARK: Reload
-
-    /// Re-reads the config file and applies it atomically, or keeps the old one and says why.
-    /// Reloads are serialised; SIGHUP and `chatctl reload` both come here.
-    public func reload() async -> ReloadResult {
-        let loaded: Result<Config, ConfigError>
-        do {
-            loaded = .success(try ConfigLoader.load(path: options.configPath, environment: options.environment))
-        } catch {
-            loaded = .failure(error)
-        }
-        return await reload(to: loaded)
-    }
-
-    /// Applies `config` as a reload would (tests use this to skip the file).
-    public func reload(to config: Result<Config, ConfigError>) async -> ReloadResult {
-        await withCheckedContinuation { continuation in
-            reloadQueue.async { [self] in
-                continuation.resume(returning: applyReload(config))
-            }
-        }
-    }
-
-    private func applyReload(_ loaded: Result<Config, ConfigError>) -> ReloadResult {
-        options.notify?(Systemd.reloadingMessage())
-        defer { options.notify?("READY=1\n\(statusLine())") }
-        let now = Date().timeIntervalSince1970
-        let (old, generation) = state.withLockedValue { ($0.config, $0.generation) }
-        let config: Config
-        switch loaded {
-        case let .failure(error):
-            return fail(now: now, generation: generation, error: error.description)
-        case let .success(c):
-            // The loader has checked a file's config; one handed in otherwise is checked here,
-            // because a value outside its range must never reach the running server.
-            do {
-                try ConfigLoader.validate(c, file: options.configPath ?? "(built-in defaults)")
-            } catch {
-                return fail(now: now, generation: generation, error: error.description)
-            }
-            config = c
-        }
-        let diff = ConfigDiff.between(old, config)
-        // The page is part of the configuration: re-read it, and refuse the reload if it is gone.
-        let site: StaticSite
-        do {
-            site = try StaticSite(root: config.server.webRoot ?? options.defaultWebRoot)
-        } catch {
-            return fail(now: now, generation: generation, error: "server.web_root: cannot read the page: \(error)")
-        }
-        // Restart-only settings keep their running values, so status and later diffs stay true.
-        let effective = config.keepingRestartOnlyKeys(from: old)
-        let settings: Settings
-        do {
-            settings = try Settings(effective)
-        } catch {
-            return fail(now: now, generation: generation, error: "auth.jwt.key_file: \(error)")
-        }
-        if settings.authenticator.hasPlainTokens {
-            core.logger.warning("auth.tokens/auth.moderator_tokens hold plain tokens: for development only; store SHA-256 hashes in [auth.credentials.NAME]")
-        }
-        core.replaceSite(site)
-        core.settings.replace(with: settings)
-        if old.history.window != config.history.window { core.hub.resizeHistory(to: config.history.window) }
-        let revoked = core.hub.shards.reduce(0) { total, ref in
-            total + ((try? ref.loop.submit { ref.shard.value.apply(settings) }.wait()) ?? 0)
-        }
-        let result = ReloadResult(ok: true, at: now, generation: generation + 1, error: nil,
-                                  applied: diff.applied, needsRestart: diff.needsRestart, revoked: revoked)
-        state.withLockedValue {
-            $0.config = effective
-            $0.generation += 1
-            $0.lastReload = result
-        }
-        core.metrics.reloads("ok").increment()
-        core.logger.notice("configuration reloaded", metadata: [
-            "generation": "\(result.generation)", "applied": "\(diff.applied.joined(separator: ","))",
-            "needs_restart": "\(diff.needsRestart.joined(separator: ","))", "revoked": "\(revoked)",
-        ])
-        for key in diff.needsRestart {
-            core.logger.warning("\(key) changed; it takes effect when chatd restarts")
-        }
-        return result
-    }
-
-    private func fail(now: Double, generation: Int, error: String) -> ReloadResult {
-        let result = ReloadResult(ok: false, at: now, generation: generation, error: error, applied: [], needsRestart: [], revoked: 0)
-        state.withLockedValue { $0.lastReload = result }
-        core.metrics.reloads("failed").increment()
-        core.logger.error("reload failed, keeping the running configuration: \(error)")
-        return result
-    }
-
-    // MARK: Reports
-
-    public func status() -> StatusInfo {
-        let s = state.withLockedValue { $0 }
-        return StatusInfo(
-            version: options.version, pid: getpid(), uptimeSeconds: Date().timeIntervalSince(s.started),
-            configPath: options.configPath, configGeneration: s.generation, connections: connectionCount,
-            rooms: core.hub.roomInfos().filter { $0.online > 0 }.count,
-            messagesIn: core.hub.messagesIn.load(ordering: .relaxed), messagesOut: core.hub.framesOut.load(ordering: .relaxed),
-            ready: core.ready.load(ordering: .relaxed), lastReload: s.lastReload,
-            cluster: bus?.status)
-    }
-
-    /// The `STATUS=` line for systemd.
-    func statusLine() -> String {
-        let rooms = core.hub.roomInfos().filter { $0.online > 0 }.count
-        let generation = state.withLockedValue { $0.generation }
-        // The housekeeper keeps this line current during a drain too (it stops after the chat door).
-        let draining = core.draining.load(ordering: .relaxed) ? "draining: " : ""
-        return "STATUS=\(draining)\(connectionCount) connections, \(rooms) rooms, config generation \(generation)"
-    }
-
-    public func connections(room: String?) async -> [ConnectionInfo] {
-        await core.hub.onEveryLoop { $0.connections(room: room) }.flatMap { $0 }.sorted { $0.connectedSeconds > $1.connectedSeconds }
-    }
-
-    public func rooms() -> [RoomInfo] { core.hub.roomInfos() }
-
-    /// Closes matching connections with 1008 and `reason`; returns how many.
-    public func kick(connection: String?, user: String?, reason: String) async -> Int {
-        let count = await core.hub.onEveryLoop { $0.kick(connection: connection, user: user, reason: reason) }.reduce(0, +)
-        // A user may be connected to other nodes too; connection ids are this node's own.
-        if let user, connection == nil { core.hub.tellCluster(.kick(node: "", name: user, reason: reason)) }
-        core.logger.notice("kick", metadata: ["connection": "\(connection ?? "-")", "user": "\(user ?? "-")", "closed": "\(count)"])
-        return count
-    }
-
-    // MARK: Server push
-
-    /// Sends an event to a room as the server (`POST /api/publish`, `chatctl publish`): it
-    /// follows the room's history and slow-consumer rules like any message.
-    public func publish(_ request: PublishRequest, from: String) async -> Result<ChatMessage, PublishRefusal> {
-        await core.publish(request, from: from)
-    }
-
-    /// `limits.max_message_chars` in force, for publishers outside the HTTP path.
-    var maxMessageChars: Int { core.settings.current.maxMessageChars }
-
-    // MARK: Moderation
-
-    /// Deletes a message as an operator; members get `deleted`.
-    public func deleteMessage(room: String, seq: UInt64, actor: String, reason: String) async -> Result<Void, ControlError> {
-        switch await core.moderation.delete(room: room, seq: seq, actor: actor, reason: reason, allowed: { _ in true }) {
-        case .deleted: return .success(())
-        case .notFound, .forbidden: return .failure(ControlError(code: "not_found", message: "no message \(seq) in room \(room)"))
-        case let .failed(why): return .failure(ControlError(code: "failed", message: why))
-        }
-    }
-
-    public func mute(user: String, seconds: Double?, actor: String, reason: String) async {
-        await core.moderation.mute(user, seconds: seconds, actor: actor, reason: reason)
-    }
-
-    /// How many connections of this node answer to the identity `user` (`UserTarget`).
-    public func connectionCount(user: String) async -> Int {
-        await core.hub.onEveryLoop { $0.count(user: user) }.reduce(0, +)
-    }
-
-    public func unmute(user: String, actor: String, reason: String) async -> Bool {
-        await core.moderation.unmute(user, actor: actor, reason: reason)
-    }
-
-    public func purge(user: String, actor: String, reason: String) async -> Result<Int, ControlError> {
-        await core.moderation.purge(sender: user, actor: actor, reason: reason)
-    }
-
-    /// Runs the retention job now (it also runs every `retention.interval_seconds`);
-    /// returns how many messages expired.
-    @discardableResult
-    public func expireHistory() async -> Int { await retention.runNow() }
-
-    public func auditLog(since: Double, limit: Int = 10_000) async -> [AuditEntry] {
-        await core.moderation.auditLog(since: since, limit: limit)
-    }
-
-    /// Prometheus text exposition of every metric.
-    public func metricsText() -> String { String(decoding: core.metrics.text(), as: UTF8.self) }
-
-    // MARK: Pipelines
-
-    private func chatBootstrap() -> ServerBootstrap {
-        let core = self.core
-        // Refusals at accept are counted from the start, at zero, so dashboards see them.
-        for reason in [ClientLimits.PendingRefusal.perAddress, .total] { core.refusedAtAccept(reason, count: 0) }
-        return ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 512)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            // Each connection keeps its last receive buffer for reuse; chat frames are small,
-            // so start at 256 bytes (it grows with traffic) rather than NIO's 2048: idle
-            // connections then cost ~1.5 KiB less each (chatbench idle).
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try Self.configure(channel, core: core)
-                }
-            }
-    }
-
-    private func metricsBootstrap() -> ServerBootstrap {
-        let core = self.core
-        return ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 64)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let settings = core.settings.current
-                    try channel.syncOptions?.setOption(.writeBufferWaterMark, value: settings.sendBuffer)
-                    let state = ConnectionState()
-                    state.armIdleTimer(channel: channel, timeout: settings.handshakeTimeout)
-                    let ops = channel.pipeline.syncOperations
-                    try ops.configureHTTPServerPipeline(withErrorHandling: true)
-                    try ops.addHandler(MetricsHandler(metrics: core.metrics, state: state))
-                    // A scrape costs far more than a static file: a few per event-loop turn.
-                    state.pacer = core.hub.pacer(of: channel.eventLoop)
-                    let gate = HTTPReadGate(sliceBytes: 256, pacer: state.pacer)
-                    gate.downstreamBusy = { state.busy }
-                    state.gate = gate
-                    try ops.addHandler(gate, position: .first)
-                    channel.closeFuture.whenComplete { _ in state.release() }
-                }
-            }
-    }
-
-    /// A new chat connection's pipeline: the read gate, NIO's HTTP server handlers with the
-    /// WebSocket upgrader, and chatd's HTTP handler. Over the pending caps
-    /// (`limits.max_pending_connections`, `limits.max_pending_per_ip`) it is closed at once.
-    private static func configure(_ channel: any Channel, core: ServerCore) throws {
-        let settings = core.settings.current
-        let peer = channel.remoteAddress?.ipAddress ?? "?"
-        // A trusted proxy carries many clients on its one address: only the total caps it.
-        let capped = !settings.trustedProxies.isTrusted(peer)
-        if let refused = core.limits.admitPending(peer: peer, capped: capped, settings: settings,
-                                                  now: NIODeadline.now().uptimeNanoseconds) {
-            core.refusedAtAccept(refused)
-            throw PendingLimitReached(reason: refused)
-        }
-        let state = ConnectionState()
-        state.pendingPeer = peer
-        channel.closeFuture.whenComplete { _ in
-            state.endPending(core.limits)
-            state.release()
-        }
-        try channel.syncOptions?.setOption(.writeBufferWaterMark, value: settings.sendBuffer)
-        state.armIdleTimer(channel: channel, timeout: settings.handshakeTimeout)
-        let upgrader = NIOWebSocketServerUpgrader(
-            maxFrameSize: settings.maxFrameBytes,
-            automaticErrorHandling: false,
-            shouldUpgrade: { channel, head in
-                // Each request of a kept-alive connection is decided afresh. The gate hands
-                // on nothing more until the upgrade is done or refused (a GET's end is parsed
-                // with its head); the idle clock runs on until the upgrade is done.
-                state.newRequest()
-                state.busy = true
-                let current = core.settings.current
-                let decision = current.gate.decide(UpgradeGate.Request(head))
-                switch decision {
-                case .accept, .reject(status: 401, _), .reject(status: 403, _):
-                    // Every attempt on /chat counts against its address, refused ones too,
-                    // which is what slows token guessing.
-                    state.address = current.trustedProxies.clientAddress(
-                        peer: channel.remoteAddress?.ipAddress ?? "?", forwardedFor: head.headers["x-forwarded-for"])
-                    state.refusal = core.limits.admit(address: state.address, total: core.hub.connections.load(ordering: .relaxed),
-                                                      settings: current, now: NIODeadline.now().uptimeNanoseconds)
-                default:
-                    break
-                }
-                guard state.refusal == nil, case let .accept(attempt) = decision, !attempt.echo || current.echoEnabled,
-                      !core.draining.load(ordering: .relaxed)
-                else {
-                    return channel.eventLoop.makeSucceededFuture(nil)
-                }
-                let authenticator = current.authenticator
-                if let identity = authenticator.staticIdentity(attempt.credential) {
-                    return channel.eventLoop.makeSucceededFuture(Self.admit(attempt, .success(identity), settings: current, state: state))
-                }
-                guard authenticator.mayBeJWT(attempt.credential) else {
-                    return channel.eventLoop.makeSucceededFuture(Self.admit(attempt, .failure(.unknownToken), settings: current, state: state))
-                }
-                // A JWT: its signature is checked in a task, off the event loop.
-                let promise = channel.eventLoop.makePromise(of: Result<Identity, AuthFailure>.self)
-                promise.completeWithTask { await authenticator.identify(attempt.credential) }
-                return promise.futureResult.map { Self.admit(attempt, $0, settings: current, state: state) }
-            },
-            upgradePipelineHandler: { channel, head in
-                channel.eventLoop.makeCompletedFuture {
-                    let current = core.settings.current
-                    guard let session = state.session else { throw ChannelError.inappropriateOperationForState }
-                    // chatd encodes its own server frames (once per broadcast) and writes them
-                    // through a sink at the socket end of the pipeline.
-                    let ops = channel.pipeline.syncOperations
-                    let sink = FrameSink()
-                    try ops.addHandler(sink, position: .first)
-                    state.upgraded()
-                    state.endPending(core.limits)
-                    try ops.addHandler(ChatSession(session: session, address: state.address, hub: core.hub,
-                                                   moderation: core.moderation, limits: core.limits, settings: current, sink: sink))
-                    // The gate leaves last: what it still holds (frames sent right behind the
-                    // upgrade request) goes on to the frame decoder, in order.
-                    if let gate = state.gate {
-                        state.gate = nil
-                        ops.removeHandler(gate, promise: nil)
-                    }
-                    core.metrics.upgrades("accepted").increment()
-                    core.logger.debug("websocket open", metadata: ["room": "\(session.room)", "name": "\(session.name)"])
-                }
-            }
-        )
-        let completion: @Sendable (ChannelHandlerContext) -> Void = { context in
-            _ = context.pipeline.syncOperations.removeHandler(name: HTTPHandler.name)
-        }
-        let ops = channel.pipeline.syncOperations
-        try ops.configureHTTPServerPipeline(
-            withServerUpgrade: (upgraders: [upgrader], completionHandler: completion),
-            withErrorHandling: true,
-            withOutboundHeaderValidation: true,
-            withEncoderConfiguration: .init(),
-            withDecoderLimitConfiguration: settings.decoderLimits
-        )
-        // What a later upgrader needs: the handlers NIO's first one removes when it upgrades.
-        let encoder = try ops.handler(type: HTTPResponseEncoder.self)
-        let extra: [any RemovableChannelHandler] = [
-            try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self),
-            try ops.handler(type: HTTPServerPipelineHandler.self),
-            try ops.handler(type: NIOHTTPResponseHeadersValidator.self),
-            try ops.handler(type: HTTPServerProtocolErrorHandler.self),
-        ]
-        let http = HTTPHandler(server: core, state: state)
-        try ops.addHandler(http, name: HTTPHandler.name)
-        state.armUpgrade = { [weak http] in
-            guard let http else { return }
-            // NIO's upgrade handler leaves after the first request; each later request of a
-            // kept-alive connection gets a fresh one, in front of the HTTP handler.
-            guard (try? ops.context(handlerType: HTTPServerUpgradeHandler.self)) == nil else { return }
-            try? ops.addHandler(HTTPServerUpgradeHandler(upgraders: [upgrader], httpEncoder: encoder, extraHTTPHandlers: extra,
-                                                         upgradeCompletionHandler: completion),
-                                position: .before(http))
-        }
-        state.pacer = core.hub.pacer(of: channel.eventLoop)
-        let gate = HTTPReadGate(pacer: state.pacer)
-        gate.downstreamBusy = { state.busy }
-        gate.sliceStarted = { state.answeredThisSlice = false }
-        state.gate = gate
-        try ops.addHandler(gate, position: .first)
-    }
-
-    /// The upgrader's answer once the credential is resolved: headers to upgrade with (the
-    /// chosen subprotocol), or nil with the refusal left for the HTTP handler to send.
-    private static func admit(_ attempt: UpgradeGate.Attempt, _ identified: Result<Identity, AuthFailure>,
-                              settings: Settings, state: ConnectionState) -> HTTPHeaders? {
-        let admitted: UpgradeGate.Decision<UpgradeGate.Session> = switch identified {
-        case let .success(identity): UpgradeGate.admit(attempt, as: identity, rule: settings.rules.rule(for: attempt.room))
-        case let .failure(failure): .reject(status: 401, reason: failure.reason)
-        }
-        switch admitted {
-        case let .accept(session):
-            state.session = session
-            var headers = HTTPHeaders()
-            if attempt.subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: UpgradeGate.subprotocol) }
-            return headers
-        case let .reject(status, reason):
-            state.rejection = (status, reason)
-            return nil
         }
     }
 }

@@ -43,7 +43,7 @@ final class ClientLimits: @unchecked Sendable {
     /// Asked at accept, before anything is read: the connection is pending until `pendingEnded`.
     /// `capped` is false for a trusted proxy (all of its clients share its address); the
     /// total applies to it all the same.
-    func admitPending(peer: String, capped: Bool, settings: Settings, now: UInt64) -> PendingRefusal? {
+    func countPending(peer: String, capped: Bool, settings: Settings, now: UInt64) -> PendingRefusal? {
         lock.withLock {
             guard pendingTotal < settings.maxPendingConnections else { return .total }
             let key = groupKey(peer, settings: settings, now: now)
@@ -59,7 +59,7 @@ final class ClientLimits: @unchecked Sendable {
         }
     }
 
-    /// The connection upgraded or closed; `peer` as given to `admitPending`.
+    /// The connection upgraded or closed; `peer` as given to `countPending`.
     func pendingEnded(peer: String) {
         lock.withLock {
             pendingTotal -= 1
@@ -72,7 +72,7 @@ final class ClientLimits: @unchecked Sendable {
     var pendingConnections: Int { lock.withLock { pendingTotal } }
 
     /// Asked at the upgrade, before any WebSocket state exists; consumes an upgrade token.
-    func admit(address: String, total: Int, settings: Settings, now: UInt64) -> Refusal? {
+    func countUpgrade(address: String, total: Int, settings: Settings, now: UInt64) -> Refusal? {
         if total >= settings.maxConnections { return .full }
         return lock.withLock {
             let key = groupKey(address, settings: settings, now: now)

@@ -16,7 +16,7 @@ extension Hub {
         let all = rooms.withLockedValue { Array($0.values) }
         var counts: [String: Int] = [:]
         for room in all {
-            let online = room.lock.withLock { room.online }
+            let online = room.lock.withLock { room.localMembers }
             if online > 0 { counts[room.name] = online }
         }
         return counts
@@ -78,7 +78,7 @@ extension Hub {
     /// delivered yet (their notification is on its way). Delivers up to the table's last
     /// number first, on the store queue, so that the resume is exact rather than refused.
     func catchUpIfBehind(_ room: Room, since: UInt64) async {
-        guard shared, since > room.lock.withLock({ room.seq }),
+        guard storeNumbersMessages, since > room.lock.withLock({ room.seq }),
               let committer = committer.withLockedValue({ $0 }) else { return }
         await committer.run { [self] in
             guard let last = try? await store?.lastSequence(room: room.name) else { return }
@@ -87,7 +87,7 @@ extension Hub {
     }
 
     /// An event from another node (on the cluster's queue, in arrival order).
-    func apply(_ event: ClusterEvent) {
+    func handleClusterEvent(_ event: ClusterEvent) {
         switch event {
         case let .messages(_, name, through, messages):
             // A room nobody here has used is read from the store when it first is; one being
@@ -149,7 +149,7 @@ extension Hub {
                 // cut): try again shortly rather than wait for the room's next message.
                 if !complete {
                     metrics.errors("cluster_read_failed").increment()
-                    DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [self] in apply(.resync) }
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [self] in handleClusterEvent(.resync) }
                 }
             }
         case .kick, .mute, .unmute:
@@ -172,9 +172,9 @@ extension Hub {
     private func showRemote(_ name: String, total: Int, text: String?) {
         guard let room = rooms.withLockedValue({ $0[name] }) else { return }
         room.lock.withLock {
-            guard room.remoteOnline != total || text != nil else { return }
-            room.remoteOnline = total
-            guard room.online > 0 else { return }
+            guard room.remoteMembers != total || text != nil else { return }
+            room.remoteMembers = total
+            guard room.localMembers > 0 else { return }
             broadcastLocked(room, event: .presence(room: name, message: text ?? "\(room.total) online", online: room.total))
         }
         if total == 0 { retireIfIdle(room) }

@@ -138,9 +138,9 @@ final class LoopShard {
     }
 
     /// Applies reloaded settings to every session here; returns how many were revoked.
-    func apply(_ settings: Settings) -> Int {
+    func applyReload(_ settings: Settings) -> Int {
         if heartbeatInterval != 0 { ensureHeartbeat(intervalNanoseconds: settings.pingIntervalNanoseconds) }
-        return sessions.values.reduce(0) { $0 + ($1.apply(settings) ? 1 : 0) }
+        return sessions.values.reduce(0) { $0 + ($1.applyReload(settings) ? 1 : 0) }
     }
 
     /// Closes the session with this id, or those of this identity (`UserTarget`), with 1008;

@@ -5,10 +5,10 @@ import Testing
 
 @Suite struct ClusterEventTests {
     func roundTrip(_ event: ClusterEvent) throws -> ClusterEvent? {
-        let wire = try #require(Wire(event))
+        let wire = try #require(ClusterNotification(event))
         let json = try JSONEncoder().encode(wire)
         #expect(json.count < 8000)
-        return try JSONDecoder().decode(Wire.self, from: json).event
+        return try JSONDecoder().decode(ClusterNotification.self, from: json).event
     }
 
     @Test(arguments: [
@@ -20,7 +20,7 @@ import Testing
         .mute(node: "n1", name: "bob", until: nil),
         .unmute(node: "n1", name: "bob"),
     ])
-    func eventsSurviveTheWire(event: ClusterEvent) throws {
+    func eventsSurviveTheClusterNotification(event: ClusterEvent) throws {
         #expect(try roundTrip(event) == event)
     }
 
@@ -31,7 +31,7 @@ import Testing
           {"seq" : 7, "id" : "a", "from" : "alice", "text" : "hi", "sentAt" : "2026-11-27T00:00:00.000Z", "author" : "k:alice", "data" : null},
           {"seq" : 8, "id" : "b", "from" : "ops", "text" : "", "sentAt" : "2026-11-27T00:00:01.000Z", "author" : "server:ops", "data" : "{\"cpu\":0.5}"}]}
         """#
-        let event = try JSONDecoder().decode(Wire.self, from: Data(payload.utf8)).event
+        let event = try JSONDecoder().decode(ClusterNotification.self, from: Data(payload.utf8)).event
         guard case let .messages(node, room, through, messages)? = event else {
             Issue.record("not a message batch: \(String(describing: event))")
             return
@@ -44,20 +44,20 @@ import Testing
 
     /// Too large for NOTIFY: only the room and the last number; the nodes read the rows.
     @Test func rangeOnlyBatch() throws {
-        let event = try JSONDecoder().decode(Wire.self, from: Data(#"{"k":"m","n":"n1","r":"lobby","a":3,"b":9}"#.utf8)).event
+        let event = try JSONDecoder().decode(ClusterNotification.self, from: Data(#"{"k":"m","n":"n1","r":"lobby","a":3,"b":9}"#.utf8)).event
         #expect(event == .messages(node: "n1", room: "lobby", through: 9, messages: nil))
     }
 
     /// A newer node's notification this one does not know is ignored, not misread.
     @Test func unknownKindsAreIgnored() throws {
-        let wire = try JSONDecoder().decode(Wire.self, from: Data(#"{"k":"shard-move","n":"n9","r":"lobby"}"#.utf8))
+        let wire = try JSONDecoder().decode(ClusterNotification.self, from: Data(#"{"k":"shard-move","n":"n9","r":"lobby"}"#.utf8))
         #expect(wire.event == nil)
     }
 
     /// Events that only arrive (or only the database sends) have no wire form of this node's.
     @Test func receivedOnlyEventsAreNotSent() {
-        #expect(Wire(.resync) == nil)
-        #expect(Wire(.nodeGone(node: "n2")) == nil)
-        #expect(Wire(.snapshot(node: "n2", counts: [:])) == nil)
+        #expect(ClusterNotification(.resync) == nil)
+        #expect(ClusterNotification(.nodeGone(node: "n2")) == nil)
+        #expect(ClusterNotification(.snapshot(node: "n2", counts: [:])) == nil)
     }
 }

@@ -1,0 +1,198 @@
+import ChatConfig
+import ChatCore
+import ChatAuth
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+
+/// The channel pipelines of the chat and metrics listeners.
+extension ChatServer {
+    func chatBootstrap() -> ServerBootstrap {
+        let core = self.core
+        // Refusals at accept are counted from the start, at zero, so dashboards see them.
+        for reason in [ClientLimits.PendingRefusal.perAddress, .total] { core.refusedAtAccept(reason, count: 0) }
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            // Each connection keeps its last receive buffer for reuse; chat frames are small,
+            // so start at 256 bytes (it grows with traffic) rather than NIO's 2048: idle
+            // connections then cost ~1.5 KiB less each (chatbench idle).
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.configure(channel, core: core)
+                }
+            }
+    }
+
+    func metricsBootstrap() -> ServerBootstrap {
+        let core = self.core
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let settings = core.settings.current
+                    try channel.syncOptions?.setOption(.writeBufferWaterMark, value: settings.sendBuffer)
+                    let state = ConnectionState()
+                    state.armIdleTimer(channel: channel, timeout: settings.handshakeTimeout)
+                    let ops = channel.pipeline.syncOperations
+                    try ops.configureHTTPServerPipeline(withErrorHandling: true)
+                    try ops.addHandler(MetricsHandler(metrics: core.metrics, state: state))
+                    // A scrape costs far more than a static file: a few per event-loop turn.
+                    state.pacer = core.hub.pacer(of: channel.eventLoop)
+                    let gate = HTTPReadGate(sliceBytes: 256, pacer: state.pacer)
+                    gate.downstreamBusy = { state.busy }
+                    state.gate = gate
+                    try ops.addHandler(gate, position: .first)
+                    channel.closeFuture.whenComplete { _ in state.release() }
+                }
+            }
+    }
+
+    /// A new chat connection's pipeline: the read gate, NIO's HTTP server handlers with the
+    /// WebSocket upgrader, and chatd's HTTP handler. Over the pending caps
+    /// (`limits.max_pending_connections`, `limits.max_pending_per_ip`) it is closed at once.
+    private static func configure(_ channel: any Channel, core: ServerCore) throws {
+        let settings = core.settings.current
+        let peer = channel.remoteAddress?.ipAddress ?? "?"
+        // A trusted proxy carries many clients on its one address: only the total caps it.
+        let capped = !settings.trustedProxies.isTrusted(peer)
+        if let refused = core.limits.countPending(peer: peer, capped: capped, settings: settings,
+                                                  now: NIODeadline.now().uptimeNanoseconds) {
+            core.refusedAtAccept(refused)
+            throw PendingLimitReached(reason: refused)
+        }
+        let state = ConnectionState()
+        state.pendingPeer = peer
+        channel.closeFuture.whenComplete { _ in
+            state.endPending(core.limits)
+            state.release()
+        }
+        try channel.syncOptions?.setOption(.writeBufferWaterMark, value: settings.sendBuffer)
+        state.armIdleTimer(channel: channel, timeout: settings.handshakeTimeout)
+        let upgrader = NIOWebSocketServerUpgrader(
+            maxFrameSize: settings.maxFrameBytes,
+            automaticErrorHandling: false,
+            shouldUpgrade: { channel, head in
+                // Each request of a kept-alive connection is decided afresh. The gate hands
+                // on nothing more until the upgrade is done or refused (a GET's end is parsed
+                // with its head); the idle clock runs on until the upgrade is done.
+                state.newRequest()
+                state.busy = true
+                let current = core.settings.current
+                let decision = current.gate.decide(UpgradeGate.Request(head))
+                switch decision {
+                case .accept, .reject(status: 401, _), .reject(status: 403, _):
+                    // Every attempt on /chat counts against its address, refused ones too,
+                    // which is what slows token guessing.
+                    state.address = current.trustedProxies.clientAddress(
+                        peer: channel.remoteAddress?.ipAddress ?? "?", forwardedFor: head.headers["x-forwarded-for"])
+                    state.refusal = core.limits.countUpgrade(address: state.address, total: core.hub.connections.load(ordering: .relaxed),
+                                                      settings: current, now: NIODeadline.now().uptimeNanoseconds)
+                default:
+                    break
+                }
+                guard state.refusal == nil, case let .accept(attempt) = decision, !attempt.echo || current.echoEnabled,
+                      !core.draining.load(ordering: .relaxed)
+                else {
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
+                let authenticator = current.authenticator
+                if let identity = authenticator.staticIdentity(attempt.credential) {
+                    return channel.eventLoop.makeSucceededFuture(Self.upgradeAnswer(attempt, .success(identity), settings: current, state: state))
+                }
+                guard authenticator.mayBeJWT(attempt.credential) else {
+                    return channel.eventLoop.makeSucceededFuture(Self.upgradeAnswer(attempt, .failure(.unknownToken), settings: current, state: state))
+                }
+                // A JWT: its signature is checked in a task, off the event loop.
+                let promise = channel.eventLoop.makePromise(of: Result<Identity, AuthFailure>.self)
+                promise.completeWithTask { await authenticator.identify(attempt.credential) }
+                return promise.futureResult.map { Self.upgradeAnswer(attempt, $0, settings: current, state: state) }
+            },
+            upgradePipelineHandler: { channel, head in
+                channel.eventLoop.makeCompletedFuture {
+                    let current = core.settings.current
+                    guard let session = state.session else { throw ChannelError.inappropriateOperationForState }
+                    // chatd encodes its own server frames (once per broadcast) and writes them
+                    // through a sink at the socket end of the pipeline.
+                    let ops = channel.pipeline.syncOperations
+                    let sink = FrameSink()
+                    try ops.addHandler(sink, position: .first)
+                    state.upgraded()
+                    state.endPending(core.limits)
+                    try ops.addHandler(ChatSession(session: session, address: state.address, hub: core.hub,
+                                                   moderation: core.moderation, limits: core.limits, settings: current, sink: sink))
+                    // The gate leaves last: what it still holds (frames sent right behind the
+                    // upgrade request) goes on to the frame decoder, in order.
+                    if let gate = state.gate {
+                        state.gate = nil
+                        ops.removeHandler(gate, promise: nil)
+                    }
+                    core.metrics.upgrades("accepted").increment()
+                    core.logger.debug("websocket open", metadata: ["room": "\(session.room)", "name": "\(session.name)"])
+                }
+            }
+        )
+        let completion: @Sendable (ChannelHandlerContext) -> Void = { context in
+            _ = context.pipeline.syncOperations.removeHandler(name: HTTPHandler.name)
+        }
+        let ops = channel.pipeline.syncOperations
+        try ops.configureHTTPServerPipeline(
+            withServerUpgrade: (upgraders: [upgrader], completionHandler: completion),
+            withErrorHandling: true,
+            withOutboundHeaderValidation: true,
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: settings.decoderLimits
+        )
+        // What a later upgrader needs: the handlers NIO's first one removes when it upgrades.
+        let encoder = try ops.handler(type: HTTPResponseEncoder.self)
+        let extra: [any RemovableChannelHandler] = [
+            try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self),
+            try ops.handler(type: HTTPServerPipelineHandler.self),
+            try ops.handler(type: NIOHTTPResponseHeadersValidator.self),
+            try ops.handler(type: HTTPServerProtocolErrorHandler.self),
+        ]
+        let http = HTTPHandler(server: core, state: state)
+        try ops.addHandler(http, name: HTTPHandler.name)
+        state.armUpgrade = { [weak http] in
+            guard let http else { return }
+            // NIO's upgrade handler leaves after the first request; each later request of a
+            // kept-alive connection gets a fresh one, in front of the HTTP handler.
+            guard (try? ops.context(handlerType: HTTPServerUpgradeHandler.self)) == nil else { return }
+            try? ops.addHandler(HTTPServerUpgradeHandler(upgraders: [upgrader], httpEncoder: encoder, extraHTTPHandlers: extra,
+                                                         upgradeCompletionHandler: completion),
+                                position: .before(http))
+        }
+        state.pacer = core.hub.pacer(of: channel.eventLoop)
+        let gate = HTTPReadGate(pacer: state.pacer)
+        gate.downstreamBusy = { state.busy }
+        gate.sliceStarted = { state.answeredThisSlice = false }
+        state.gate = gate
+        try ops.addHandler(gate, position: .first)
+    }
+
+    /// The upgrader's answer once the credential is resolved: headers to upgrade with (the
+    /// chosen subprotocol), or nil with the refusal left for the HTTP handler to send.
+    private static func upgradeAnswer(_ attempt: UpgradeGate.Attempt, _ identified: Result<Identity, AuthFailure>,
+                              settings: Settings, state: ConnectionState) -> HTTPHeaders? {
+        let admitted: UpgradeGate.Decision<UpgradeGate.Session> = switch identified {
+        case let .success(identity): UpgradeGate.admit(attempt, as: identity, rule: settings.rules.rule(for: attempt.room))
+        case let .failure(failure): .reject(status: 401, reason: failure.reason)
+        }
+        switch admitted {
+        case let .accept(session):
+            state.session = session
+            var headers = HTTPHeaders()
+            if attempt.subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: UpgradeGate.subprotocol) }
+            return headers
+        case let .reject(status, reason):
+            state.rejection = (status, reason)
+            return nil
+        }
+    }
+}

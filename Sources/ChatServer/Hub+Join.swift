@@ -1,0 +1,207 @@
+import ChatCore
+import NIOCore
+
+
+/// Joining and leaving rooms, and resuming: what a member is sent before anything else of
+/// the room, read from the window or, for an older `since`, from the store first.
+extension Hub {
+    /// What a joining session is sent first: the room's window, or for a resume (`since`)
+    /// exactly the messages after `since`, with `recovered` telling whether that was possible.
+    struct Welcome: Sendable {
+        var messages: [ChatMessage]
+        var recovered: Bool?
+    }
+
+    /// Messages a resume needs from before the window, read from the store before the member
+    /// enters: every stored one up to `through` (the room's last number when last read).
+    struct OlderPart: Sendable {
+        var messages: [ChatMessage] = []
+        var through: UInt64
+        /// The store could not be read, or the gap is over the resume limit: not recovered.
+        var failed = false
+    }
+
+    /// Adds a membership to its room unless the room is at `maxMembers` (0: no limit), or is
+    /// new and this node holds `maxRooms`. `done` is told on the member's loop the history
+    /// the member must be sent before anything else of the room, or why it may not join.
+    /// A held room whose window covers the resume is joined before this returns; otherwise
+    /// the store is read first, off the loop, and only this member waits for it.
+    func join(_ member: Membership, shardIndex: Int, since: UInt64?, maxMembers: Int, maxRooms: Int = .max,
+              historyWindow: Int, resumeLimit: Int, done: @escaping (Result<Welcome, ErrorCode>) -> Void) {
+        join(member, JoinRequest(shardIndex: shardIndex, since: since, maxMembers: maxMembers, maxRooms: maxRooms,
+                                 historyWindow: historyWindow, resumeLimit: resumeLimit), done: done)
+    }
+
+    struct JoinRequest: Sendable {
+        var shardIndex: Int
+        var since: UInt64?
+        var maxMembers: Int
+        var maxRooms: Int
+        var historyWindow: Int
+        var resumeLimit: Int
+    }
+
+    private func join(_ member: Membership, _ request: JoinRequest, done: @escaping (Result<Welcome, ErrorCode>) -> Void) {
+        let loop = shards[request.shardIndex].loop
+        let bound = NIOLoopBound((member: member, done: done), eventLoop: loop)
+        withRoom(member.room, historyWindow: request.historyWindow, maxRooms: request.maxRooms) { [self] found in
+            let onLoop: @Sendable (@escaping @Sendable () -> Void) -> Void = { body in
+                if loop.inEventLoop { body() } else { loop.execute(body) }
+            }
+            switch found {
+            case let .success(room):
+                room.lock.withLock { room.entering += 1 }
+                onLoop { self.enter(room, bound.value.member, request, older: nil, done: bound.value.done) }
+            case let .failure(refusal):
+                let code: ErrorCode = refusal == .full ? .serverFull : .unavailable
+                onLoop { bound.value.done(.failure(code)) }
+            }
+        }
+    }
+
+    /// Joins a room this node holds, on the member's loop. Asks for the room again when it
+    /// was let go before its lock was taken; reads the store first when a resume needs it.
+    private func enter(_ room: Room, _ member: Membership, _ request: JoinRequest, older: OlderPart?,
+                       done: @escaping (Result<Welcome, ErrorCode>) -> Void) {
+        let name = member.session.name
+        let shardIndex = request.shardIndex
+        enum Entered { case retired, full, read(after: UInt64), entered([ChatMessage], UInt64, Int) }
+        let entered: Entered = room.lock.withLock {
+            room.entering -= 1
+            if room.retired { return .retired }
+            if request.maxMembers > 0 && room.total >= request.maxMembers { return .full }
+            if let since = request.since, let after = storeGapLocked(room, since: since, older: older, limit: request.resumeLimit) {
+                room.entering += 1  // still on its way in
+                return .read(after: after)
+            }
+            room.perShard[shardIndex] += 1
+            room.localMembers += 1
+            // Deliveries already queued for this loop carry older epochs and skip the newcomer:
+            // it gets those messages from the history snapshot instead, exactly once.
+            member.joinEpoch = room.epoch
+            let snapshot = Entered.entered(room.history.messages, storedSeqLocked(room), room.localMembers)
+            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) joined", online: room.total))
+            return snapshot
+        }
+        let (window, lastSeq, local): ([ChatMessage], UInt64, Int)
+        switch entered {
+        case .retired:
+            return join(member, request, done: done)
+        case .full:
+            retireIfIdle(room)
+            return done(.failure(.roomFull))
+        case let .read(after):
+            // Read off the loop, then try again: what arrived meanwhile is read too, until the
+            // window and what was read meet (or the store fails: not recovered).
+            let loop = shards[shardIndex].loop
+            let bound = NIOLoopBound((member: member, done: done), eventLoop: loop)
+            Task {
+                let part = await readPart(room, after: after, adding: older, since: request.since ?? 0, limit: request.resumeLimit)
+                loop.execute { self.enter(room, bound.value.member, request, older: part, done: bound.value.done) }
+            }
+            return
+        case let .entered(w, s, l): (window, lastSeq, local) = (w, s, l)
+        }
+        tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) joined"))
+        member.entered = room
+        shards[shardIndex].shard.value.add(member)
+        guard let since = request.since else { return done(.success(Welcome(messages: window, recovered: nil))) }
+        done(.success(Self.resume(since: since, window: window, lastSeq: lastSeq, older: older)))
+    }
+
+    /// Where a resume from `since` must read the store from, or nil when the window (with
+    /// what was read already) reaches back far enough, or the gap is over `limit`. In a
+    /// cluster the client may also have seen numbers this node has not delivered yet: the
+    /// first read then catches up. Call under the room's lock.
+    private func storeGapLocked(_ room: Room, since: UInt64, older: OlderPart?, limit: Int) -> UInt64? {
+        guard store != nil, older?.failed != true else { return nil }
+        if older == nil, storeNumbersMessages, since > room.seq { return since }
+        let known = older?.through ?? since
+        let last = storedSeqLocked(room)
+        guard known < last, since < last, last - since <= UInt64(clamping: limit) else { return nil }
+        return (room.history.first?.seq ?? .max) > known + 1 ? known : nil
+    }
+
+    /// The last number of a room that the store holds and the window has seen: in a cluster
+    /// the last delivered here; on one node the last committed (later ones are still in the
+    /// committer, and reach a new member live).
+    private func storedSeqLocked(_ room: Room) -> UInt64 {
+        storeNumbersMessages || store == nil ? room.seq : room.committed
+    }
+
+    /// `older` with the stored messages after `after` added, up to the room's last number now.
+    private func readPart(_ room: Room, after: UInt64, adding older: OlderPart?, since: UInt64, limit: Int) async -> OlderPart {
+        if older == nil { await catchUpIfBehind(room, since: since) }
+        var part = older ?? OlderPart(through: after)
+        let lastSeq = room.lock.withLock { storedSeqLocked(room) }
+        guard after < lastSeq else {
+            part.through = max(part.through, lastSeq)
+            return part
+        }
+        guard let store, lastSeq - min(since, lastSeq) <= UInt64(clamping: limit),
+              let rows = try? await store.messages(room: room.name, after: after, limit: Int(lastSeq - after))
+        else {
+            part.failed = true
+            return part
+        }
+        part.messages += rows
+        part.through = lastSeq
+        return part
+    }
+
+    /// The messages after `since`: from the window when it reaches back far enough, else with
+    /// the older part read from the store (it is immutable, so reading it before the window's
+    /// snapshot is safe, as long as nothing between the two went unread).
+    static func resume(since: UInt64, window: [ChatMessage], lastSeq: UInt64, older: OlderPart?) -> Welcome {
+        if since > lastSeq { return Welcome(messages: window, recovered: false) }  // a sequence this room never had
+        if since == lastSeq { return Welcome(messages: [], recovered: true) }
+        if let first = window.first, first.seq <= since + 1 {
+            return Welcome(messages: window.filter { $0.seq > since }, recovered: true)
+        }
+        // More arrived after the read than the window holds: a stretch nobody read.
+        guard let older, !older.failed, (window.first?.seq ?? lastSeq + 1) <= older.through + 1 else {
+            return Welcome(messages: window, recovered: false)
+        }
+        let upTo = window.first?.seq ?? (lastSeq + 1)
+        let merged = older.messages.filter { $0.seq < upTo } + window
+        // Exact or nothing: a hole (a message deleted meanwhile is a known hole) means not recovered.
+        return Welcome(messages: merged, recovered: merged.first.map { $0.seq == since + 1 } ?? false)
+    }
+
+    /// A resume on request (`history` with `since`), for a connection already in the room.
+    func catchUp(in room: Room, since: UInt64, limit: Int) async -> Welcome {
+        var older: OlderPart?
+        while true {
+            let (after, window, lastSeq) = room.lock.withLock {
+                (storeGapLocked(room, since: since, older: older, limit: limit), room.history.messages, storedSeqLocked(room))
+            }
+            guard let after else { return Self.resume(since: since, window: window, lastSeq: lastSeq, older: older) }
+            older = await readPart(room, after: after, adding: older, since: since, limit: limit)
+        }
+    }
+
+    /// Older messages on request (`history` with `before`).
+    func older(room: String, before: UInt64, limit: Int) async -> [ChatMessage] {
+        guard let store else {
+            guard let room = existingRoom(room) else { return [] }
+            return room.lock.withLock { Array(room.history.messages.filter { $0.seq < before }.suffix(limit)) }
+        }
+        return (try? await store.messages(room: room, before: before, limit: limit)) ?? []
+    }
+
+    /// Removes a membership from its room and tells the others. Runs on the session's loop.
+    func leave(_ member: Membership, shardIndex: Int) {
+        shards[shardIndex].shard.value.remove(member)
+        guard let room = member.entered else { return }
+        member.entered = nil
+        let name = member.session.name
+        let local = room.lock.withLock {
+            room.perShard[shardIndex] -= 1
+            room.localMembers -= 1
+            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) left", online: room.total))
+            return room.localMembers
+        }
+        tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) left"))
+        if local == 0 { retireIfIdle(room) }
+    }
+}
