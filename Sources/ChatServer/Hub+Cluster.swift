@@ -24,53 +24,30 @@ extension Hub {
 
     /// Delivers a room's messages up to `through` in sequence order, each exactly once,
     /// whatever order this node's commits and other nodes' notifications arrive in: what is
-    /// missing is read from the store. Runs on the store queue, the only place where a
-    /// shared room's `seq` (the last delivered here) advances.
+    /// missing is read from the store (the decisions are `InOrderDelivery`'s). Runs on the
+    /// store queue, the only place where a shared room's `seq` (the last delivered here)
+    /// advances.
     func deliverInOrder(_ room: Room, _ messages: [ChatMessage], through: UInt64) async {
-        let unsynced = room.lock.withLock { () -> Bool in
-            guard !room.synced else { return false }
-            // Not the whole table since 0 as if it were news: from here on.
-            room.synced = true
-            for message in messages.sorted(by: { $0.seq < $1.seq }) where message.seq > room.seq {
-                room.seq = message.seq
-                room.history.append(message)
-                broadcastLocked(room, event: .message(message))
+        var sequence = room.lock.withLock { InOrderDelivery(delivered: room.seq, synced: room.synced) }
+        let ready: [ChatMessage]
+        switch sequence.notified(messages, through: through) {
+        case let .deliver(now):
+            ready = now
+        case var .read(gap):
+            while let after = gap.next {
+                gap.add(try? await store?.messages(room: room.name, after: after, limit: InOrderDelivery.page))
             }
-            room.seq = max(room.seq, through)
-            return true
-        }
-        if unsynced { return }
-        let delivered = room.lock.withLock { room.seq }
-        guard through > delivered else { return }
-        var ready = messages.filter { $0.seq > delivered }.sorted { $0.seq < $1.seq }
-        let complete = ready.first?.seq == delivered + 1 && ready.last?.seq == through
-            && zip(ready, ready.dropFirst()).allSatisfy { $1.seq == $0.seq + 1 }
-        var reachedThrough = true
-        if !complete {
-            ready = []
-            var after = delivered
-            let page = 1000
-            while after < through {
-                guard let rows = try? await store?.messages(room: room.name, after: after, limit: page) else {
-                    // Delivered up to what was read; the next notification or resync retries.
-                    metrics.errors("cluster_read_failed").increment()
-                    reachedThrough = false
-                    break
-                }
-                let inRange = rows.filter { $0.seq <= through }
-                ready += inRange
-                guard rows.count == page, inRange.count == rows.count, let last = rows.last else { break }
-                after = last.seq
-            }
+            if !gap.isComplete { metrics.errors("cluster_read_failed").increment() }
+            ready = sequence.finish(gap)
         }
         room.lock.withLock {
+            room.synced = sequence.synced
             for message in ready where message.seq > room.seq {
                 room.seq = message.seq
                 room.history.append(message)
                 broadcastLocked(room, event: .message(message))
             }
-            // Numbers without a row were deleted before they reached this node: passed over.
-            if reachedThrough { room.seq = max(room.seq, through) }
+            room.seq = max(room.seq, sequence.delivered)
         }
     }
 

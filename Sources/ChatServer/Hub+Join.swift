@@ -1,25 +1,11 @@
 import ChatCore
 import NIOCore
 
-
 /// Joining and leaving rooms, and resuming: what a member is sent before anything else of
 /// the room, read from the window or, for an older `since`, from the store first.
 extension Hub {
-    /// What a joining session is sent first: the room's window, or for a resume (`since`)
-    /// exactly the messages after `since`, with `recovered` telling whether that was possible.
-    struct Welcome: Sendable {
-        var messages: [ChatMessage]
-        var recovered: Bool?
-    }
-
-    /// Messages a resume needs from before the window, read from the store before the member
-    /// enters: every stored one up to `through` (the room's last number when last read).
-    struct OlderPart: Sendable {
-        var messages: [ChatMessage] = []
-        var through: UInt64
-        /// The store could not be read, or the gap is over the resume limit: not recovered.
-        var failed = false
-    }
+    typealias Welcome = ResumePlan.Welcome
+    typealias OlderPart = ResumePlan.OlderPart
 
     /// Adds a membership to its room unless the room is at `maxMembers` (0: no limit), or is
     /// new and this node holds `maxRooms`. `done` is told on the member's loop the history
@@ -106,20 +92,18 @@ extension Hub {
         member.entered = room
         shards[shardIndex].shard.value.add(member)
         guard let since = request.since else { return done(.success(Welcome(messages: window, recovered: nil))) }
-        done(.success(Self.resume(since: since, window: window, lastSeq: lastSeq, older: older)))
+        done(.success(ResumePlan.welcome(since: since, window: window, lastSeq: lastSeq, older: older)))
     }
 
-    /// Where a resume from `since` must read the store from, or nil when the window (with
-    /// what was read already) reaches back far enough, or the gap is over `limit`. In a
-    /// cluster the client may also have seen numbers this node has not delivered yet: the
-    /// first read then catches up. Call under the room's lock.
+    /// `ResumePlan.readNeeded` for this room now. Call under the room's lock.
     private func storeGapLocked(_ room: Room, since: UInt64, older: OlderPart?, limit: Int) -> UInt64? {
-        guard store != nil, older?.failed != true else { return nil }
-        if older == nil, storeNumbersMessages, since > room.seq { return since }
-        let known = older?.through ?? since
-        let last = storedSeqLocked(room)
-        guard known < last, since < last, last - since <= UInt64(clamping: limit) else { return nil }
-        return (room.history.first?.seq ?? .max) > known + 1 ? known : nil
+        ResumePlan.readNeeded(since: since, older: older, limit: limit, room: resumeViewLocked(room))
+    }
+
+    /// The room as a resume sees it. Call under the room's lock.
+    private func resumeViewLocked(_ room: Room) -> ResumePlan.Room {
+        ResumePlan.Room(windowFirst: room.history.first?.seq, lastStored: storedSeqLocked(room), delivered: room.seq,
+                        hasStore: store != nil, storeNumbersMessages: storeNumbersMessages)
     }
 
     /// The last number of a room that the store holds and the window has seen: in a cluster
@@ -132,40 +116,14 @@ extension Hub {
     /// `older` with the stored messages after `after` added, up to the room's last number now.
     private func readPart(_ room: Room, after: UInt64, adding older: OlderPart?, since: UInt64, limit: Int) async -> OlderPart {
         if older == nil { await catchUpIfBehind(room, since: since) }
-        var part = older ?? OlderPart(through: after)
-        let lastSeq = room.lock.withLock { storedSeqLocked(room) }
-        guard after < lastSeq else {
-            part.through = max(part.through, lastSeq)
+        let lastStored = room.lock.withLock { storedSeqLocked(room) }
+        switch ResumePlan.nextRead(older: older, after: after, lastStored: lastStored, since: since, limit: limit) {
+        case let .done(part):
             return part
+        case let .read(after, count):
+            let rows = try? await store?.messages(room: room.name, after: after, limit: count)
+            return ResumePlan.adding(rows, to: older, after: after, through: lastStored)
         }
-        guard let store, lastSeq - min(since, lastSeq) <= UInt64(clamping: limit),
-              let rows = try? await store.messages(room: room.name, after: after, limit: Int(lastSeq - after))
-        else {
-            part.failed = true
-            return part
-        }
-        part.messages += rows
-        part.through = lastSeq
-        return part
-    }
-
-    /// The messages after `since`: from the window when it reaches back far enough, else with
-    /// the older part read from the store (it is immutable, so reading it before the window's
-    /// snapshot is safe, as long as nothing between the two went unread).
-    static func resume(since: UInt64, window: [ChatMessage], lastSeq: UInt64, older: OlderPart?) -> Welcome {
-        if since > lastSeq { return Welcome(messages: window, recovered: false) }  // a sequence this room never had
-        if since == lastSeq { return Welcome(messages: [], recovered: true) }
-        if let first = window.first, first.seq <= since + 1 {
-            return Welcome(messages: window.filter { $0.seq > since }, recovered: true)
-        }
-        // More arrived after the read than the window holds: a stretch nobody read.
-        guard let older, !older.failed, (window.first?.seq ?? lastSeq + 1) <= older.through + 1 else {
-            return Welcome(messages: window, recovered: false)
-        }
-        let upTo = window.first?.seq ?? (lastSeq + 1)
-        let merged = older.messages.filter { $0.seq < upTo } + window
-        // Exact or nothing: a hole (a message deleted meanwhile is a known hole) means not recovered.
-        return Welcome(messages: merged, recovered: merged.first.map { $0.seq == since + 1 } ?? false)
     }
 
     /// A resume on request (`history` with `since`), for a connection already in the room.
@@ -175,7 +133,7 @@ extension Hub {
             let (after, window, lastSeq) = room.lock.withLock {
                 (storeGapLocked(room, since: since, older: older, limit: limit), room.history.messages, storedSeqLocked(room))
             }
-            guard let after else { return Self.resume(since: since, window: window, lastSeq: lastSeq, older: older) }
+            guard let after else { return ResumePlan.welcome(since: since, window: window, lastSeq: lastSeq, older: older) }
             older = await readPart(room, after: after, adding: older, since: since, limit: limit)
         }
     }
