@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "ChatCluster",
             dependencies: [
-                "ChatCore", "ChatConfig", "ChatControl", "ChatStore",
+                "ChatCore", "ChatConfig", "ChatStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,5 +1,4 @@
 public import ChatConfig
-public import ChatControl
 import Dispatch
 import Foundation
 public import Logging
@@ -93,9 +92,9 @@ public final class ClusterBus: Sendable {
     }
 
     /// For `chatctl status` and the metrics.
-    public var status: ClusterInfo {
+    public var status: ClusterStatus {
         state.withLockedValue { s in
-            ClusterInfo(node: node, database: url.redacted, databaseConnected: store.isConnected, listening: s.listening,
+            ClusterStatus(node: node, database: url.redacted, databaseConnected: store.isConnected, listening: s.listening,
                         lagSeconds: s.lag, reconnects: s.reconnects, peers: s.peers.keys.sorted())
         }
     }
@@ -238,4 +237,19 @@ public final class ClusterBus: Sendable {
             outbox.yield(String(decoding: json, as: UTF8.self))
         }
     }
+}
+
+/// A cluster node's view: its id, its database connection and its listener.
+public struct ClusterStatus: Sendable, Equatable {
+    public var node: String
+    /// The database URL without its password.
+    public var database: String
+    public var databaseConnected: Bool
+    /// The LISTEN connection is up.
+    public var listening: Bool
+    /// Seconds this node's last heartbeat took to come back through its listener.
+    public var lagSeconds: Double?
+    public var reconnects: Int
+    /// Other nodes heard from within the node timeout.
+    public var peers: [String]
 }

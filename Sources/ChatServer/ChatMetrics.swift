@@ -1,4 +1,4 @@
-import ChatControl
+import ChatCluster
 import CoreMetrics
 import NIOConcurrencyHelpers
 import Prometheus
@@ -23,7 +23,7 @@ final class ChatMetrics: Sendable {
     /// Events the server published into rooms (API, chatctl).
     let published: CoreMetrics.Counter
     /// In a cluster: the bus's state, read at each scrape into the gauges below.
-    let cluster = NIOLockedValueBox<(@Sendable () -> ClusterInfo)?>(nil)
+    let cluster = NIOLockedValueBox<(@Sendable () -> ClusterStatus)?>(nil)
     private let reconnectsSeen = NIOLockedValueBox(0)
 
     init() {
@@ -75,7 +75,7 @@ final class ChatMetrics: Sendable {
         return registry.emitToBuffer()
     }
 
-    private func record(_ status: ClusterInfo) {
+    private func record(_ status: ClusterStatus) {
         CoreMetrics.Gauge(label: "chatd_cluster_database_up", factory: factory).record(status.databaseConnected ? 1 : 0)
         CoreMetrics.Gauge(label: "chatd_cluster_listener_up", factory: factory).record(status.listening ? 1 : 0)
         CoreMetrics.Gauge(label: "chatd_cluster_listener_lag_seconds", factory: factory).record(status.lagSeconds ?? 0)

@@ -1,5 +1,4 @@
 import ChatConfig
-public import ChatControl
 public import ChatCore
 import Foundation
 import Logging
@@ -8,12 +7,12 @@ import NIOCore
 /// What an operator can ask of a running chatd (the control socket, `chatctl`, the tests):
 /// reports, server push, moderation.
 extension ChatServer {
-    public func status() -> StatusInfo {
+    public func status() -> ServerStatus {
         let s = state.withLockedValue { $0 }
-        return StatusInfo(
+        return ServerStatus(
             version: options.version, pid: getpid(), uptimeSeconds: Date().timeIntervalSince(s.started),
             configPath: options.configPath, configGeneration: s.generation, connections: connectionCount,
-            rooms: core.hub.roomInfos().filter { $0.online > 0 }.count,
+            rooms: core.hub.roomSummaries().filter { $0.members > 0 }.count,
             messagesIn: core.hub.messagesIn.load(ordering: .relaxed), messagesOut: core.hub.framesOut.load(ordering: .relaxed),
             ready: core.ready.load(ordering: .relaxed), lastReload: s.lastReload,
             cluster: bus?.status)
@@ -21,18 +20,18 @@ extension ChatServer {
 
     /// The `STATUS=` line for systemd.
     func statusLine() -> String {
-        let rooms = core.hub.roomInfos().filter { $0.online > 0 }.count
+        let rooms = core.hub.roomSummaries().filter { $0.members > 0 }.count
         let generation = state.withLockedValue { $0.generation }
         // The housekeeper keeps this line current during a drain too (it stops after the chat door).
         let draining = core.draining.load(ordering: .relaxed) ? "draining: " : ""
         return "STATUS=\(draining)\(connectionCount) connections, \(rooms) rooms, config generation \(generation)"
     }
 
-    public func connections(room: String?) async -> [ConnectionInfo] {
+    public func connections(room: String?) async -> [ConnectionSummary] {
         await core.hub.onEveryLoop { $0.connections(room: room) }.flatMap { $0 }.sorted { $0.connectedSeconds > $1.connectedSeconds }
     }
 
-    public func rooms() -> [RoomInfo] { core.hub.roomInfos() }
+    public func rooms() -> [RoomSummary] { core.hub.roomSummaries() }
 
     /// Closes matching connections with 1008 and `reason`; returns how many.
     public func kick(connection: String?, user: String?, reason: String) async -> Int {
@@ -57,11 +56,11 @@ extension ChatServer {
     // MARK: Moderation
 
     /// Deletes a message as an operator; members get `deleted`.
-    public func deleteMessage(room: String, seq: UInt64, actor: String, reason: String) async -> Result<Void, ControlError> {
+    public func deleteMessage(room: String, seq: UInt64, actor: String, reason: String) async -> Result<Void, OperationFailure> {
         switch await core.moderation.delete(room: room, seq: seq, actor: actor, reason: reason, allowed: { _ in true }) {
         case .deleted: return .success(())
-        case .notFound, .forbidden: return .failure(ControlError(code: "not_found", message: "no message \(seq) in room \(room)"))
-        case let .failed(why): return .failure(ControlError(code: "failed", message: why))
+        case .notFound, .forbidden: return .failure(.notFound("no message \(seq) in room \(room)"))
+        case let .failed(why): return .failure(.failed(why))
         }
     }
 
@@ -78,7 +77,7 @@ extension ChatServer {
         await core.moderation.unmute(user, actor: actor, reason: reason)
     }
 
-    public func purge(user: String, actor: String, reason: String) async -> Result<Int, ControlError> {
+    public func purge(user: String, actor: String, reason: String) async -> Result<Int, OperationFailure> {
         await core.moderation.purge(sender: user, actor: actor, reason: reason)
     }
 

@@ -1,5 +1,4 @@
 public import ChatConfig
-public import ChatControl
 import ChatCore
 import ChatAuth
 import Foundation
@@ -12,7 +11,7 @@ import Systemd
 extension ChatServer {
     /// Re-reads the config file and applies it atomically, or keeps the old one and says why.
     /// Reloads are serialised; SIGHUP and `chatctl reload` both come here.
-    public func reload() async -> ReloadResult {
+    public func reload() async -> ReloadOutcome {
         let loaded: Result<Config, ConfigError>
         do {
             loaded = .success(try ConfigLoader.load(path: options.configPath, environment: options.environment))
@@ -23,7 +22,7 @@ extension ChatServer {
     }
 
     /// Applies `config` as a reload would (tests use this to skip the file).
-    public func reload(to config: Result<Config, ConfigError>) async -> ReloadResult {
+    public func reload(to config: Result<Config, ConfigError>) async -> ReloadOutcome {
         await withCheckedContinuation { continuation in
             reloadQueue.async { [self] in
                 continuation.resume(returning: applyReload(config))
@@ -31,7 +30,7 @@ extension ChatServer {
         }
     }
 
-    private func applyReload(_ loaded: Result<Config, ConfigError>) -> ReloadResult {
+    private func applyReload(_ loaded: Result<Config, ConfigError>) -> ReloadOutcome {
         options.notify?(Systemd.reloadingMessage())
         defer { options.notify?("READY=1\n\(statusLine())") }
         let now = Date().timeIntervalSince1970
@@ -75,7 +74,7 @@ extension ChatServer {
         let revoked = core.hub.shards.reduce(0) { total, ref in
             total + ((try? ref.loop.submit { ref.shard.value.applyReload(settings) }.wait()) ?? 0)
         }
-        let result = ReloadResult(ok: true, at: now, generation: generation + 1, error: nil,
+        let result = ReloadOutcome(ok: true, at: now, generation: generation + 1, error: nil,
                                   applied: diff.applied, needsRestart: diff.needsRestart, revoked: revoked)
         state.withLockedValue {
             $0.config = effective
@@ -93,8 +92,8 @@ extension ChatServer {
         return result
     }
 
-    private func fail(now: Double, generation: Int, error: String) -> ReloadResult {
-        let result = ReloadResult(ok: false, at: now, generation: generation, error: error, applied: [], needsRestart: [], revoked: 0)
+    private func fail(now: Double, generation: Int, error: String) -> ReloadOutcome {
+        let result = ReloadOutcome(ok: false, at: now, generation: generation, error: error, applied: [], needsRestart: [], revoked: 0)
         state.withLockedValue { $0.lastReload = result }
         core.metrics.reloads("failed").increment()
         core.logger.error("reload failed, keeping the running configuration: \(error)")

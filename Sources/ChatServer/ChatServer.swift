@@ -1,5 +1,4 @@
 public import ChatConfig
-import ChatControl
 import ChatCore
 import ChatAuth
 import ChatCluster
@@ -69,7 +68,7 @@ public final class ChatServer: Sendable {
     struct RuntimeState {
         var config: Config
         var generation = 1
-        var lastReload: ReloadResult?
+        var lastReload: ReloadOutcome?
         let started = Date()
     }
 

@@ -227,11 +227,11 @@ enum ControlCommands {
         let reason = request.reason ?? ""
         switch request.command {
         case .status:
-            response.status = server.status()
+            response.status = StatusInfo(server.status())
         case .connections:
-            response.connections = await server.connections(room: request.room)
+            response.connections = await server.connections(room: request.room).map(ConnectionInfo.init)
         case .rooms:
-            response.rooms = server.rooms()
+            response.rooms = server.rooms().map(RoomInfo.init)
         case .kick:
             guard request.connection != nil || request.user != nil else {
                 return .failure("bad_request", "kick needs a connection id or a user name")
@@ -250,7 +250,7 @@ enum ControlCommands {
             }
             switch await server.deleteMessage(room: room, seq: seq, actor: actor, reason: reason) {
             case .success: response.deleted = 1
-            case let .failure(error): return ControlResponse(ok: false, error: error)
+            case let .failure(error): return ControlResponse(ok: false, error: ControlError(error))
             }
         case .mute:
             guard let user = request.user else { return .failure("bad_request", "mute needs a user name") }
@@ -267,7 +267,7 @@ enum ControlCommands {
             guard let user = request.user else { return .failure("bad_request", "purge-user needs a user name") }
             switch await server.purge(user: user, actor: actor, reason: reason) {
             case let .success(count): response.deleted = count
-            case let .failure(error): return ControlResponse(ok: false, error: error)
+            case let .failure(error): return ControlResponse(ok: false, error: ControlError(error))
             }
         case .audit:
             response.audit = await server.auditLog(since: request.since ?? 0)
@@ -293,7 +293,7 @@ enum ControlCommands {
             }
         case .reload:
             let result = await server.reload()
-            response.reload = result
+            response.reload = ReloadResult(result)
             if !result.ok {
                 response.ok = false
                 response.error = ControlError(code: "reload_failed", message: result.error ?? "reload failed")

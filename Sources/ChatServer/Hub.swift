@@ -1,5 +1,4 @@
 import ChatCluster
-import ChatControl
 import ChatCore
 import ChatStore
 import Logging
@@ -243,11 +242,11 @@ final class Hub: Sendable {
     }
 
     /// Rooms with members or history, with their online counts and last sequence numbers.
-    func roomInfos() -> [RoomInfo] {
+    func roomSummaries() -> [RoomSummary] {
         let all = rooms.withLockedValue { Array($0.values) }
         return all.map { room in
-            room.lock.withLock { RoomInfo(name: room.name, online: room.total, lastSeq: room.seq) }
-        }.filter { $0.online > 0 || $0.lastSeq > 0 }.sorted { $0.name < $1.name }
+            room.lock.withLock { RoomSummary(name: room.name, members: room.total, lastSeq: room.seq) }
+        }.filter { $0.members > 0 || $0.lastSeq > 0 }.sorted { $0.name < $1.name }
     }
 
     /// Applies a new history window size to every room.

@@ -1,4 +1,3 @@
-import ChatControl
 import ChatCore
 import NIOCore
 
@@ -158,10 +157,10 @@ final class LoopShard {
         sessions.values.reduce(0) { $0 + ($1.answers(to: user) ? 1 : 0) }
     }
 
-    func connections(room: String?) -> [ConnectionInfo] {
+    func connections(room: String?) -> [ConnectionSummary] {
         let now = NIODeadline.now()
         return sessions.values.filter { room == nil || $0.isMember(of: room!) }.map { s in
-            ConnectionInfo(id: s.id, name: s.name, user: s.echo ? nil : UserTarget.shown(userKey: s.identity.userKey, authorKey: s.authorKey), room: s.echo ? "(echo)" : s.roomList.joined(separator: ","), address: s.address,
+            ConnectionSummary(id: s.id, name: s.name, user: s.echo ? nil : UserTarget.shown(userKey: s.identity.userKey, authorKey: s.authorKey), room: s.echo ? "(echo)" : s.roomList.joined(separator: ","), address: s.address,
                            connectedSeconds: Double((now - s.connectedAt).nanoseconds) / 1e9)
         }
     }

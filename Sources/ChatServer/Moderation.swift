@@ -1,4 +1,3 @@
-import ChatControl
 import ChatCore
 import ChatStore
 import Foundation
@@ -90,8 +89,8 @@ final class Moderation: Sendable {
     }
 
     /// Erases every message sent under `name`; returns how many.
-    func purge(sender name: String, actor: String, reason: String) async -> Result<Int, ControlError> {
-        guard let store = hub.store else { return .failure(ControlError(code: "failed", message: "no history store")) }
+    func purge(sender name: String, actor: String, reason: String) async -> Result<Int, OperationFailure> {
+        guard let store = hub.store else { return .failure(.failed("no history store")) }
         return await hub.onStoreQueue { [self] in
             do {
                 let removed = try await store.purge(sender: name)
@@ -99,7 +98,7 @@ final class Moderation: Sendable {
                 await record(actor: actor, action: "purge-user", target: "\(name): \(removed.count) messages", reason: reason)
                 return .success(removed.count)
             } catch {
-                return .failure(ControlError(code: "failed", message: "\(error)"))
+                return .failure(.failed("\(error)"))
             }
         }
     }

@@ -1,6 +1,5 @@
 import ChatClient
 import ChatConfig
-import ChatControl
 import ChatServer
 import Foundation
 import Testing
@@ -184,6 +183,6 @@ import Testing
     }
 }
 
-private extension ReloadResult {
+private extension ReloadOutcome {
     var isEmptyChange: Bool { applied.isEmpty && needsRestart.isEmpty }
 }

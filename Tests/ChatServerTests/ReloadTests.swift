@@ -1,6 +1,6 @@
 import ChatClient
 import ChatConfig
-import ChatControl
+import ChatServer
 import Foundation
 import Testing
 
@@ -125,7 +125,7 @@ import Testing
         _ = try await c.nextJSON(type: "message")
         let status = s.server.status()
         #expect(status.connections == 1 && status.rooms == 1 && status.messagesIn == 1 && status.ready)
-        #expect(s.server.rooms() == [RoomInfo(name: "r9", online: 1, lastSeq: 1)])
+        #expect(s.server.rooms() == [RoomSummary(name: "r9", members: 1, lastSeq: 1)])
         let metrics = s.server.metricsText()
         #expect(metrics.contains("chatd_messages_received_total 1"))
         #expect(metrics.contains("chatd_upgrades_total{result=\"accepted\"} 1"))
