@@ -42,7 +42,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     private var shardIndex = 0
     private var started = false
     private var closing = false
-    private var awaitingPong = false
+    private var heartbeat = Heartbeat()
     /// Pongs written in this read pass. Past `pongsPerRead` (or once the socket is behind)
     /// only the newest ping of the pass is answered, at its end (RFC 6455 5.5.3: answering
     /// the most recent ping is enough): a ping flood costs one pong per read, not one per ping.
@@ -283,28 +283,17 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// connection: idle connections cost less memory.)
     func heartbeatTick() {
         guard let context, started, !echo, !closing else { return }
-        if awaitingPong {
-            context.close(promise: nil)
-            return
-        }
-        awaitingPong = true
-        pingPayload = Self.randomPingPayload()
-        sink.write(ServerFrame.encode(opcode: .ping, payload: pingPayload, allocator: context.channel.allocator), flush: true)
-    }
-
-    /// Heartbeat pings carry 8 random bytes, and only a pong echoing the latest ping's counts:
-    /// a client that reads nothing can neither know nor guess them, so it cannot stay alive
-    /// by sending pongs of its own (RFC 6455 5.5.3 lets it send them; they are not an answer).
-    private var pingPayload: [UInt8] = []
-
-    static func randomPingPayload() -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        let value = generator.next() as UInt64
-        return (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
+        switch heartbeat.tick(random: { generator.next() }) {
+        case .terminate:
+            context.close(promise: nil)
+        case let .ping(payload):
+            sink.write(ServerFrame.encode(opcode: .ping, payload: payload, allocator: context.channel.allocator), flush: true)
+        }
     }
 
     private func receivedPong(_ payload: ByteBuffer) {
-        if awaitingPong && payload.readableBytesView.elementsEqual(pingPayload) { awaitingPong = false }
+        heartbeat.pong(payload.readableBytesView)
     }
 
     // MARK: Outbound
@@ -727,31 +716,8 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answers a client's close with the same code (RFC 6455 5.5.1), or with 1002/1007 when
     /// the close frame itself is malformed.
     private func receivedClose(_ payload: ByteBuffer) {
-        var payload = payload
-        guard payload.readableBytes > 0 else {
-            close(rawCode: CloseCode.normal.rawValue, reason: "")
-            return
-        }
-        guard payload.readableBytes >= 2, let code = payload.readInteger(as: UInt16.self) else {
-            close(code: .protocolError, reason: "malformed close frame")
-            return
-        }
-        guard Self.isValidReceivedCloseCode(code) else {
-            close(code: .protocolError, reason: "invalid close code")
-            return
-        }
-        guard String(validating: payload.readableBytesView, as: UTF8.self) != nil else {
-            close(code: .invalidPayload, reason: "close reason is not valid UTF-8")
-            return
-        }
-        close(rawCode: code, reason: "")
-    }
-
-    static func isValidReceivedCloseCode(_ code: UInt16) -> Bool {
-        switch code {
-        case 1000...1003, 1007...1011, 3000...4999: return true
-        default: return false
-        }
+        let answer = CloseHandshake.answer(toClose: payload.readableBytesView)
+        close(rawCode: answer.code, reason: answer.reason)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
