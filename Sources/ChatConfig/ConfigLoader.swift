@@ -35,7 +35,7 @@ public enum ConfigLoader {
         } catch {
             throw ConfigError(kind: .syntax, file: file, line: nil, key: nil, message: "TOML syntax error: \(error)")
         }
-        var reader = TableReader(file: file, lines: KeyLines(text: text))
+        let reader = TableReader(file: file, lines: KeyLines(text: text))
         var config = Config()
         try reader.read(table, into: &config)
         try Validation.check(config, file: file, lines: reader.lines)

@@ -1,124 +1,27 @@
 import ChatCore
 import TOMLKit
 
-/// Walks the parsed TOML against chatd's schema: every section and key must be known and
+/// Walks the parsed TOML against `ConfigKeys`: every section and key must be known and
 /// of the right type. Ranges are checked afterwards by `Validation`, on the whole value.
 struct TableReader {
     let file: String
     let lines: KeyLines
 
-    typealias Apply = @Sendable (inout TableReader, any TOMLValueConvertible, String, inout Config) throws(ConfigError) -> Void
-
-    /// section -> key -> how to read it. The single source of truth for the key set; the
-    /// man page test compares against `ConfigSchema.keys`.
-    static let schema: [String: [String: Apply]] = [
-        "server": [
-            "listen": { r, v, k, c throws(ConfigError) in c.server.listen = try r.listenList(v, k) },
-            "web_root": { r, v, k, c throws(ConfigError) in c.server.webRoot = try r.string(v, k) },
-            "echo_endpoint": { r, v, k, c throws(ConfigError) in c.server.echoEndpoint = try r.bool(v, k) },
-            "trusted_proxies": { r, v, k, c throws(ConfigError) in c.server.trustedProxies = try r.stringList(v, k) },
-            "drain_seconds": { r, v, k, c throws(ConfigError) in c.server.drainSeconds = try r.number(v, k) },
-            "threads": { r, v, k, c throws(ConfigError) in c.server.threads = try r.int(v, k) },
-        ],
-        "retention": [
-            "max_messages": { r, v, k, c throws(ConfigError) in c.retention.defaults.maxMessages = try r.int(v, k) },
-            "max_age_hours": { r, v, k, c throws(ConfigError) in c.retention.defaults.maxAgeHours = try r.number(v, k) },
-            "interval_seconds": { r, v, k, c throws(ConfigError) in c.retention.intervalSeconds = try r.number(v, k) },
-            "audit_max_age_hours": { r, v, k, c throws(ConfigError) in c.retention.auditMaxAgeHours = try r.number(v, k) },
-            "rooms": { r, v, k, c throws(ConfigError) in c.retention.rooms = try r.retentionRooms(v, k) },
-        ],
-        "moderation": [
-            "author_delete_seconds": { r, v, k, c throws(ConfigError) in c.moderation.authorDeleteSeconds = try r.number(v, k) },
-        ],
-        "control": [
-            "socket": { r, v, k, c throws(ConfigError) in c.control.socket = try r.string(v, k) },
-            "allowed_uids": { r, v, k, c throws(ConfigError) in c.control.allowedUIDs = try r.intList(v, k) },
-            "allowed_groups": { r, v, k, c throws(ConfigError) in c.control.allowedGroups = try r.stringList(v, k) },
-        ],
-        "metrics": [
-            "listen": { r, v, k, c throws(ConfigError) in
-                let text = try r.string(v, k)
-                if text.isEmpty {
-                    c.metrics.listen = nil
-                } else {
-                    guard let address = ListenAddress.parse(text) else {
-                        throw r.error(.invalidValue, k, "\"\(text)\" is not host:port with a port 0...65535, or \"\" to disable")
-                    }
-                    c.metrics.listen = address
-                }
-            },
-        ],
-        "auth": [
-            "tokens": { r, v, k, c throws(ConfigError) in c.auth.tokens = try r.stringList(v, k) },
-            "moderator_tokens": { r, v, k, c throws(ConfigError) in c.auth.moderatorTokens = try r.stringList(v, k) },
-            "allowed_origins": { r, v, k, c throws(ConfigError) in c.auth.allowedOrigins = try r.stringList(v, k) },
-            "credentials": { r, v, k, c throws(ConfigError) in c.auth.credentials = try r.credentials(v, k) },
-            "jwt": { r, v, k, c throws(ConfigError) in c.auth.jwt = try r.jwt(v, k) },
-        ],
-        "api": [
-            "keys": { r, v, k, c throws(ConfigError) in c.api.keys = try r.apiKeys(v, k) },
-            "max_body_bytes": { r, v, k, c throws(ConfigError) in c.api.maxBodyBytes = try r.int(v, k) },
-        ],
-        "limits": [
-            "max_message_chars": { r, v, k, c throws(ConfigError) in c.limits.maxMessageChars = try r.int(v, k) },
-            "max_frame_bytes": { r, v, k, c throws(ConfigError) in c.limits.maxFrameBytes = try r.int(v, k) },
-            "max_fragments": { r, v, k, c throws(ConfigError) in c.limits.maxFragments = try r.int(v, k) },
-            "rate_messages": { r, v, k, c throws(ConfigError) in c.limits.rateMessages = try r.int(v, k) },
-            "user_rate_messages": { r, v, k, c throws(ConfigError) in c.limits.userRateMessages = try r.int(v, k) },
-            "ip_rate_messages": { r, v, k, c throws(ConfigError) in c.limits.ipRateMessages = try r.int(v, k) },
-            "max_connections_per_ip": { r, v, k, c throws(ConfigError) in c.limits.maxConnectionsPerIP = try r.int(v, k) },
-            "upgrades_per_minute_per_ip": { r, v, k, c throws(ConfigError) in c.limits.upgradesPerMinutePerIP = try r.int(v, k) },
-            "max_connections": { r, v, k, c throws(ConfigError) in c.limits.maxConnections = try r.int(v, k) },
-            "handshake_timeout_seconds": { r, v, k, c throws(ConfigError) in c.limits.handshakeTimeoutSeconds = try r.number(v, k) },
-            "max_header_bytes": { r, v, k, c throws(ConfigError) in c.limits.maxHeaderBytes = try r.int(v, k) },
-            "max_headers": { r, v, k, c throws(ConfigError) in c.limits.maxHeaders = try r.int(v, k) },
-            "max_rooms_per_connection": { r, v, k, c throws(ConfigError) in c.limits.maxRoomsPerConnection = try r.int(v, k) },
-            "send_buffer_bytes": { r, v, k, c throws(ConfigError) in c.limits.sendBufferBytes = try r.int(v, k) },
-            "send_queue_frames": { r, v, k, c throws(ConfigError) in c.limits.sendQueueFrames = try r.int(v, k) },
-            "rate_window_seconds": { r, v, k, c throws(ConfigError) in c.limits.rateWindowSeconds = try r.number(v, k) },
-            "max_rooms": { r, v, k, c throws(ConfigError) in c.limits.maxRooms = try r.int(v, k) },
-            "max_pending_connections": { r, v, k, c throws(ConfigError) in c.limits.maxPendingConnections = try r.int(v, k) },
-            "max_pending_per_ip": { r, v, k, c throws(ConfigError) in c.limits.maxPendingPerIP = try r.int(v, k) },
-            "ipv6_prefix_length": { r, v, k, c throws(ConfigError) in c.limits.ipv6PrefixLength = try r.int(v, k) },
-        ],
-        "heartbeat": [
-            "ping_interval_seconds": { r, v, k, c throws(ConfigError) in c.heartbeat.pingIntervalSeconds = try r.number(v, k) },
-        ],
-        "history": [
-            "window": { r, v, k, c throws(ConfigError) in c.history.window = try r.int(v, k) },
-            "path": { r, v, k, c throws(ConfigError) in c.history.path = try r.string(v, k) },
-            "synchronous": { r, v, k, c throws(ConfigError) in c.history.synchronous = try r.string(v, k) },
-            "resume_limit": { r, v, k, c throws(ConfigError) in c.history.resumeLimit = try r.int(v, k) },
-        ],
-        "rooms": [
-            "default": { r, v, k, c throws(ConfigError) in c.rooms.defaultRoom = try r.string(v, k) },
-            "rules": { r, v, k, c throws(ConfigError) in c.rooms.rules = try r.roomRules(v, k) },
-        ],
-        "cluster": [
-            "database_url": { r, v, k, c throws(ConfigError) in c.cluster.databaseURL = try r.string(v, k) },
-            "node_id": { r, v, k, c throws(ConfigError) in c.cluster.nodeID = try r.string(v, k) },
-            "heartbeat_seconds": { r, v, k, c throws(ConfigError) in c.cluster.heartbeatSeconds = try r.number(v, k) },
-            "node_timeout_seconds": { r, v, k, c throws(ConfigError) in c.cluster.nodeTimeoutSeconds = try r.number(v, k) },
-        ],
-        "log": [
-            "level": { r, v, k, c throws(ConfigError) in c.log.level = try r.string(v, k) },
-        ],
-    ]
-
-    mutating func read(_ table: TOMLTable, into config: inout Config) throws(ConfigError) {
+    func read(_ table: TOMLTable, into config: inout Config) throws(ConfigError) {
+        let sections = ConfigKeys.sections
         for (section, value) in table.sorted(by: { $0.0 < $1.0 }) {
-            guard let fields = Self.schema[section] else {
-                throw error(.unknownKey, section, "unknown section; known sections: \(Self.schema.keys.sorted().joined(separator: ", "))")
+            guard let fields = sections[section] else {
+                throw error(.unknownKey, section, "unknown section; known sections: \(sections.keys.sorted().joined(separator: ", "))")
             }
             guard let sub = value.table else {
                 throw error(.wrongType, section, "must be a table ([\(section)]), got \(value.type)")
             }
             for (name, item) in sub.sorted(by: { $0.0 < $1.0 }) {
                 let key = "\(section).\(name)"
-                guard let apply = fields[name] else {
+                guard let entry = fields[name] else {
                     throw error(.unknownKey, key, "unknown key; known keys in [\(section)]: \(fields.keys.sorted().joined(separator: ", "))")
                 }
-                try apply(&self, item, key, &config)
+                try entry.read(self, item, key, &config)
             }
         }
     }
@@ -281,12 +184,14 @@ struct TableReader {
         }
         return out
     }
-}
 
-/// The configuration keys chatd knows, as `section.key`; the docs tests check the example
-/// config and the man page against this list.
-public enum ConfigSchema {
-    public static var keys: [String] {
-        TableReader.schema.flatMap { section, fields in fields.keys.map { "\(section).\($0)" } }.sorted()
+    /// One `"host:port"`, or `""` for none.
+    func listenOrNone(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> ListenAddress? {
+        let text = try string(v, key)
+        if text.isEmpty { return nil }
+        guard let address = ListenAddress.parse(text) else {
+            throw error(.invalidValue, key, "\"\(text)\" is not host:port with a port 0...65535, or \"\" to disable")
+        }
+        return address
     }
 }
