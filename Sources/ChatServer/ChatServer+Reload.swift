@@ -82,8 +82,11 @@ extension ChatServer {
             $0.lastReload = result
         }
         core.metrics.reloads("ok").increment()
+        // Which of the applied keys reach the connections already open (`ConfigKey.Reload`).
+        let toOpen = diff.applied.filter { ConfigKeys.named($0)?.reload == .openConnections }
         core.logger.notice("configuration reloaded", metadata: [
             "generation": "\(result.generation)", "applied": "\(diff.applied.joined(separator: ","))",
+            "applied_to_open_connections": "\(toOpen.joined(separator: ","))",
             "needs_restart": "\(diff.needsRestart.joined(separator: ","))", "revoked": "\(revoked)",
         ])
         for key in diff.needsRestart {

@@ -55,4 +55,26 @@ import Testing
         let names = afterExcept.components(separatedBy: "`").enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
         #expect(Self.keys(names).sorted() == Self.restartKeys.sorted())
     }
+
+    /// How a reload applies each key, as configuration.md lists it: the lines the table gives,
+    /// word for word, so that the doc cannot fall behind a key's `reload`.
+    @Test func theConfigurationDocListsEveryKeyByHowAReloadAppliesIt() throws {
+        let doc = try Self.text("docs/configuration.md")
+        for line in Self.reloadLines() {
+            #expect(doc.contains(line), "docs/configuration.md lacks the line:\n\(line)")
+        }
+    }
+
+    static func reloadLines() -> [String] {
+        ConfigKey.Reload.allCases.map { mode in
+            let title = switch mode {
+            case .restart: "At the next restart (a reload reports the change and keeps the running value)"
+            case .openConnections: "At once, open connections included"
+            case .newConnections: "For new connections and requests (open connections keep theirs)"
+            case .nextUse: "Server-wide, from its next use"
+            }
+            let keys = ConfigKeys.all.filter { $0.reload == mode }.map { "`\($0.path)`" }.joined(separator: ", ")
+            return "- \(title): \(keys)."
+        }
+    }
 }
