@@ -42,8 +42,9 @@ public struct Authenticator: Sendable {
         guard moderator || user else { return nil }
         // Plain tokens are shared, so the user is the token together with the chosen name;
         // the name is filled in at admission (guest names).
-        return Identity(name: Sanitize.defaultName, role: moderator ? .moderator : .user, guestNames: true,
-                        userKey: "token:" + Self.sha256Hex(token).prefix(24))
+        return Identity(
+            name: Sanitize.defaultName, role: moderator ? .moderator : .user, guestNames: true,
+            userKey: "token:" + Self.sha256Hex(token).prefix(24))
     }
 
     /// True when JWTs are on and `token` has a JWT's shape: worth verifying (after

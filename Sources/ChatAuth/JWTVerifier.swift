@@ -61,8 +61,9 @@ struct JWTVerifier: Sendable {
         // The signature holds, so the payload is the issuer's; its claims are still read by
         // one pure function that clamps every number (it is fuzzed: Fuzz/FuzzJWTClaims).
         guard let payload = Self.segment(1, of: token) else { return .failure(.badSignature) }
-        let policy = JWTClaims.Policy(issuer: config.issuer, audience: config.audience,
-                                      leewaySeconds: config.leewaySeconds, guestNames: config.guestNames)
+        let policy = JWTClaims.Policy(
+            issuer: config.issuer, audience: config.audience,
+            leewaySeconds: config.leewaySeconds, guestNames: config.guestNames)
         switch JWTClaims.identity(payload: payload, now: now.timeIntervalSince1970, policy: policy) {
         case let .success(identity): return .success(identity)
         case .failure(.expired): return .failure(.expired)
@@ -84,7 +85,7 @@ struct JWTVerifier: Sendable {
 
     private static func algorithm(of token: String) -> String? {
         guard let data = segment(0, of: token),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { return nil }
         return object["alg"] as? String
     }

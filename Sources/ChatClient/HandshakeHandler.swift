@@ -43,8 +43,10 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var result = HandshakeResult()
     private var answersToSkip: Int
 
-    init(request: String, before: [String] = [], pipelined: Bool = false, trailing: [UInt8] = [], protocols: [String] = [],
-         mailbox: Mailbox, autoPong: Bool, promise: EventLoopPromise<HandshakeResult>) {
+    init(
+        request: String, before: [String] = [], pipelined: Bool = false, trailing: [UInt8] = [], protocols: [String] = [],
+        mailbox: Mailbox, autoPong: Bool, promise: EventLoopPromise<HandshakeResult>
+    ) {
         self.request = request
         self.before = before
         self.pipelined = pipelined
@@ -153,8 +155,10 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
         state = .open
         do {
             try context.pipeline.syncOperations.addHandlers(
-                [ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 1 << 24)), WebSocketFrameEncoder(),
-                 ClientFrameHandler(mailbox: mailbox, autoPong: autoPong)],
+                [
+                    ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 1 << 24)), WebSocketFrameEncoder(),
+                    ClientFrameHandler(mailbox: mailbox, autoPong: autoPong),
+                ],
                 position: .after(self)
             )
         } catch {

@@ -61,8 +61,9 @@ public final class WebSocketClient: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            HandshakeHandler(request: handshake, before: before, pipelined: pipelined, trailing: trailing,
-                                             protocols: protocols, mailbox: mailbox, autoPong: autoPong, promise: upgraded)
+                            HandshakeHandler(
+                                request: handshake, before: before, pipelined: pipelined, trailing: trailing,
+                                protocols: protocols, mailbox: mailbox, autoPong: autoPong, promise: upgraded)
                         )
                     }
                 }

@@ -47,8 +47,10 @@ public final class ClusterBus: Sendable {
     /// Rooms per heartbeat notification: ~50 bytes each keeps a part under NOTIFY's limit.
     static let roomsPerPart = 120
 
-    public init(config: Config.Cluster, url: PostgresURL, node: String, store: PostgresStore, loop: any EventLoop, logger: Logger,
-                counts: @escaping @Sendable () -> [String: Int], handler: @escaping @Sendable (ClusterEvent) -> Void) {
+    public init(
+        config: Config.Cluster, url: PostgresURL, node: String, store: PostgresStore, loop: any EventLoop, logger: Logger,
+        counts: @escaping @Sendable () -> [String: Int], handler: @escaping @Sendable (ClusterEvent) -> Void
+    ) {
         self.url = url
         self.node = node
         self.store = store
@@ -73,8 +75,10 @@ public final class ClusterBus: Sendable {
             }
         }
         connectListener(attempt: 0)
-        let task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(heartbeat * 1000)),
-                                             delay: .milliseconds(Int64(heartbeat * 1000))) { [weak self] _ in
+        let task = loop.scheduleRepeatedTask(
+            initialDelay: .milliseconds(Int64(heartbeat * 1000)),
+            delay: .milliseconds(Int64(heartbeat * 1000))
+        ) { [weak self] _ in
             self?.beat()
         }
         state.withLockedValue { $0.timer = task }
@@ -94,8 +98,9 @@ public final class ClusterBus: Sendable {
     /// For `chatctl status` and the metrics.
     public var status: ClusterStatus {
         state.withLockedValue { s in
-            ClusterStatus(node: node, database: url.redacted, databaseConnected: store.isConnected, listening: s.listening,
-                        lagSeconds: s.lag, reconnects: s.reconnects, peers: s.peers.keys.sorted())
+            ClusterStatus(
+                node: node, database: url.redacted, databaseConnected: store.isConnected, listening: s.listening,
+                lagSeconds: s.lag, reconnects: s.reconnects, peers: s.peers.keys.sorted())
         }
     }
 
@@ -138,9 +143,15 @@ public final class ClusterBus: Sendable {
                     beat()
                     connection.closeFuture.whenComplete { _ in self.lost(connection) }
                 case let .failure(error):
-                    let failures = state.withLockedValue { s in s.failures += 1; return s.failures }
-                    if failures == 1 { logger.warning("cluster listener cannot connect: \(error); retrying with backoff") }
-                    else { logger.debug("cluster listener cannot connect (try \(failures)): \(error)") }
+                    let failures = state.withLockedValue { s in
+                        s.failures += 1
+                        return s.failures
+                    }
+                    if failures == 1 {
+                        logger.warning("cluster listener cannot connect: \(error); retrying with backoff")
+                    } else {
+                        logger.debug("cluster listener cannot connect (try \(failures)): \(error)")
+                    }
                     retry(attempt: attempt + 1)
                 }
             }
@@ -212,7 +223,10 @@ public final class ClusterBus: Sendable {
             var stale: PostgresConnection?
             if s.listening, now.timeIntervalSince(s.lastOwnBeat) > nodeTimeout { stale = s.listener }
             let gone = s.peers.filter { now.timeIntervalSince($0.value) > nodeTimeout }.map(\.key)
-            for peer in gone { s.peers[peer] = nil; s.partial[peer] = nil }
+            for peer in gone {
+                s.peers[peer] = nil
+                s.partial[peer] = nil
+            }
             return (s.beat, stale, gone)
         }
         if let stale {
@@ -224,7 +238,9 @@ public final class ClusterBus: Sendable {
             queue.async { self.handler(.nodeGone(node: peer)) }
         }
         let rooms = counts().filter { $0.value > 0 }.sorted { $0.key < $1.key }
-        var parts = stride(from: 0, to: rooms.count, by: Self.roomsPerPart).map { Array(rooms[$0..<min($0 + Self.roomsPerPart, rooms.count)]) }
+        var parts = stride(from: 0, to: rooms.count, by: Self.roomsPerPart).map {
+            Array(rooms[$0..<min($0 + Self.roomsPerPart, rooms.count)])
+        }
         if parts.isEmpty { parts = [[]] }
         let encoder = JSONEncoder()
         for (index, part) in parts.enumerated() {

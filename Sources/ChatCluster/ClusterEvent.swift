@@ -58,8 +58,20 @@ struct ClusterNotification: Codable {
     var until: Double?
 
     enum CodingKeys: String, CodingKey {
-        case kind = "k", node = "n", subject = "r", through = "b", messages = "m", count = "c", text = "t"
-        case beatAt = "at", beat = "h", counts, lastPart = "last", seq = "s", messageID = "i", until
+        case kind = "k"
+        case node = "n"
+        case subject = "r"
+        case through = "b"
+        case messages = "m"
+        case count = "c"
+        case text = "t"
+        case beatAt = "at"
+        case beat = "h"
+        case counts
+        case lastPart = "last"
+        case seq = "s"
+        case messageID = "i"
+        case until
     }
 
     init(kind: String, node: String) {
@@ -72,10 +84,15 @@ struct ClusterNotification: Codable {
         switch kind {
         case "m":
             guard let subject, let through else { return nil }
-            return .messages(node: node, room: subject, through: through, messages: messages.map { list in
-                list.map { ChatMessage(id: $0.id, seq: $0.seq, room: subject, from: $0.from, text: $0.text, sentAt: $0.sentAt,
-                                       author: $0.author, data: $0.data) }
-            })
+            return .messages(
+                node: node, room: subject, through: through,
+                messages: messages.map { list in
+                    list.map {
+                        ChatMessage(
+                            id: $0.id, seq: $0.seq, room: subject, from: $0.from, text: $0.text, sentAt: $0.sentAt,
+                            author: $0.author, data: $0.data)
+                    }
+                })
         case "p":
             guard let subject, let count else { return nil }
             return .presence(node: node, room: subject, online: count, text: text ?? "")

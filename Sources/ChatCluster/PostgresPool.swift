@@ -67,8 +67,10 @@ final class PostgresPool: Sendable {
 
     /// Leases a connection for `body`, all within `timeout`: the wait for a connection (none
     /// can be made while the database is frozen) and the queries on it.
-    func withConnection<T: Sendable>(timeout: Duration,
-                                     _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func withConnection<T: Sendable>(
+        timeout: Duration,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
         let client = self.client
         let timeout = down.load(ordering: .relaxed) ? min(timeout, Self.probeTimeout) : timeout
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
@@ -103,8 +105,9 @@ final class PostgresPool: Sendable {
         if url.requireTLS, let context = try? NIOSSLContext(configuration: .makeClientConfiguration()) {
             tls = .require(context)
         }
-        var configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user,
-                                                             password: url.password, database: url.database, tls: tls)
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user,
+            password: url.password, database: url.database, tls: tls)
         configuration.options.connectTimeout = .milliseconds(Int64(connectTimeout * 1000))
         return configuration
     }
@@ -114,8 +117,10 @@ final class PostgresPool: Sendable {
 /// group, it does not wait for `work` to notice its cancellation: a request for a pool
 /// connection that cannot be made would hold the caller until the pool gives up.
 enum FirstOf {
-    static func run<T: Sendable>(deadline: Duration, timedOut: any Error,
-                                 _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+    static func run<T: Sendable>(
+        deadline: Duration, timedOut: any Error,
+        _ work: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         let waiter = NIOLockedValueBox<CheckedContinuation<T, any Error>?>(nil)
         let finish: @Sendable (Result<T, any Error>) -> Void = { result in
             waiter.withLockedValue { w in

@@ -117,7 +117,9 @@ public final class PostgresStore: ChatStore {
                 let json = String(decoding: try encoder.encode(rows), as: UTF8.self)
                 let seqs = try await write(Self.appendQuery(room: room, count: indices.count, json: json, node: node))
                     .map { UInt64(try $0.decode(Int64.self)) }
-                guard seqs.count == indices.count else { throw DatabaseError.unexpected("insert returned \(seqs.count) rows for \(indices.count) messages") }
+                guard seqs.count == indices.count else {
+                    throw DatabaseError.unexpected("insert returned \(seqs.count) rows for \(indices.count) messages")
+                }
                 for (i, seq) in zip(indices, seqs) {
                     var m = batch[i]
                     m.seq = seq
@@ -172,24 +174,29 @@ public final class PostgresStore: ChatStore {
     }
 
     public func recent(room: String, limit: Int) async throws -> [ChatMessage] {
-        try await messages("""
+        try await messages(
+            """
             SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
             WHERE room = \(room) ORDER BY seq DESC LIMIT \(Int64(limit))
-            """).reversed()
+            """
+        ).reversed()
     }
 
     public func messages(room: String, after: UInt64, limit: Int) async throws -> [ChatMessage] {
-        try await messages("""
+        try await messages(
+            """
             SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
             WHERE room = \(room) AND seq > \(Int64(clamping: after)) ORDER BY seq LIMIT \(Int64(limit))
             """)
     }
 
     public func messages(room: String, before: UInt64, limit: Int) async throws -> [ChatMessage] {
-        try await messages("""
+        try await messages(
+            """
             SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
             WHERE room = \(room) AND seq < \(Int64(clamping: before)) ORDER BY seq DESC LIMIT \(Int64(limit))
-            """).reversed()
+            """
+        ).reversed()
     }
 
     public func oldestSequence(room: String) async throws -> UInt64? {
@@ -198,24 +205,30 @@ public final class PostgresStore: ChatStore {
     }
 
     public func message(room: String, seq: UInt64) async throws -> ChatMessage? {
-        try await messages("""
+        try await messages(
+            """
             SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
             WHERE room = \(room) AND seq = \(Int64(clamping: seq))
-            """).first
+            """
+        ).first
     }
 
     public func delete(room: String, seq: UInt64) async throws -> ChatMessage? {
-        try await write("""
+        try await write(
+            """
             DELETE FROM chatd_message WHERE room = \(room) AND seq = \(Int64(clamping: seq))
             RETURNING seq, id, sender, text, sent_at, author, data, room
-            """).map(Self.message).first
+            """
+        ).map(Self.message).first
     }
 
     public func purge(sender: String) async throws -> [ChatMessage] {
-        try await write("""
+        try await write(
+            """
             DELETE FROM chatd_message WHERE sender = \(sender)
             RETURNING seq, id, sender, text, sent_at, author, data, room
-            """).map(Self.message).sorted { ($0.room, $0.seq) < ($1.room, $1.seq) }
+            """
+        ).map(Self.message).sorted { ($0.room, $0.seq) < ($1.room, $1.seq) }
     }
 
     public func rooms() async throws -> [String] {
@@ -226,7 +239,8 @@ public final class PostgresStore: ChatStore {
         // No keepLast: an offset no room reaches; no sentBefore: a time no message is before.
         let offset = Int64(keepLast ?? Int.max)
         let before = sentBefore ?? ""
-        let row = try await write("""
+        let row = try await write(
+            """
             WITH cut AS (
                 SELECT greatest(
                     coalesce((SELECT seq FROM chatd_message WHERE room = \(room) ORDER BY seq DESC LIMIT 1 OFFSET \(offset)), 0),
@@ -238,23 +252,27 @@ public final class PostgresStore: ChatStore {
                 DELETE FROM chatd_message m USING upto WHERE m.room = \(room) AND m.seq <= upto.u RETURNING m.seq
             )
             SELECT count(*), coalesce(max(seq), 0) FROM del
-            """).first
+            """
+        ).first
         guard let row else { return (0, 0) }
         let (count, upTo) = try row.decode((Int64, Int64).self)
         return (Int(count), UInt64(upTo))
     }
 
     public func audit(_ entry: AuditEntry) async throws {
-        _ = try await write("""
+        _ = try await write(
+            """
             INSERT INTO chatd_audit (at, actor, action, target, reason)
             VALUES (\(entry.at), \(entry.actor), \(entry.action), \(entry.target), \(entry.reason))
             """)
     }
 
     public func auditLog(since: Double, limit: Int) async throws -> [AuditEntry] {
-        try await read("""
+        try await read(
+            """
             SELECT at, actor, action, target, reason FROM chatd_audit WHERE at >= \(since) ORDER BY id LIMIT \(Int64(limit))
-            """).map { row in
+            """
+        ).map { row in
             let (at, actor, action, target, reason) = try row.decode((Double, String, String, String, String).self)
             return AuditEntry(at: at, actor: actor, action: action, target: target, reason: reason)
         }
@@ -263,14 +281,16 @@ public final class PostgresStore: ChatStore {
     public func expireAudit(before: Double, batch: Int) async throws -> Int {
         // Every node's retention job may run this at once; a row deleted by another is
         // simply not counted here.
-        let row = try await write("""
+        let row = try await write(
+            """
             WITH del AS (
                 DELETE FROM chatd_audit WHERE id IN (
                     SELECT id FROM chatd_audit WHERE at < \(before) ORDER BY at LIMIT \(Int64(max(batch, 0))))
                 RETURNING 1
             )
             SELECT count(*) FROM del
-            """).first
+            """
+        ).first
         guard let row else { return 0 }
         return Int(try row.decode(Int64.self))
     }

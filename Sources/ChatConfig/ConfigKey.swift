@@ -39,9 +39,11 @@ extension ConfigKey {
     /// value's reader, which Swift converts to `Reader<T?>`.
     typealias Reader<T> = @Sendable (TableReader) -> (any TOMLValueConvertible, String) throws(ConfigError) -> T
 
-    static func field<T>(_ path: String, _ field: any WritableKeyPath<Config, T> & Sendable, _ reload: Reload,
-                         _ read: @escaping Reader<T>, numeric: [NumericKey] = [],
-                         shown: (@Sendable (Config) -> String)? = nil) -> ConfigKey {
+    static func field<T>(
+        _ path: String, _ field: any WritableKeyPath<Config, T> & Sendable, _ reload: Reload,
+        _ read: @escaping Reader<T>, numeric: [NumericKey] = [],
+        shown: (@Sendable (Config) -> String)? = nil
+    ) -> ConfigKey {
         ConfigKey(
             path: path, reload: reload, numeric: numeric,
             read: { r, v, k, c throws(ConfigError) in c[keyPath: field] = try read(r)(v, k) },
@@ -51,18 +53,24 @@ extension ConfigKey {
     }
 
     /// `[path.NAME]` tables, compared in name order (a dictionary's order is not stable).
-    static func table<T>(_ path: String, _ field: any WritableKeyPath<Config, [String: T]> & Sendable, _ reload: Reload,
-                         _ read: @escaping Reader<[String: T]>, numeric: [NumericKey] = []) -> ConfigKey {
+    static func table<T>(
+        _ path: String, _ field: any WritableKeyPath<Config, [String: T]> & Sendable, _ reload: Reload,
+        _ read: @escaping Reader<[String: T]>, numeric: [NumericKey] = []
+    ) -> ConfigKey {
         .field(path, field, reload, read, numeric: numeric) { "\($0[keyPath: field].sorted { $0.key < $1.key })" }
     }
 
     /// A number with its range; `unit` is "seconds", "hours", "bytes" or "" for counts.
-    static func numeric<N: ConfigNumber>(_ path: String, _ field: any WritableKeyPath<Config, N> & Sendable, _ reload: Reload,
-                                         _ range: ClosedRange<Double>, _ unit: String = "",
-                                         companions: [String] = []) -> ConfigKey {
-        .field(path, field, reload, N.read, numeric: [
-            NumericKey(path, N.kind, range, unit, companions: companions) { [(path, $0[keyPath: field].numericValue)] },
-        ])
+    static func numeric<N: ConfigNumber>(
+        _ path: String, _ field: any WritableKeyPath<Config, N> & Sendable, _ reload: Reload,
+        _ range: ClosedRange<Double>, _ unit: String = "",
+        companions: [String] = []
+    ) -> ConfigKey {
+        .field(
+            path, field, reload, N.read,
+            numeric: [
+                NumericKey(path, N.kind, range, unit, companions: companions) { [(path, $0[keyPath: field].numericValue)] }
+            ])
     }
 }
 

@@ -17,12 +17,16 @@ public enum ConfigKeys {
         // Compared as the origins in force, which follow the first listen port while unset.
         .field("auth.allowed_origins", \.auth.allowedOrigins, .newConnections, TableReader.stringList) { "\($0.effectiveOrigins)" },
         .table("auth.credentials", \.auth.credentials, .openConnections, TableReader.credentials),
-        .field("auth.jwt", \.auth.jwt, .openConnections, TableReader.jwt, numeric: [
-            NumericKey("auth.jwt.leeway_seconds", .number, 0...3600, "seconds",
-                       companions: ["algorithm = \"HS256\"", "key_file = \"jwt.secret\""]) { c in
-                c.auth.jwt.map { [("auth.jwt.leeway_seconds", .number($0.leewaySeconds))] } ?? []
-            },
-        ]),
+        .field(
+            "auth.jwt", \.auth.jwt, .openConnections, TableReader.jwt,
+            numeric: [
+                NumericKey(
+                    "auth.jwt.leeway_seconds", .number, 0...3600, "seconds",
+                    companions: ["algorithm = \"HS256\"", "key_file = \"jwt.secret\""]
+                ) { c in
+                    c.auth.jwt.map { [("auth.jwt.leeway_seconds", .number($0.leewaySeconds))] } ?? []
+                }
+            ]),
 
         .numeric("limits.max_message_chars", \.limits.maxMessageChars, .openConnections, 1...16_777_216),
         // Open connections' reassembled messages take it at once; their frame decoder keeps
@@ -57,9 +61,11 @@ public enum ConfigKeys {
         .numeric("history.resume_limit", \.history.resumeLimit, .openConnections, 0...1_000_000),
 
         .field("rooms.default", \.rooms.defaultRoom, .newConnections, TableReader.string),
-        .table("rooms.rules", \.rooms.rules, .openConnections, TableReader.roomRules, numeric: [
-            NumericKey("rooms.rules.PATTERN.max_members", entries: \.rooms.rules, \.maxMembers, 0...10_000_000),
-        ]),
+        .table(
+            "rooms.rules", \.rooms.rules, .openConnections, TableReader.roomRules,
+            numeric: [
+                NumericKey("rooms.rules.PATTERN.max_members", entries: \.rooms.rules, \.maxMembers, 0...10_000_000)
+            ]),
 
         .table("api.keys", \.api.keys, .nextUse, TableReader.apiKeys),
         .numeric("api.max_body_bytes", \.api.maxBodyBytes, .nextUse, 256...16_777_216, "bytes"),
@@ -70,19 +76,23 @@ public enum ConfigKeys {
         .numeric("retention.max_age_hours", \.retention.defaults.maxAgeHours, .nextUse, 0...876_000, "hours"),
         .numeric("retention.interval_seconds", \.retention.intervalSeconds, .nextUse, 0.05...86400, "seconds"),
         .numeric("retention.audit_max_age_hours", \.retention.auditMaxAgeHours, .nextUse, 0...876_000, "hours"),
-        .table("retention.rooms", \.retention.rooms, .nextUse, TableReader.retentionRooms, numeric: [
-            NumericKey("retention.rooms.NAME.max_messages", entries: \.retention.rooms, \.maxMessages, 0...1_000_000_000),
-            NumericKey("retention.rooms.NAME.max_age_hours", entries: \.retention.rooms, \.maxAgeHours, 0...876_000, "hours"),
-        ]),
+        .table(
+            "retention.rooms", \.retention.rooms, .nextUse, TableReader.retentionRooms,
+            numeric: [
+                NumericKey("retention.rooms.NAME.max_messages", entries: \.retention.rooms, \.maxMessages, 0...1_000_000_000),
+                NumericKey("retention.rooms.NAME.max_age_hours", entries: \.retention.rooms, \.maxAgeHours, 0...876_000, "hours"),
+            ]),
 
         .numeric("moderation.author_delete_seconds", \.moderation.authorDeleteSeconds, .openConnections, 0...604_800, "seconds"),
 
         .field("control.socket", \.control.socket, .restart, TableReader.string),
-        .field("control.allowed_uids", \.control.allowedUIDs, .nextUse, TableReader.intList, numeric: [
-            NumericKey("control.allowed_uids", .integer, 0...4_294_967_294) { c in
-                c.control.allowedUIDs.map { ("control.allowed_uids", .integer($0)) }
-            },
-        ]),
+        .field(
+            "control.allowed_uids", \.control.allowedUIDs, .nextUse, TableReader.intList,
+            numeric: [
+                NumericKey("control.allowed_uids", .integer, 0...4_294_967_294) { c in
+                    c.control.allowedUIDs.map { ("control.allowed_uids", .integer($0)) }
+                }
+            ]),
         .field("control.allowed_groups", \.control.allowedGroups, .nextUse, TableReader.stringList),
 
         .field("metrics.listen", \.metrics.listen, .restart, TableReader.listenOrNone),
@@ -95,10 +105,12 @@ public enum ConfigKeys {
         .field("cluster.node_id", \.cluster.nodeID, .restart, TableReader.string),
         // Range-checked even on a single node, so that adding a database later cannot turn a
         // silently accepted file into a failing one.
-        .numeric("cluster.heartbeat_seconds", \.cluster.heartbeatSeconds, .restart, 0.1...3600, "seconds",
-                 companions: ["node_timeout_seconds = 7200"]),
-        .numeric("cluster.node_timeout_seconds", \.cluster.nodeTimeoutSeconds, .restart, 0.2...86400, "seconds",
-                 companions: ["heartbeat_seconds = 0.1"]),
+        .numeric(
+            "cluster.heartbeat_seconds", \.cluster.heartbeatSeconds, .restart, 0.1...3600, "seconds",
+            companions: ["node_timeout_seconds = 7200"]),
+        .numeric(
+            "cluster.node_timeout_seconds", \.cluster.nodeTimeoutSeconds, .restart, 0.2...86400, "seconds",
+            companions: ["heartbeat_seconds = 0.1"]),
     ]
 
     /// The entry for `path` (`section.key`).

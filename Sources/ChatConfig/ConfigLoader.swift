@@ -12,8 +12,9 @@ public enum ConfigLoader {
             do {
                 text = try String(contentsOfFile: path, encoding: .utf8)
             } catch {
-                throw ConfigError(kind: .unreadable, file: path, line: nil, key: nil,
-                                  message: "cannot read the file: \(Self.describe(error))")
+                throw ConfigError(
+                    kind: .unreadable, file: path, line: nil, key: nil,
+                    message: "cannot read the file: \(Self.describe(error))")
             }
             config = try parse(text, file: path)
         }
@@ -23,15 +24,17 @@ public enum ConfigLoader {
     /// Parses and validates TOML text; `file` names it in errors.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> Config {
         if let line = HeaderCheck.firstBadHeader(in: text) {
-            throw ConfigError(kind: .syntax, file: file, line: line, key: nil,
-                              message: "TOML syntax error: a table header must start with a key (a-z A-Z 0-9 _ - or a quoted key)")
+            throw ConfigError(
+                kind: .syntax, file: file, line: line, key: nil,
+                message: "TOML syntax error: a table header must start with a key (a-z A-Z 0-9 _ - or a quoted key)")
         }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
-            throw ConfigError(kind: .syntax, file: file, line: error.source.begin.line, key: nil,
-                              message: "TOML syntax error: \(error.description)")
+            throw ConfigError(
+                kind: .syntax, file: file, line: error.source.begin.line, key: nil,
+                message: "TOML syntax error: \(error.description)")
         } catch {
             throw ConfigError(kind: .syntax, file: file, line: nil, key: nil, message: "TOML syntax error: \(error)")
         }
@@ -61,25 +64,29 @@ public enum ConfigLoader {
         do {
             bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
-            throw ConfigError(kind: .unreadable, file: file, line: lines.line(of: key), key: key,
-                              message: "cannot read \(path): \(describe(error))")
+            throw ConfigError(
+                kind: .unreadable, file: file, line: lines.line(of: key), key: key,
+                message: "cannot read \(path): \(describe(error))")
         }
         let text = String(decoding: bytes, as: UTF8.self)
         if jwt.algorithm == "HS256" {
             // A text secret usually ends with a newline that is not part of it; a binary one
             // (`head -c 32 /dev/urandom`, not valid UTF-8) is taken byte for byte, since
             // decoding it as text would replace its bytes and trimming would cut them.
-            let secret = String(validating: bytes, as: UTF8.self).map { Array($0.trimmingCharacters(in: .whitespacesAndNewlines).utf8) }
+            let secret =
+                String(validating: bytes, as: UTF8.self).map { Array($0.trimmingCharacters(in: .whitespacesAndNewlines).utf8) }
                 ?? bytes
             if secret.count < 32 {
-                throw ConfigError(kind: .invalidValue, file: file, line: lines.line(of: key), key: key,
-                                  message: "the HS256 secret in \(path) must be at least 32 bytes, got \(secret.count)")
+                throw ConfigError(
+                    kind: .invalidValue, file: file, line: lines.line(of: key), key: key,
+                    message: "the HS256 secret in \(path) must be at least 32 bytes, got \(secret.count)")
             }
             jwt.key = secret
         } else {
             if !text.contains("-----BEGIN PUBLIC KEY-----") {
-                throw ConfigError(kind: .invalidValue, file: file, line: lines.line(of: key), key: key,
-                                  message: "\(path) is not a PEM public key (-----BEGIN PUBLIC KEY-----)")
+                throw ConfigError(
+                    kind: .invalidValue, file: file, line: lines.line(of: key), key: key,
+                    message: "\(path) is not a PEM public key (-----BEGIN PUBLIC KEY-----)")
             }
             jwt.key = bytes
         }
@@ -92,30 +99,34 @@ public enum ConfigLoader {
         var config = base
         if let portText = env["PORT"] {
             guard let port = Int(portText.trimmingCharacters(in: .whitespaces)), (0...65535).contains(port) else {
-                throw ConfigError(kind: .outOfRange, file: "environment", line: nil, key: "PORT",
-                                  message: "must be a port number 0...65535, got \"\(portText)\"")
+                throw ConfigError(
+                    kind: .outOfRange, file: "environment", line: nil, key: "PORT",
+                    message: "must be a port number 0...65535, got \"\(portText)\"")
             }
             config.server.listen = config.server.listen.map { ListenAddress(host: $0.host, port: port) }
         }
         if let token = env["CHAT_TOKEN"] {
             guard !token.isEmpty else {
-                throw ConfigError(kind: .invalidValue, file: "environment", line: nil, key: "CHAT_TOKEN",
-                                  message: "must not be empty")
+                throw ConfigError(
+                    kind: .invalidValue, file: "environment", line: nil, key: "CHAT_TOKEN",
+                    message: "must not be empty")
             }
             config.auth.tokens = [token]
         }
         if let url = env["CHATD_DATABASE_URL"], !url.isEmpty {
             guard PostgresURL(url) != nil else {
-                throw ConfigError(kind: .invalidValue, file: "environment", line: nil, key: "CHATD_DATABASE_URL",
-                                  message: "must be postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require]")
+                throw ConfigError(
+                    kind: .invalidValue, file: "environment", line: nil, key: "CHATD_DATABASE_URL",
+                    message: "must be postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require]")
             }
             config.cluster.databaseURL = url
         }
         if let origins = env["ALLOWED_ORIGINS"] {
             let list = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             for origin in list where !Validation.isOrigin(origin) {
-                throw ConfigError(kind: .invalidValue, file: "environment", line: nil, key: "ALLOWED_ORIGINS",
-                                  message: "\"\(origin)\" is not an origin (scheme://host[:port], no path)")
+                throw ConfigError(
+                    kind: .invalidValue, file: "environment", line: nil, key: "ALLOWED_ORIGINS",
+                    message: "\"\(origin)\" is not an origin (scheme://host[:port], no path)")
             }
             config.auth.allowedOrigins = list
         }
@@ -126,7 +137,8 @@ public enum ConfigLoader {
         let ns = error as NSError
         // On Linux the underlying error is stored as a Swift `Error`, which `as? NSError` misses.
         if let underlying = (ns.userInfo[NSUnderlyingErrorKey] as? any Error).map({ $0 as NSError }),
-           underlying.domain == NSPOSIXErrorDomain, let cmsg = strerror(Int32(truncatingIfNeeded: underlying.code)) {
+            underlying.domain == NSPOSIXErrorDomain, let cmsg = strerror(Int32(truncatingIfNeeded: underlying.code))
+        {
             return String(cString: cmsg)
         }
         return ns.localizedDescription

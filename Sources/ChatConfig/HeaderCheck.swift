@@ -20,16 +20,33 @@ enum HeaderCheck {
             (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b == 0x5f || b == 0x2d
         }
         func starts(_ s: [UInt8], at k: Int) -> Bool { k + s.count <= bytes.count && Array(bytes[k..<(k + s.count)]) == s }
-        let tripleDouble: [UInt8] = [0x22, 0x22, 0x22], tripleSingle: [UInt8] = [0x27, 0x27, 0x27]
+        let tripleDouble: [UInt8] = [0x22, 0x22, 0x22]
+        let tripleSingle: [UInt8] = [0x27, 0x27, 0x27]
         while i < bytes.count {
             let b = bytes[i]
-            if b == 0x0a { line += 1; atLineStart = true; i += 1; continue }
-            if let close = multiline {
-                if b == 0x5c && close == tripleDouble { i += 2; continue }
-                if starts(close, at: i) { multiline = nil; i += 3 } else { i += 1 }
+            if b == 0x0a {
+                line += 1
+                atLineStart = true
+                i += 1
                 continue
             }
-            if b == 0x20 || b == 0x09 || b == 0x0d { i += 1; continue }
+            if let close = multiline {
+                if b == 0x5c && close == tripleDouble {
+                    i += 2
+                    continue
+                }
+                if starts(close, at: i) {
+                    multiline = nil
+                    i += 3
+                } else {
+                    i += 1
+                }
+                continue
+            }
+            if b == 0x20 || b == 0x09 || b == 0x0d {
+                i += 1
+                continue
+            }
             let lineStart = atLineStart
             atLineStart = false
             switch b {
@@ -37,7 +54,11 @@ enum HeaderCheck {
                 while i < bytes.count && bytes[i] != 0x0a { i += 1 }
             case 0x22, 0x27:
                 let triple = b == 0x22 ? tripleDouble : tripleSingle
-                if starts(triple, at: i) { multiline = triple; i += 3; continue }
+                if starts(triple, at: i) {
+                    multiline = triple
+                    i += 3
+                    continue
+                }
                 i += 1
                 while i < bytes.count && bytes[i] != b && bytes[i] != 0x0a {
                     i += (b == 0x22 && bytes[i] == 0x5c) ? 2 : 1

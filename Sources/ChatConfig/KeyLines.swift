@@ -37,8 +37,8 @@ struct KeyLines {
     }
 }
 
-private extension Substring {
-    func trimmingCharacters(in set: String) -> String {
+extension Substring {
+    fileprivate func trimmingCharacters(in set: String) -> String {
         let chars = Set(set)
         return String(self.drop { chars.contains($0) }.reversed().drop { chars.contains($0) }.reversed())
     }

@@ -39,8 +39,10 @@ public struct NumericKey: Sendable {
     /// The key's values in a config, each under the key it has in the file.
     let values: @Sendable (Config) -> [(key: String, value: Value)]
 
-    init(_ key: String, _ kind: Kind, _ range: ClosedRange<Double>, _ unit: String = "",
-         companions: [String] = [], values: @escaping @Sendable (Config) -> [(key: String, value: Value)]) {
+    init(
+        _ key: String, _ kind: Kind, _ range: ClosedRange<Double>, _ unit: String = "",
+        companions: [String] = [], values: @escaping @Sendable (Config) -> [(key: String, value: Value)]
+    ) {
         self.key = key
         self.kind = kind
         minimum = range.lowerBound
@@ -52,8 +54,10 @@ public struct NumericKey: Sendable {
 
     /// A field of every entry of a named table (`rooms.rules.PATTERN.max_members`), each
     /// under the key it has in the file.
-    init<Entry, N: ConfigNumber>(_ key: String, entries table: any KeyPath<Config, [String: Entry]> & Sendable,
-                                 _ field: any KeyPath<Entry, N> & Sendable, _ range: ClosedRange<Double>, _ unit: String = "") {
+    init<Entry, N: ConfigNumber>(
+        _ key: String, entries table: any KeyPath<Config, [String: Entry]> & Sendable,
+        _ field: any KeyPath<Entry, N> & Sendable, _ range: ClosedRange<Double>, _ unit: String = ""
+    ) {
         var parts = key.split(separator: ".")
         let name = parts.removeLast()
         let prefix = parts.dropLast().joined(separator: ".")

@@ -14,9 +14,9 @@ public struct PostgresURL: Sendable, Equatable {
     /// `disable` (default) or `require`.
     public init?(_ text: String) {
         guard let parts = URLComponents(string: text), let scheme = parts.scheme,
-              scheme == "postgres" || scheme == "postgresql",
-              let host = parts.host, !host.isEmpty,
-              let user = parts.user, !user.isEmpty
+            scheme == "postgres" || scheme == "postgresql",
+            let host = parts.host, !host.isEmpty,
+            let user = parts.user, !user.isEmpty
         else { return nil }
         let database = String(parts.path.drop { $0 == "/" })
         guard !database.isEmpty, !database.contains("/") else { return nil }

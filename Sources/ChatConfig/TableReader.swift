@@ -19,7 +19,8 @@ struct TableReader {
             for (name, item) in sub.sorted(by: { $0.0 < $1.0 }) {
                 let key = "\(section).\(name)"
                 guard let entry = fields[name] else {
-                    throw error(.unknownKey, key, "unknown key; known keys in [\(section)]: \(fields.keys.sorted().joined(separator: ", "))")
+                    throw error(
+                        .unknownKey, key, "unknown key; known keys in [\(section)]: \(fields.keys.sorted().joined(separator: ", "))")
                 }
                 try entry.read(self, item, key, &config)
             }
@@ -57,7 +58,8 @@ struct TableReader {
 
     /// `[retention.rooms.NAME]` tables: `max_messages` and `max_age_hours` each.
     func retentionRooms(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [String: Config.Retention.Policy] {
-        try namedTables(v, key, what: "room", valid: Sanitize.isValidRoom, initial: Config.Retention.Policy()) { (policy: inout Config.Retention.Policy, name, item, k) throws(ConfigError) in
+        try namedTables(v, key, what: "room", valid: Sanitize.isValidRoom, initial: Config.Retention.Policy()) {
+            (policy: inout Config.Retention.Policy, name, item, k) throws(ConfigError) in
             switch name {
             case "max_messages": policy.maxMessages = try int(item, k)
             case "max_age_hours": policy.maxAgeHours = try number(item, k)
@@ -68,7 +70,8 @@ struct TableReader {
 
     /// `[auth.credentials.NAME]` tables: `token_sha256`, `role`, `rooms`, `guest_names`.
     func credentials(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [String: Config.Credential] {
-        try namedTables(v, key, what: "name", valid: Sanitize.isValidName, initial: Config.Credential()) { (c: inout Config.Credential, name, item, k) throws(ConfigError) in
+        try namedTables(v, key, what: "name", valid: Sanitize.isValidName, initial: Config.Credential()) {
+            (c: inout Config.Credential, name, item, k) throws(ConfigError) in
             switch name {
             case "token_sha256": c.tokenSHA256 = try string(item, k)
             case "role": c.role = try oneOf(item, k, Role.self)
@@ -81,7 +84,8 @@ struct TableReader {
 
     /// `[api.keys.NAME]` tables: `key_sha256`, `rooms`.
     func apiKeys(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [String: Config.APIKey] {
-        try namedTables(v, key, what: "name", valid: Sanitize.isValidName, initial: Config.APIKey()) { (c: inout Config.APIKey, name, item, k) throws(ConfigError) in
+        try namedTables(v, key, what: "name", valid: Sanitize.isValidName, initial: Config.APIKey()) {
+            (c: inout Config.APIKey, name, item, k) throws(ConfigError) in
             switch name {
             case "key_sha256": c.keySHA256 = try string(item, k)
             case "rooms": c.rooms = try stringList(item, k)
@@ -92,7 +96,8 @@ struct TableReader {
 
     /// `[rooms.rules.PATTERN]` tables: `join`, `send`, `max_members`.
     func roomRules(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [String: RoomRule] {
-        try namedTables(v, key, what: "room or pattern", valid: RoomPatterns.isValid, initial: RoomRule()) { (rule: inout RoomRule, name, item, k) throws(ConfigError) in
+        try namedTables(v, key, what: "room or pattern", valid: RoomPatterns.isValid, initial: RoomRule()) {
+            (rule: inout RoomRule, name, item, k) throws(ConfigError) in
             switch name {
             case "join": rule.join = try oneOf(item, k, RoomRule.Join.self)
             case "send": rule.send = try oneOf(item, k, RoomRule.Send.self)
@@ -116,7 +121,8 @@ struct TableReader {
             case "audience": jwt.audience = try string(item, k)
             case "leeway_seconds": jwt.leewaySeconds = try number(item, k)
             case "guest_names": jwt.guestNames = try bool(item, k)
-            default: throw error(.unknownKey, k, "unknown key; known keys: algorithm, audience, guest_names, issuer, key_file, leeway_seconds")
+            default:
+                throw error(.unknownKey, k, "unknown key; known keys: algorithm, audience, guest_names, issuer, key_file, leeway_seconds")
             }
         }
         return jwt
@@ -148,7 +154,8 @@ struct TableReader {
     where E.RawValue == String {
         let text = try string(v, key)
         guard let value = E(rawValue: text) else {
-            throw error(.invalidValue, key, "must be one of \(E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), got \"\(text)\"")
+            throw error(
+                .invalidValue, key, "must be one of \(E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), got \"\(text)\"")
         }
         return value
     }
@@ -158,8 +165,10 @@ struct TableReader {
     }
 
     /// An array whose every element `element` can read; `kind` names them in errors.
-    private func list<T>(_ v: any TOMLValueConvertible, _ key: String, of kind: String,
-                         _ element: (any TOMLValueConvertible) -> T?) throws(ConfigError) -> [T] {
+    private func list<T>(
+        _ v: any TOMLValueConvertible, _ key: String, of kind: String,
+        _ element: (any TOMLValueConvertible) -> T?
+    ) throws(ConfigError) -> [T] {
         guard let array = v.array else { throw error(.wrongType, key, "must be an array of \(kind), got \(v.type)") }
         var out: [T] = []
         for item in array {

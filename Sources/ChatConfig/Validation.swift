@@ -1,4 +1,5 @@
 import ChatCore
+
 /// Range and shape checks on a whole `Config`, after the types are known to be right.
 enum Validation {
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -33,7 +34,8 @@ enum Validation {
         for (name, credential) in c.auth.credentials.sorted(by: { $0.key < $1.key }) {
             let key = "auth.credentials.\(name)"
             if !isSHA256Hex(credential.tokenSHA256) {
-                throw fail(.invalidValue, "\(key).token_sha256", "must be 64 hex digits, the SHA-256 of the token (printf %s TOKEN | sha256sum)")
+                throw fail(
+                    .invalidValue, "\(key).token_sha256", "must be 64 hex digits, the SHA-256 of the token (printf %s TOKEN | sha256sum)")
             }
             for pattern in credential.rooms where !RoomPatterns.isValid(pattern) {
                 throw fail(.invalidValue, "\(key).rooms", "\"\(pattern)\" is neither a room name nor a prefix pattern such as \"team-*\"")
@@ -41,10 +43,14 @@ enum Validation {
         }
         for (name, apiKey) in c.api.keys.sorted(by: { $0.key < $1.key }) {
             if !isSHA256Hex(apiKey.keySHA256) {
-                throw fail(.invalidValue, "api.keys.\(name).key_sha256", "must be 64 hex digits, the SHA-256 of the key (printf %s KEY | sha256sum)")
+                throw fail(
+                    .invalidValue, "api.keys.\(name).key_sha256",
+                    "must be 64 hex digits, the SHA-256 of the key (printf %s KEY | sha256sum)")
             }
             for pattern in apiKey.rooms where !RoomPatterns.isValid(pattern) {
-                throw fail(.invalidValue, "api.keys.\(name).rooms", "\"\(pattern)\" is neither a room name nor a prefix pattern such as \"dash-*\"")
+                throw fail(
+                    .invalidValue, "api.keys.\(name).rooms", "\"\(pattern)\" is neither a room name nor a prefix pattern such as \"dash-*\""
+                )
             }
         }
         let hashes = c.auth.credentials.map { $0.value.tokenSHA256.lowercased() }
@@ -53,7 +59,9 @@ enum Validation {
         }
         if let jwt = c.auth.jwt {
             if !Config.JWT.algorithms.contains(jwt.algorithm) {
-                throw fail(.invalidValue, "auth.jwt.algorithm", "must be one of \(Config.JWT.algorithms.joined(separator: ", ")), got \"\(jwt.algorithm)\"")
+                throw fail(
+                    .invalidValue, "auth.jwt.algorithm",
+                    "must be one of \(Config.JWT.algorithms.joined(separator: ", ")), got \"\(jwt.algorithm)\"")
             }
             if jwt.keyFile.isEmpty { throw fail(.invalidValue, "auth.jwt.key_file", "must name the secret or public key file") }
         }
@@ -67,15 +75,17 @@ enum Validation {
             throw fail(.invalidValue, "history.synchronous", "must be \"normal\" or \"full\", got \"\(c.history.synchronous)\"")
         }
         if c.cluster.isEnabled, c.cluster.database == nil {
-            throw fail(.invalidValue, "cluster.database_url",
-                       "must be postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require]")
+            throw fail(
+                .invalidValue, "cluster.database_url",
+                "must be postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require]")
         }
         if !c.cluster.nodeID.isEmpty, !Sanitize.isValidRoom(c.cluster.nodeID) {
             throw fail(.invalidValue, "cluster.node_id", "\"\(c.cluster.nodeID)\" is not a node name (1-32 of a-z A-Z 0-9 _ -)")
         }
         if !(c.cluster.nodeTimeoutSeconds >= 2 * c.cluster.heartbeatSeconds) {
-            throw fail(.outOfRange, "cluster.node_timeout_seconds",
-                       "must be at least twice cluster.heartbeat_seconds (\(c.cluster.heartbeatSeconds)), got \(c.cluster.nodeTimeoutSeconds)")
+            throw fail(
+                .outOfRange, "cluster.node_timeout_seconds",
+                "must be at least twice cluster.heartbeat_seconds (\(c.cluster.heartbeatSeconds)), got \(c.cluster.nodeTimeoutSeconds)")
         }
         if !Sanitize.isValidRoom(c.rooms.defaultRoom) {
             throw fail(.invalidValue, "rooms.default", "\"\(c.rooms.defaultRoom)\" is not a room name (1-32 of a-z A-Z 0-9 _ -)")
@@ -89,10 +99,11 @@ enum Validation {
     /// they crossed; NaN and infinities get the whole range.
     static func outOfRangeMessage(_ numeric: NumericKey, _ value: NumericKey.Value) -> String {
         let unit = numeric.unit.isEmpty ? "" : " \(numeric.unit)"
-        let number: Double = switch value {
-        case let .integer(n): Double(n)
-        case let .number(d): d
-        }
+        let number: Double =
+            switch value {
+            case let .integer(n): Double(n)
+            case let .number(d): d
+            }
         if number.isNaN || number.isInfinite {
             return "must be a finite number, \(numeric.rangeText), got \(value)"
         }
@@ -113,7 +124,7 @@ enum Validation {
         guard let scheme = schemes.first(where: { s.hasPrefix($0) }) else { return false }
         let rest = s.dropFirst(scheme.count)
         guard !rest.isEmpty, !rest.contains("/"), !rest.contains("?"), !rest.contains("#"),
-              !rest.contains("@"), !rest.contains(" ")
+            !rest.contains("@"), !rest.contains(" ")
         else { return false }
         var host = rest
         if rest.hasPrefix("[") {

@@ -40,8 +40,10 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     /// …and/or its JSON payload, as JSON text.
     public var data: String?
 
-    public init(command: Command, room: String? = nil, connection: String? = nil, user: String? = nil, reason: String? = nil,
-                seq: UInt64? = nil, seconds: Double? = nil, since: Double? = nil, text: String? = nil, data: String? = nil) {
+    public init(
+        command: Command, room: String? = nil, connection: String? = nil, user: String? = nil, reason: String? = nil,
+        seq: UInt64? = nil, seconds: Double? = nil, since: Double? = nil, text: String? = nil, data: String? = nil
+    ) {
         self.v = ControlProtocol.version
         self.text = text
         self.data = data
@@ -114,9 +116,11 @@ public struct StatusInfo: Codable, Sendable, Equatable {
     /// Present when chatd runs as a node of a cluster.
     public var cluster: ClusterInfo?
 
-    public init(version: String, pid: Int32, uptimeSeconds: Double, configPath: String?, configGeneration: Int,
-                connections: Int, rooms: Int, messagesIn: Int, messagesOut: Int, ready: Bool, lastReload: ReloadResult?,
-                cluster: ClusterInfo? = nil) {
+    public init(
+        version: String, pid: Int32, uptimeSeconds: Double, configPath: String?, configGeneration: Int,
+        connections: Int, rooms: Int, messagesIn: Int, messagesOut: Int, ready: Bool, lastReload: ReloadResult?,
+        cluster: ClusterInfo? = nil
+    ) {
         self.cluster = cluster
         self.version = version
         self.pid = pid
@@ -146,8 +150,10 @@ public struct ClusterInfo: Codable, Sendable, Equatable {
     /// Other nodes heard from within the node timeout.
     public var peers: [String]
 
-    public init(node: String, database: String, databaseConnected: Bool, listening: Bool, lagSeconds: Double?,
-                reconnects: Int, peers: [String]) {
+    public init(
+        node: String, database: String, databaseConnected: Bool, listening: Bool, lagSeconds: Double?,
+        reconnects: Int, peers: [String]
+    ) {
         self.node = node
         self.database = database
         self.databaseConnected = databaseConnected

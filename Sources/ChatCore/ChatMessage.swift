@@ -14,8 +14,10 @@ public struct ChatMessage: Sendable, Equatable {
     /// nil for chat messages.
     public var data: String?
 
-    public init(id: String, seq: UInt64, room: String, from: String, text: String, sentAt: String, author: String = "",
-                data: String? = nil) {
+    public init(
+        id: String, seq: UInt64, room: String, from: String, text: String, sentAt: String, author: String = "",
+        data: String? = nil
+    ) {
         self.author = author
         self.data = data
         self.id = id

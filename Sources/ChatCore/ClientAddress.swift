@@ -143,8 +143,8 @@ public enum IPAddressText {
     }
 }
 
-private extension Substring {
-    func components(separatedBy separator: String) -> [Substring] {
+extension Substring {
+    fileprivate func components(separatedBy separator: String) -> [Substring] {
         var out: [Substring] = []
         var rest = self[...]
         while let range = rest.range(of: separator) {

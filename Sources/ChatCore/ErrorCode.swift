@@ -29,7 +29,9 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
         case .rateLimited: return "Too many messages. Wait a moment."
         case .tooLarge: return "Message must be \(maxChars) characters or less."
         case .badJSON: return "Send JSON such as {\"type\":\"message\",\"text\":\"hi\"}."
-        case .badType: return "Unknown event type. Send {\"type\":\"message\",\"text\":\"...\"}, {\"type\":\"join\",\"room\":\"...\"}, {\"type\":\"history\",\"before\":SEQ} or {\"type\":\"ping\"}."
+        case .badType:
+            return
+                "Unknown event type. Send {\"type\":\"message\",\"text\":\"...\"}, {\"type\":\"join\",\"room\":\"...\"}, {\"type\":\"history\",\"before\":SEQ} or {\"type\":\"ping\"}."
         case .empty: return "Message text is required."
         case .muted: return "You are muted in this chat."
         case .forbidden: return "You may not do that."

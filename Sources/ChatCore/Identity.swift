@@ -14,8 +14,10 @@ public struct Identity: Sendable, Equatable {
     /// Seconds since the epoch after which the credential is no longer valid (JWT `exp`).
     public var expiresAt: Double?
 
-    public init(name: String, role: Role, rooms: RoomPatterns = .all, guestNames: Bool = false, userKey: String,
-                expiresAt: Double? = nil) {
+    public init(
+        name: String, role: Role, rooms: RoomPatterns = .all, guestNames: Bool = false, userKey: String,
+        expiresAt: Double? = nil
+    ) {
         self.name = name
         self.role = role
         self.rooms = rooms

@@ -39,7 +39,8 @@ public struct InOrderDelivery: Sendable, Equatable {
         }
         guard through > delivered else { return .deliver([]) }
         let ready = messages.filter { $0.seq > delivered }.sorted { $0.seq < $1.seq }
-        let complete = ready.first?.seq == delivered + 1 && ready.last?.seq == through
+        let complete =
+            ready.first?.seq == delivered + 1 && ready.last?.seq == through
             && zip(ready, ready.dropFirst()).allSatisfy { $1.seq == $0.seq + 1 }
         if complete {
             delivered = through

@@ -11,10 +11,24 @@ public struct JSONWriter: Sendable {
 
     public var string: String { String(decoding: bytes, as: UTF8.self) }
 
-    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
-    public mutating func endObject() { needsComma.removeLast(); bytes.append(UInt8(ascii: "}")) }
-    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma.append(false) }
-    public mutating func endArray() { needsComma.removeLast(); bytes.append(UInt8(ascii: "]")) }
+    public mutating func beginObject() {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma.append(false)
+    }
+    public mutating func endObject() {
+        needsComma.removeLast()
+        bytes.append(UInt8(ascii: "}"))
+    }
+    public mutating func beginArray() {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        needsComma.append(false)
+    }
+    public mutating func endArray() {
+        needsComma.removeLast()
+        bytes.append(UInt8(ascii: "]"))
+    }
 
     /// Writes `"name":` inside an object; the value follows with one of the value methods.
     public mutating func key(_ name: String) {
@@ -24,18 +38,48 @@ public struct JSONWriter: Sendable {
         needsComma[needsComma.count - 1] = false
     }
 
-    public mutating func value(_ s: String) { separate(); appendQuoted(s) }
-    public mutating func value(_ n: Int) { separate(); bytes.append(contentsOf: String(n).utf8) }
-    public mutating func value(_ n: UInt64) { separate(); bytes.append(contentsOf: String(n).utf8) }
-    public mutating func value(_ b: Bool) { separate(); bytes.append(contentsOf: (b ? "true" : "false").utf8) }
+    public mutating func value(_ s: String) {
+        separate()
+        appendQuoted(s)
+    }
+    public mutating func value(_ n: Int) {
+        separate()
+        bytes.append(contentsOf: String(n).utf8)
+    }
+    public mutating func value(_ n: UInt64) {
+        separate()
+        bytes.append(contentsOf: String(n).utf8)
+    }
+    public mutating func value(_ b: Bool) {
+        separate()
+        bytes.append(contentsOf: (b ? "true" : "false").utf8)
+    }
     /// Already-serialised JSON (validated by whoever made it), inserted as a value.
-    public mutating func raw(_ json: String) { separate(); bytes.append(contentsOf: json.utf8) }
-    public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
+    public mutating func raw(_ json: String) {
+        separate()
+        bytes.append(contentsOf: json.utf8)
+    }
+    public mutating func null() {
+        separate()
+        bytes.append(contentsOf: "null".utf8)
+    }
 
-    public mutating func field(_ name: String, _ s: String) { key(name); value(s) }
-    public mutating func field(_ name: String, _ n: Int) { key(name); value(n) }
-    public mutating func field(_ name: String, _ n: UInt64) { key(name); value(n) }
-    public mutating func field(_ name: String, _ b: Bool) { key(name); value(b) }
+    public mutating func field(_ name: String, _ s: String) {
+        key(name)
+        value(s)
+    }
+    public mutating func field(_ name: String, _ n: Int) {
+        key(name)
+        value(n)
+    }
+    public mutating func field(_ name: String, _ n: UInt64) {
+        key(name)
+        value(n)
+    }
+    public mutating func field(_ name: String, _ b: Bool) {
+        key(name)
+        value(b)
+    }
 
     private mutating func separate() {
         let last = needsComma.count - 1

@@ -77,9 +77,11 @@ public enum JWTClaims {
             guard let parsed = RoomPatterns(list) else { return .failure(.badClaims("rooms must be room names or prefix* patterns")) }
             rooms = parsed
         }
-        return .success(Identity(name: name, role: role, rooms: rooms, guestNames: policy.guestNames,
-                                 userKey: "jwt:\(keyPart(claims.iss ?? "")):\(keyPart(subject))",
-                                 expiresAt: clampedExpiry(exp + leeway, now: now)))
+        return .success(
+            Identity(
+                name: name, role: role, rooms: rooms, guestNames: policy.guestNames,
+                userKey: "jwt:\(keyPart(claims.iss ?? "")):\(keyPart(subject))",
+                expiresAt: clampedExpiry(exp + leeway, now: now)))
     }
 
     /// An issuer or subject as it appears in the user key (`jwt:ISSUER:SUBJECT`, what

@@ -36,7 +36,8 @@ public struct PublishRequest: Sendable, Equatable {
         }
         var data: String?
         if let raw = rawData, !(raw is NSNull) {
-            guard let encoded = try? JSONSerialization.data(withJSONObject: raw, options: [.fragmentsAllowed, .withoutEscapingSlashes]) else {
+            guard let encoded = try? JSONSerialization.data(withJSONObject: raw, options: [.fragmentsAllowed, .withoutEscapingSlashes])
+            else {
                 return .failure(.badRequest("data must be JSON"))
             }
             data = String(decoding: encoded, as: UTF8.self)

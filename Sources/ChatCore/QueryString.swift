@@ -24,7 +24,8 @@ public enum QueryString {
             if byte == UInt8(ascii: "+") {
                 out.append(UInt8(ascii: " "))
             } else if byte == UInt8(ascii: "%"), it.count >= 2,
-                      let hi = hexValue(it[it.startIndex]), let lo = hexValue(it[it.startIndex + 1]) {
+                let hi = hexValue(it[it.startIndex]), let lo = hexValue(it[it.startIndex + 1])
+            {
                 out.append(hi << 4 | lo)
                 it = it.dropFirst(2)
             } else {

@@ -49,7 +49,7 @@ public enum Sanitize {
     static func isHidden(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
         case 0x0A, 0x09: return false
-        case 0x00...0x1F, 0x7F...0x9F: return true                      // C0 and C1 controls
+        case 0x00...0x1F, 0x7F...0x9F: return true  // C0 and C1 controls
         case 0x202A...0x202E, 0x2066...0x2069, 0x200E, 0x200F, 0x061C: return true  // bidi controls
         default: return false
         }
@@ -70,7 +70,7 @@ public enum Sanitize {
     static func trimmed(_ s: String) -> String {
         let scalars = s.unicodeScalars
         guard let first = scalars.firstIndex(where: { !isJSWhitespace($0) }),
-              let last = scalars.lastIndex(where: { !isJSWhitespace($0) })
+            let last = scalars.lastIndex(where: { !isJSWhitespace($0) })
         else { return "" }
         return String(scalars[first...last])
     }

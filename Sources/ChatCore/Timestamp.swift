@@ -26,7 +26,8 @@ public enum Timestamp {
             return v
         }
         guard let y = n(0..<4), let mo = n(5..<7), let d = n(8..<10), let h = n(11..<13), let mi = n(14..<16),
-              let s = n(17..<19), let ms = n(20..<23) else { return nil }
+            let s = n(17..<19), let ms = n(20..<23)
+        else { return nil }
         // Days from civil (Howard Hinnant), the inverse of `civil(fromDays:)`.
         let yy = mo <= 2 ? y - 1 : y
         let era = (yy >= 0 ? yy : yy - 399) / 400

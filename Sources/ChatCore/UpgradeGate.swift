@@ -28,8 +28,10 @@ public struct UpgradeGate: Sendable {
         /// True when the request carries `Upgrade: websocket`.
         public var wantsWebSocket: Bool
 
-        public init(method: String, target: String, origin: String?, authorization: String?, protocols: [String] = [],
-                    wantsWebSocket: Bool) {
+        public init(
+            method: String, target: String, origin: String?, authorization: String?, protocols: [String] = [],
+            wantsWebSocket: Bool
+        ) {
             self.method = method
             self.target = target
             self.origin = origin
@@ -53,8 +55,10 @@ public struct UpgradeGate: Sendable {
         /// True when the client offered the `chatd` subprotocol, which the answer must select.
         public var subprotocol: Bool
 
-        public init(credential: String, guestName: String, room: String, echo: Bool = false, since: UInt64? = nil,
-                    subprotocol: Bool = false) {
+        public init(
+            credential: String, guestName: String, room: String, echo: Bool = false, since: UInt64? = nil,
+            subprotocol: Bool = false
+        ) {
             self.credential = credential
             self.guestName = guestName
             self.room = room
@@ -97,18 +101,19 @@ public struct UpgradeGate: Sendable {
             return .reject(status: 400, reason: "unsupported subprotocol: offer \"chatd\" (with \"bearer.TOKEN\")")
         }
         guard let token = Self.credential(params: params, authorization: request.authorization, protocols: request.protocols),
-              !token.isEmpty
+            !token.isEmpty
         else {
             return .reject(status: 401, reason: "missing or invalid token")
         }
-        return .accept(Attempt(
-            credential: token,
-            guestName: Sanitize.name(params["name"]),
-            room: Sanitize.room(params["room"], fallback: defaultRoom),
-            echo: params["echo"] == "1",
-            since: params["since"].flatMap { UInt64($0) },
-            subprotocol: offersChatd
-        ))
+        return .accept(
+            Attempt(
+                credential: token,
+                guestName: Sanitize.name(params["name"]),
+                room: Sanitize.room(params["room"], fallback: defaultRoom),
+                echo: params["echo"] == "1",
+                since: params["since"].flatMap { UInt64($0) },
+                subprotocol: offersChatd
+            ))
     }
 
     /// The session an attempt becomes once its credential resolved to `identity`, or the

@@ -28,10 +28,12 @@ final class ChatMetrics: Sendable {
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
-        let fine: [Duration] = [.microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
-                                .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10),
-                                .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
-                                .milliseconds(500), .seconds(1), .seconds(2.5)]
+        let fine: [Duration] = [
+            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
+            .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+            .milliseconds(500), .seconds(1), .seconds(2.5),
+        ]
         factory.defaultDurationHistogramBuckets = fine
         self.factory = factory
         connections = CoreMetrics.Meter(label: "chatd_connections", factory: factory)

@@ -1,6 +1,6 @@
+import ChatAuth
 import ChatConfig
 import ChatCore
-import ChatAuth
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -62,8 +62,10 @@ extension ChatServer {
         let peer = channel.remoteAddress?.ipAddress ?? "?"
         // A trusted proxy carries many clients on its one address: only the total caps it.
         let capped = !settings.trustedProxies.isTrusted(peer)
-        if let refused = core.limits.countPending(peer: peer, capped: capped, settings: settings,
-                                                  now: NIODeadline.now().uptimeNanoseconds) {
+        if let refused = core.limits.countPending(
+            peer: peer, capped: capped, settings: settings,
+            now: NIODeadline.now().uptimeNanoseconds)
+        {
             core.refusedAtAccept(refused)
             throw PendingLimitReached(reason: refused)
         }
@@ -92,22 +94,25 @@ extension ChatServer {
                     // which is what slows token guessing.
                     state.address = current.trustedProxies.clientAddress(
                         peer: channel.remoteAddress?.ipAddress ?? "?", forwardedFor: head.headers["x-forwarded-for"])
-                    state.refusal = core.limits.countUpgrade(address: state.address, total: core.hub.connections.load(ordering: .relaxed),
-                                                      settings: current, now: NIODeadline.now().uptimeNanoseconds)
+                    state.refusal = core.limits.countUpgrade(
+                        address: state.address, total: core.hub.connections.load(ordering: .relaxed),
+                        settings: current, now: NIODeadline.now().uptimeNanoseconds)
                 default:
                     break
                 }
                 guard state.refusal == nil, case let .accept(attempt) = decision, !attempt.echo || current.echoEnabled,
-                      !core.draining.load(ordering: .relaxed)
+                    !core.draining.load(ordering: .relaxed)
                 else {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
                 let authenticator = current.authenticator
                 if let identity = authenticator.staticIdentity(attempt.credential) {
-                    return channel.eventLoop.makeSucceededFuture(Self.upgradeAnswer(attempt, .success(identity), settings: current, state: state))
+                    return channel.eventLoop.makeSucceededFuture(
+                        Self.upgradeAnswer(attempt, .success(identity), settings: current, state: state))
                 }
                 guard authenticator.mayBeJWT(attempt.credential) else {
-                    return channel.eventLoop.makeSucceededFuture(Self.upgradeAnswer(attempt, .failure(.unknownToken), settings: current, state: state))
+                    return channel.eventLoop.makeSucceededFuture(
+                        Self.upgradeAnswer(attempt, .failure(.unknownToken), settings: current, state: state))
                 }
                 // A JWT: its signature is checked in a task, off the event loop.
                 let promise = channel.eventLoop.makePromise(of: Result<Identity, AuthFailure>.self)
@@ -125,8 +130,10 @@ extension ChatServer {
                     try ops.addHandler(sink, position: .first)
                     state.upgraded()
                     state.endPending(core.limits)
-                    try ops.addHandler(ChatSession(session: session, address: state.address, hub: core.hub,
-                                                   moderation: core.moderation, limits: core.limits, settings: current, sink: sink))
+                    try ops.addHandler(
+                        ChatSession(
+                            session: session, address: state.address, hub: core.hub,
+                            moderation: core.moderation, limits: core.limits, settings: current, sink: sink))
                     // The gate leaves last: what it still holds (frames sent right behind the
                     // upgrade request) goes on to the frame decoder, in order.
                     if let gate = state.gate {
@@ -164,9 +171,11 @@ extension ChatServer {
             // NIO's upgrade handler leaves after the first request; each later request of a
             // kept-alive connection gets a fresh one, in front of the HTTP handler.
             guard (try? ops.context(handlerType: HTTPServerUpgradeHandler.self)) == nil else { return }
-            try? ops.addHandler(HTTPServerUpgradeHandler(upgraders: [upgrader], httpEncoder: encoder, extraHTTPHandlers: extra,
-                                                         upgradeCompletionHandler: completion),
-                                position: .before(http))
+            try? ops.addHandler(
+                HTTPServerUpgradeHandler(
+                    upgraders: [upgrader], httpEncoder: encoder, extraHTTPHandlers: extra,
+                    upgradeCompletionHandler: completion),
+                position: .before(http))
         }
         state.pacer = core.hub.pacer(of: channel.eventLoop)
         let gate = HTTPReadGate(pacer: state.pacer)
@@ -178,12 +187,15 @@ extension ChatServer {
 
     /// The upgrader's answer once the credential is resolved: headers to upgrade with (the
     /// chosen subprotocol), or nil with the refusal left for the HTTP handler to send.
-    private static func upgradeAnswer(_ attempt: UpgradeGate.Attempt, _ identified: Result<Identity, AuthFailure>,
-                              settings: Settings, state: ConnectionState) -> HTTPHeaders? {
-        let admitted: UpgradeGate.Decision<UpgradeGate.Session> = switch identified {
-        case let .success(identity): UpgradeGate.admit(attempt, as: identity, rule: settings.rules.rule(for: attempt.room))
-        case let .failure(failure): .reject(status: 401, reason: failure.reason)
-        }
+    private static func upgradeAnswer(
+        _ attempt: UpgradeGate.Attempt, _ identified: Result<Identity, AuthFailure>,
+        settings: Settings, state: ConnectionState
+    ) -> HTTPHeaders? {
+        let admitted: UpgradeGate.Decision<UpgradeGate.Session> =
+            switch identified {
+            case let .success(identity): UpgradeGate.admit(attempt, as: identity, rule: settings.rules.rule(for: attempt.room))
+            case let .failure(failure): .reject(status: 401, reason: failure.reason)
+            }
         switch admitted {
         case let .accept(session):
             state.session = session

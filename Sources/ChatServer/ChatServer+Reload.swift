@@ -1,6 +1,6 @@
+import ChatAuth
 public import ChatConfig
 import ChatCore
-import ChatAuth
 import Foundation
 import Logging
 import NIOCore
@@ -66,7 +66,9 @@ extension ChatServer {
             return fail(now: now, generation: generation, error: "auth.jwt.key_file: \(error)")
         }
         if settings.authenticator.hasPlainTokens {
-            core.logger.warning("auth.tokens/auth.moderator_tokens hold plain tokens: for development only; store SHA-256 hashes in [auth.credentials.NAME]")
+            core.logger.warning(
+                "auth.tokens/auth.moderator_tokens hold plain tokens: for development only; store SHA-256 hashes in [auth.credentials.NAME]"
+            )
         }
         core.replaceSite(site)
         core.settings.replace(with: settings)
@@ -74,8 +76,9 @@ extension ChatServer {
         let revoked = core.hub.shards.reduce(0) { total, ref in
             total + ((try? ref.loop.submit { ref.shard.value.applyReload(settings) }.wait()) ?? 0)
         }
-        let result = ReloadOutcome(ok: true, at: now, generation: generation + 1, error: nil,
-                                  applied: diff.applied, needsRestart: diff.needsRestart, revoked: revoked)
+        let result = ReloadOutcome(
+            ok: true, at: now, generation: generation + 1, error: nil,
+            applied: diff.applied, needsRestart: diff.needsRestart, revoked: revoked)
         state.withLockedValue {
             $0.config = effective
             $0.generation += 1
@@ -84,11 +87,13 @@ extension ChatServer {
         core.metrics.reloads("ok").increment()
         // Which of the applied keys reach the connections already open (`ConfigKey.Reload`).
         let toOpen = diff.applied.filter { ConfigKeys.named($0)?.reload == .openConnections }
-        core.logger.notice("configuration reloaded", metadata: [
-            "generation": "\(result.generation)", "applied": "\(diff.applied.joined(separator: ","))",
-            "applied_to_open_connections": "\(toOpen.joined(separator: ","))",
-            "needs_restart": "\(diff.needsRestart.joined(separator: ","))", "revoked": "\(revoked)",
-        ])
+        core.logger.notice(
+            "configuration reloaded",
+            metadata: [
+                "generation": "\(result.generation)", "applied": "\(diff.applied.joined(separator: ","))",
+                "applied_to_open_connections": "\(toOpen.joined(separator: ","))",
+                "needs_restart": "\(diff.needsRestart.joined(separator: ","))", "revoked": "\(revoked)",
+            ])
         for key in diff.needsRestart {
             core.logger.warning("\(key) changed; it takes effect when chatd restarts")
         }

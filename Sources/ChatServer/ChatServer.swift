@@ -1,7 +1,7 @@
-public import ChatConfig
-import ChatCore
 import ChatAuth
 import ChatCluster
+public import ChatConfig
+import ChatCore
 import ChatStore
 import Foundation
 public import Logging
@@ -11,7 +11,6 @@ public import NIOPosix
 import NIOWebSocket
 public import ServiceLifecycle
 public import Systemd
-
 
 /// chatd's network side: binds (or adopts) listeners, wires each connection's pipeline,
 /// reloads, reports, and stops. One instance per process; tests start it on port 0.
@@ -109,18 +108,22 @@ public final class ChatServer: Sendable {
             throw StartupError(isConfiguration: true, what: "auth.jwt.key_file", reason: "\(error)")
         }
         if settings.authenticator.hasPlainTokens {
-            logger.warning("auth.tokens/auth.moderator_tokens hold plain tokens: for development only; store SHA-256 hashes in [auth.credentials.NAME]")
+            logger.warning(
+                "auth.tokens/auth.moderator_tokens hold plain tokens: for development only; store SHA-256 hashes in [auth.credentials.NAME]"
+            )
         }
-        core = ServerCore(settings: settings,
-                          hub: try Hub(loops: Array(group.makeIterator()), metrics: metrics, store: store),
-                          site: site, logger: logger, metrics: metrics)
+        core = ServerCore(
+            settings: settings,
+            hub: try Hub(loops: Array(group.makeIterator()), metrics: metrics, store: store),
+            site: site, logger: logger, metrics: metrics)
         state = NIOLockedValueBox(RuntimeState(config: config))
         retention = RetentionJob(hub: core.hub, settings: core.settings, logger: logger)
         if let cluster, let databaseGroup {
             let (hub, core) = (core.hub, core)
-            let bus = ClusterBus(config: config.cluster, url: cluster.url, node: cluster.node, store: cluster.store,
-                                 loop: databaseGroup.next(), logger: logger, counts: { hub.localCounts() },
-                                 handler: { core.handleClusterEvent($0) })
+            let bus = ClusterBus(
+                config: config.cluster, url: cluster.url, node: cluster.node, store: cluster.store,
+                loop: databaseGroup.next(), logger: logger, counts: { hub.localCounts() },
+                handler: { core.handleClusterEvent($0) })
             hub.cluster.withLockedValue { $0 = bus }
             metrics.cluster.withLockedValue { $0 = { bus.status } }
             self.bus = bus
@@ -157,8 +160,9 @@ public final class ChatServer: Sendable {
     public func startAll(with host: [any Service] = []) async throws -> Bound {
         let config = state.withLockedValue { $0.config }
         let (store, doors) = lifecycle()
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: (host + store).map { .init(service: $0) }, logger: core.logger))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: (host + store).map { .init(service: $0) }, logger: core.logger))
         let finished = Task<Result<Void, any Error>, Never> { [self] in
             var outcome: Result<Void, any Error> = .success(())
             do {
@@ -174,8 +178,10 @@ public final class ChatServer: Sendable {
 
         if let postgres, let url = config.cluster.database {
             do {
-                try await ClusterNode.connect(url: url, patience: options.databaseStartPatience, logger: core.logger,
-                                              notify: options.notify) { try await postgres.migrate() }
+                try await ClusterNode.connect(
+                    url: url, patience: options.databaseStartPatience, logger: core.logger,
+                    notify: options.notify
+                ) { try await postgres.migrate() }
             } catch {
                 throw ClusterStartError(database: url.redacted, reason: "\(String(reflecting: error))")
             }
@@ -236,10 +242,13 @@ public final class ChatServer: Sendable {
         doors.append(Part("retention", start: { retention.start() }, stop: { retention.stop() }))
         let keeper = Housekeeper(server: self, watchdog: options.watchdog, notify: options.notify)
         doors.append(Part("housekeeper", start: { keeper.start() }, stop: { keeper.stop() }))
-        doors.append(Part("control socket", stop: { [self] in
-            await closeDoor("control")
-            if let path = controlPath.withLockedValue({ $0 }) { unlink(path) }
-        }))
+        doors.append(
+            Part(
+                "control socket",
+                stop: { [self] in
+                    await closeDoor("control")
+                    if let path = controlPath.withLockedValue({ $0 }) { unlink(path) }
+                }))
         doors.append(Part("metrics listener", stop: { [self] in await closeDoor("metrics") }))
         doors.append(Part("chat listeners", stop: { [self] in await drain() }))
         return (store, doors)
@@ -259,8 +268,9 @@ public final class ChatServer: Sendable {
     private func startControl(path: String) async throws -> String {
         let directory = (path as NSString).deletingLastPathComponent
         if !FileManager.default.fileExists(atPath: directory) {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o755])
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o755])
         }
         let channel = try await ControlServer.bootstrap(group: group, server: self)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
@@ -299,7 +309,8 @@ public final class ChatServer: Sendable {
     /// close, pending messages are committed and delivered, then every client is closed with
     /// 1001 (reconnect later) and given up to the drain time to go.
     private func drain() async {
-        let wait = drainOverride.withLockedValue { $0 }
+        let wait =
+            drainOverride.withLockedValue { $0 }
             ?? .milliseconds(Int64(state.withLockedValue { $0.config.server.drainSeconds } * 1000))
         core.ready.store(false, ordering: .relaxed)
         core.draining.store(true, ordering: .relaxed)

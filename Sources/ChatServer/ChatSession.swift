@@ -75,8 +75,10 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         !echo && UserTarget.matches(user, userKey: identity.userKey, authorKey: authorKey)
     }
 
-    init(session: UpgradeGate.Session, address: String, hub: Hub, moderation: Moderation, limits: ClientLimits,
-         settings: Settings, sink: FrameSink) {
+    init(
+        session: UpgradeGate.Session, address: String, hub: Hub, moderation: Moderation, limits: ClientLimits,
+        settings: Settings, sink: FrameSink
+    ) {
         self.sink = sink
         self.limits = limits
         self.moderation = moderation
@@ -90,8 +92,9 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         echo = session.echo
         self.hub = hub
         self.settings = settings
-        bucket = TokenBucket(capacity: settings.rateMessages, windowNanoseconds: settings.rateWindowNanoseconds,
-                             now: NIODeadline.now().uptimeNanoseconds)
+        bucket = TokenBucket(
+            capacity: settings.rateMessages, windowNanoseconds: settings.rateWindowNanoseconds,
+            now: NIODeadline.now().uptimeNanoseconds)
         assembler = MessageAssembler(maxBytes: settings.maxFrameBytes, maxFragments: settings.maxFragments)
         queue = OutboundQueue(limit: settings.sendQueueFrames)
     }
@@ -168,8 +171,10 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         // from the store first, later requests wait behind it, as behind a history read.
         var answered = false
         var inline = true
-        hub.join(member, shardIndex: shardIndex, since: since, maxMembers: rule.maxMembers, maxRooms: settings.maxRooms,
-                 historyWindow: settings.historyWindow, resumeLimit: settings.resumeLimit) { [self] result in
+        hub.join(
+            member, shardIndex: shardIndex, since: since, maxMembers: rule.maxMembers, maxRooms: settings.maxRooms,
+            historyWindow: settings.historyWindow, resumeLimit: settings.resumeLimit
+        ) { [self] result in
             answered = true
             if !inline { awaitingStore = false }
             joined(member, result, announce: announce)
@@ -249,7 +254,8 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         var fresh = fresh
         if fresh.guestNames { fresh.name = name }
         identity = fresh
-        for member in memberships where Authorization.join(identity, room: member.room, rule: settings.rules.rule(for: member.room)) != nil {
+        for member in memberships where Authorization.join(identity, room: member.room, rule: settings.rules.rule(for: member.room)) != nil
+        {
             leave(member.room, reason: "forbidden")
         }
     }
@@ -343,8 +349,9 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable && !queue.isEmpty && !closing {
             for (room, count) in queue.takeMissed() {
-                sink.write(ServerFrame.text(ServerEvent.missed(room: room, count: count).jsonBytes(), allocator: context.channel.allocator),
-                           flush: false)
+                sink.write(
+                    ServerFrame.text(ServerEvent.missed(room: room, count: count).jsonBytes(), allocator: context.channel.allocator),
+                    flush: false)
             }
             while context.channel.isWritable, let frame = queue.popFirst() { sink.write(frame, flush: false) }
             sink.context?.flush()
@@ -642,7 +649,8 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             leave(room, reason: "request")
         case let .catchUp(since, named):
             guard let room = readableRoom(named),
-                  let entered = memberships.first(where: { $0.room == room })?.entered else { return }
+                let entered = memberships.first(where: { $0.room == room })?.entered
+            else { return }
             let (hub, resumeLimit) = (hub, settings.resumeLimit)
             answerFromStore {
                 let welcome = await hub.catchUp(in: entered, since: since, limit: resumeLimit)
@@ -699,8 +707,9 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         let promise = loop.makePromise(of: Moderation.Outcome.self)
         promise.completeWithTask {
             await moderation.delete(room: room, seq: seq, actor: actor, reason: isModerator ? "moderator" : "author") { message in
-                isModerator || (window > 0 && message.author == author
-                    && Double(now - (Timestamp.milliseconds(iso8601: message.sentAt) ?? 0)) <= window * 1000)
+                isModerator
+                    || (window > 0 && message.author == author
+                        && Double(now - (Timestamp.milliseconds(iso8601: message.sentAt) ?? 0)) <= window * 1000)
             }
         }
         promise.futureResult.whenSuccess { outcome in

@@ -20,12 +20,12 @@ final class ClientLimits: @unchecked Sendable {
 
     private let lock = NIOLock()
     private var addresses: [String: Address] = [:]  // guarded by `lock`
-    private var users: [String: TokenBucket] = [:]   // guarded by `lock`
+    private var users: [String: TokenBucket] = [:]  // guarded by `lock`
     /// Open WebSocket connections by exact address: a change of the IPv6 prefix length (a
     /// reload) recounts the groups from these, so that closes still match their opens.
-    private var open: [String: Int] = [:]            // guarded by `lock`
-    private var prefixLength = 64                    // guarded by `lock`
-    private var pendingTotal = 0                     // guarded by `lock`
+    private var open: [String: Int] = [:]  // guarded by `lock`
+    private var prefixLength = 64  // guarded by `lock`
+    private var pendingTotal = 0  // guarded by `lock`
 
     enum Refusal: Equatable {
         /// Too many upgrades or connections from this address: 429.
@@ -127,8 +127,11 @@ final class ClientLimits: @unchecked Sendable {
     /// One message from `address` by `user`: both buckets must have a token.
     func allowMessage(address: String, user: String, settings: Settings, now: UInt64) -> Bool {
         lock.withLock {
-            var userBucket = users[user] ?? TokenBucket(capacity: settings.userRateMessages,
-                                                        windowNanoseconds: settings.rateWindowNanoseconds, now: now)
+            var userBucket =
+                users[user]
+                ?? TokenBucket(
+                    capacity: settings.userRateMessages,
+                    windowNanoseconds: settings.rateWindowNanoseconds, now: now)
             Self.resize(&userBucket, capacity: settings.userRateMessages, window: settings.rateWindowNanoseconds, now: now)
             defer { users[user] = userBucket }
             guard userBucket.consume(now: now) else { return false }
@@ -163,8 +166,9 @@ final class ClientLimits: @unchecked Sendable {
     // MARK: Under the lock
 
     private func fresh(_ settings: Settings, now: UInt64) -> Address {
-        Address(upgrades: TokenBucket(capacity: settings.upgradesPerMinutePerIP, windowNanoseconds: 60_000_000_000, now: now),
-                messages: TokenBucket(capacity: settings.ipRateMessages, windowNanoseconds: settings.rateWindowNanoseconds, now: now))
+        Address(
+            upgrades: TokenBucket(capacity: settings.upgradesPerMinutePerIP, windowNanoseconds: 60_000_000_000, now: now),
+            messages: TokenBucket(capacity: settings.ipRateMessages, windowNanoseconds: settings.rateWindowNanoseconds, now: now))
     }
 
     /// The group of `address` under the prefix length in force; a changed length (a reload)

@@ -6,15 +6,20 @@ import Logging
 enum ClusterNode {
     static func defaultID() -> String {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node"
-        let kept = String(host.unicodeScalars.filter { ("a"..."z").contains($0) || ("A"..."Z").contains($0)
-                || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }.prefix(32))
+        let kept = String(
+            host.unicodeScalars.filter {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0)
+                    || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
+            }.prefix(32))
         return kept.isEmpty ? "node" : kept
     }
 
     /// Prepares the store, trying again with backoff (0.2 s doubling to 5 s) for `patience`,
     /// and telling systemd why the start takes long.
-    static func connect(url: PostgresURL, patience: Duration, logger: Logger, notify: (@Sendable (String) -> Void)?,
-                        _ make: () async throws -> Void) async throws {
+    static func connect(
+        url: PostgresURL, patience: Duration, logger: Logger, notify: (@Sendable (String) -> Void)?,
+        _ make: () async throws -> Void
+    ) async throws {
         let deadline = ContinuousClock.now + patience
         var delay = 0.2
         while true {

@@ -26,8 +26,10 @@ final class Committer: Sendable {
     private let committed: @Sendable ([Entry]) async -> Void
     private let failed: @Sendable ([Entry], any Error) -> Void
 
-    init(store: any ChatStore, committed: @escaping @Sendable ([Entry]) async -> Void,
-         failed: @escaping @Sendable ([Entry], any Error) -> Void) {
+    init(
+        store: any ChatStore, committed: @escaping @Sendable ([Entry]) async -> Void,
+        failed: @escaping @Sendable ([Entry], any Error) -> Void
+    ) {
         self.store = store
         self.committed = committed
         self.failed = failed
@@ -59,11 +61,12 @@ final class Committer: Sendable {
     private func commit(_ batch: [Entry]) async {
         do {
             let stored = try await store.append(batch.map(\.message))
-            await finish(zip(batch, stored).map { entry, message in
-                var entry = entry
-                entry.message = message
-                return entry
-            })
+            await finish(
+                zip(batch, stored).map { entry, message in
+                    var entry = entry
+                    entry.message = message
+                    return entry
+                })
         } catch let partial as PartialAppend {
             var done: [Entry] = []
             var lost: [Entry] = []

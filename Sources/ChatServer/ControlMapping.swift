@@ -5,17 +5,19 @@ import ChatControl
 
 extension StatusInfo {
     init(_ s: ServerStatus) {
-        self.init(version: s.version, pid: s.pid, uptimeSeconds: s.uptimeSeconds, configPath: s.configPath,
-                  configGeneration: s.configGeneration, connections: s.connections, rooms: s.rooms, messagesIn: s.messagesIn,
-                  messagesOut: s.messagesOut, ready: s.ready, lastReload: s.lastReload.map(ReloadResult.init),
-                  cluster: s.cluster.map(ClusterInfo.init))
+        self.init(
+            version: s.version, pid: s.pid, uptimeSeconds: s.uptimeSeconds, configPath: s.configPath,
+            configGeneration: s.configGeneration, connections: s.connections, rooms: s.rooms, messagesIn: s.messagesIn,
+            messagesOut: s.messagesOut, ready: s.ready, lastReload: s.lastReload.map(ReloadResult.init),
+            cluster: s.cluster.map(ClusterInfo.init))
     }
 }
 
 extension ClusterInfo {
     init(_ c: ClusterStatus) {
-        self.init(node: c.node, database: c.database, databaseConnected: c.databaseConnected, listening: c.listening,
-                  lagSeconds: c.lagSeconds, reconnects: c.reconnects, peers: c.peers)
+        self.init(
+            node: c.node, database: c.database, databaseConnected: c.databaseConnected, listening: c.listening,
+            lagSeconds: c.lagSeconds, reconnects: c.reconnects, peers: c.peers)
     }
 }
 
@@ -33,8 +35,9 @@ extension RoomInfo {
 
 extension ReloadResult {
     init(_ r: ReloadOutcome) {
-        self.init(ok: r.ok, at: r.at, generation: r.generation, error: r.error, applied: r.applied,
-                  needsRestart: r.needsRestart, revoked: r.revoked)
+        self.init(
+            ok: r.ok, at: r.at, generation: r.generation, error: r.error, applied: r.applied,
+            needsRestart: r.needsRestart, revoked: r.revoked)
     }
 }
 

@@ -52,7 +52,8 @@ final class ControlHandler: ChannelDuplexHandler {
             refuse(context, "cannot read peer credentials")
             return
         }
-        let future: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        let future: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
         let config = server.core.settings.current.config.control
         future.assumeIsolated().whenComplete { [self] result in
             switch result {
@@ -131,14 +132,16 @@ final class ControlHandler: ChannelDuplexHandler {
         } catch {
             let version = (try? JSONSerialization.jsonObject(with: line) as? [String: Any])?["v"] as? Int
             if let version, version != ControlProtocol.version {
-                respond(context, .failure("unsupported_version", "chatd speaks control protocol v\(ControlProtocol.version), not v\(version)"))
+                respond(
+                    context, .failure("unsupported_version", "chatd speaks control protocol v\(ControlProtocol.version), not v\(version)"))
             } else {
                 respond(context, .failure("bad_request", "not a control request: \(error)"))
             }
             return
         }
         guard request.v == ControlProtocol.version else {
-            respond(context, .failure("unsupported_version", "chatd speaks control protocol v\(ControlProtocol.version), not v\(request.v)"))
+            respond(
+                context, .failure("unsupported_version", "chatd speaks control protocol v\(ControlProtocol.version), not v\(request.v)"))
             return
         }
         busy = true
@@ -236,12 +239,14 @@ enum ControlCommands {
             guard request.connection != nil || request.user != nil else {
                 return .failure("bad_request", "kick needs a connection id or a user name")
             }
-            let count = await server.kick(connection: request.connection, user: request.user,
-                                          reason: request.reason ?? "kicked by an operator")
+            let count = await server.kick(
+                connection: request.connection, user: request.user,
+                reason: request.reason ?? "kicked by an operator")
             let forwarded = request.user != nil && server.isClusterNode
             if forwarded { response.kickedElsewhere = true }
             guard count > 0 || forwarded else {
-                return .failure("not_found", "no connection matches \(request.connection.map { "id \($0)" } ?? "user \(request.user ?? "")")")
+                return .failure(
+                    "not_found", "no connection matches \(request.connection.map { "id \($0)" } ?? "user \(request.user ?? "")")")
             }
             response.kicked = count
         case .delete:
@@ -288,7 +293,12 @@ enum ControlCommands {
             switch result {
             case let .success(message): response.published = message.seq
             case let .failure(refusal):
-                let code = switch refusal.status { case 404: "not_found"; case 503: "unavailable"; default: "bad_request" }
+                let code =
+                    switch refusal.status {
+                    case 404: "not_found"
+                    case 503: "unavailable"
+                    default: "bad_request"
+                    }
                 return .failure(code, refusal.reason)
             }
         case .reload:

@@ -136,29 +136,39 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         let isRead = head.method == .GET || head.method == .HEAD
         if path == "/healthz" {
-            guard isRead else { return send(context, head, status: .methodNotAllowed, text: "method not allowed", extra: [("Allow", "GET, HEAD")]) }
+            guard isRead else {
+                return send(context, head, status: .methodNotAllowed, text: "method not allowed", extra: [("Allow", "GET, HEAD")])
+            }
             var w = JSONWriter()
             w.beginObject()
             w.field("ok", true)
             w.field("clients", server.hub.connections.load(ordering: .relaxed))
             w.endObject()
-            return send(context, head, status: .ok, body: ByteBuffer(bytes: w.bytes), type: "application/json",
-                        extra: [("Cache-Control", "no-store")])
+            return send(
+                context, head, status: .ok, body: ByteBuffer(bytes: w.bytes), type: "application/json",
+                extra: [("Cache-Control", "no-store")])
         }
         if path == "/readyz" {
-            guard isRead else { return send(context, head, status: .methodNotAllowed, text: "method not allowed", extra: [("Allow", "GET, HEAD")]) }
+            guard isRead else {
+                return send(context, head, status: .methodNotAllowed, text: "method not allowed", extra: [("Allow", "GET, HEAD")])
+            }
             let ready = server.ready.load(ordering: .relaxed)
             var w = JSONWriter()
             w.beginObject()
             w.field("ready", ready)
             w.endObject()
-            return send(context, head, status: ready ? .ok : .serviceUnavailable, body: ByteBuffer(bytes: w.bytes),
-                        type: "application/json", extra: [("Cache-Control", "no-store")])
+            return send(
+                context, head, status: ready ? .ok : .serviceUnavailable, body: ByteBuffer(bytes: w.bytes),
+                type: "application/json", extra: [("Cache-Control", "no-store")])
         }
         if let file = server.site.file(at: path) {
-            guard isRead else { return send(context, head, status: .methodNotAllowed, text: "method not allowed", extra: [("Allow", "GET, HEAD")]) }
-            var extra = [("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff"),
-                         ("Referrer-Policy", "no-referrer")]
+            guard isRead else {
+                return send(context, head, status: .methodNotAllowed, text: "method not allowed", extra: [("Allow", "GET, HEAD")])
+            }
+            var extra = [
+                ("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff"),
+                ("Referrer-Policy", "no-referrer"),
+            ]
             if file.contentType.hasPrefix("text/html") {
                 extra.append(("Content-Security-Policy", Self.contentSecurityPolicy(host: head.headers.first(name: "host"), page: file)))
                 extra.append(("X-Frame-Options", "DENY"))
@@ -167,16 +177,18 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         // An upgrade attempt on another path is refused like those on /chat: closed after.
         let upgradeAttempt = UpgradeGate.Request(head).wantsWebSocket
-        send(context, head, status: .notFound, text: "not found", extra: upgradeAttempt ? [("Connection", "close")] : [],
-             close: upgradeAttempt)
+        send(
+            context, head, status: .notFound, text: "not found", extra: upgradeAttempt ? [("Connection", "close")] : [],
+            close: upgradeAttempt)
     }
 
     private func respondToChat(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         if let refusal = state.refusal {
-            let (status, reason): (HTTPResponseStatus, String) = switch refusal {
-            case let .tooMany(why): (.tooManyRequests, why)
-            case .full: (.serviceUnavailable, "server full: reconnect later")
-            }
+            let (status, reason): (HTTPResponseStatus, String) =
+                switch refusal {
+                case let .tooMany(why): (.tooManyRequests, why)
+                case .full: (.serviceUnavailable, "server full: reconnect later")
+                }
             server.metrics.upgrades(String(status.code)).increment()
             return send(context, head, status: status, text: reason, extra: [("Connection", "close"), ("Retry-After", "10")], close: true)
         }
@@ -190,51 +202,68 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             var extra: [(String, String)] = [("Connection", "close")]
             if status == 426 { extra.append(("Upgrade", "websocket")) }
             if status == 405 { extra.append(("Allow", "GET")) }
-            server.logger.info("upgrade refused", metadata: ["status": "\(status)", "path": "\(UpgradeGate.chatPath)",
-                                                            "reason": "\(reason)"])
+            server.logger.info(
+                "upgrade refused",
+                metadata: [
+                    "status": "\(status)", "path": "\(UpgradeGate.chatPath)",
+                    "reason": "\(reason)",
+                ])
             send(context, head, status: HTTPResponseStatus(statusCode: status), text: reason, extra: extra, close: true)
         case let .accept(session) where session.echo && !server.settings.current.echoEnabled:
             server.metrics.upgrades("404").increment()
-            send(context, head, status: .notFound, text: "the echo endpoint is disabled (server.echo_endpoint)",
-                 extra: [("Connection", "close")], close: true)
+            send(
+                context, head, status: .notFound, text: "the echo endpoint is disabled (server.echo_endpoint)",
+                extra: [("Connection", "close")], close: true)
         case .accept where server.draining.load(ordering: .relaxed):
             server.metrics.upgrades("503").increment()
-            send(context, head, status: .serviceUnavailable, text: "shutting down: reconnect later",
-                 extra: [("Connection", "close"), ("Retry-After", "5")], close: true)
+            send(
+                context, head, status: .serviceUnavailable, text: "shutting down: reconnect later",
+                extra: [("Connection", "close"), ("Retry-After", "5")], close: true)
         case .accept:
             server.metrics.upgrades("400").increment()
             // The gate would accept, yet the upgrader did not: the WebSocket handshake itself
             // is malformed (no Sec-WebSocket-Key, or a version other than 13).
-            send(context, head, status: .badRequest, text: "bad WebSocket handshake (need Sec-WebSocket-Key and Sec-WebSocket-Version: 13)",
-                 extra: [("Connection", "close"), ("Sec-WebSocket-Version", "13")], close: true)
+            send(
+                context, head, status: .badRequest, text: "bad WebSocket handshake (need Sec-WebSocket-Key and Sec-WebSocket-Version: 13)",
+                extra: [("Connection", "close"), ("Sec-WebSocket-Version", "13")], close: true)
         }
     }
 
     private func reply(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ answer: PublishEndpoint.Answer, close: Bool) {
         server.metrics.publishRequests(String(answer.status.code)).increment()
-        send(context, head, status: answer.status, body: ByteBuffer(bytes: answer.json), type: "application/json",
-             extra: answer.headers + [("Cache-Control", "no-store")], close: close)
+        send(
+            context, head, status: answer.status, body: ByteBuffer(bytes: answer.json), type: "application/json",
+            extra: answer.headers + [("Cache-Control", "no-store")], close: close)
     }
 
     static func contentSecurityPolicy(host: String?, page: StaticSite.File) -> String {
         var connect = "'self'"
         if let host, !host.isEmpty, host.utf8.count < 256,
-           host.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || ".-:[]".unicodeScalars.contains($0) }) {
+            host.unicodeScalars.allSatisfy({
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || ".-:[]".unicodeScalars.contains($0)
+            })
+        {
             connect += " ws://\(host) wss://\(host)"
         }
         let scripts = (["'self'"] + page.scriptHashes).joined(separator: " ")
         let styles = (["'self'"] + page.styleHashes).joined(separator: " ")
-        return "default-src 'none'; script-src \(scripts); style-src \(styles); img-src 'self' data:; connect-src \(connect); base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        return
+            "default-src 'none'; script-src \(scripts); style-src \(styles); img-src 'self' data:; connect-src \(connect); base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     }
 
-    private func send(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, status: HTTPResponseStatus, text: String,
-                      extra: [(String, String)] = [], close: Bool = false) {
-        send(context, head, status: status, body: ByteBuffer(string: text + "\n"), type: "text/plain; charset=utf-8",
-             extra: extra, close: close)
+    private func send(
+        _ context: ChannelHandlerContext, _ head: HTTPRequestHead, status: HTTPResponseStatus, text: String,
+        extra: [(String, String)] = [], close: Bool = false
+    ) {
+        send(
+            context, head, status: status, body: ByteBuffer(string: text + "\n"), type: "text/plain; charset=utf-8",
+            extra: extra, close: close)
     }
 
-    private func send(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, status: HTTPResponseStatus, body: ByteBuffer,
-                      type: String, extra: [(String, String)] = [], close: Bool = false) {
+    private func send(
+        _ context: ChannelHandlerContext, _ head: HTTPRequestHead, status: HTTPResponseStatus, body: ByteBuffer,
+        type: String, extra: [(String, String)] = [], close: Bool = false
+    ) {
         answered += 1
         let keepAlive = head.isKeepAlive && !close && answered < Self.requestsPerConnection
         var headers = HTTPHeaders()

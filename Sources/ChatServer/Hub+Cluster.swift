@@ -56,7 +56,8 @@ extension Hub {
     /// number first, on the store queue, so that the resume is exact rather than refused.
     func catchUpIfBehind(_ room: Room, since: UInt64) async {
         guard storeNumbersMessages, since > room.lock.withLock({ room.seq }),
-              let committer = committer.withLockedValue({ $0 }) else { return }
+            let committer = committer.withLockedValue({ $0 })
+        else { return }
         await committer.run { [self] in
             guard let last = try? await store?.lastSequence(room: room.name) else { return }
             await deliverInOrder(room, [], through: last)

@@ -12,10 +12,15 @@ extension Hub {
     /// the member must be sent before anything else of the room, or why it may not join.
     /// A held room whose window covers the resume is joined before this returns; otherwise
     /// the store is read first, off the loop, and only this member waits for it.
-    func join(_ member: Membership, shardIndex: Int, since: UInt64?, maxMembers: Int, maxRooms: Int = .max,
-              historyWindow: Int, resumeLimit: Int, done: @escaping (Result<Welcome, ErrorCode>) -> Void) {
-        join(member, JoinRequest(shardIndex: shardIndex, since: since, maxMembers: maxMembers, maxRooms: maxRooms,
-                                 historyWindow: historyWindow, resumeLimit: resumeLimit), done: done)
+    func join(
+        _ member: Membership, shardIndex: Int, since: UInt64?, maxMembers: Int, maxRooms: Int = .max,
+        historyWindow: Int, resumeLimit: Int, done: @escaping (Result<Welcome, ErrorCode>) -> Void
+    ) {
+        join(
+            member,
+            JoinRequest(
+                shardIndex: shardIndex, since: since, maxMembers: maxMembers, maxRooms: maxRooms,
+                historyWindow: historyWindow, resumeLimit: resumeLimit), done: done)
     }
 
     struct JoinRequest: Sendable {
@@ -47,11 +52,17 @@ extension Hub {
 
     /// Joins a room this node holds, on the member's loop. Asks for the room again when it
     /// was let go before its lock was taken; reads the store first when a resume needs it.
-    private func enter(_ room: Room, _ member: Membership, _ request: JoinRequest, older: OlderPart?,
-                       done: @escaping (Result<Welcome, ErrorCode>) -> Void) {
+    private func enter(
+        _ room: Room, _ member: Membership, _ request: JoinRequest, older: OlderPart?,
+        done: @escaping (Result<Welcome, ErrorCode>) -> Void
+    ) {
         let name = member.session.name
         let shardIndex = request.shardIndex
-        enum Entered { case retired, full, read(after: UInt64), entered([ChatMessage], UInt64, Int) }
+        enum Entered {
+            case retired, full
+            case read(after: UInt64)
+            case entered([ChatMessage], UInt64, Int)
+        }
         let entered: Entered = room.lock.withLock {
             room.entering -= 1
             if room.retired { return .retired }
@@ -102,8 +113,9 @@ extension Hub {
 
     /// The room as a resume sees it. Call under the room's lock.
     private func resumeViewLocked(_ room: Room) -> ResumePlan.Room {
-        ResumePlan.Room(windowFirst: room.history.first?.seq, lastStored: storedSeqLocked(room), delivered: room.seq,
-                        hasStore: store != nil, storeNumbersMessages: storeNumbersMessages)
+        ResumePlan.Room(
+            windowFirst: room.history.first?.seq, lastStored: storedSeqLocked(room), delivered: room.seq,
+            hasStore: store != nil, storeNumbersMessages: storeNumbersMessages)
     }
 
     /// The last number of a room that the store holds and the window has seen: in a cluster

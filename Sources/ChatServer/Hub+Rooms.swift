@@ -2,7 +2,6 @@ import ChatCore
 import NIOConcurrencyHelpers
 import NIOCore
 
-
 /// Which rooms this node holds: loading a room on its first use (only its joiners and
 /// senders wait), and letting idle rooms go.
 extension Hub {
@@ -40,9 +39,14 @@ extension Hub {
     /// is loaded from the store (rooms are let go when idle). Only the callers of that room
     /// wait for the store; `body` then runs on the loading task, not the caller's thread.
     /// A new room is refused when this node holds `maxRooms` rooms.
-    func withRoom(_ name: String, historyWindow: Int, maxRooms: Int = .max,
-                  _ body: @escaping @Sendable (Result<Room, RoomRefusal>) -> Void) {
-        enum Found { case held(Room), waiting, load, full }
+    func withRoom(
+        _ name: String, historyWindow: Int, maxRooms: Int = .max,
+        _ body: @escaping @Sendable (Result<Room, RoomRefusal>) -> Void
+    ) {
+        enum Found {
+            case held(Room)
+            case waiting, load, full
+        }
         let found: Found = rooms.withLockedValue { rooms in
             if let room = rooms[name] {
                 idle.withLockedValue { $0.remove(name) }

@@ -1,8 +1,8 @@
 import ChatCluster
 import ChatCore
 import ChatStore
-import Logging
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
@@ -53,16 +53,17 @@ final class Hub: Sendable {
         if let store {
             let logger = Logger(label: "chatd.store")
             committer.withLockedValue {
-                $0 = Committer(store: store,
-                               committed: { [weak self] batch in
-                                   await self?.broadcastCommitted(batch)
-                                   self?.settle(batch)
-                               },
-                               failed: { [weak self] batch, error in
-                                   logger.error("history commit failed; \(batch.count) messages not sent: \(error)")
-                                   metrics.errors("store_failed").increment(by: Int64(batch.count))
-                                   self?.settle(batch)
-                               })
+                $0 = Committer(
+                    store: store,
+                    committed: { [weak self] batch in
+                        await self?.broadcastCommitted(batch)
+                        self?.settle(batch)
+                    },
+                    failed: { [weak self] batch, error in
+                        logger.error("history commit failed; \(batch.count) messages not sent: \(error)")
+                        metrics.errors("store_failed").increment(by: Int64(batch.count))
+                        self?.settle(batch)
+                    })
             }
         }
     }
@@ -98,8 +99,10 @@ final class Hub: Sendable {
     /// Appends a message to its room's history and sends it to every member, sender included.
     /// With a store, `done` is told on the store queue whether it was committed (and with
     /// which number, which a shared store gives out only then).
-    func publish(room name: String, from: String, text: String, author: String = "", data: String? = nil,
-                 historyWindow: Int, maxRooms: Int = .max, done: (@Sendable (Result<ChatMessage, any Error>) -> Void)? = nil) {
+    func publish(
+        room name: String, from: String, text: String, author: String = "", data: String? = nil,
+        historyWindow: Int, maxRooms: Int = .max, done: (@Sendable (Result<ChatMessage, any Error>) -> Void)? = nil
+    ) {
         let id = UUID().uuidString.lowercased()
         let sentAt = Timestamp.iso8601(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
         messagesIn.add(1, ordering: .relaxed)
@@ -108,8 +111,10 @@ final class Hub: Sendable {
         publish(draft, historyWindow: historyWindow, maxRooms: maxRooms, done: done)
     }
 
-    private func publish(_ draft: ChatMessage, historyWindow: Int, maxRooms: Int,
-                         done: (@Sendable (Result<ChatMessage, any Error>) -> Void)?) {
+    private func publish(
+        _ draft: ChatMessage, historyWindow: Int, maxRooms: Int,
+        done: (@Sendable (Result<ChatMessage, any Error>) -> Void)?
+    ) {
         withRoom(draft.room, historyWindow: historyWindow, maxRooms: maxRooms) { [self] found in
             let room: Room
             switch found {

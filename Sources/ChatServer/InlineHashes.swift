@@ -6,8 +6,10 @@ import Foundation
 /// allows exactly its own inline code and nothing injected.
 enum InlineHashes {
     static func of(html: String) -> (scripts: [String], styles: [String]) {
-        (blocks(tag: "script", in: html, skipIfAttribute: "src").map(hash),
-         blocks(tag: "style", in: html, skipIfAttribute: nil).map(hash))
+        (
+            blocks(tag: "script", in: html, skipIfAttribute: "src").map(hash),
+            blocks(tag: "style", in: html, skipIfAttribute: nil).map(hash)
+        )
     }
 
     static func hash(_ content: String) -> String {

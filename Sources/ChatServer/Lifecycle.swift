@@ -19,8 +19,10 @@ public struct Part: Service, CustomStringConvertible {
     }
 
     /// A part that runs on its own once started (a timer, a listener) and is told to stop.
-    public init(_ name: String, start: @escaping @Sendable () async throws -> Void = {},
-                stop: @escaping @Sendable () async -> Void) {
+    public init(
+        _ name: String, start: @escaping @Sendable () async throws -> Void = {},
+        stop: @escaping @Sendable () async -> Void
+    ) {
         description = name
         self.start = start
         body = nil

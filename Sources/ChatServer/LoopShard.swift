@@ -91,7 +91,7 @@ final class LoopShard {
 
     func remove(_ member: Membership) {
         guard member.slot >= 0, var members = rooms[member.room], member.slot < members.count,
-              members[member.slot] === member
+            members[member.slot] === member
         else { return }
         let slot = member.slot
         members.swapAt(slot, members.count - 1)
@@ -160,8 +160,10 @@ final class LoopShard {
     func connections(room: String?) -> [ConnectionSummary] {
         let now = NIODeadline.now()
         return sessions.values.filter { room == nil || $0.isMember(of: room!) }.map { s in
-            ConnectionSummary(id: s.id, name: s.name, user: s.echo ? nil : UserTarget.shown(userKey: s.identity.userKey, authorKey: s.authorKey), room: s.echo ? "(echo)" : s.roomList.joined(separator: ","), address: s.address,
-                           connectedSeconds: Double((now - s.connectedAt).nanoseconds) / 1e9)
+            ConnectionSummary(
+                id: s.id, name: s.name, user: s.echo ? nil : UserTarget.shown(userKey: s.identity.userKey, authorKey: s.authorKey),
+                room: s.echo ? "(echo)" : s.roomList.joined(separator: ","), address: s.address,
+                connectedSeconds: Double((now - s.connectedAt).nanoseconds) / 1e9)
         }
     }
 }

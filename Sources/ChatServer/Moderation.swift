@@ -51,7 +51,8 @@ final class Moderation: Sendable {
         let until = seconds.flatMap { $0.isFinite && $0 < 1e10 ? Date().timeIntervalSince1970 + max(0, $0) : nil } ?? .infinity
         mutes.withLockedValue { $0[name] = until }
         hub.tellCluster(.mute(node: "", name: name, until: until.isFinite ? until : nil))
-        await record(actor: actor, action: "mute", target: name + (until.isFinite ? " for \(Int((seconds ?? 0).rounded()))s" : ""), reason: reason)
+        await record(
+            actor: actor, action: "mute", target: name + (until.isFinite ? " for \(Int((seconds ?? 0).rounded()))s" : ""), reason: reason)
     }
 
     /// Returns false when the name was not muted.
@@ -71,8 +72,10 @@ final class Moderation: Sendable {
     // MARK: Deletes
 
     /// Deletes `room`/`seq` if `allowed` says so of the stored message; members get `deleted`.
-    func delete(room: String, seq: UInt64, actor: String, reason: String,
-                allowed: @escaping @Sendable (ChatMessage) -> Bool) async -> Outcome {
+    func delete(
+        room: String, seq: UInt64, actor: String, reason: String,
+        allowed: @escaping @Sendable (ChatMessage) -> Bool
+    ) async -> Outcome {
         guard let store = hub.store else { return .failed("no history store") }
         return await hub.onStoreQueue { [self] in
             do {

@@ -19,8 +19,10 @@ enum PublishEndpoint {
 
     /// Answers through `reply`, at once for a refused request, else once the event is in
     /// history (on the store queue: hop to the channel's loop).
-    static func answer(_ head: HTTPRequestHead, body: ByteBuffer?, address: String, server: ServerCore,
-                       reply: @escaping @Sendable (Answer) -> Void) {
+    static func answer(
+        _ head: HTTPRequestHead, body: ByteBuffer?, address: String, server: ServerCore,
+        reply: @escaping @Sendable (Answer) -> Void
+    ) {
         switch check(head, body: body, address: address, server: server) {
         case let .failure(answer):
             reply(answer)
@@ -63,7 +65,9 @@ enum PublishEndpoint {
             answer.headers.append(("Retry-After", String(retryAfterSeconds(settings))))
             return .failure(answer)
         }
-        guard let presented = UpgradeGate.bearerToken(head.headers.first(name: "authorization")), let key = settings.apiKeys.key(for: presented) else {
+        guard let presented = UpgradeGate.bearerToken(head.headers.first(name: "authorization")),
+            let key = settings.apiKeys.key(for: presented)
+        else {
             server.limits.attemptFailed(address: address, settings: settings, now: now)
             var answer = failure(.unauthorized, "missing or invalid API key (Authorization: Bearer KEY)")
             answer.headers.append(("WWW-Authenticate", "Bearer"))

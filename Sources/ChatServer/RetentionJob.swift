@@ -56,13 +56,15 @@ final class RetentionJob: Sendable {
             for room in try await store.rooms() {
                 let policy = retention.policy(for: room)
                 if policy.isUnlimited { continue }
-                let sentBefore = policy.maxAgeHours > 0
+                let sentBefore =
+                    policy.maxAgeHours > 0
                     ? Timestamp.iso8601(millisecondsSinceEpoch: Int64(Self.cutoff(ageHours: policy.maxAgeHours) * 1000))
                     : nil
                 var upTo: UInt64 = 0
                 while true {
-                    let (count, last) = try await store.expire(room: room, keepLast: policy.maxMessages > 0 ? policy.maxMessages : nil,
-                                                         sentBefore: sentBefore, batch: Self.batch)
+                    let (count, last) = try await store.expire(
+                        room: room, keepLast: policy.maxMessages > 0 ? policy.maxMessages : nil,
+                        sentBefore: sentBefore, batch: Self.batch)
                     total += count
                     upTo = max(upTo, last)
                     if count < Self.batch { break }

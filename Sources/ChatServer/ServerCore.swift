@@ -1,6 +1,6 @@
+import ChatCluster
 import ChatConfig
 import ChatCore
-import ChatCluster
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -49,11 +49,15 @@ final class ServerCore: Sendable {
         publishKnown(request, from: from, settings: current, done: done)
     }
 
-    private func publishKnown(_ request: PublishRequest, from: String, settings current: Settings,
-                              done: @escaping @Sendable (Result<ChatMessage, PublishRefusal>) -> Void) {
+    private func publishKnown(
+        _ request: PublishRequest, from: String, settings current: Settings,
+        done: @escaping @Sendable (Result<ChatMessage, PublishRefusal>) -> Void
+    ) {
         let metrics = self.metrics
-        hub.publish(room: request.room, from: from, text: request.text, author: "server:\(from)",
-                    data: request.data, historyWindow: current.historyWindow, maxRooms: current.maxRooms) { result in
+        hub.publish(
+            room: request.room, from: from, text: request.text, author: "server:\(from)",
+            data: request.data, historyWindow: current.historyWindow, maxRooms: current.maxRooms
+        ) { result in
             switch result {
             case let .success(message):
                 metrics.published.increment()

@@ -26,11 +26,13 @@ public struct StartupError: Error, Sendable, CustomStringConvertible {
         let directory = (path as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-        let unusable = isDirectory.boolValue
+        let unusable =
+            isDirectory.boolValue
             || (exists && access(path, R_OK | W_OK) != 0)
             || (!directory.isEmpty && !Self.creatable(directory))
-        return StartupError(isConfiguration: unusable || Self.isPathProblem(error),
-                            what: "history store at \(path) (history.path)", reason: "cannot open: \(describe(error))")
+        return StartupError(
+            isConfiguration: unusable || Self.isPathProblem(error),
+            what: "history store at \(path) (history.path)", reason: "cannot open: \(describe(error))")
     }
 
     /// The errno or SQLite result codes of a path that is wrong rather than a store that failed

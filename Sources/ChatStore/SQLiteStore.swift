@@ -9,7 +9,10 @@ import GRDB
 /// (SIGKILL, a crash) because it is in the WAL in the kernel's page cache; `FULL` also
 /// survives power loss, at the cost of an fsync per batch.
 public final class SQLiteStore: ChatStore {
-    public enum Synchronous: String, Sendable { case normal = "NORMAL", full = "FULL" }
+    public enum Synchronous: String, Sendable {
+        case normal = "NORMAL"
+        case full = "FULL"
+    }
 
     private let pool: DatabasePool
     /// Checkpoints the WAL from its own connection and thread, so that the copy into the
@@ -56,36 +59,38 @@ public final class SQLiteStore: ChatStore {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: messages and room sequences") { db in
-            try db.execute(sql: """
-                CREATE TABLE message (
-                    room TEXT NOT NULL,
-                    seq INTEGER NOT NULL,
-                    id TEXT NOT NULL,
-                    sender TEXT NOT NULL,
-                    text TEXT NOT NULL,
-                    sent_at TEXT NOT NULL,
-                    PRIMARY KEY (room, seq)
-                ) WITHOUT ROWID;
-                CREATE INDEX message_sender ON message(sender);
-                CREATE TABLE room_sequence (
-                    room TEXT PRIMARY KEY NOT NULL,
-                    last_seq INTEGER NOT NULL
-                ) WITHOUT ROWID;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE message (
+                        room TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        id TEXT NOT NULL,
+                        sender TEXT NOT NULL,
+                        text TEXT NOT NULL,
+                        sent_at TEXT NOT NULL,
+                        PRIMARY KEY (room, seq)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX message_sender ON message(sender);
+                    CREATE TABLE room_sequence (
+                        room TEXT PRIMARY KEY NOT NULL,
+                        last_seq INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
         }
         migrator.registerMigration("v2: authors and the audit log") { db in
-            try db.execute(sql: """
-                ALTER TABLE message ADD COLUMN author TEXT NOT NULL DEFAULT '';
-                CREATE TABLE audit (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    at REAL NOT NULL,
-                    actor TEXT NOT NULL,
-                    action TEXT NOT NULL,
-                    target TEXT NOT NULL,
-                    reason TEXT NOT NULL
-                );
-                CREATE INDEX audit_at ON audit(at);
-                """)
+            try db.execute(
+                sql: """
+                    ALTER TABLE message ADD COLUMN author TEXT NOT NULL DEFAULT '';
+                    CREATE TABLE audit (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at REAL NOT NULL,
+                        actor TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        target TEXT NOT NULL,
+                        reason TEXT NOT NULL
+                    );
+                    CREATE INDEX audit_at ON audit(at);
+                    """)
         }
         migrator.registerMigration("v3: published JSON payloads") { db in
             try db.execute(sql: "ALTER TABLE message ADD COLUMN data TEXT")
@@ -115,18 +120,20 @@ public final class SQLiteStore: ChatStore {
     public func append(_ batch: [ChatMessage]) async throws -> [ChatMessage] {
         guard !batch.isEmpty else { return batch }
         try await pool.write { db in
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO message (room, seq, id, sender, text, sent_at, author, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO message (room, seq, id, sender, text, sent_at, author, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
             var last: [String: UInt64] = [:]
             for m in batch {
                 try insert.execute(arguments: [m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt, m.author, m.data])
                 last[m.room] = max(last[m.room] ?? 0, m.seq)
             }
-            let upsert = try db.cachedStatement(sql: """
-                INSERT INTO room_sequence (room, last_seq) VALUES (?, ?)
-                ON CONFLICT(room) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)
-                """)
+            let upsert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO room_sequence (room, last_seq) VALUES (?, ?)
+                    ON CONFLICT(room) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)
+                    """)
             for (room, seq) in last { try upsert.execute(arguments: [room, Int64(seq)]) }
         }
         return batch
@@ -134,22 +141,27 @@ public final class SQLiteStore: ChatStore {
 
     public func recent(room: String, limit: Int) async throws -> [ChatMessage] {
         try await pool.read { db in
-            try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? ORDER BY seq DESC LIMIT ?",
-                              arguments: [room, limit]).reversed()
+            try Self.messages(
+                db, sql: "SELECT * FROM message WHERE room = ? ORDER BY seq DESC LIMIT ?",
+                arguments: [room, limit]
+            ).reversed()
         }
     }
 
     public func messages(room: String, after: UInt64, limit: Int) async throws -> [ChatMessage] {
         try await pool.read { db in
-            try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
-                              arguments: [room, Int64(clamping: after), limit])
+            try Self.messages(
+                db, sql: "SELECT * FROM message WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
+                arguments: [room, Int64(clamping: after), limit])
         }
     }
 
     public func messages(room: String, before: UInt64, limit: Int) async throws -> [ChatMessage] {
         try await pool.read { db in
-            try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-                              arguments: [room, Int64(clamping: before), limit]).reversed()
+            try Self.messages(
+                db, sql: "SELECT * FROM message WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                arguments: [room, Int64(clamping: before), limit]
+            ).reversed()
         }
     }
 
@@ -167,8 +179,10 @@ public final class SQLiteStore: ChatStore {
 
     public func delete(room: String, seq: UInt64) async throws -> ChatMessage? {
         try await pool.write { db in
-            let found = try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? AND seq = ?",
-                                          arguments: [room, Int64(clamping: seq)]).first
+            let found = try Self.messages(
+                db, sql: "SELECT * FROM message WHERE room = ? AND seq = ?",
+                arguments: [room, Int64(clamping: seq)]
+            ).first
             if found != nil {
                 try db.execute(sql: "DELETE FROM message WHERE room = ? AND seq = ?", arguments: [room, Int64(clamping: seq)])
             }
@@ -191,20 +205,31 @@ public final class SQLiteStore: ChatStore {
     public func expire(room: String, keepLast: Int?, sentBefore: String?, batch: Int) async throws -> (count: Int, upTo: UInt64) {
         try await pool.write { db in
             var cutoff: Int64 = 0
-            if let keepLast, let newest = try Int64.fetchOne(db, sql: """
-                SELECT seq FROM message WHERE room = ? ORDER BY seq DESC LIMIT 1 OFFSET ?
-                """, arguments: [room, keepLast]) {
+            if let keepLast,
+                let newest = try Int64.fetchOne(
+                    db,
+                    sql: """
+                        SELECT seq FROM message WHERE room = ? ORDER BY seq DESC LIMIT 1 OFFSET ?
+                        """, arguments: [room, keepLast])
+            {
                 cutoff = newest
             }
-            if let sentBefore, let aged = try Int64.fetchOne(db, sql: """
-                SELECT max(seq) FROM message WHERE room = ? AND sent_at < ?
-                """, arguments: [room, sentBefore]) {
+            if let sentBefore,
+                let aged = try Int64.fetchOne(
+                    db,
+                    sql: """
+                        SELECT max(seq) FROM message WHERE room = ? AND sent_at < ?
+                        """, arguments: [room, sentBefore])
+            {
                 cutoff = max(cutoff, aged)
             }
             guard cutoff > 0 else { return (0, 0) }
-            let upTo = try Int64.fetchOne(db, sql: """
-                SELECT max(seq) FROM (SELECT seq FROM message WHERE room = ? AND seq <= ? ORDER BY seq LIMIT ?)
-                """, arguments: [room, cutoff, batch]) ?? 0
+            let upTo =
+                try Int64.fetchOne(
+                    db,
+                    sql: """
+                        SELECT max(seq) FROM (SELECT seq FROM message WHERE room = ? AND seq <= ? ORDER BY seq LIMIT ?)
+                        """, arguments: [room, cutoff, batch]) ?? 0
             try db.execute(sql: "DELETE FROM message WHERE room = ? AND seq <= ?", arguments: [room, upTo])
             return (db.changesCount, UInt64(upTo))
         }
@@ -212,8 +237,9 @@ public final class SQLiteStore: ChatStore {
 
     public func audit(_ entry: AuditEntry) async throws {
         try await pool.write { db in
-            try db.execute(sql: "INSERT INTO audit (at, actor, action, target, reason) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [entry.at, entry.actor, entry.action, entry.target, entry.reason])
+            try db.execute(
+                sql: "INSERT INTO audit (at, actor, action, target, reason) VALUES (?, ?, ?, ?, ?)",
+                arguments: [entry.at, entry.actor, entry.action, entry.target, entry.reason])
         }
     }
 
@@ -229,16 +255,18 @@ public final class SQLiteStore: ChatStore {
         try await pool.write { db in
             // By the `at` index, oldest first, so a batch is a short transaction beside the
             // message commits however large the backlog.
-            try db.execute(sql: "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)",
-                           arguments: [before, max(batch, 0)])
+            try db.execute(
+                sql: "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)",
+                arguments: [before, max(batch, 0)])
             return db.changesCount
         }
     }
 
     private static func messages(_ db: Database, sql: String, arguments: StatementArguments) throws -> [ChatMessage] {
         try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-            ChatMessage(id: row["id"], seq: UInt64(row["seq"] as Int64), room: row["room"], from: row["sender"],
-                        text: row["text"], sentAt: row["sent_at"], author: row["author"], data: row["data"])
+            ChatMessage(
+                id: row["id"], seq: UInt64(row["seq"] as Int64), room: row["room"], from: row["sender"],
+                text: row["text"], sentAt: row["sent_at"], author: row["author"], data: row["data"])
         }
     }
 }

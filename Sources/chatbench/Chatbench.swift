@@ -25,8 +25,9 @@ struct Common: ParsableArguments {
     var memberPort: Int?
 
     var target: Target {
-        Target(host: host, port: port, token: token, origin: origin ?? "http://localhost:\(port)", sources: sources,
-               memberPort: memberPort)
+        Target(
+            host: host, port: port, token: token, origin: origin ?? "http://localhost:\(port)", sources: sources,
+            memberPort: memberPort)
     }
 
     func target(membersPerRoom: Int) -> Target {
@@ -62,16 +63,18 @@ struct Fanout: AsyncParsableCommand {
         let delivered = Counter()
         let echoes = (0..<rooms).map { _ in Counter() }
         let members = self.members
-        let channels = try await connector.openMany(count: rooms * members, room: { "bench-\($0 / members)" }) { index in
-            var events = BenchConnection.Events()
-            let isSender = index % members == 0
-            let echo = echoes[index / members]
-            events.message = { _ in
-                delivered.add()
-                if isSender { echo.add() }
-            }
-            return events
-        }
+        let channels = try await connector.openMany(
+            count: rooms * members, room: { "bench-\($0 / members)" },
+            events: { index in
+                var events = BenchConnection.Events()
+                let isSender = index % members == 0
+                let echo = echoes[index / members]
+                events.message = { _ in
+                    delivered.add()
+                    if isSender { echo.add() }
+                }
+                return events
+            })
         let senders = (0..<rooms).map { channels[$0 * members] }
         let payload = Array(#"{"type":"message","text":"fan-out benchmark message of about sixty bytes"}"#.utf8)
         let frame = BenchFrame.masked(opcode: 0x1, payload: payload)
@@ -125,13 +128,15 @@ struct Latency: AsyncParsableCommand {
         let stalled = self.stalled
         let crossNode = common.memberPort != nil
         let prefix = roomPrefix
-        let channels = try await connector.openMany(count: rooms * members, room: { "\(prefix)\($0 / members)" }) { index in
-            var events = BenchConnection.Events()
-            // Across nodes, the sender's own echo (same node) is not measured.
-            let measured = index % members < members - stalled && !(crossNode && index % members == 0)
-            events.message = { sentAt in if measured, let sentAt { samples.add(now() &- sentAt) } }
-            return events
-        }
+        let channels = try await connector.openMany(
+            count: rooms * members, room: { "\(prefix)\($0 / members)" },
+            events: { index in
+                var events = BenchConnection.Events()
+                // Across nodes, the sender's own echo (same node) is not measured.
+                let measured = index % members < members - stalled && !(crossNode && index % members == 0)
+                events.message = { sentAt in if measured, let sentAt { samples.add(now() &- sentAt) } }
+                return events
+            })
         // The last `stalled` members of each room stop reading: the kernel buffers fill, then
         // chatd's send buffer, then the room's slow-consumer rule applies.
         for (index, channel) in channels.enumerated() where index % members >= members - stalled {
@@ -163,8 +168,10 @@ struct Latency: AsyncParsableCommand {
             "scenario": "latency", "rooms": rooms, "members": members, "stalled_members_per_room": stalled,
             "offered_deliveries_per_second": rate,
             "messages_sent": sent, "deliveries": sorted.count, "seconds": elapsed,
-            "latency_ms": ["p50": percentile(sorted, 0.5), "p90": percentile(sorted, 0.9), "p99": percentile(sorted, 0.99),
-                           "p999": percentile(sorted, 0.999), "max": percentile(sorted, 1.0)],
+            "latency_ms": [
+                "p50": percentile(sorted, 0.5), "p90": percentile(sorted, 0.9), "p99": percentile(sorted, 0.99),
+                "p999": percentile(sorted, 0.999), "max": percentile(sorted, 1.0),
+            ],
         ]
         if let before = cpuBefore, let after = common.stats?.cpuSeconds() { report["server_cpu_utilisation"] = (after - before) / elapsed }
         try await finish(report, closing: channels, group: group)
@@ -184,9 +191,11 @@ struct Idle: AsyncParsableCommand {
         let rssBefore = common.stats?.rssKiB()
         let start = now()
         let perRoom = self.perRoom
-        let channels = try await connector.openMany(count: connections, inFlight: 256, room: { "idle-\($0 / perRoom)" }) { _ in
-            BenchConnection.Events()
-        }
+        let channels = try await connector.openMany(
+            count: connections, inFlight: 256, room: { "idle-\($0 / perRoom)" },
+            events: { _ in
+                BenchConnection.Events()
+            })
         let opened = Double(now() - start) / 1e9
         try await Task.sleep(for: .seconds(hold))
         let open = channels.filter(\.isActive).count
@@ -227,7 +236,8 @@ struct Handshakes: AsyncParsableCommand {
                         events.presence = { presence.succeed(()) }
                         events.closed = { presence.fail(BenchError("closed")) }
                         do {
-                            let channel = try await connector.open(index: index, room: "hs-\(index % rooms)", name: "h\(index)", events: events)
+                            let channel = try await connector.open(
+                                index: index, room: "hs-\(index % rooms)", name: "h\(index)", events: events)
                             try await presence.futureResult.get()
                             try await channel.close()
                             done.add()

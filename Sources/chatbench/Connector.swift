@@ -57,9 +57,10 @@ final class Connector: Sendable {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { [events] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(BenchConnection(
-                        host: target.host, port: port, target: target.chatTarget(room: room, name: name),
-                        origin: target.origin, events: events))
+                    try channel.pipeline.syncOperations.addHandler(
+                        BenchConnection(
+                            host: target.host, port: port, target: target.chatTarget(room: room, name: name),
+                            origin: target.origin, events: events))
                 }
             }
         if let source = target.source(index) { bootstrap = bootstrap.bind(to: source) }
@@ -69,8 +70,10 @@ final class Connector: Sendable {
     }
 
     /// Opens `count` connections, at most `inFlight` handshakes at a time.
-    func openMany(count: Int, inFlight: Int = 128, room: @escaping @Sendable (Int) -> String,
-                  events: @escaping @Sendable (Int) -> BenchConnection.Events) async throws -> [any Channel] {
+    func openMany(
+        count: Int, inFlight: Int = 128, room: @escaping @Sendable (Int) -> String,
+        events: @escaping @Sendable (Int) -> BenchConnection.Events
+    ) async throws -> [any Channel] {
         try await withThrowingTaskGroup(of: (Int, any Channel).self) { tasks in
             var channels = [(any Channel)?](repeating: nil, count: count)
             var next = 0

@@ -7,7 +7,7 @@ struct ProcessStats {
     /// User + system CPU seconds so far.
     func cpuSeconds() -> Double? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = text.lastIndex(of: ")")
+            let close = text.lastIndex(of: ")")
         else { return nil }
         // Fields after the command name: state is field 3; utime 14, stime 15.
         let fields = text[text.index(after: close)...].split(separator: " ")

@@ -8,13 +8,15 @@ struct Chatctl: AsyncParsableCommand {
         commandName: "chatctl",
         abstract: "Operate a running chatd over its control socket.",
         discussion: """
-        Exit status: 0 success; 1 the command failed (e.g. an invalid configuration on reload, \
-        nothing to kick, a failed smoke test); 3 chatd is not running; 4 permission denied; \
-        5 protocol error; 64 usage error.
-        """,
+            Exit status: 0 success; 1 the command failed (e.g. an invalid configuration on reload, \
+            nothing to kick, a failed smoke test); 3 chatd is not running; 4 permission denied; \
+            5 protocol error; 64 usage error.
+            """,
         version: "0.1.0",
-        subcommands: [Status.self, Connections.self, Rooms.self, Kick.self, Reload.self, Delete.self, Mute.self, Publish.self,
-                      Unmute.self, PurgeUser.self, Audit.self, Smoke.self]
+        subcommands: [
+            Status.self, Connections.self, Rooms.self, Kick.self, Reload.self, Delete.self, Mute.self, Publish.self,
+            Unmute.self, PurgeUser.self, Audit.self, Smoke.self,
+        ]
     )
 }
 
@@ -76,7 +78,9 @@ enum Output {
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Version, pid, uptime, config, connections, rooms, message counts, last reload; in a cluster the node, database and listener.")
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Version, pid, uptime, config, connections, rooms, message counts, last reload; in a cluster the node, database and listener.")
     @OptionGroup var control: ControlOptions
 
     func run() throws {
@@ -91,16 +95,24 @@ struct Status: ParsableCommand {
         ]
         if let r = s.lastReload {
             let when = Date(timeIntervalSince1970: r.at).formatted(.iso8601)
-            rows.append(["last reload", r.ok ? "ok at \(when), applied: \(r.applied.isEmpty ? "nothing changed" : r.applied.joined(separator: ", "))"
-                                             : "FAILED at \(when): \(r.error ?? "")"])
+            rows.append([
+                "last reload",
+                r.ok
+                    ? "ok at \(when), applied: \(r.applied.isEmpty ? "nothing changed" : r.applied.joined(separator: ", "))"
+                    : "FAILED at \(when): \(r.error ?? "")",
+            ])
         } else {
             rows.append(["last reload", "none"])
         }
         if let c = s.cluster {
             rows.append(["node", c.node])
             rows.append(["database", "\(c.database) (\(c.databaseConnected ? "connected" : "NOT CONNECTED"))"])
-            rows.append(["listener", c.listening ? "listening, lag \(c.lagSeconds.map { String(format: "%.1f ms", $0 * 1000) } ?? "unknown")"
-                                                 : "NOT LISTENING (reconnecting)"])
+            rows.append([
+                "listener",
+                c.listening
+                    ? "listening, lag \(c.lagSeconds.map { String(format: "%.1f ms", $0 * 1000) } ?? "unknown")"
+                    : "NOT LISTENING (reconnecting)",
+            ])
             rows.append(["listener reconnects", String(c.reconnects)])
             rows.append(["peers", c.peers.isEmpty ? "none" : c.peers.joined(separator: ", ")])
         }
@@ -116,8 +128,11 @@ struct Connections: ParsableCommand {
     func run() throws {
         let response = try control.run(ControlRequest(command: .connections, room: room))
         guard !control.json else { return }
-        Output.table(["id", "name", "user", "room", "address", "age"],
-                     (response.connections ?? []).map { [$0.id, $0.name, $0.user ?? "-", $0.room, $0.address, Output.duration($0.connectedSeconds)] })
+        Output.table(
+            ["id", "name", "user", "room", "address", "age"],
+            (response.connections ?? []).map {
+                [$0.id, $0.name, $0.user ?? "-", $0.room, $0.address, Output.duration($0.connectedSeconds)]
+            })
     }
 }
 
@@ -136,7 +151,10 @@ struct Kick: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Close a connection, or every connection of a user, with code 1008.")
     @OptionGroup var control: ControlOptions
     @Argument(help: "Connection id (from `chatctl connections`).") var connection: String?
-    @Option(help: "Kick every connection of this identity instead (the `user` column of `chatctl connections`, e.g. credential:alice; a bare name means credential:NAME).") var user: String?
+    @Option(
+        help:
+            "Kick every connection of this identity instead (the `user` column of `chatctl connections`, e.g. credential:alice; a bare name means credential:NAME)."
+    ) var user: String?
     @Option(help: "Reason sent in the close frame.") var reason: String?
 
     func validate() throws {
@@ -148,12 +166,15 @@ struct Kick: ParsableCommand {
     func run() throws {
         let response = try control.run(ControlRequest(command: .kick, connection: connection, user: user, reason: reason))
         guard !control.json else { return }
-        print("kicked \(response.kicked ?? 0) connection(s)\(response.kickedElsewhere == true ? " on this node; asked the other nodes too" : "")")
+        print(
+            "kicked \(response.kicked ?? 0) connection(s)\(response.kickedElsewhere == true ? " on this node; asked the other nodes too" : "")"
+        )
     }
 }
 
 struct Reload: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Re-read the configuration file; on error keep the running one and say why (exit 1).")
+    static let configuration = CommandConfiguration(
+        abstract: "Re-read the configuration file; on error keep the running one and say why (exit 1).")
     @OptionGroup var control: ControlOptions
 
     func run() throws {

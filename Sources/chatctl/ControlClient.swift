@@ -6,9 +6,9 @@ import Foundation
 enum ControlClient {
     /// Failures with their own exit statuses, so scripts can tell them apart.
     enum Failure: Error, CustomStringConvertible {
-        case notRunning(String)      // socket missing or nobody listening: exit 3
+        case notRunning(String)  // socket missing or nobody listening: exit 3
         case permissionDenied(String)  // filesystem or peer-credential refusal: exit 4
-        case protocolError(String)   // garbled or no answer: exit 5
+        case protocolError(String)  // garbled or no answer: exit 5
 
         var exitCode: Int32 {
             switch self {
@@ -48,7 +48,8 @@ enum ControlClient {
             switch err {
             case ENOENT: throw .notRunning("chatd is not running: no control socket at \(socketPath)")
             case ECONNREFUSED: throw .notRunning("chatd is not running: nothing listens on \(socketPath)")
-            case EACCES, EPERM: throw .permissionDenied("permission denied on \(socketPath) (run as root or as a member of the chatd group)")
+            case EACCES, EPERM:
+                throw .permissionDenied("permission denied on \(socketPath) (run as root or as a member of the chatd group)")
             default: throw .protocolError("cannot connect to \(socketPath): \(String(cString: strerror(err)))")
             }
         }

@@ -32,9 +32,13 @@ struct Delete: ParsableCommand {
 }
 
 struct Mute: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Mute a user: their messages get the error `muted` until unmuted or the time is up.")
+    static let configuration = CommandConfiguration(
+        abstract: "Mute a user: their messages get the error `muted` until unmuted or the time is up.")
     @OptionGroup var control: ControlOptions
-    @Argument(help: "The identity (the `user` column of `chatctl connections`: credential:alice, jwt:ISSUER:SUBJECT, token:HASH:name); a bare name means credential:NAME. Display names are not identities.") var user: String
+    @Argument(
+        help:
+            "The identity (the `user` column of `chatctl connections`: credential:alice, jwt:ISSUER:SUBJECT, token:HASH:name); a bare name means credential:NAME. Display names are not identities."
+    ) var user: String
     @Option(name: .customLong("for"), help: "How long (90s, 10m, 2h, 1d). Default: until unmuted.") var duration: String?
     @Option(help: "Reason, for the audit log.") var reason: String?
 
@@ -46,8 +50,10 @@ struct Mute: ParsableCommand {
         print("muted \(key)" + (duration.map { " for \($0)" } ?? " until unmuted"))
         if response.matched == 0 {
             // Most often a display name typed where an identity was meant: say so, the mute stands.
-            FileHandle.standardError.write(Data(("chatctl: no client connected here answers to \(key); "
-                + "the user column of `chatctl connections` lists identities (guests of a plain token: guest:NAME)\n").utf8))
+            FileHandle.standardError.write(
+                Data(
+                    ("chatctl: no client connected here answers to \(key); "
+                        + "the user column of `chatctl connections` lists identities (guests of a plain token: guest:NAME)\n").utf8))
         }
     }
 }
@@ -65,8 +71,9 @@ struct Unmute: ParsableCommand {
 }
 
 struct PurgeUser: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "purge-user",
-                                                    abstract: "Erase every message a person sent, from every room's history.")
+    static let configuration = CommandConfiguration(
+        commandName: "purge-user",
+        abstract: "Erase every message a person sent, from every room's history.")
     @OptionGroup var control: ControlOptions
     @Argument(help: "User name.") var user: String
     @Option(help: "Reason, for the audit log.") var reason: String?
@@ -86,9 +93,11 @@ struct Audit: ParsableCommand {
         let from = try since.map { Date().timeIntervalSince1970 - (try parseDuration($0)) }
         let response = try control.run(ControlRequest(command: .audit, since: from))
         guard !control.json else { return }
-        Output.table(["when", "actor", "action", "target", "reason"], (response.audit ?? []).map {
-            [Date(timeIntervalSince1970: $0.at).formatted(.iso8601), $0.actor, $0.action, $0.target, $0.reason]
-        })
+        Output.table(
+            ["when", "actor", "action", "target", "reason"],
+            (response.audit ?? []).map {
+                [Date(timeIntervalSince1970: $0.at).formatted(.iso8601), $0.actor, $0.action, $0.target, $0.reason]
+            })
     }
 }
 

@@ -11,7 +11,10 @@ struct Smoke: AsyncParsableCommand {
     @Option(help: "WebSocket URL of the chat endpoint.")
     var url = "ws://127.0.0.1:8080/chat"
 
-    @Option(help: "Token to present: as the `bearer.TOKEN` subprotocol (out of the URL and so out of proxy logs), or the `token` query parameter when it has characters a subprotocol cannot hold.")
+    @Option(
+        help:
+            "Token to present: as the `bearer.TOKEN` subprotocol (out of the URL and so out of proxy logs), or the `token` query parameter when it has characters a subprotocol cannot hold."
+    )
     var token = ProcessInfo.processInfo.environment["CHAT_TOKEN"] ?? "dev-token"
 
     @Option(help: "Origin header to send. Default: http://HOST:PORT of --url.")
@@ -40,8 +43,9 @@ struct Smoke: AsyncParsableCommand {
         let wait = Duration.milliseconds(Int64(timeout * 1000))
         let text = "smoke \(UInt64.random(in: 0...UInt64.max))"
         do {
-            let client = try await WebSocketClient.connect(to: target, origin: origin ?? target.httpOrigin, protocols: protocols,
-                                                           timeout: wait)
+            let client = try await WebSocketClient.connect(
+                to: target, origin: origin ?? target.httpOrigin, protocols: protocols,
+                timeout: wait)
             try await client.send(text: "{\"type\":\"message\",\"text\":\"\(text)\"}")
             let outcome: String? = try await client.next(timeout: wait) { event in
                 switch event {
@@ -86,4 +90,3 @@ struct Smoke: AsyncParsableCommand {
         return ExitCode(1)
     }
 }
-

@@ -19,11 +19,11 @@ struct Chatd: AsyncParsableCommand {
         commandName: "chatd",
         abstract: "WebSocket chat and real-time push daemon.",
         discussion: """
-        Signals: SIGHUP reloads the configuration; SIGINT and SIGTERM stop gracefully (clients get \
-        close code 1001; a second signal exits at once). Under systemd, chatd uses sockets passed \
-        with FileDescriptorName=http and =metrics, and reports READY, STATUS, RELOADING, STOPPING \
-        and WATCHDOG through sd_notify.
-        """,
+            Signals: SIGHUP reloads the configuration; SIGINT and SIGTERM stop gracefully (clients get \
+            close code 1001; a second signal exits at once). Under systemd, chatd uses sockets passed \
+            with FileDescriptorName=http and =metrics, and reports READY, STATUS, RELOADING, STOPPING \
+            and WATCHDOG through sd_notify.
+            """,
         version: ChatdVersion.string
     )
 
@@ -91,7 +91,8 @@ struct Chatd: AsyncParsableCommand {
             try? await server.shutdown(drain: .zero)
             throw ExitCode(ExitStatus.failure)
         } catch {
-            let addresses = options.listenFDs.isEmpty
+            let addresses =
+                options.listenFDs.isEmpty
                 ? "server.listen \(loaded.server.listen.map(\.description).joined(separator: ", "))"
                     + (loaded.metrics.listen.map { " or metrics.listen \($0)" } ?? "")
                 : "the sockets passed by systemd"
@@ -101,8 +102,12 @@ struct Chatd: AsyncParsableCommand {
         }
 
         Systemd.notify("READY=1\nSTATUS=ready: \(server.connectionCount) connections")
-        logger.notice("chatd ready", metadata: ["origins": "\(loaded.effectiveOrigins.joined(separator: ","))",
-                                                "watchdog": "\(options.watchdog.map { "\($0)" } ?? "off")"])
+        logger.notice(
+            "chatd ready",
+            metadata: [
+                "origins": "\(loaded.effectiveOrigins.joined(separator: ","))",
+                "watchdog": "\(options.watchdog.map { "\($0)" } ?? "off")",
+            ])
         do {
             try await server.run()
         } catch {

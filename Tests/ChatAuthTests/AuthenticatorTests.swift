@@ -5,6 +5,7 @@ import Foundation
 import JWTKit
 import Testing
 import _CryptoExtras
+
 @testable import ChatAuth
 
 /// The claims a test signs; `exp`/`nbf` as numbers, as issuers write them.
@@ -29,8 +30,10 @@ func hs256(_ claims: TestClaims, secret: String = secret) async throws -> String
     return try await keys.sign(claims)
 }
 
-func authenticator(jwt: Config.JWT? = nil, credentials: [String: Config.Credential] = [:],
-                   tokens: [String] = ["dev-token"], moderators: [String] = []) throws -> Authenticator {
+func authenticator(
+    jwt: Config.JWT? = nil, credentials: [String: Config.Credential] = [:],
+    tokens: [String] = ["dev-token"], moderators: [String] = []
+) throws -> Authenticator {
     var auth = Config.Auth()
     auth.tokens = tokens
     auth.moderatorTokens = moderators
@@ -50,8 +53,10 @@ func hsConfig(issuer: String? = nil, audience: String? = nil) -> Config.JWT {
     return jwt
 }
 
-func claims(sub: String = "u1", name: String? = "alice", exp: Double = 3600, role: String? = nil,
-            rooms: [String]? = nil) -> TestClaims {
+func claims(
+    sub: String = "u1", name: String? = "alice", exp: Double = 3600, role: String? = nil,
+    rooms: [String]? = nil
+) -> TestClaims {
     TestClaims(exp: .init(value: Date().addingTimeInterval(exp)), sub: .init(value: sub), name: name, role: role, rooms: rooms)
 }
 

@@ -1,6 +1,7 @@
 import ChatCore
 import Foundation
 import Testing
+
 @testable import ChatCluster
 
 @Suite struct ClusterEventTests {
@@ -27,10 +28,10 @@ import Testing
     /// The shape `PostgresStore.appendQuery` builds with json_build_object.
     @Test func messageBatchFromTheDatabase() throws {
         let payload = #"""
-        {"k" : "m", "n" : "n2", "r" : "lobby", "a" : 7, "b" : 8, "m" : [
-          {"seq" : 7, "id" : "a", "from" : "alice", "text" : "hi", "sentAt" : "2026-11-27T00:00:00.000Z", "author" : "k:alice", "data" : null},
-          {"seq" : 8, "id" : "b", "from" : "ops", "text" : "", "sentAt" : "2026-11-27T00:00:01.000Z", "author" : "server:ops", "data" : "{\"cpu\":0.5}"}]}
-        """#
+            {"k" : "m", "n" : "n2", "r" : "lobby", "a" : 7, "b" : 8, "m" : [
+              {"seq" : 7, "id" : "a", "from" : "alice", "text" : "hi", "sentAt" : "2026-11-27T00:00:00.000Z", "author" : "k:alice", "data" : null},
+              {"seq" : 8, "id" : "b", "from" : "ops", "text" : "", "sentAt" : "2026-11-27T00:00:01.000Z", "author" : "server:ops", "data" : "{\"cpu\":0.5}"}]}
+            """#
         let event = try JSONDecoder().decode(ClusterNotification.self, from: Data(payload.utf8)).event
         guard case let .messages(node, room, through, messages)? = event else {
             Issue.record("not a message batch: \(String(describing: event))")
@@ -44,7 +45,8 @@ import Testing
 
     /// Too large for NOTIFY: only the room and the last number; the nodes read the rows.
     @Test func rangeOnlyBatch() throws {
-        let event = try JSONDecoder().decode(ClusterNotification.self, from: Data(#"{"k":"m","n":"n1","r":"lobby","a":3,"b":9}"#.utf8)).event
+        let event = try JSONDecoder().decode(ClusterNotification.self, from: Data(#"{"k":"m","n":"n1","r":"lobby","a":3,"b":9}"#.utf8))
+            .event
         #expect(event == .messages(node: "n1", room: "lobby", through: 9, messages: nil))
     }
 

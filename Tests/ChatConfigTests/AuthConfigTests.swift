@@ -1,6 +1,7 @@
 import ChatCore
 import Foundation
 import Testing
+
 @testable import ChatConfig
 
 @Suite struct AuthConfigTests {
@@ -13,21 +14,22 @@ import Testing
     func error(_ text: String) -> ConfigError? { configError(text) }
 
     @Test func credentialsAndRules() throws {
-        let c = try parse("""
-        [auth]
-        tokens = []
-        [auth.credentials.alice]
-        token_sha256 = "\(hash)"
-        role = "moderator"
-        rooms = ["lobby", "team-*"]
-        guest_names = true
-        [rooms.rules."dash-*"]
-        join = "moderators"
-        send = "server"
-        max_members = 10
-        [limits]
-        max_rooms_per_connection = 4
-        """)
+        let c = try parse(
+            """
+            [auth]
+            tokens = []
+            [auth.credentials.alice]
+            token_sha256 = "\(hash)"
+            role = "moderator"
+            rooms = ["lobby", "team-*"]
+            guest_names = true
+            [rooms.rules."dash-*"]
+            join = "moderators"
+            send = "server"
+            max_members = 10
+            [limits]
+            max_rooms_per_connection = 4
+            """)
         let alice = try #require(c.auth.credentials["alice"])
         #expect(alice.tokenSHA256 == hash && alice.role == .moderator && alice.rooms == ["lobby", "team-*"] && alice.guestNames)
         #expect(c.rooms.rules["dash-*"] == RoomRule(join: .moderators, send: .server, maxMembers: 10))
@@ -36,7 +38,10 @@ import Testing
 
     @Test(arguments: [
         ("[auth.credentials.alice]\ntoken_sha256 = \"abc\"\n", "auth.credentials.alice.token_sha256", 2),
-        ("[auth.credentials.alice]\ntoken_sha256 = \"\(String(repeating: "ab", count: 32))\"\nrooms = [\"a b\"]\n", "auth.credentials.alice.rooms", 3),
+        (
+            "[auth.credentials.alice]\ntoken_sha256 = \"\(String(repeating: "ab", count: 32))\"\nrooms = [\"a b\"]\n",
+            "auth.credentials.alice.rooms", 3
+        ),
         ("[auth.credentials.alice]\nrole = \"root\"\n", "auth.credentials.alice.role", 2),
         ("[auth.credentials.\"a<b\"]\nrole = \"user\"\n", "auth.credentials.a<b", 1),
         ("[rooms.rules.\"x y\"]\nsend = \"members\"\n", "rooms.rules.x y", 1),
@@ -80,20 +85,21 @@ import Testing
     }
 
     @Test func apiKeysSlowConsumersAndThreads() throws {
-        let c = try parse("""
-        [server]
-        threads = 2
-        [api]
-        max_body_bytes = 4096
-        [api.keys.feeder]
-        key_sha256 = "\(hash)"
-        rooms = ["dash-*"]
-        [rooms.rules."dash-*"]
-        slow_consumer = "drop_oldest"
-        [limits]
-        send_buffer_bytes = 8192
-        send_queue_frames = 10
-        """)
+        let c = try parse(
+            """
+            [server]
+            threads = 2
+            [api]
+            max_body_bytes = 4096
+            [api.keys.feeder]
+            key_sha256 = "\(hash)"
+            rooms = ["dash-*"]
+            [rooms.rules."dash-*"]
+            slow_consumer = "drop_oldest"
+            [limits]
+            send_buffer_bytes = 8192
+            send_queue_frames = 10
+            """)
         #expect(c.server.threads == 2 && c.api.maxBodyBytes == 4096 && c.api.keys["feeder"]?.rooms == ["dash-*"])
         #expect(c.rooms.rules["dash-*"]?.slowConsumer == .dropOldest)
         #expect(c.limits.sendBufferBytes == 8192 && c.limits.sendQueueFrames == 10)

@@ -1,15 +1,17 @@
 import Testing
+
 @testable import ChatConfig
 
 @Suite struct ClusterConfigTests {
     @Test func clusterKeysAndURL() throws {
-        let c = try parseConfig("""
-        [cluster]
-        database_url = "postgres://chat%40ops:s3cret@db.internal:6543/chat?sslmode=require"
-        node_id = "chat-1"
-        heartbeat_seconds = 1
-        node_timeout_seconds = 5
-        """)
+        let c = try parseConfig(
+            """
+            [cluster]
+            database_url = "postgres://chat%40ops:s3cret@db.internal:6543/chat?sslmode=require"
+            node_id = "chat-1"
+            heartbeat_seconds = 1
+            node_timeout_seconds = 5
+            """)
         #expect(c.cluster.isEnabled && c.cluster.nodeID == "chat-1")
         #expect(c.cluster.heartbeatSeconds == 1 && c.cluster.nodeTimeoutSeconds == 5)
         let url = try #require(c.cluster.database)
@@ -25,11 +27,11 @@ import Testing
     }
 
     @Test(arguments: [
-        "mysql://u@h/db",                     // another database
-        "postgres://h/db",                     // no user
-        "postgres://u@h",                      // no database
-        "postgres://u@h/db?sslmode=verify",    // an sslmode chatd does not offer
-        "postgres://u@h/db?application=x",     // an unknown parameter
+        "mysql://u@h/db",  // another database
+        "postgres://h/db",  // no user
+        "postgres://u@h",  // no database
+        "postgres://u@h/db?sslmode=verify",  // an sslmode chatd does not offer
+        "postgres://u@h/db?application=x",  // an unknown parameter
         "not a url",
     ])
     func badURLsNameTheKey(url: String) {
@@ -39,8 +41,9 @@ import Testing
     @Test func badNodeAndTimes() {
         expectConfigError("[cluster]\nnode_id = \"a b\"\n", .invalidValue, key: "cluster.node_id", line: 2)
         expectConfigError("[cluster]\nheartbeat_seconds = 0\n", .outOfRange, key: "cluster.heartbeat_seconds", line: 2)
-        expectConfigError("[cluster]\nheartbeat_seconds = 3\nnode_timeout_seconds = 5\n", .outOfRange,
-                          key: "cluster.node_timeout_seconds", line: 3)
+        expectConfigError(
+            "[cluster]\nheartbeat_seconds = 3\nnode_timeout_seconds = 5\n", .outOfRange,
+            key: "cluster.node_timeout_seconds", line: 3)
     }
 
     @Test func environmentURLWinsAndIsChecked() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ChatConfig
 
 /// The table of keys against the prose operators read: which keys a reload cannot apply.
@@ -21,11 +22,12 @@ import Testing
 
     /// Names as a doc writes them, a whole section (`[cluster]`, `cluster.*`) standing for its keys.
     static func keys(_ names: [String]) -> Set<String> {
-        Set(names.flatMap { name -> [String] in
-            guard name.hasPrefix("[") || name.hasSuffix(".*") else { return [name] }
-            let section = name.trimmingCharacters(in: CharacterSet(charactersIn: "[].*"))
-            return ConfigSchema.keys.filter { $0.hasPrefix("\(section).") }
-        })
+        Set(
+            names.flatMap { name -> [String] in
+                guard name.hasPrefix("[") || name.hasSuffix(".*") else { return [name] }
+                let section = name.trimmingCharacters(in: CharacterSet(charactersIn: "[].*"))
+                return ConfigSchema.keys.filter { $0.hasPrefix("\(section).") }
+            })
     }
 
     @Test func everyPathIsASectionAndAKey() {
@@ -49,8 +51,10 @@ import Testing
 
     @Test func theConfigurationDocNamesExactlyTheRestartKeys() throws {
         let doc = try Self.text("docs/configuration.md")
-        let sentence = try #require(Self.passage(doc, from: "A reload (SIGHUP, `chatctl reload`) applies every key at once",
-                                                 to: "which need a restart"))
+        let sentence = try #require(
+            Self.passage(
+                doc, from: "A reload (SIGHUP, `chatctl reload`) applies every key at once",
+                to: "which need a restart"))
         let afterExcept = try #require(sentence.components(separatedBy: "except").last)
         let names = afterExcept.components(separatedBy: "`").enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
         #expect(Self.keys(names).sorted() == Self.restartKeys.sorted())
@@ -67,12 +71,13 @@ import Testing
 
     static func reloadLines() -> [String] {
         ConfigKey.Reload.allCases.map { mode in
-            let title = switch mode {
-            case .restart: "At the next restart (a reload reports the change and keeps the running value)"
-            case .openConnections: "At once, open connections included"
-            case .newConnections: "For new connections and requests (open connections keep theirs)"
-            case .nextUse: "Server-wide, from its next use"
-            }
+            let title =
+                switch mode {
+                case .restart: "At the next restart (a reload reports the change and keeps the running value)"
+                case .openConnections: "At once, open connections included"
+                case .newConnections: "For new connections and requests (open connections keep theirs)"
+                case .nextUse: "Server-wide, from its next use"
+                }
             let keys = ConfigKeys.all.filter { $0.reload == mode }.map { "`\($0.path)`" }.joined(separator: ", ")
             return "- \(title): \(keys)."
         }

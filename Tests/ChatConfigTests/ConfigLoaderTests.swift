@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ChatConfig
 
 @Suite struct ConfigLoaderTests {
@@ -34,34 +35,36 @@ import Testing
             let name = String(key.split(separator: ".").last!)
             let section = String(key.split(separator: ".").first!)
             #expect(text.contains("[\(section)]"), "missing section for \(key)")
-            #expect(text.contains("\(name) =") || text.contains("[\(section).\(name).") || text.contains("[\(section).\(name)]"),
-                    "etc/chatd.toml does not document \(key)")
+            #expect(
+                text.contains("\(name) =") || text.contains("[\(section).\(name).") || text.contains("[\(section).\(name)]"),
+                "etc/chatd.toml does not document \(key)")
         }
     }
 
     @Test func readsEveryKey() throws {
-        let c = try parse("""
-        [server]
-        listen = ["0.0.0.0:9000", "[::1]:9001"]
-        web_root = "/srv/www"
-        echo_endpoint = true
-        [auth]
-        tokens = ["a", "b"]
-        allowed_origins = ["https://chat.example.com"]
-        [limits]
-        max_message_chars = 100
-        max_frame_bytes = 1024
-        rate_messages = 5
-        rate_window_seconds = 2.5
-        [heartbeat]
-        ping_interval_seconds = 0.5
-        [history]
-        window = 0
-        [rooms]
-        default = "general"
-        [log]
-        level = "debug"
-        """)
+        let c = try parse(
+            """
+            [server]
+            listen = ["0.0.0.0:9000", "[::1]:9001"]
+            web_root = "/srv/www"
+            echo_endpoint = true
+            [auth]
+            tokens = ["a", "b"]
+            allowed_origins = ["https://chat.example.com"]
+            [limits]
+            max_message_chars = 100
+            max_frame_bytes = 1024
+            rate_messages = 5
+            rate_window_seconds = 2.5
+            [heartbeat]
+            ping_interval_seconds = 0.5
+            [history]
+            window = 0
+            [rooms]
+            default = "general"
+            [log]
+            level = "debug"
+            """)
         #expect(c.server.listen == [ListenAddress(host: "0.0.0.0", port: 9000), ListenAddress(host: "::1", port: 9001)])
         #expect(c.server.webRoot == "/srv/www" && c.server.echoEndpoint)
         #expect(c.auth.tokens == ["a", "b"] && c.effectiveOrigins == ["https://chat.example.com"])
@@ -79,32 +82,37 @@ import Testing
     }
 
     /// Found by Fuzz/FuzzConfig: toml++ asserts (aborts) on these instead of failing.
-    @Test(arguments: ["[!]\n", "[server]\n[ \u{eb}]\n", "[.a]\n", "[[!]]\n", "\n\n[\t\u{FFFD}server]\n",
-                      "[auth]\ntokens = [}\n", "[auth]\ntokens = [\"a\",\n  }]\n", "\u{FEFF}[!]\n"])
+    @Test(arguments: [
+        "[!]\n", "[server]\n[ \u{eb}]\n", "[.a]\n", "[[!]]\n", "\n\n[\t\u{FFFD}server]\n",
+        "[auth]\ntokens = [}\n", "[auth]\ntokens = [\"a\",\n  }]\n", "\u{FEFF}[!]\n",
+    ])
     func malformedTableHeadersAreSyntaxErrors(text: String) {
         let e = error(text)
         #expect(e?.kind == .syntax)
-        #expect(e?.line == text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
-            ($0.contains("[") || $0.contains("}")) && !$0.hasPrefix("[server]") && !$0.hasPrefix("[auth]") && !$0.hasSuffix(",")
-        }.map { $0 + 1 })
+        #expect(
+            e?.line
+                == text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
+                    ($0.contains("[") || $0.contains("}")) && !$0.hasPrefix("[server]") && !$0.hasPrefix("[auth]") && !$0.hasSuffix(",")
+                }.map { $0 + 1 })
     }
 
     @Test func headerCheckLeavesStringsAndArraysAlone() throws {
-        let c = try parse(#"""
-        [server]
-        trusted_proxies = [
-          "10.0.0.0/8",
-        ]
-        web_root = """
-        [! not a header]"""
-        [auth] # [!] in a comment
-        tokens = ['[!]']
-        allowed_origins = [ # a comment }
-          "http://a.example",
-        ]
-        [rooms.rules."x-*"]
-        join = "everyone"
-        """#)
+        let c = try parse(
+            #"""
+            [server]
+            trusted_proxies = [
+              "10.0.0.0/8",
+            ]
+            web_root = """
+            [! not a header]"""
+            [auth] # [!] in a comment
+            tokens = ['[!]']
+            allowed_origins = [ # a comment }
+              "http://a.example",
+            ]
+            [rooms.rules."x-*"]
+            join = "everyone"
+            """#)
         #expect(c.auth.tokens == ["[!]"])
         #expect(c.server.webRoot == "[! not a header]")
     }
@@ -196,13 +204,14 @@ import Testing
 
 @Suite struct RetentionConfigTests {
     @Test func perRoomTables() throws {
-        let c = try ConfigLoader.parse("""
-        [retention]
-        max_messages = 100
-        [retention.rooms.support]
-        max_messages = 5
-        max_age_hours = 24
-        """, file: "f.toml")
+        let c = try ConfigLoader.parse(
+            """
+            [retention]
+            max_messages = 100
+            [retention.rooms.support]
+            max_messages = 5
+            max_age_hours = 24
+            """, file: "f.toml")
         #expect(c.retention.policy(for: "lobby") == .init(maxMessages: 100))
         #expect(c.retention.policy(for: "support") == .init(maxMessages: 5, maxAgeHours: 24))
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ChatConfig
 
 func parseConfig(_ text: String, file: String = "/etc/chatd/chatd.toml") throws(ConfigError) -> Config {
@@ -16,8 +17,10 @@ func configError(_ text: String) -> ConfigError? {
 }
 
 /// Loading `text` fails with this kind of error, naming `key` at `line`.
-func expectConfigError(_ text: String, _ kind: ConfigError.Kind, key: String, line: Int?,
-                       sourceLocation: SourceLocation = #_sourceLocation) {
+func expectConfigError(
+    _ text: String, _ kind: ConfigError.Kind, key: String, line: Int?,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     let e = configError(text)
     #expect(e?.kind == kind, sourceLocation: sourceLocation)
     #expect(e?.key == key, sourceLocation: sourceLocation)

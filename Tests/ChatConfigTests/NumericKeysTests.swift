@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ChatConfig
 
 /// A folder holding `chatd.toml`'s neighbours (the HS256 secret `auth.jwt` companions name).
@@ -27,8 +28,10 @@ extension NumericKey {
             let (lo, hi) = (Int(minimum), Int(maximum))
             return (["\(lo)", "\(hi)"], ["\(lo - 1)", "\(hi + 1)", "10000000000", "-10000000000"])
         case .number:
-            return (["\(Value.number(minimum))", "\(Value.number(maximum))"],
-                    ["\(minimum - 0.001)", "\(maximum + 0.001)", "1e10", "-1e10", "nan", "inf", "-inf"])
+            return (
+                ["\(Value.number(minimum))", "\(Value.number(maximum))"],
+                ["\(minimum - 0.001)", "\(maximum + 0.001)", "1e10", "-1e10", "nan", "inf", "-inf"]
+            )
         }
     }
 }
@@ -62,8 +65,9 @@ func errorInFolder(_ text: String) -> ConfigError? {
             #expect(e?.kind == .outOfRange, "\(text) → \(String(describing: e))")
             #expect(e?.key == numeric.keyInFile, "\(text)")
             #expect(e?.line == numeric.lineInFile, "\(text)")
-            #expect(e?.description.hasPrefix("\(numericKeysFolder)/chatd.toml:\(numeric.lineInFile): \(numeric.keyInFile): must be ") == true,
-                    "\(String(describing: e))")
+            #expect(
+                e?.description.hasPrefix("\(numericKeysFolder)/chatd.toml:\(numeric.lineInFile): \(numeric.keyInFile): must be ") == true,
+                "\(String(describing: e))")
         }
     }
 
@@ -78,11 +82,13 @@ func errorInFolder(_ text: String) -> ConfigError? {
 
     @Test func errorsSayWhichBoundWasCrossed() {
         let text = "[limits]\nhandshake_timeout_seconds = 1e10\n"
-        #expect(errorInFolder(text)?.description
-            == "\(numericKeysFolder)/chatd.toml:2: limits.handshake_timeout_seconds: must be at most 3600 seconds, got 10000000000")
+        #expect(
+            errorInFolder(text)?.description
+                == "\(numericKeysFolder)/chatd.toml:2: limits.handshake_timeout_seconds: must be at most 3600 seconds, got 10000000000")
         #expect(errorInFolder("[limits]\nrate_messages = -5\n")?.message == "must be at least 1, got -5")
-        #expect(errorInFolder("[heartbeat]\nping_interval_seconds = nan\n")?.message
-            == "must be a finite number, 0.1...86400 seconds, got nan")
+        #expect(
+            errorInFolder("[heartbeat]\nping_interval_seconds = nan\n")?.message
+                == "must be a finite number, 0.1...86400 seconds, got nan")
     }
 
     /// Every key of the schema, given a number no key may hold, is refused: a numeric key
@@ -99,7 +105,9 @@ func errorInFolder(_ text: String) -> ConfigError? {
         for key in ConfigSchema.keys {
             if let table = tables[key] {
                 for name in table.names {
-                    let listed = key == "auth.jwt" ? "auth.jwt.\(name)"
+                    let listed =
+                        key == "auth.jwt"
+                        ? "auth.jwt.\(name)"
                         : "\(key).\(key.hasPrefix("rooms") ? "PATTERN" : "NAME").\(name)"
                     walked.append((table.header, name, listed))
                 }
@@ -119,7 +127,8 @@ func errorInFolder(_ text: String) -> ConfigError? {
                 let isArray = literal.hasPrefix("[")
                 let expected: ConfigError.Kind
                 if let numeric {
-                    let fits = isArray == (numeric.key == "control.allowed_uids")
+                    let fits =
+                        isArray == (numeric.key == "control.allowed_uids")
                         && (numeric.kind == .number || !literal.contains("e"))
                     expected = fits ? .outOfRange : .wrongType
                 } else {
@@ -158,10 +167,12 @@ func errorInFolder(_ text: String) -> ConfigError? {
         for numeric in NumericKeys.all {
             let parts = numeric.key.split(separator: ".")
             let (section, name) = (String(parts[0]), String(parts.last!))
-            let sectionText = try #require(page.components(separatedBy: ".SH [\(section)]\n").dropFirst().first?
-                .components(separatedBy: "\n.SH ").first, "no [\(section)] in chatd.toml(5)")
-            let entry = try #require(sectionText.components(separatedBy: ".B \(name)\n").dropFirst().first?
-                .components(separatedBy: "\n.TP\n").first, "\(numeric.key) missing from chatd.toml(5)")
+            let sectionText = try #require(
+                page.components(separatedBy: ".SH [\(section)]\n").dropFirst().first?
+                    .components(separatedBy: "\n.SH ").first, "no [\(section)] in chatd.toml(5)")
+            let entry = try #require(
+                sectionText.components(separatedBy: ".B \(name)\n").dropFirst().first?
+                    .components(separatedBy: "\n.TP\n").first, "\(numeric.key) missing from chatd.toml(5)")
             let range = numeric.rangeText
             #expect(entry.contains(range), "chatd.toml(5) does not give \(numeric.key) its range \(range)")
         }
@@ -201,8 +212,9 @@ func errorInFolder(_ text: String) -> ConfigError? {
     @Test func everyRestartKeyHasAChangeAndADiffEntry() {
         #expect(Set(Self.changes.keys) == ConfigDiff.restartKeys)
         #expect(ConfigDiff.restartKeys.isSubset(of: Set(ConfigDiff.keys)))
-        #expect(Set(ConfigSchema.keys).subtracting(ConfigDiff.keys).isEmpty,
-                "keys a reload would apply silently: \(Set(ConfigSchema.keys).subtracting(ConfigDiff.keys).sorted())")
+        #expect(
+            Set(ConfigSchema.keys).subtracting(ConfigDiff.keys).isEmpty,
+            "keys a reload would apply silently: \(Set(ConfigSchema.keys).subtracting(ConfigDiff.keys).sorted())")
     }
 
     @Test(arguments: ConfigDiff.restartKeys.sorted())

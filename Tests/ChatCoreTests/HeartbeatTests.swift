@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ChatCore
 
 /// Issue 14, item 2: the heartbeat and the close handshake without a socket.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ChatCore
 
 /// Issue 14, item 2: cluster sequencing without a database. Notifications of commits arrive
@@ -17,8 +18,10 @@ import Testing
 
     /// Runs `sequence` over the notifications as the hub does, reading gaps from `table`;
     /// `failReads` reads fail (then succeed). Returns what was delivered, in order.
-    static func run(_ notifications: [Notification], table: [ChatMessage], sequence: inout InOrderDelivery,
-                    failReads: Int = 0, reads: inout Int) -> [UInt64] {
+    static func run(
+        _ notifications: [Notification], table: [ChatMessage], sequence: inout InOrderDelivery,
+        failReads: Int = 0, reads: inout Int
+    ) -> [UInt64] {
         var delivered: [UInt64] = []
         var failures = failReads
         for note in notifications {
@@ -46,7 +49,9 @@ import Testing
         let table = (1...30).map(Self.message)
         var sequence = InOrderDelivery(delivered: 0)
         var reads = 0
-        let notes = stride(from: UInt64(1), through: 30, by: 3).map { (first: UInt64) in Notification(seqs: first...(first + 2), carried: true) }
+        let notes = stride(from: UInt64(1), through: 30, by: 3).map { (first: UInt64) in
+            Notification(seqs: first...(first + 2), carried: true)
+        }
         #expect(Self.run(notes, table: table, sequence: &sequence, reads: &reads) == Array(1...30))
         #expect(reads == 0 && sequence.delivered == 30)
     }
@@ -84,8 +89,9 @@ import Testing
         let table = (1...3000).map(Self.message)
         var sequence = InOrderDelivery(delivered: 0)
         var reads = 0
-        let first = Self.run([Notification(seqs: 1...2500, carried: false)], table: table, sequence: &sequence,
-                             failReads: 1, reads: &reads)
+        let first = Self.run(
+            [Notification(seqs: 1...2500, carried: false)], table: table, sequence: &sequence,
+            failReads: 1, reads: &reads)
         #expect(first.isEmpty && sequence.delivered == 0 && reads == 1)
         let second = Self.run([Notification(seqs: 2501...3000, carried: false)], table: table, sequence: &sequence, reads: &reads)
         #expect(second == Array(1...3000) && sequence.delivered == 3000)
@@ -104,8 +110,9 @@ import Testing
     @Test func duplicatesAndStaleNotificationsDeliverNothing() {
         var sequence = InOrderDelivery(delivered: 10)
         #expect(sequence.notified([Self.message(9), Self.message(10)], through: 10) == .deliver([]))
-        #expect(sequence.notified([Self.message(11), Self.message(11), Self.message(12)], through: 12)
-            == .read(InOrderDelivery.Gap(after: 10, through: 12)))
+        #expect(
+            sequence.notified([Self.message(11), Self.message(11), Self.message(12)], through: 12)
+                == .read(InOrderDelivery.Gap(after: 10, through: 12)))
     }
 
     static func permutations(_ items: [Int]) -> [[Int]] {

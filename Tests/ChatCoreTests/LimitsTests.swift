@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ChatCore
 
 @Suite struct TokenBucketTests {
@@ -6,23 +7,51 @@ import Testing
 
     @Test func allowsTheBurstThenRefusesThenRefills() {
         var bucket = TokenBucket(capacity: 20, windowNanoseconds: 10 * second, now: 0)
-        for _ in 0..<20 { do { let ok = bucket.consume(now: 0); #expect(ok) } }
-        do { let ok = bucket.consume(now: 0); #expect(!ok) }
+        for _ in 0..<20 {
+            do {
+                let ok = bucket.consume(now: 0)
+                #expect(ok)
+            }
+        }
+        do {
+            let ok = bucket.consume(now: 0)
+            #expect(!ok)
+        }
         // 20 per 10 s refills one token every 0.5 s.
-        do { let ok = bucket.consume(now: second / 4); #expect(!ok) }
-        do { let ok = bucket.consume(now: second / 2); #expect(ok) }
-        do { let ok = bucket.consume(now: second / 2); #expect(!ok) }
+        do {
+            let ok = bucket.consume(now: second / 4)
+            #expect(!ok)
+        }
+        do {
+            let ok = bucket.consume(now: second / 2)
+            #expect(ok)
+        }
+        do {
+            let ok = bucket.consume(now: second / 2)
+            #expect(!ok)
+        }
         // A long pause refills to capacity, never beyond.
         let later = 100 * second
-        for _ in 0..<20 { do { let ok = bucket.consume(now: later); #expect(ok) } }
-        do { let ok = bucket.consume(now: later); #expect(!ok) }
+        for _ in 0..<20 {
+            do {
+                let ok = bucket.consume(now: later)
+                #expect(ok)
+            }
+        }
+        do {
+            let ok = bucket.consume(now: later)
+            #expect(!ok)
+        }
     }
 
     @Test func reconfigureDoesNotGrantAFreshBurst() {
         var bucket = TokenBucket(capacity: 5, windowNanoseconds: second, now: 0)
         for _ in 0..<5 { _ = bucket.consume(now: 0) }
         bucket.reconfigure(capacity: 50, windowNanoseconds: 10 * second, now: 0)
-        do { let ok = bucket.consume(now: 0); #expect(!ok) }
+        do {
+            let ok = bucket.consume(now: 0)
+            #expect(!ok)
+        }
     }
 }
 
@@ -75,7 +104,9 @@ import Testing
     }
 
     @Test func lengthCountsUTF16UnitsLikeTheBrowser() {
-        #expect(decode(#"{"type":"message","text":"\#(String(repeating: "字", count: 500))"}"#) == .success(.message(text: String(repeating: "字", count: 500), room: nil)))
+        #expect(
+            decode(#"{"type":"message","text":"\#(String(repeating: "字", count: 500))"}"#)
+                == .success(.message(text: String(repeating: "字", count: 500), room: nil)))
         #expect(decode(#"{"type":"message","text":"\#(String(repeating: "a", count: 501))"}"#) == .failure(.tooLarge))
         // An emoji is two UTF-16 units, as in JavaScript.
         #expect(decode(#"{"type":"message","text":"\#(String(repeating: "😀", count: 251))"}"#) == .failure(.tooLarge))

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ChatCore
 
 /// Issue 14, item 2: resume planning without a store or a socket. `Driver` plays the hub: it
@@ -22,8 +23,9 @@ import Testing
         }
 
         var view: ResumePlan.Room {
-            ResumePlan.Room(windowFirst: windowMessages.first?.seq, lastStored: last, delivered: last, hasStore: true,
-                            storeNumbersMessages: false)
+            ResumePlan.Room(
+                windowFirst: windowMessages.first?.seq, lastStored: last, delivered: last, hasStore: true,
+                storeNumbersMessages: false)
         }
 
         func rows(after: UInt64, count: Int) -> [ChatMessage] {
@@ -38,8 +40,10 @@ import Testing
 
     /// Plans and reads until the member can enter, as `Hub.enter` does; `between` runs after
     /// each read (messages arriving meanwhile), `fail` makes reads fail.
-    static func resume(since: UInt64, table: inout Table, limit: Int = 1000, fail: Bool = false,
-                       between: (inout Table) -> Void = { _ in }) -> (ResumePlan.Welcome, reads: Int) {
+    static func resume(
+        since: UInt64, table: inout Table, limit: Int = 1000, fail: Bool = false,
+        between: (inout Table) -> Void = { _ in }
+    ) -> (ResumePlan.Welcome, reads: Int) {
         var older: ResumePlan.OlderPart?
         var reads = 0
         while let after = ResumePlan.readNeeded(since: since, older: older, limit: limit, room: table.view) {
@@ -48,8 +52,9 @@ import Testing
                 older = part
             case let .read(from, count):
                 reads += 1
-                older = ResumePlan.adding(fail ? nil : table.rows(after: from, count: count), to: older, after: from,
-                                          through: table.last)
+                older = ResumePlan.adding(
+                    fail ? nil : table.rows(after: from, count: count), to: older, after: from,
+                    through: table.last)
             }
             between(&table)
             #expect(reads < 100, "the reads never meet the window")
@@ -133,8 +138,9 @@ import Testing
     /// `since` is the client's: the largest number plans and answers without a trap.
     @Test func extremeSinceValuesNeverTrap() {
         for storeNumbersMessages in [false, true] {
-            let room = ResumePlan.Room(windowFirst: 1, lastStored: 10, delivered: 10, hasStore: true,
-                                       storeNumbersMessages: storeNumbersMessages)
+            let room = ResumePlan.Room(
+                windowFirst: 1, lastStored: 10, delivered: 10, hasStore: true,
+                storeNumbersMessages: storeNumbersMessages)
             var older: ResumePlan.OlderPart?
             if let after = ResumePlan.readNeeded(since: .max, older: nil, limit: .max, room: room) {
                 if case let .done(part) = ResumePlan.nextRead(older: nil, after: after, lastStored: 10, since: .max, limit: .max) {
@@ -145,8 +151,9 @@ import Testing
             let welcome = ResumePlan.welcome(since: .max, window: (1...10).map(Self.message), lastSeq: 10, older: older)
             #expect(welcome.recovered == false)
         }
-        #expect(ResumePlan.nextRead(older: nil, after: 0, lastStored: .max, since: 0, limit: .max)
-            == .done(.init(through: 0, failed: true)))
+        #expect(
+            ResumePlan.nextRead(older: nil, after: 0, lastStored: .max, since: 0, limit: .max)
+                == .done(.init(through: 0, failed: true)))
     }
 
     @Test func noStoreMeansTheWindowOnly() {

@@ -1,20 +1,23 @@
 import Testing
+
 @testable import ChatCore
 
 @Suite struct SanitizeTests {
-    @Test(arguments: [
-        (nil, "guest"), ("masa", "masa"), ("  masa  ", "masa"), ("a b-c_d", "a b-c_d"),
-        ("<img src=x>", "guest"), ("", "guest"), ("名字", "guest"),
-        ("abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwx"),
-    ] as [(String?, String)])
+    @Test(
+        arguments: [
+            (nil, "guest"), ("masa", "masa"), ("  masa  ", "masa"), ("a b-c_d", "a b-c_d"),
+            ("<img src=x>", "guest"), ("", "guest"), ("名字", "guest"),
+            ("abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwx"),
+        ] as [(String?, String)])
     func names(raw: String?, expected: String) {
         #expect(Sanitize.name(raw) == expected)
     }
 
-    @Test(arguments: [
-        (nil, "lobby"), ("room-1", "room-1"), ("a b", "lobby"), ("../etc", "lobby"), ("", "lobby"),
-        (String(repeating: "r", count: 40), String(repeating: "r", count: 32)),
-    ] as [(String?, String)])
+    @Test(
+        arguments: [
+            (nil, "lobby"), ("room-1", "room-1"), ("a b", "lobby"), ("../etc", "lobby"), ("", "lobby"),
+            (String(repeating: "r", count: 40), String(repeating: "r", count: 32)),
+        ] as [(String?, String)])
     func rooms(raw: String?, expected: String) {
         #expect(Sanitize.room(raw) == expected)
     }
@@ -51,10 +54,13 @@ import Testing
 
     @Test func eventsHaveTheArticlesShape() {
         let m = ChatMessage(id: "i", seq: 7, room: "lobby", from: "masa", text: "hi", sentAt: "2026-01-01T00:00:00.000Z")
-        #expect(ServerEvent.message(m).json
-            == #"{"type":"message","message":{"id":"i","seq":7,"room":"lobby","from":"masa","text":"hi","sentAt":"2026-01-01T00:00:00.000Z"}}"#)
-        #expect(ServerEvent.presence(room: "lobby", message: "masa joined", online: 2).json
-            == #"{"type":"presence","room":"lobby","message":"masa joined","online":2}"#)
+        #expect(
+            ServerEvent.message(m).json
+                == #"{"type":"message","message":{"id":"i","seq":7,"room":"lobby","from":"masa","text":"hi","sentAt":"2026-01-01T00:00:00.000Z"}}"#
+        )
+        #expect(
+            ServerEvent.presence(room: "lobby", message: "masa joined", online: 2).json
+                == #"{"type":"presence","room":"lobby","message":"masa joined","online":2}"#)
         #expect(ServerEvent.error(code: .empty, message: "x").json == #"{"type":"error","code":"empty","message":"x"}"#)
         #expect(ServerEvent.history(room: "lobby", messages: []).json == #"{"type":"history","room":"lobby","messages":[]}"#)
         #expect(ServerEvent.left(room: "ops", reason: "forbidden").json == #"{"type":"left","room":"ops","reason":"forbidden"}"#)

@@ -1,11 +1,14 @@
 import Testing
+
 @testable import ChatCore
 
 @Suite struct UpgradeGateTests {
     let gate = UpgradeGate(allowedOrigins: ["http://localhost:8080"], defaultRoom: "lobby")
 
-    func request(_ target: String, method: String = "GET", origin: String? = "http://localhost:8080",
-                 auth: String? = nil, protocols: [String] = [], ws: Bool = true) -> UpgradeGate.Request {
+    func request(
+        _ target: String, method: String = "GET", origin: String? = "http://localhost:8080",
+        auth: String? = nil, protocols: [String] = [], ws: Bool = true
+    ) -> UpgradeGate.Request {
         .init(method: method, target: target, origin: origin, authorization: auth, protocols: protocols, wantsWebSocket: ws)
     }
 
@@ -27,17 +30,21 @@ import Testing
     }
 
     @Test func credentialFromQueryBearerOrSubprotocol() {
-        #expect(gate.decide(request("/chat?token=second&name=masa&room=r1"))
-            == .accept(.init(credential: "second", guestName: "masa", room: "r1")))
-        #expect(gate.decide(request("/chat?name=a%20b", auth: "Bearer dev-token"))
-            == .accept(.init(credential: "dev-token", guestName: "a b", room: "lobby")))
-        #expect(gate.decide(request("/chat?since=12", protocols: ["chatd", "bearer.eyJ.x.y"]))
-            == .accept(.init(credential: "eyJ.x.y", guestName: "guest", room: "lobby", since: 12, subprotocol: true)))
+        #expect(
+            gate.decide(request("/chat?token=second&name=masa&room=r1"))
+                == .accept(.init(credential: "second", guestName: "masa", room: "r1")))
+        #expect(
+            gate.decide(request("/chat?name=a%20b", auth: "Bearer dev-token"))
+                == .accept(.init(credential: "dev-token", guestName: "a b", room: "lobby")))
+        #expect(
+            gate.decide(request("/chat?since=12", protocols: ["chatd", "bearer.eyJ.x.y"]))
+                == .accept(.init(credential: "eyJ.x.y", guestName: "guest", room: "lobby", since: 12, subprotocol: true)))
     }
 
     @Test func decodesLikeURLSearchParams() {
-        #expect(gate.decide(request("/chat?token=dev-token&name=x+y&room=%3Cb%3E"))
-            == .accept(.init(credential: "dev-token", guestName: "x y", room: "lobby")))
+        #expect(
+            gate.decide(request("/chat?token=dev-token&name=x+y&room=%3Cb%3E"))
+                == .accept(.init(credential: "dev-token", guestName: "x y", room: "lobby")))
     }
 
     @Test func admitTakesTheNameFromTheCredentialUnlessGuestNamesAreAllowed() {
@@ -56,11 +63,15 @@ import Testing
     @Test func admitRefusesRoomsTheCredentialOrRuleForbids() {
         let attempt = UpgradeGate.Attempt(credential: "t", guestName: "x", room: "ops")
         let user = Identity(name: "u", role: .user, rooms: RoomPatterns(["team-*"])!, userKey: "k")
-        #expect(UpgradeGate.admit(attempt, as: user, rule: RoomRule()) == .reject(status: 403, reason: "room not allowed for this credential"))
+        #expect(
+            UpgradeGate.admit(attempt, as: user, rule: RoomRule()) == .reject(status: 403, reason: "room not allowed for this credential"))
         let everywhere = Identity(name: "u", role: .user, userKey: "k")
-        #expect(UpgradeGate.admit(attempt, as: everywhere, rule: RoomRule(join: .moderators)) != .accept(.init(attempt: attempt, identity: everywhere)))
+        #expect(
+            UpgradeGate.admit(attempt, as: everywhere, rule: RoomRule(join: .moderators))
+                != .accept(.init(attempt: attempt, identity: everywhere)))
         let admin = Identity(name: "a", role: .admin, rooms: RoomPatterns([])!, userKey: "k")
-        #expect(UpgradeGate.admit(attempt, as: admin, rule: RoomRule(join: .moderators)) == .accept(.init(attempt: attempt, identity: admin)))
+        #expect(
+            UpgradeGate.admit(attempt, as: admin, rule: RoomRule(join: .moderators)) == .accept(.init(attempt: attempt, identity: admin)))
     }
 
     @Test func constantTimeCompare() {

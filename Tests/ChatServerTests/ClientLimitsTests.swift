@@ -1,5 +1,6 @@
 import ChatConfig
 import Testing
+
 @testable import ChatServer
 
 /// ClientLimits without sockets (issue 13, items 8 and 10): pending caps, IPv6 grouping,
@@ -15,7 +16,10 @@ import Testing
 
     @Test func pendingConnectionsAreCappedPerAddressAndInAll() throws {
         let limits = ClientLimits()
-        let s = try settings { $0.maxPendingPerIP = 2; $0.maxPendingConnections = 3 }
+        let s = try settings {
+            $0.maxPendingPerIP = 2
+            $0.maxPendingConnections = 3
+        }
         #expect(limits.countPending(peer: "198.51.100.1", capped: true, settings: s, now: 0) == nil)
         #expect(limits.countPending(peer: "198.51.100.1", capped: true, settings: s, now: 0) == nil)
         #expect(limits.countPending(peer: "198.51.100.1", capped: true, settings: s, now: 0) == .perAddress)
@@ -29,27 +33,38 @@ import Testing
 
     @Test func aTrustedProxyIsCappedOnlyByTheTotal() throws {
         let limits = ClientLimits()
-        let s = try settings { $0.maxPendingPerIP = 1; $0.maxPendingConnections = 3 }
+        let s = try settings {
+            $0.maxPendingPerIP = 1
+            $0.maxPendingConnections = 3
+        }
         for _ in 0..<3 { #expect(limits.countPending(peer: "127.0.0.1", capped: false, settings: s, now: 0) == nil) }
         #expect(limits.countPending(peer: "127.0.0.1", capped: false, settings: s, now: 0) == .total)
     }
 
     @Test func ipv6AddressesOfOnePrefixShareTheirAllowance() throws {
         let limits = ClientLimits()
-        let s = try settings { $0.maxConnectionsPerIP = 2; $0.maxPendingPerIP = 2 }
+        let s = try settings {
+            $0.maxConnectionsPerIP = 2
+            $0.maxPendingPerIP = 2
+        }
         for address in ["2001:db8::1", "2001:db8::2"] {
             #expect(limits.countUpgrade(address: address, total: 0, settings: s, now: 0) == nil)
             limits.opened(address: address)
         }
         // A third /128 of the same /64 is the same client.
-        #expect(limits.countUpgrade(address: "2001:db8::ffff", total: 0, settings: s, now: 0) == .tooMany("too many connections from your address"))
+        #expect(
+            limits.countUpgrade(address: "2001:db8::ffff", total: 0, settings: s, now: 0)
+                == .tooMany("too many connections from your address"))
         #expect(limits.countUpgrade(address: "2001:db8:0:1::1", total: 0, settings: s, now: 0) == nil)
         // Pending connections too.
         #expect(limits.countPending(peer: "2001:db8:5::1", capped: true, settings: s, now: 0) == nil)
         #expect(limits.countPending(peer: "2001:db8:5::2", capped: true, settings: s, now: 0) == nil)
         #expect(limits.countPending(peer: "2001:db8:5::3", capped: true, settings: s, now: 0) == .perAddress)
         // A reload to /128 counts each address alone; closes still match their opens.
-        let each = try settings { $0.maxConnectionsPerIP = 2; $0.ipv6PrefixLength = 128 }
+        let each = try settings {
+            $0.maxConnectionsPerIP = 2
+            $0.ipv6PrefixLength = 128
+        }
         #expect(limits.countUpgrade(address: "2001:db8::ffff", total: 0, settings: each, now: 0) == nil)
         limits.closed(address: "2001:db8::1")
         limits.closed(address: "2001:db8::2")
@@ -60,7 +75,11 @@ import Testing
 
     @Test func messagesFromOnePrefixShareOneBucket() throws {
         let limits = ClientLimits()
-        let s = try settings { $0.ipRateMessages = 2; $0.rateWindowSeconds = 600; $0.userRateMessages = 100 }
+        let s = try settings {
+            $0.ipRateMessages = 2
+            $0.rateWindowSeconds = 600
+            $0.userRateMessages = 100
+        }
         for address in ["2001:db8::1", "2001:db8::2"] {
             _ = limits.countUpgrade(address: address, total: 0, settings: s, now: 0)
             limits.opened(address: address)
@@ -72,13 +91,23 @@ import Testing
 
     @Test func aReloadResizesTheBucketsOfKnownClients() throws {
         let limits = ClientLimits()
-        let generous = try settings { $0.upgradesPerMinutePerIP = 10; $0.userRateMessages = 10; $0.rateWindowSeconds = 600 }
+        let generous = try settings {
+            $0.upgradesPerMinutePerIP = 10
+            $0.userRateMessages = 10
+            $0.rateWindowSeconds = 600
+        }
         #expect(limits.countUpgrade(address: "198.51.100.9", total: 0, settings: generous, now: 0) == nil)
         #expect(limits.allowMessage(address: "198.51.100.9", user: "u", settings: generous, now: 0))
         // Down to 3: the 9 tokens left become 3, not a fresh burst of the old size.
-        let strict = try settings { $0.upgradesPerMinutePerIP = 3; $0.userRateMessages = 3; $0.rateWindowSeconds = 600 }
+        let strict = try settings {
+            $0.upgradesPerMinutePerIP = 3
+            $0.userRateMessages = 3
+            $0.rateWindowSeconds = 600
+        }
         for _ in 0..<3 { #expect(limits.countUpgrade(address: "198.51.100.9", total: 0, settings: strict, now: 1) == nil) }
-        #expect(limits.countUpgrade(address: "198.51.100.9", total: 0, settings: strict, now: 1) == .tooMany("too many connection attempts from your address"))
+        #expect(
+            limits.countUpgrade(address: "198.51.100.9", total: 0, settings: strict, now: 1)
+                == .tooMany("too many connection attempts from your address"))
         for _ in 0..<3 { #expect(limits.allowMessage(address: "198.51.100.9", user: "u", settings: strict, now: 1)) }
         #expect(!limits.allowMessage(address: "198.51.100.9", user: "u", settings: strict, now: 1))
     }

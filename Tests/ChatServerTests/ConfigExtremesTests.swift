@@ -25,8 +25,10 @@ import Testing
             let (lo, hi) = (Int(numeric.minimum), Int(numeric.maximum))
             return (["\(lo)", "\(hi)"], ["\(lo - 1)", "\(hi + 1)", "10000000000", "-10000000000"])
         case .number:
-            return (["\(NumericKey.Value.number(numeric.minimum))", "\(NumericKey.Value.number(numeric.maximum))"],
-                    ["\(numeric.minimum - 0.001)", "\(numeric.maximum + 0.001)", "1e10", "-1e10", "nan", "inf"])
+            return (
+                ["\(NumericKey.Value.number(numeric.minimum))", "\(NumericKey.Value.number(numeric.maximum))"],
+                ["\(numeric.minimum - 0.001)", "\(numeric.maximum + 0.001)", "1e10", "-1e10", "nan", "inf"]
+            )
         }
     }
 
@@ -70,8 +72,9 @@ import Testing
                     continue
                 }
                 let key = numeric.key.replacingOccurrences(of: "NAME", with: "r").replacingOccurrences(of: "PATTERN", with: "*")
-                #expect(error.kind == .outOfRange && error.key == key && error.line == numeric.companions.count + 2,
-                        "\(numeric.key) = \(literal): \(error)")
+                #expect(
+                    error.kind == .outOfRange && error.key == key && error.line == numeric.companions.count + 2,
+                    "\(numeric.key) = \(literal): \(error)")
                 #expect(error.description.hasPrefix("\(Self.file):\(numeric.companions.count + 2): \(key): "), "\(error)")
             }
         }
@@ -120,8 +123,11 @@ import Testing
                 var outside = Self.harnessed(inRange, testing: numeric.key, history: history)
                 Self.push(numeric, in: &outside)
                 let r = await s.server.reload(to: .success(outside))
-                #expect(!r.ok && r.error?.contains(numeric.key.components(separatedBy: ".NAME").first!.components(separatedBy: ".PATTERN").first!) == true,
-                        "\(numeric.key): \(r.error ?? "accepted")")
+                #expect(
+                    !r.ok
+                        && r.error?.contains(numeric.key.components(separatedBy: ".NAME").first!.components(separatedBy: ".PATTERN").first!)
+                            == true,
+                    "\(numeric.key): \(r.error ?? "accepted")")
             }
             // After each key: a new client connects and chats.
             let c = try await s.join(name: "c\(checks)")
@@ -183,6 +189,6 @@ import Testing
     }
 }
 
-private extension ReloadOutcome {
-    var isEmptyChange: Bool { applied.isEmpty && needsRestart.isEmpty }
+extension ReloadOutcome {
+    fileprivate var isEmptyChange: Bool { applied.isEmpty && needsRestart.isEmpty }
 }

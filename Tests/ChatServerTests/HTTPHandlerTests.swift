@@ -5,6 +5,7 @@ import NIOEmbedded
 import NIOHTTP1
 import NIOPosix
 import Testing
+
 @testable import ChatServer
 
 /// HTTPHandler on an EmbeddedChannel: /readyz follows the readiness flag.
@@ -12,8 +13,9 @@ import Testing
     func core() throws -> ServerCore {
         let metrics = ChatMetrics()
         let loop = EmbeddedEventLoop()
-        return ServerCore(settings: try Settings(Config()), hub: try Hub(loops: [loop], metrics: metrics),
-                          site: try StaticSite(root: TestServer.webRoot), logger: Logger(label: "t"), metrics: metrics)
+        return ServerCore(
+            settings: try Settings(Config()), hub: try Hub(loops: [loop], metrics: metrics),
+            site: try StaticSite(root: TestServer.webRoot), logger: Logger(label: "t"), metrics: metrics)
     }
 
     func get(_ path: String, core: ServerCore) throws -> HTTPResponseHead? {

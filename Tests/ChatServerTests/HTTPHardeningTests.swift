@@ -131,12 +131,15 @@ import Testing
             // The test client is "behind" a proxy so that it can be two addresses.
             $0.server.trustedProxies = ["127.0.0.1"]
         }
-        let c = try await WebSocketClient.connect(to: WebSocketURL(host: "127.0.0.1", port: s.port, target: "/chat?token=dev-token"),
-                                                  origin: "http://localhost:8080")
+        let c = try await WebSocketClient.connect(
+            to: WebSocketURL(host: "127.0.0.1", port: s.port, target: "/chat?token=dev-token"),
+            origin: "http://localhost:8080")
         func publish(_ presented: String, from address: String) async throws -> RawHTTP.Response {
             let body = #"{"room":"lobby","text":"pushed"}"#
-            return try await RawHTTP.exchange(host: "127.0.0.1", port: s.port, request:
-                "POST /api/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(presented)\r\nX-Forwarded-For: \(address)\r\n"
+            return try await RawHTTP.exchange(
+                host: "127.0.0.1", port: s.port,
+                request:
+                    "POST /api/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(presented)\r\nX-Forwarded-For: \(address)\r\n"
                     + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
         }
         for guess in 1...3 { #expect(try await publish("guess\(guess)", from: "198.51.100.7").head.status == 401) }

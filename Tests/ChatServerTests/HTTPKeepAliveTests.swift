@@ -27,8 +27,9 @@ import Testing
 
     @Test func healthzThenAnUpgradeOnTheSameSocket() async throws {
         let s = try await TestServer.start()
-        let c = try await WebSocketClient.connect(to: s.url("token=dev-token&name=a"), origin: Self.origin,
-                                                  before: [get("/healthz")])
+        let c = try await WebSocketClient.connect(
+            to: s.url("token=dev-token&name=a"), origin: Self.origin,
+            before: [get("/healthz")])
         #expect(c.statusesBefore == [200])
         _ = try await c.nextJSON(type: "presence")
         #expect(try await chats(c, "after healthz"))
@@ -40,8 +41,9 @@ import Testing
     func thePageThenAnUpgradeAsABrowserThroughAProxy(pipelined: Bool) async throws {
         let s = try await TestServer.start()
         let page = [get("/"), get("/app.js"), get("/style.css"), get("/favicon.svg"), get("/nope")]
-        let c = try await WebSocketClient.connect(to: s.url("token=dev-token&name=b"), origin: Self.origin,
-                                                  before: page, pipelined: pipelined)
+        let c = try await WebSocketClient.connect(
+            to: s.url("token=dev-token&name=b"), origin: Self.origin,
+            before: page, pipelined: pipelined)
         #expect(c.statusesBefore == [200, 200, 200, 200, 404])
         _ = try await c.nextJSON(type: "presence")
         #expect(try await chats(c, "after the page"))
@@ -53,9 +55,10 @@ import Testing
     func framesRightBehindTheUpgradeAreKept(requestsBefore: Int) async throws {
         let s = try await TestServer.start()
         let frame = WebSocketClient.frameBytes(opcode: .text, Array(#"{"type":"message","text":"right behind"}"#.utf8))
-        let c = try await WebSocketClient.connect(to: s.url("token=dev-token&name=c"), origin: Self.origin,
-                                                  before: Array(repeating: get("/healthz"), count: requestsBefore),
-                                                  pipelined: true, trailing: frame + frame)
+        let c = try await WebSocketClient.connect(
+            to: s.url("token=dev-token&name=c"), origin: Self.origin,
+            before: Array(repeating: get("/healthz"), count: requestsBefore),
+            pipelined: true, trailing: frame + frame)
         let first = try await c.nextJSON(type: "message")
         let second = try await c.nextJSON(type: "message")
         #expect((first["message"] as? [String: Any])?["text"] as? String == "right behind")

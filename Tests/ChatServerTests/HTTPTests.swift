@@ -83,7 +83,9 @@ import Testing
 
     @Test func malformedHandshakeIs400() async throws {
         let s = try await TestServer.start()
-        let r = try await s.http("GET /chat?token=dev-token HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: http://localhost:8080\r\n\r\n")
+        let r = try await s.http(
+            "GET /chat?token=dev-token HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: http://localhost:8080\r\n\r\n"
+        )
         #expect(r.head.status == 400)
         try await s.stop()
     }

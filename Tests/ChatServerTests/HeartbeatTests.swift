@@ -13,7 +13,8 @@ import Testing
         // The silent one is pinged, does not answer, and is cut at the next tick.
         // Generous timeouts: the whole test process (every suite at once on two cores) can
         // stall for a while; what is asserted is the order of events, not their speed.
-        let pinged: Bool = try await silent.next(timeout: .seconds(15)) { event in if case .ping = event { return true } else { return nil } }
+        let pinged: Bool = try await silent.next(timeout: .seconds(15)) { event in if case .ping = event { return true } else { return nil }
+        }
         #expect(pinged)
         let ended: Bool = try await silent.next(timeout: .seconds(15)) { $0 == .disconnected ? true : nil }
         #expect(ended)

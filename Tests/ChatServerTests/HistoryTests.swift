@@ -71,7 +71,10 @@ import Testing
     }
 
     @Test func unrecoverableGapsSayNotRecoveredAndSendTheWindow() async throws {
-        let s = try await TestServer.start { $0.history.window = 3; $0.history.resumeLimit = 4 }
+        let s = try await TestServer.start {
+            $0.history.window = 3
+            $0.history.resumeLimit = 4
+        }
         let a = try await s.join()
         for n in 1...8 {
             try await a.sendJSON("m\(n)")
@@ -109,7 +112,10 @@ import Testing
     /// Three senders; a reader that keeps dropping its connection at random points and
     /// resuming from the last sequence it saw. Together its pieces must be 1...N exactly.
     @Test func resumeUnderConcurrentSendersWithRandomDisconnects() async throws {
-        let s = try await TestServer.start(threads: 2) { $0.limits.rateMessages = 10_000; $0.history.window = 5 }
+        let s = try await TestServer.start(threads: 2) {
+            $0.limits.rateMessages = 10_000
+            $0.history.window = 5
+        }
         let senders = [try await s.join(name: "s0"), try await s.join(name: "s1"), try await s.join(name: "s2")]
         let perSender = 40
         let total = senders.count * perSender

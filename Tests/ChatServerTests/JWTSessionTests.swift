@@ -20,7 +20,8 @@ import Testing
     static func token(expiresIn seconds: Double, name: String = "jay", secret: String = secret) async throws -> String {
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
-        return try await keys.sign(Claims(exp: .init(value: Date().addingTimeInterval(seconds)), sub: .init(value: "u-\(name)"), name: name))
+        return try await keys.sign(
+            Claims(exp: .init(value: Date().addingTimeInterval(seconds)), sub: .init(value: "u-\(name)"), name: name))
     }
 
     static func jwtConfig(secret: String = secret) -> Config.JWT {
@@ -33,10 +34,14 @@ import Testing
     }
 
     @Test func expiryMidSessionClosesWith1008() async throws {
-        let s = try await TestServer.start { $0.auth.tokens = []; $0.auth.jwt = Self.jwtConfig() }
+        let s = try await TestServer.start {
+            $0.auth.tokens = []
+            $0.auth.jwt = Self.jwtConfig()
+        }
         let token = try await Self.token(expiresIn: 2)
-        let c = try await WebSocketClient.connect(to: s.url("name=ignored"), origin: "http://localhost:8080",
-                                                  headers: [("Authorization", "Bearer \(token)")])
+        let c = try await WebSocketClient.connect(
+            to: s.url("name=ignored"), origin: "http://localhost:8080",
+            headers: [("Authorization", "Bearer \(token)")])
         #expect(try await c.nextJSON(type: "system")["message"] as? String == "connected as jay")
         let closed: (UInt16?, String) = try await c.next(timeout: .seconds(6)) { event in
             if case let .close(code, reason) = event { return (code, reason) }
@@ -47,7 +52,10 @@ import Testing
     }
 
     @Test func expiredAndForgedTokensAreRefusedAtTheUpgrade() async throws {
-        let s = try await TestServer.start { $0.auth.tokens = []; $0.auth.jwt = Self.jwtConfig() }
+        let s = try await TestServer.start {
+            $0.auth.tokens = []
+            $0.auth.jwt = Self.jwtConfig()
+        }
         let expired = try await Self.token(expiresIn: -10)
         await #expect(throws: ClientError.rejected(status: 401, body: "token expired\n")) {
             _ = try await WebSocketClient.connect(to: s.url("token=\(expired)"), origin: "http://localhost:8080")
@@ -62,7 +70,8 @@ import Testing
 
     @Test func reloadWithANewKeyRevokesSessions() async throws {
         let s = try await TestServer.start { $0.auth.jwt = Self.jwtConfig() }
-        let c = try await WebSocketClient.connect(to: s.url("token=\(try await Self.token(expiresIn: 600))"), origin: "http://localhost:8080")
+        let c = try await WebSocketClient.connect(
+            to: s.url("token=\(try await Self.token(expiresIn: 600))"), origin: "http://localhost:8080")
         _ = try await c.nextJSON(type: "presence")
         let plain = try await s.join(name: "plain")
         var rotated = s.config

@@ -60,7 +60,10 @@ import Testing
     }
 
     @Test func perUserLimitSpansConnections() async throws {
-        let s = try await TestServer.start { $0.limits.userRateMessages = 3; $0.limits.rateWindowSeconds = 600 }
+        let s = try await TestServer.start {
+            $0.limits.userRateMessages = 3
+            $0.limits.rateWindowSeconds = 600
+        }
         let one = try await connect(s, name: "same")
         let two = try await connect(s, name: "same")
         let other = try await connect(s, name: "other")
@@ -83,7 +86,10 @@ import Testing
     }
 
     @Test func perAddressMessageLimit() async throws {
-        let s = try await TestServer.start { $0.limits.ipRateMessages = 2; $0.limits.rateWindowSeconds = 600 }
+        let s = try await TestServer.start {
+            $0.limits.ipRateMessages = 2
+            $0.limits.rateWindowSeconds = 600
+        }
         let a = try await connect(s, name: "a")
         let b = try await connect(s, name: "b")
         try await a.sendJSON("1")
@@ -108,7 +114,10 @@ import Testing
     }
 
     @Test func oversizedOrCrowdedHeadersAre400() async throws {
-        let s = try await TestServer.start { $0.limits.maxHeaderBytes = 1024; $0.limits.maxHeaders = 16 }
+        let s = try await TestServer.start {
+            $0.limits.maxHeaderBytes = 1024
+            $0.limits.maxHeaders = 16
+        }
         let many = (0..<40).map { "X-H\($0): v\r\n" }.joined()
         #expect(try await s.http("GET / HTTP/1.1\r\nHost: x\r\n\(many)\r\n").head.status == 400)
         let big = "X-Big: " + String(repeating: "a", count: 4000) + "\r\n"

@@ -97,12 +97,14 @@ final class RawConnection: Sendable {
 
     /// The next response: its head and a body of Content-Length bytes; nil once closed.
     func response() async throws -> (head: String, status: Int, body: String)? {
-        guard let raw = try await read(until: { bytes in
-            guard let end = Self.headEnd(bytes) else { return nil }
-            let head = String(decoding: bytes[..<end], as: UTF8.self)
-            let length = Self.contentLength(head) ?? 0
-            return bytes.count >= end + 4 + length ? end + 4 + length : nil
-        }) else { return nil }
+        guard
+            let raw = try await read(until: { bytes in
+                guard let end = Self.headEnd(bytes) else { return nil }
+                let head = String(decoding: bytes[..<end], as: UTF8.self)
+                let length = Self.contentLength(head) ?? 0
+                return bytes.count >= end + 4 + length ? end + 4 + length : nil
+            })
+        else { return nil }
         let end = Self.headEnd(raw)!
         let head = String(decoding: raw[..<end], as: UTF8.self)
         let status = Int(head.split(separator: " ", maxSplits: 2).dropFirst().first ?? "") ?? 0
@@ -117,21 +119,23 @@ final class RawConnection: Sendable {
 
     /// The next unmasked server frame's payload as text.
     func frame() async throws -> (opcode: UInt8, text: String)? {
-        guard let raw = try await read(until: { bytes in
-            guard bytes.count >= 2 else { return nil }
-            var length = Int(bytes[1] & 0x7F)
-            var offset = 2
-            if length == 126 {
-                guard bytes.count >= 4 else { return nil }
-                length = Int(bytes[2]) << 8 | Int(bytes[3])
-                offset = 4
-            } else if length == 127 {
-                guard bytes.count >= 10 else { return nil }
-                length = bytes[2..<10].reduce(0) { $0 << 8 | Int($1) }
-                offset = 10
-            }
-            return bytes.count >= offset + length ? offset + length : nil
-        }) else { return nil }
+        guard
+            let raw = try await read(until: { bytes in
+                guard bytes.count >= 2 else { return nil }
+                var length = Int(bytes[1] & 0x7F)
+                var offset = 2
+                if length == 126 {
+                    guard bytes.count >= 4 else { return nil }
+                    length = Int(bytes[2]) << 8 | Int(bytes[3])
+                    offset = 4
+                } else if length == 127 {
+                    guard bytes.count >= 10 else { return nil }
+                    length = bytes[2..<10].reduce(0) { $0 << 8 | Int($1) }
+                    offset = 10
+                }
+                return bytes.count >= offset + length ? offset + length : nil
+            })
+        else { return nil }
         let offset = raw[1] & 0x7F == 126 ? 4 : raw[1] & 0x7F == 127 ? 10 : 2
         return (raw[0] & 0x0F, String(decoding: raw[offset...], as: UTF8.self))
     }
@@ -141,8 +145,11 @@ final class RawConnection: Sendable {
     func closedByServer(within timeout: Duration) async -> Bool {
         let channel = self.channel
         let decided = channel.eventLoop.makePromise(of: Bool.self)
-        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                                                                  + timeout.components.attoseconds / 1_000_000_000)) {
+        let timer = channel.eventLoop.scheduleTask(
+            in: .nanoseconds(
+                Int64(timeout.components.seconds) * 1_000_000_000
+                    + timeout.components.attoseconds / 1_000_000_000)
+        ) {
             decided.succeed(false)
         }
         channel.closeFuture.whenComplete { _ in

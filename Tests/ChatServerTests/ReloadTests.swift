@@ -14,7 +14,10 @@ import Testing
     }
 
     @Test func aReloadThatRevokesNothingDropsNoOneEvenMidConversation() async throws {
-        let s = try await TestServer.start { $0.auth.tokens = ["dev-token"]; $0.limits.rateMessages = 1000 }
+        let s = try await TestServer.start {
+            $0.auth.tokens = ["dev-token"]
+            $0.limits.rateMessages = 1000
+        }
         let a = try await s.join(name: "a")
         let b = try await s.join(name: "b")
         // Both keep sending while reloads happen; every message reaches both, in order.
@@ -22,7 +25,12 @@ import Testing
             for n in 0..<40 { try await a.sendJSON("m\(n)") }
         }
         for _ in 0..<3 {
-            let r = await s.server.reload(to: .success(config(s) { $0.auth.tokens = ["dev-token", "new"]; $0.limits.rateMessages = 999 }))
+            let r = await s.server.reload(
+                to: .success(
+                    config(s) {
+                        $0.auth.tokens = ["dev-token", "new"]
+                        $0.limits.rateMessages = 999
+                    }))
             #expect(r.ok && r.revoked == 0)
         }
         try await sender.value
@@ -64,7 +72,8 @@ import Testing
     @Test func anInvalidFileKeepsTheRunningConfiguration() async throws {
         let s = try await TestServer.start()
         let c = try await s.join()
-        let error = ConfigError(kind: .outOfRange, file: "/etc/chatd/chatd.toml", line: 3, key: "limits.rate_messages", message: "must be at least 1, got -5")
+        let error = ConfigError(
+            kind: .outOfRange, file: "/etc/chatd/chatd.toml", line: 3, key: "limits.rate_messages", message: "must be at least 1, got -5")
         let r = await s.server.reload(to: .failure(error))
         #expect(!r.ok)
         #expect(r.error == "/etc/chatd/chatd.toml:3: limits.rate_messages: must be at least 1, got -5")
@@ -79,7 +88,12 @@ import Testing
     @Test func newLimitsApplyToExistingConnections() async throws {
         let s = try await TestServer.start { $0.limits.rateWindowSeconds = 600 }
         let c = try await s.join()
-        let r = await s.server.reload(to: .success(config(s) { $0.limits.rateMessages = 2; $0.limits.rateWindowSeconds = 600 }))
+        let r = await s.server.reload(
+            to: .success(
+                config(s) {
+                    $0.limits.rateMessages = 2
+                    $0.limits.rateWindowSeconds = 600
+                }))
         #expect(r.ok && r.applied == ["limits.rate_messages"])
         for n in 0..<3 { try await c.sendJSON("n\(n)") }
         let error = try await c.nextJSON(type: "error")

@@ -3,8 +3,9 @@ import ChatConfig
 import Crypto
 import Foundation
 import JWTKit
-@testable import ChatServer
 import Testing
+
+@testable import ChatServer
 
 /// Issue 13's session and hub findings: rooms are let go when they empty, `limits.max_rooms`
 /// holds, moderation of idle rooms keeps their windows, mutes and kicks follow identities,
@@ -221,12 +222,16 @@ import Testing
             await writer.close()
         }
         let reader = try await s.join(name: "reader", room: "quiet")
-        try await reader.sendRaw(Self.maskedText(#"{"type":"join","room":"big-a","since":0}"#)
-            + Self.maskedText(#"{"type":"join","room":"big-b","since":0}"#))
+        try await reader.sendRaw(
+            Self.maskedText(#"{"type":"join","room":"big-a","since":0}"#)
+                + Self.maskedText(#"{"type":"join","room":"big-b","since":0}"#))
         var served: [String: Int] = [:]
         while served.count < 2 {
             let event = try await reader.next(timeout: .seconds(10))
-            if case let .close(code, reason) = event { Issue.record("closed \(code.map(String.init) ?? "-") \(reason)"); break }
+            if case let .close(code, reason) = event {
+                Issue.record("closed \(code.map(String.init) ?? "-") \(reason)")
+                break
+            }
             guard case let .text(t) = event, t.hasPrefix(#"{"type":"history""#) else { continue }
             let object = try #require(try JSONSerialization.jsonObject(with: Data(t.utf8)) as? [String: Any])
             served[object["room"] as? String ?? "?"] = texts(object).count
@@ -244,7 +249,9 @@ import Testing
         for text in ["\u{200B}\u{200B}", "\u{3164}", "\u{E0041}\u{E0042}", "\u{2800} \u{FEFF}", "\u{180E}\u{2060}"] {
             let json = String(decoding: try JSONSerialization.data(withJSONObject: ["type": "message", "text": text]), as: UTF8.self)
             try await c.send(text: json)
-            #expect(try await c.nextJSON(type: "error")["code"] as? String == "empty", "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+            #expect(
+                try await c.nextJSON(type: "error")["code"] as? String == "empty",
+                "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
         }
         try await c.sendJSON("visible")
         _ = try await c.nextJSON(type: "message")
@@ -257,8 +264,10 @@ import Testing
         let s = try await TestServer.start { $0.auth.jwt = JWTSessionTests.jwtConfig() }
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: JWTSessionTests.secret), digestAlgorithm: .sha256)
-        let token = try await keys.sign(JWTSessionTests.Claims(exp: .init(value: Date(timeIntervalSince1970: exp)),
-                                                              sub: .init(value: "u-far"), name: "far"))
+        let token = try await keys.sign(
+            JWTSessionTests.Claims(
+                exp: .init(value: Date(timeIntervalSince1970: exp)),
+                sub: .init(value: "u-far"), name: "far"))
         // Accepted (with the expiry clamped) or refused with a 401: never a trap.
         do {
             let c = try await WebSocketClient.connect(to: s.url("token=\(token)"), origin: "http://localhost:8080")

@@ -1,6 +1,7 @@
 import ChatCore
 import Foundation
 import Testing
+
 @testable import ChatStore
 
 @Suite struct SQLiteStoreTests {

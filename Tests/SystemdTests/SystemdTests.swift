@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Systemd
 
 /// libsystemd for real: sd_notify writes to a datagram socket that the test reads.
@@ -13,7 +14,10 @@ import Testing
         let path = NSTemporaryDirectory() + "chatd-notify-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         #expect(fd >= 0)
-        defer { close(fd); unlink(path) }
+        defer {
+            close(fd)
+            unlink(path)
+        }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
