@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "ChatCluster",
             dependencies: [
-                "ChatCore", "ChatConfig", "ChatStore",
+                "ChatCore", "ChatStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -133,7 +133,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "ChatConfigTests", dependencies: ["ChatConfig"], swiftSettings: strict),
+        .testTarget(name: "ChatConfigTests", dependencies: ["ChatConfig", "ChatCore"], swiftSettings: strict),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"], swiftSettings: strict),
         .testTarget(
             name: "ChatAuthTests",

@@ -1,4 +1,4 @@
-public import ChatConfig
+public import ChatCore
 import Dispatch
 import Foundation
 public import Logging
@@ -48,7 +48,8 @@ public final class ClusterBus: Sendable {
     static let roomsPerPart = 120
 
     public init(
-        config: Config.Cluster, url: PostgresURL, node: String, store: PostgresStore, loop: any EventLoop, logger: Logger,
+        heartbeatSeconds: Double, nodeTimeoutSeconds: Double, url: PostgresURL, node: String, store: PostgresStore, loop: any EventLoop,
+        logger: Logger,
         counts: @escaping @Sendable () -> [String: Int], handler: @escaping @Sendable (ClusterEvent) -> Void
     ) {
         self.url = url
@@ -56,8 +57,8 @@ public final class ClusterBus: Sendable {
         self.store = store
         self.loop = loop
         self.logger = logger
-        heartbeat = config.heartbeatSeconds
-        nodeTimeout = config.nodeTimeoutSeconds
+        heartbeat = heartbeatSeconds
+        nodeTimeout = nodeTimeoutSeconds
         self.counts = counts
         self.handler = handler
         (outgoing, outbox) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(Self.outboxLimit))

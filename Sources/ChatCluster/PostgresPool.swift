@@ -1,4 +1,4 @@
-import ChatConfig
+import ChatCore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

@@ -1,4 +1,3 @@
-public import ChatConfig
 public import ChatCore
 public import ChatStore
 import Foundation

@@ -1,3 +1,4 @@
+import ChatCore
 import TOMLKit
 
 /// Every configuration key chatd knows, each declared once: the reader, the numeric ranges

@@ -121,7 +121,8 @@ public final class ChatServer: Sendable {
         if let cluster, let databaseGroup {
             let (hub, core) = (core.hub, core)
             let bus = ClusterBus(
-                config: config.cluster, url: cluster.url, node: cluster.node, store: cluster.store,
+                heartbeatSeconds: config.cluster.heartbeatSeconds, nodeTimeoutSeconds: config.cluster.nodeTimeoutSeconds,
+                url: cluster.url, node: cluster.node, store: cluster.store,
                 loop: databaseGroup.next(), logger: logger, counts: { hub.localCounts() },
                 handler: { core.handleClusterEvent($0) })
             hub.cluster.withLockedValue { $0 = bus }
