@@ -178,7 +178,8 @@ def shipped_config(port, metrics_port=None, control_socket=None, history_path=No
     """The text of the shipped example config (etc/chatd.toml), with only ports, paths and
     the named values substituted: the tests run the file users install.
 
-    Listens on 127.0.0.1:PORT and [::1]:PORT, allows the two origins for PORT; metrics and
+    Listens on 127.0.0.1:PORT and [::1]:PORT (the origins allowed follow the first port, as
+    the file leaves `allowed_origins` at its default); metrics and
     the control socket are off unless given (their defaults are fixed system addresses);
     history goes to the Chatd's own folder unless given. `overrides` (and keyword arguments,
     `limits__rate_messages=5` for "limits.rate_messages") replace values by "section.key";
@@ -187,7 +188,6 @@ def shipped_config(port, metrics_port=None, control_socket=None, history_path=No
     """
     values = {
         "server.listen": [f"127.0.0.1:{port}", f"[::1]:{port}"],
-        "auth.allowed_origins": [f"http://localhost:{port}", f"http://127.0.0.1:{port}"],
         "metrics.listen": f"127.0.0.1:{metrics_port}" if metrics_port else "",
         "control.socket": str(control_socket) if control_socket else "",
     }

@@ -50,6 +50,10 @@ public final class ChatServer: Sendable {
     let retention: RetentionJob
     private let sqlite: SQLiteStore?
     private let lifetime = NIOLockedValueBox<Lifetime?>(nil)
+    /// The start in progress or done, so that a stop asked for meanwhile can cancel it and wait.
+    private let starting = NIOLockedValueBox<Task<Bound, any Error>?>(nil)
+    /// Opened when `startAll`'s work has ended, however it ended.
+    private let startEnded = Gate()
     /// A drain time given to `shutdown(drain:)`, in place of `server.drain_seconds`.
     private let drainOverride = NIOLockedValueBox<Duration?>(nil)
     /// In a cluster: the database's own event loop (its connections' work never delays a
@@ -157,8 +161,24 @@ public final class ChatServer: Sendable {
     /// Starts every part (`lifecycle`): the host's own (`host`, chatd's signal handling) and
     /// the store first, then, once the store is ready, the doors (bound here, so that a
     /// failure to bind is this call's error). Undo a failure with `shutdown(drain: .zero)`.
+    ///
+    /// A `shutdown` while this runs (a stop signal during a long wait for the database)
+    /// cancels it: it throws `CancellationError`, and the parts stop once it has.
     @discardableResult
     public func startAll(with host: [any Service] = []) async throws -> Bound {
+        let work = Task { [self] in
+            defer { startEnded.open() }
+            return try await start(with: host)
+        }
+        starting.withLockedValue { $0 = work }
+        return try await withTaskCancellationHandler {
+            try await work.value
+        } onCancel: {
+            work.cancel()
+        }
+    }
+
+    private func start(with host: [any Service]) async throws -> Bound {
         let config = state.withLockedValue { $0.config }
         let (store, doors) = lifecycle()
         let group = ServiceGroup(
@@ -172,6 +192,8 @@ public final class ChatServer: Sendable {
                 core.logger.error("a part of chatd failed: \(error)")
                 outcome = .failure(error)
             }
+            // Not while the start still binds on them.
+            await startEnded.wait()
             try? await self.stopLoops()
             return outcome
         }
@@ -184,10 +206,12 @@ public final class ChatServer: Sendable {
                     notify: options.notify
                 ) { try await postgres.migrate() }
             } catch {
+                if Task.isCancelled { throw CancellationError() }
                 throw ClusterStartError(database: url.redacted, reason: "\(String(reflecting: error))")
             }
             core.logger.notice("history store", metadata: ["database": "\(url.redacted)", "node": "\(bus?.node ?? "")"])
         }
+        try Task.checkCancellation()
         var bound = Bound()
         let passed = options.listenFDs
         let httpFDs = passed.filter { $0.name == "http" }
@@ -221,6 +245,7 @@ public final class ChatServer: Sendable {
             core.logger.notice("listening", metadata: ["address": "\(address)", "activated": "\(!httpFDs.isEmpty)"])
         }
         if let metrics = bound.metrics { core.logger.notice("metrics listening", metadata: ["address": "\(metrics)"]) }
+        try Task.checkCancellation()
         for part in doors { await group.addServiceUnlessShutdown(part) }
         core.ready.store(true, ordering: .relaxed)
         return bound
@@ -273,6 +298,15 @@ public final class ChatServer: Sendable {
                 atPath: directory, withIntermediateDirectories: true,
                 attributes: [.posixPermissions: 0o755])
         }
+        // A socket file left by a chatd that died is taken over; one that still answers is
+        // another chatd's (the same control.socket, other ports): taking it would cut that
+        // chatd off from chatctl, and unlinking it at exit would too.
+        if FileManager.default.fileExists(atPath: path),
+            let live = try? await ClientBootstrap(group: group).connect(unixDomainSocketPath: path).get()
+        {
+            try? await live.close()
+            throw ControlSocketInUse(path: path)
+        }
         let channel = try await ControlServer.bootstrap(group: group, server: self)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
         channels.withLockedValue { $0["control", default: []].append(channel) }
@@ -292,6 +326,10 @@ public final class ChatServer: Sendable {
     /// when all is stopped. `drain` replaces `server.drain_seconds` for this stop.
     public func shutdown(drain: Duration? = nil) async throws {
         if let drain { drainOverride.withLockedValue { $0 = drain } }
+        if let start = starting.withLockedValue({ $0 }) {
+            start.cancel()
+            _ = await start.result
+        }
         guard let lifetime = lifetime.withLockedValue({ $0 }) else {
             try await stopLoops()
             return
@@ -316,10 +354,18 @@ public final class ChatServer: Sendable {
         core.ready.store(false, ordering: .relaxed)
         core.draining.store(true, ordering: .relaxed)
         options.notify?("STOPPING=1\nSTATUS=draining \(connectionCount) connections")
+        let deadline = ContinuousClock.now + wait
         await closeDoor("chat")
-        await core.hub.flush()
+        // Within the drain time: a store that does not answer (the database is down) must not
+        // hold the stop past it; what is not committed by then is not sent.
+        await waitAtMost(until: deadline) { [hub = core.hub] in await hub.flush() }
         await core.hub.closeAll(code: .goingAway, reason: "server shutting down")
-        await waitForConnections(until: ContinuousClock.now + wait)
+        await waitForConnections(until: deadline)
+    }
+
+    /// Removes the control socket's file (a stop that cannot wait for the parts to stop).
+    public func removeControlSocketFile() {
+        if let path = controlPath.withLockedValue({ $0 }) { unlink(path) }
     }
 
     private func stopLoops() async throws {

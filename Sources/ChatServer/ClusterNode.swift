@@ -26,6 +26,8 @@ enum ClusterNode {
             do {
                 return try await make()
             } catch {
+                // A stop asked for while waiting: no further attempt.
+                if Task.isCancelled { throw CancellationError() }
                 guard ContinuousClock.now + .milliseconds(Int64(delay * 1000)) < deadline else { throw error }
                 logger.warning("cluster database \(url.redacted) unreachable; trying again in \(delay) s: \(error)")
                 notify?("STATUS=waiting for the database \(url.redacted)")

@@ -312,3 +312,9 @@ enum ControlCommands {
         return response
     }
 }
+
+/// Another process answers on the control socket's path.
+struct ControlSocketInUse: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "another process (another chatd?) serves \(path)" }
+}

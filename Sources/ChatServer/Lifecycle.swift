@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 public import ServiceLifecycle
 
 /// One long-lived part of chatd as a `Service`: it starts, runs until the group asks it to
@@ -39,4 +40,44 @@ public struct Part: Service, CustomStringConvertible {
         }
         await stop()
     }
+}
+
+/// A one-shot gate: `wait` returns once `open` has been called, at once if it already was.
+final class Gate: Sendable {
+    private let state = NIOLockedValueBox<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func open() {
+        let waiters = state.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+            s.open = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let isOpen = state.withLockedValue { s -> Bool in
+                if !s.open { s.waiters.append(continuation) }
+                return s.open
+            }
+            if isOpen { continuation.resume() }
+        }
+    }
+}
+
+/// Runs `work` in a task of its own and returns when it is done or at `deadline`, whichever
+/// comes first (a task group would wait for work that ignores cancellation).
+func waitAtMost(until deadline: ContinuousClock.Instant, _ work: @escaping @Sendable () async -> Void) async {
+    let (done, signal) = AsyncStream.makeStream(of: Void.self)
+    Task {
+        await work()
+        signal.yield()
+    }
+    let timer = Task {
+        try? await Task.sleep(until: deadline)
+        signal.yield()
+    }
+    for await _ in done { break }
+    timer.cancel()
 }

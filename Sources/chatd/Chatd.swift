@@ -86,6 +86,12 @@ struct Chatd: AsyncParsableCommand {
         }
         do {
             _ = try await server.startAll(with: [SignalHandling(server: server, logger: logger)])
+        } catch is CancellationError {
+            // A stop signal came while starting (waiting for the database, say): a stop, not
+            // a failure.
+            logger.notice("stopped before it was ready")
+            try? await server.shutdown(drain: .zero)
+            return
         } catch let error as ClusterStartError {
             logger.critical("cannot start: \(error)")
             try? await server.shutdown(drain: .zero)

@@ -22,9 +22,14 @@ struct SignalHandling: Service {
         var stopping = false
         for await signal in signals.cancelOnGracefulShutdown() {
             if signal == .sighup {
-                Task { _ = await server.reload() }
+                if stopping {
+                    logger.notice("SIGHUP ignored: stopping")
+                } else {
+                    Task { _ = await server.reload() }
+                }
             } else if stopping {
                 logger.warning("second stop signal: exiting now")
+                server.removeControlSocketFile()
                 exit(ExitStatus.failure)
             } else {
                 stopping = true
