@@ -29,6 +29,9 @@ ip_rate_messages = 1000000
 max_connections_per_ip = 100000
 upgrades_per_minute_per_ip = 100000000
 max_connections = 100000
+# chatbench opens up to 256 handshakes at once from 4 addresses: above the default pending caps.
+max_pending_connections = 100000
+max_pending_per_ip = 100000
 send_buffer_bytes = 1048576
 [rooms.rules."dash-*"]
 slow_consumer = "drop_oldest"
