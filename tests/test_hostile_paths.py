@@ -345,11 +345,12 @@ def ws_frame(opcode, payload, mask=b"\x37\xfa\x21\x3d"):
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-def ws_upgrade(env, name="attacker", room="hostile"):
+def ws_upgrade(env, name="attacker", room="hostile", then=b""):
+    """An upgraded attacker; `then` goes out in the same write as the request."""
     s = tcp(env.port)
     s.sendall((f"GET /chat?token=dev-token&name={name}&room={room} HTTP/1.1\r\nHost: 127.0.0.1:{env.port}\r\n"
                f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-               f"Sec-WebSocket-Version: 13\r\nOrigin: http://localhost:{env.port}\r\n\r\n").encode())
+               f"Sec-WebSocket-Version: 13\r\nOrigin: http://localhost:{env.port}\r\n\r\n").encode() + then)
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = s.recv(1)  # byte by byte: nothing after the head is read
@@ -511,6 +512,12 @@ def ws_connect(env):
     return ws_upgrade(env)
 
 
+def ws_connect_mid_join(env):
+    """Frames right behind the upgrade request: they arrive while chatd still reads the
+    room (used here for the first time) from the store, so they wait behind the join."""
+    return ws_upgrade(env, room="hostile-fresh", then=TEXT_FRAMES[:60000])
+
+
 def http_connect(env):
     return tcp(env.port)
 
@@ -527,6 +534,11 @@ CASES = [
     # WebSocket: floods that never read (and so never answer a ping).
     Case("ws-flood-pings", "ws", "flood", ws_connect, chunk=PING_FRAMES, bound=WS_FLOOD_BOUND),
     Case("ws-flood-text-rate-limited", "ws", "flood", ws_connect, chunk=TEXT_FRAMES, bound=WS_FLOOD_BOUND),
+    # The same flood while its join waits for the store: refused and cut off as fast, and its
+    # loop's other connections not held up meanwhile (it once decoded 1 MiB per read pass).
+    Case("ws-flood-during-join", "ws", "flood", ws_connect_mid_join, chunk=TEXT_FRAMES, bound=WS_FLOOD_BOUND),
+    # Unsolicited pongs (RFC 6455 allows them): dozens in a read are refused like pings.
+    Case("ws-flood-pongs", "ws", "flood", ws_connect, chunk=PONG * 10000, bound=WS_FLOOD_BOUND),
     Case("ws-flood-history", "ws", "flood", ws_connect, chunk=HISTORY_FRAMES, bound=WS_FLOOD_BOUND,
          overrides=UNLIMITED, prepare=fill_history),
     # Half a frame (a 100-byte text frame's first 10 bytes), then silence: no reads, no pongs.

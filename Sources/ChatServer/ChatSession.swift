@@ -53,9 +53,6 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// are flushed once, at the end (one write to the socket per read, not per reply).
     private var inReadPass = false
     private var flushAfterRead = false
-    /// Frames refused by the rate limit since one was last accepted. A client that keeps
-    /// sending far past its limit is cut off instead of being answered frame by frame.
-    private var rateStrikes = 0
     /// Reads are held back while the socket is behind: a client that does not read stops
     /// being read, so its requests cannot make replies pile up (TCP pushes back on it).
     private var readPaused = false
@@ -300,6 +297,18 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func receivedPong(_ payload: ByteBuffer) {
         heartbeat.pong(payload.readableBytesView)
+        // One pong answers one ping; dozens in a read are a flood, cut off like a ping flood.
+        pongsReceivedThisRead += 1
+        if pongsReceivedThisRead > Self.pongsPerRead { countExcessControlFrame() }
+    }
+
+    private var pongsReceivedThisRead = 0
+
+    private func countExcessControlFrame() {
+        excessPings += 1
+        if excessPings > Self.strikesAllowed(rateMessages: settings.rateMessages) {
+            close(code: .policyViolation, reason: "too many messages: slow down")
+        }
     }
 
     // MARK: Outbound
@@ -363,7 +372,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// While more than `limits.send_buffer_bytes` are unsent, chatd reads nothing more from
     /// this client: what it already sent is answered, nothing new is taken in.
     func read(context: ChannelHandlerContext) {
-        if !closing && (!context.channel.isWritable || !heldRequests.isEmpty || awaitingStore) {
+        if !closing && (!context.channel.isWritable || intake.hasWaiting || awaitingStore) {
             readPending = true
             return
         }
@@ -430,17 +439,16 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
                 // No client needs dozens of pings in one read: past the answered ones they are
                 // a flood, and one that keeps on is cut off like a text flood (it still costs
                 // chatd a decode per frame, and the other connections of its loop wait for it).
-                excessPings += 1
-                if excessPings > Self.strikesAllowed(rateMessages: settings.rateMessages) {
-                    return close(code: .policyViolation, reason: "too many messages: slow down")
-                }
+                countExcessControlFrame()
+                if closing { return }
             }
             // A copy: the payload is a slice of the read buffer, which it would keep alive.
             deferredPong = ByteBuffer(bytes: payload.readableBytesView)
         }
     }
 
-    /// Pings past `pongsPerRead` in the reads since one that had none too many.
+    /// Pings past `pongsPerRead`, and pongs past as many, in the reads since one that had
+    /// none too many.
     private var excessPings = 0
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -449,8 +457,9 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             flushAfterRead = true
         }
         deferredPong = nil
-        if pongsThisRead < Self.pongsPerRead { excessPings = 0 }
+        if pongsThisRead < Self.pongsPerRead && pongsReceivedThisRead <= Self.pongsPerRead { excessPings = 0 }
         pongsThisRead = 0
+        pongsReceivedThisRead = 0
         inReadPass = false
         if flushAfterRead {
             flushAfterRead = false
@@ -547,42 +556,50 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// A request is answered now if the socket keeps up; otherwise it waits, in order, until
-    /// the socket drains (reads have stopped by then, so what waits is at most what one read
-    /// pass brought). A legitimate client that asks for two big histories in a row is served
-    /// both, at the pace it reads them; one that never reads is never answered past one send buffer.
+    /// A request costs quota as it arrives, then is answered now if the socket keeps up and
+    /// no store read is outstanding; otherwise it waits, in order (reads have stopped by
+    /// then, so what waits is at most what one read pass brought). A legitimate client that
+    /// asks for two big histories in a row is served both, at the pace it reads them; one
+    /// that never reads is never answered past one send buffer.
     private func takeRequest(_ data: ByteBuffer, context: ChannelHandlerContext) {
-        guard heldRequests.isEmpty && context.channel.isWritable && !awaitingStore else {
-            heldBytes += data.readableBytes
-            heldRequests.append(data)
-            if heldBytes > heldBound {
-                hub.metrics.slowDisconnects.increment()
-                close(code: .policyViolation, reason: "not reading: too much unsent")
-            }
-            return
-        }
-        handleText(data)
+        let now = NIODeadline.now().uptimeNanoseconds
+        let admitted = bucket.consume(now: now) && limits.allowMessage(address: address, user: authorKey, settings: settings, now: now)
+        if !admitted { hub.metrics.rateLimited.increment() }
+        intake.bound = heldBound
+        intake.strikesAllowed = Self.strikesAllowed(rateMessages: settings.rateMessages)
+        let answerable = context.channel.isWritable && !awaitingStore
+        perform(intake.received(data, bytes: data.readableBytes, admitted: admitted, answerable: answerable))
     }
 
-    /// Requests read while the socket was behind; answered as it drains.
-    private var heldRequests = CircularBuffer<ByteBuffer>()
-    private var heldBytes = 0
+    private func perform(_ action: RequestIntake<ByteBuffer>.Action) {
+        switch action {
+        case let .handle(data): handleRequest(data)
+        case .refuseRateLimited: sendError(.rateLimited)
+        case .wait: break
+        case .tooManyRequests: close(code: .policyViolation, reason: "too many messages: slow down")
+        case .tooMuchWaiting:
+            hub.metrics.slowDisconnects.increment()
+            close(code: .policyViolation, reason: "not reading: too much unsent")
+        }
+    }
+
+    /// Requests that arrived while the socket was behind or a store read was outstanding.
+    private var intake = RequestIntake<ByteBuffer>(bound: 0, strikesAllowed: 0)
     private var heldBound: Int { Self.saturatingSum(outboundBound, settings.maxFrameBytes) }
 
-    /// Answers held requests while the socket keeps up; true when none are left.
+    /// Answers waiting requests while the socket keeps up; true when none are left.
     private func answerHeldRequests(context: ChannelHandlerContext) -> Bool {
-        guard !heldRequests.isEmpty else { return true }
+        guard intake.hasWaiting else { return true }
         inReadPass = true
-        while context.channel.isWritable, !closing, !awaitingStore, let data = heldRequests.popFirst() {
-            heldBytes -= data.readableBytes
-            handleText(data)
+        while context.channel.isWritable, !closing, !awaitingStore, let action = intake.next(bytes: \.readableBytes) {
+            perform(action)
         }
         inReadPass = false
         if flushAfterRead {
             flushAfterRead = false
             sink.context?.flush()
         }
-        return heldRequests.isEmpty
+        return !intake.hasWaiting
     }
 
     /// Once the socket keeps up and no store read is outstanding: held requests are answered,
@@ -622,19 +639,8 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         resumeReadingIfDue(context)
     }
 
-    /// The article's order: every text frame costs quota, then it is parsed and checked.
-    private func handleText(_ data: ByteBuffer) {
-        let now = NIODeadline.now().uptimeNanoseconds
-        guard bucket.consume(now: now), limits.allowMessage(address: address, user: authorKey, settings: settings, now: now) else {
-            hub.metrics.rateLimited.increment()
-            rateStrikes += 1
-            if rateStrikes > Self.strikesAllowed(rateMessages: settings.rateMessages) {
-                return close(code: .policyViolation, reason: "too many messages: slow down")
-            }
-            sendError(.rateLimited)
-            return
-        }
-        rateStrikes = 0
+    /// A request whose quota was taken (`takeRequest`): parsed, checked, carried out.
+    private func handleRequest(_ data: ByteBuffer) {
         let command: ClientCommand
         switch ClientCommand.decode(data.readableBytesView, maxChars: settings.maxMessageChars) {
         case let .failure(code): return refuse(code)
