@@ -129,7 +129,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         scheduleExpiry(context: context)
         if echo { return }
         send(.system(message: "connected as \(name)", clientId: id), flush: false)
-        join(primaryRoom, since: since, announce: false)
+        carryOut(plan(.join(room: primaryRoom, since: since)), announce: false)
         hub.shards[shardIndex].shard.value.ensureHeartbeat(intervalNanoseconds: settings.pingIntervalNanoseconds)
     }
 
@@ -150,18 +150,9 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Rooms
 
-    /// Joins `room` after the checks a join needs; `announce` sends `joined` first (a join
-    /// request, not the upgrade room, whose welcome the article defines).
-    private func join(_ room: String, since: UInt64?, announce: Bool) {
-        if isMember(of: room) {
-            send(.joined(room: room), flush: true)
-            return
-        }
-        let rule = settings.rules.rule(for: room)
-        if let denied = Authorization.join(identity, room: room, rule: rule) {
-            return refuse(denied)
-        }
-        if memberships.count >= settings.maxRoomsPerConnection { return refuse(.tooManyRooms) }
+    /// Joins `room`; the plan made the checks a join needs. `announce` sends `joined` first
+    /// (a join request, not the upgrade room, whose welcome the article defines).
+    private func enter(_ room: String, since: UInt64?, rule: RoomRule, announce: Bool) {
         let member = Membership(session: self, room: room)
         member.dropOldest = rule.slowConsumer == .dropOldest
         // Usually answered before `join` returns; when the room or the resume must be read
@@ -204,12 +195,6 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         let member = memberships.remove(at: index)
         hub.leave(member, shardIndex: shardIndex)
         send(.left(room: room, reason: reason), flush: true)
-    }
-
-    /// The room a command means, if this connection is in it.
-    private func memberRoom(_ named: String?) -> String? {
-        let room = named ?? primaryRoom
-        return isMember(of: room) ? room : nil
     }
 
     // MARK: Reload
@@ -646,24 +631,36 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         case let .failure(code): return refuse(code)
         case let .success(decoded): command = decoded
         }
-        switch command {
-        case .ping:
+        carryOut(plan(command), announce: true)
+    }
+
+    private func plan(_ command: ClientCommand) -> CommandPlan {
+        let session = CommandPlan.Session(
+            identity: identity, primaryRoom: primaryRoom, rooms: roomList, maxRooms: settings.maxRoomsPerConnection,
+            rules: settings.rules)
+        return CommandPlan.plan(command, for: session) { [moderation, identity, authorKey] in
+            moderation.isMuted(userKey: identity.userKey, authorKey: authorKey)
+        }
+    }
+
+    private func carryOut(_ plan: CommandPlan, announce: Bool) {
+        switch plan {
+        case .pong:
             send(.pong, flush: true)
-        case let .join(room, since):
-            join(room, since: since, announce: true)
+        case let .alreadyJoined(room):
+            send(.joined(room: room), flush: true)
+        case let .join(room, since, rule):
+            enter(room, since: since, rule: rule, announce: announce)
         case let .leave(room):
             leave(room, reason: "request")
-        case let .catchUp(since, named):
-            guard let room = readableRoom(named),
-                let entered = memberships.first(where: { $0.room == room })?.entered
-            else { return }
+        case let .catchUp(room, since):
+            guard let entered = memberships.first(where: { $0.room == room })?.entered else { return }
             let (hub, resumeLimit) = (hub, settings.resumeLimit)
             answerFromStore {
                 let welcome = await hub.catchUp(in: entered, since: since, limit: resumeLimit)
                 return .history(room: room, messages: welcome.messages, recovered: welcome.recovered)
             }
-        case let .history(before, limit, named):
-            guard let room = readableRoom(named) else { return }
+        case let .history(room, before, limit):
             let hub = hub
             answerFromStore {
                 let messages = await hub.older(room: room, before: before ?? UInt64.max, limit: limit)
@@ -671,39 +668,23 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
                 // page of older messages is told apart from the welcome.
                 return .history(room: room, messages: messages, before: before ?? ((messages.last?.seq ?? 0) + 1))
             }
-        case let .message(text, named):
-            guard let room = memberRoom(named) else { return refuse(.notJoined) }
-            if let denied = Authorization.send(identity, room: room, rule: settings.rules.rule(for: room)) { return refuse(denied) }
-            if moderation.isMuted(userKey: identity.userKey, authorKey: authorKey) { return refuse(.muted) }
-            let this = NIOLoopBound(self, eventLoop: context!.eventLoop)
-            let loop = context!.eventLoop
+        case let .publish(room, text):
+            guard let loop = context?.eventLoop else { return }
+            let this = NIOLoopBound(self, eventLoop: loop)
             hub.publish(room: room, from: name, text: text, author: authorKey, historyWindow: settings.historyWindow) { result in
                 // The sender is told; a message that reached history reaches it like any other.
                 guard case .failure = result else { return }
                 loop.execute { this.value.refuse(.unavailable) }
             }
-        case let .delete(seq, named):
-            guard let room = readableRoom(named) else { return }
-            requestDelete(seq: seq, room: room)
+        case let .delete(room, seq, asModerator):
+            requestDelete(seq: seq, room: room, isModerator: asModerator)
+        case let .refuse(code):
+            refuse(code)
         }
-    }
-
-    /// The room a read or delete means, when this connection is in it and may still read it.
-    private func readableRoom(_ named: String?) -> String? {
-        guard let room = memberRoom(named) else {
-            refuse(.notJoined)
-            return nil
-        }
-        if let denied = Authorization.read(identity, room: room, rule: settings.rules.rule(for: room)) {
-            refuse(denied)
-            return nil
-        }
-        return room
     }
 
     /// Moderators delete any message of their room; an author their own, within the window.
-    private func requestDelete(seq: UInt64, room: String) {
-        let isModerator = role.moderates
+    private func requestDelete(seq: UInt64, room: String, isModerator: Bool) {
         let author = authorKey
         let window = settings.authorDeleteSeconds
         let now = Int64(Date().timeIntervalSince1970 * 1000)

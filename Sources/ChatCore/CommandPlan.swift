@@ -1,0 +1,93 @@
+/// What a connection does with one client command, decided without I/O against the session
+/// as it is now: the rooms it is in, its identity and the room rules (both change on reload).
+/// The NIO layer carries the plan out: it answers, refuses, or asks the hub or the store.
+public enum CommandPlan: Sendable, Equatable {
+    /// Answer `pong` (the article's application-level ping).
+    case pong
+    /// Already a member: answer `joined` again, nothing else.
+    case alreadyJoined(room: String)
+    /// Join the room under its rule (capacity, slow-consumer policy); `since` resumes it.
+    case join(room: String, since: UInt64?, rule: RoomRule)
+    case leave(room: String)
+    /// Read the messages after `since` from the room (a resume without reconnecting).
+    case catchUp(room: String, since: UInt64)
+    /// Read older messages: before `before` (nil: the newest), at most `limit`.
+    case history(room: String, before: UInt64?, limit: Int)
+    case publish(room: String, text: String)
+    /// Delete the message if the actor may: a moderator any, an author their own in time.
+    case delete(room: String, seq: UInt64, asModerator: Bool)
+    /// Answer with this error event; nothing else happens.
+    case refuse(ErrorCode)
+
+    /// The session facts a plan depends on.
+    public struct Session: Sendable {
+        public var identity: Identity
+        /// The room named at the upgrade: commands that name no room mean it.
+        public var primaryRoom: String
+        /// The rooms joined, in the order joined.
+        public var rooms: [String]
+        public var maxRooms: Int
+        public var rules: RoomRules
+
+        public init(identity: Identity, primaryRoom: String, rooms: [String], maxRooms: Int, rules: RoomRules) {
+            self.identity = identity
+            self.primaryRoom = primaryRoom
+            self.rooms = rooms
+            self.maxRooms = maxRooms
+            self.rules = rules
+        }
+
+        /// The room a command means, if this connection is in it.
+        func memberRoom(_ named: String?) -> String? {
+            let room = named ?? primaryRoom
+            return rooms.contains(room) ? room : nil
+        }
+
+        /// The room a read or a delete means: joined, and still readable by this identity.
+        func readableRoom(_ named: String?) -> Result<String, ErrorCode> {
+            guard let room = memberRoom(named) else { return .failure(.notJoined) }
+            if let denied = Authorization.read(identity, room: room, rule: rules.rule(for: room)) { return .failure(denied) }
+            return .success(room)
+        }
+    }
+
+    /// The plan for `command`. `isMuted` is asked only for a message (it is a lookup in the
+    /// moderation state, not a session fact).
+    public static func plan(_ command: ClientCommand, for session: Session, isMuted: () -> Bool) -> CommandPlan {
+        switch command {
+        case .ping:
+            return .pong
+        case let .join(room, since):
+            if session.rooms.contains(room) { return .alreadyJoined(room: room) }
+            let rule = session.rules.rule(for: room)
+            if let denied = Authorization.join(session.identity, room: room, rule: rule) { return .refuse(denied) }
+            if session.rooms.count >= session.maxRooms { return .refuse(.tooManyRooms) }
+            return .join(room: room, since: since, rule: rule)
+        case let .leave(room):
+            return session.rooms.contains(room) ? .leave(room: room) : .refuse(.notJoined)
+        case let .catchUp(since, named):
+            return session.readableRoom(named).map { .catchUp(room: $0, since: since) }.orRefusal
+        case let .history(before, limit, named):
+            return session.readableRoom(named).map { .history(room: $0, before: before, limit: limit) }.orRefusal
+        case let .message(text, named):
+            guard let room = session.memberRoom(named) else { return .refuse(.notJoined) }
+            if let denied = Authorization.send(session.identity, room: room, rule: session.rules.rule(for: room)) {
+                return .refuse(denied)
+            }
+            if isMuted() { return .refuse(.muted) }
+            return .publish(room: room, text: text)
+        case let .delete(seq, named):
+            return session.readableRoom(named).map { .delete(room: $0, seq: seq, asModerator: session.identity.role.moderates) }
+                .orRefusal
+        }
+    }
+}
+
+extension Result where Success == CommandPlan, Failure == ErrorCode {
+    fileprivate var orRefusal: CommandPlan {
+        switch self {
+        case let .success(plan): plan
+        case let .failure(code): .refuse(code)
+        }
+    }
+}
