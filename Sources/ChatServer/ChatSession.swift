@@ -62,7 +62,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     private var bucket: TokenBucket
     private var assembler: MessageAssembler
     /// Events held back while the socket is behind.
-    private var queue: OutboundQueue
+    private var queue: OutboundQueue<ByteBuffer>
 
     var role: Role { identity.role }
     var roomList: [String] { memberships.map(\.room) }
@@ -154,7 +154,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// (a join request, not the upgrade room, whose welcome the article defines).
     private func enter(_ room: String, since: UInt64?, rule: RoomRule, announce: Bool) {
         let member = Membership(session: self, room: room)
-        member.dropOldest = rule.slowConsumer == .dropOldest
+        member.slowConsumer = rule.slowConsumer
         // Usually answered before `join` returns; when the room or the resume must be read
         // from the store first, later requests wait behind it, as behind a history read.
         var answered = false
@@ -210,7 +210,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         queue.limit = new.sendQueueFrames
         // The water marks are the channel's: set them on open connections too.
         if let channel = context?.channel { try? channel.syncOptions?.setOption(.writeBufferWaterMark, value: new.sendBuffer) }
-        for member in memberships { member.dropOldest = new.rules.rule(for: member.room).slowConsumer == .dropOldest }
+        for member in memberships { member.slowConsumer = new.rules.rule(for: member.room).slowConsumer }
         if let identity = new.authenticator.staticIdentity(credential) {
             reidentify(identity)
         } else if new.authenticator.mayBeJWT(credential), let loop = context?.eventLoop {
@@ -322,15 +322,17 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             // the socket before judging the connection slow.
             flushNow()
         }
-        if queue.isEmpty && context.channel.isWritable {
+        let writable = context.channel.isWritable
+        switch queue.deliver(frame, bytes: frame.readableBytes, room: member.room, policy: member.slowConsumer, writable: writable) {
+        case .write:
             sink.write(frame, flush: false)
             return .written
-        }
-        guard member.dropOldest else {
+        case let .queued(dropped):
+            return .queued(dropped: dropped)
+        case .disconnect:
             close(code: .tryAgainLater, reason: "too slow: reconnect and resume with since")
             return .disconnected
         }
-        return .queued(dropped: queue.append(frame, room: member.room, droppable: true))
     }
 
     func flushNow() {
@@ -378,7 +380,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
                 sink.write(frame, flush: flush)
             }
         } else {
-            _ = queue.append(frame, room: nil, droppable: false)
+            _ = queue.append(frame, bytes: frame.readableBytes, room: nil, droppable: false)
         }
     }
 

@@ -12,7 +12,7 @@ final class Membership {
     /// being loaded is visible in the hub's table.
     var entered: Room?
     /// The room's slow-consumer rule, looked up at join and on reload, not per delivery.
-    var dropOldest = false
+    var slowConsumer = RoomRule.SlowConsumer.disconnect
 
     init(session: ChatSession, room: String) {
         self.session = session
