@@ -233,12 +233,9 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func reidentify(_ fresh: Identity) {
-        var fresh = fresh
-        if fresh.guestNames { fresh.name = name }
-        identity = fresh
-        for member in memberships where Authorization.join(identity, room: member.room, rule: settings.rules.rule(for: member.room)) != nil
-        {
-            leave(member.room, reason: "forbidden")
+        identity = ReloadEffects.identity(fresh, chosenName: name)
+        for room in ReloadEffects.roomsToLeave(roomList, identity: identity, rules: settings.rules) {
+            leave(room, reason: "forbidden")
         }
     }
 
