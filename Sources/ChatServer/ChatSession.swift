@@ -43,12 +43,10 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     private var started = false
     private var closing = false
     private var heartbeat = Heartbeat()
-    /// Pongs written in this read pass. Past `pongsPerRead` (or once the socket is behind)
-    /// only the newest ping of the pass is answered, at its end (RFC 6455 5.5.3: answering
-    /// the most recent ping is enough): a ping flood costs one pong per read, not one per ping.
-    private var pongsThisRead = 0
+    /// Pings and pongs of this read pass (`ControlFrameBudget`); the newest ping not answered
+    /// at once is answered at the end of the pass.
+    private var controlFrames = ControlFrameBudget()
     private var deferredPong: ByteBuffer?
-    static let pongsPerRead = 16
     /// True between the first frame of a read pass and its end: replies written meanwhile
     /// are flushed once, at the end (one write to the socket per read, not per reply).
     private var inReadPass = false
@@ -279,16 +277,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func receivedPong(_ payload: ByteBuffer) {
         heartbeat.pong(payload.readableBytesView)
-        // One pong answers one ping; dozens in a read are a flood, cut off like a ping flood.
-        pongsReceivedThisRead += 1
-        if pongsReceivedThisRead > Self.pongsPerRead { countExcessControlFrame() }
-    }
-
-    private var pongsReceivedThisRead = 0
-
-    private func countExcessControlFrame() {
-        excessPings += 1
-        if excessPings > Self.strikesAllowed(rateMessages: settings.rateMessages) {
+        if controlFrames.pong(strikesAllowed: Self.strikesAllowed(rateMessages: settings.rateMessages)) {
             close(code: .policyViolation, reason: "too many messages: slow down")
         }
     }
@@ -414,26 +403,18 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answers a ping with its payload, or leaves it for the end of the read pass.
     private func answerPing(_ payload: ByteBuffer, context: ChannelHandlerContext) {
         guard !closing else { return }
-        if pongsThisRead < Self.pongsPerRead && context.channel.isWritable {
-            pongsThisRead += 1
+        let strikesAllowed = Self.strikesAllowed(rateMessages: settings.rateMessages)
+        switch controlFrames.ping(writable: context.channel.isWritable, strikesAllowed: strikesAllowed) {
+        case .now:
             sink.write(ServerFrame.encode(opcode: .pong, buffer: payload, allocator: context.channel.allocator), flush: false)
             flushAfterRead = true
-        } else {
-            if pongsThisRead >= Self.pongsPerRead {
-                // No client needs dozens of pings in one read: past the answered ones they are
-                // a flood, and one that keeps on is cut off like a text flood (it still costs
-                // chatd a decode per frame, and the other connections of its loop wait for it).
-                countExcessControlFrame()
-                if closing { return }
-            }
+        case .atEndOfRead:
             // A copy: the payload is a slice of the read buffer, which it would keep alive.
             deferredPong = ByteBuffer(bytes: payload.readableBytesView)
+        case .close:
+            close(code: .policyViolation, reason: "too many messages: slow down")
         }
     }
-
-    /// Pings past `pongsPerRead`, and pongs past as many, in the reads since one that had
-    /// none too many.
-    private var excessPings = 0
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if let payload = deferredPong, !closing {
@@ -441,9 +422,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             flushAfterRead = true
         }
         deferredPong = nil
-        if pongsThisRead < Self.pongsPerRead && pongsReceivedThisRead <= Self.pongsPerRead { excessPings = 0 }
-        pongsThisRead = 0
-        pongsReceivedThisRead = 0
+        controlFrames.endOfRead()
         inReadPass = false
         if flushAfterRead {
             flushAfterRead = false

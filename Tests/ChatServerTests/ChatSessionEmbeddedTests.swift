@@ -165,7 +165,7 @@ import Testing
     @Test func aPongFloodIsClosed() throws {
         let h = try Harness()
         _ = try h.written()
-        let pongs = (0..<(ChatSession.pongsPerRead + 1)).map { _ in Harness.frame(.pong, []) }
+        let pongs = (0..<(ControlFrameBudget.perRead + 1)).map { _ in Harness.frame(.pong, []) }
         for _ in 0...ChatSession.strikesAllowed(rateMessages: 20) { h.read(pongs) }
         #expect(try h.written().last?.closeCode == 1008)
         // A client answering pings, a pong or two per read, is never closed for it.
