@@ -16,7 +16,7 @@ extension Hub {
         let all = rooms.withLockedValue { Array($0.values) }
         var counts: [String: Int] = [:]
         for room in all {
-            let online = room.lock.withLock { room.localMembers }
+            let online = room.lock.withLock { room.state.localMembers }
             if online > 0 { counts[room.name] = online }
         }
         return counts
@@ -28,7 +28,7 @@ extension Hub {
     /// store queue, the only place where a shared room's `seq` (the last delivered here)
     /// advances.
     func deliverInOrder(_ room: Room, _ messages: [ChatMessage], through: UInt64) async {
-        var sequence = room.lock.withLock { InOrderDelivery(delivered: room.seq, synced: room.synced) }
+        var sequence = room.lock.withLock { InOrderDelivery(delivered: room.state.seq, synced: room.state.synced) }
         let ready: [ChatMessage]
         switch sequence.notified(messages, through: through) {
         case let .deliver(now):
@@ -41,13 +41,10 @@ extension Hub {
             ready = sequence.finish(gap)
         }
         room.lock.withLock {
-            room.synced = sequence.synced
-            for message in ready where message.seq > room.seq {
-                room.seq = message.seq
-                room.history.append(message)
+            for message in ready where room.state.deliveredInOrder(message) {
                 broadcastLocked(room, event: .message(message))
             }
-            room.seq = max(room.seq, sequence.delivered)
+            room.state.delivered(through: sequence.delivered, synced: sequence.synced)
         }
     }
 
@@ -55,7 +52,7 @@ extension Hub {
     /// delivered yet (their notification is on its way). Delivers up to the table's last
     /// number first, on the store queue, so that the resume is exact rather than refused.
     func catchUpIfBehind(_ room: Room, since: UInt64) async {
-        guard storeNumbersMessages, since > room.lock.withLock({ room.seq }),
+        guard storeNumbersMessages, since > room.lock.withLock({ room.state.seq }),
             let committer = committer.withLockedValue({ $0 })
         else { return }
         await committer.run { [self] in
@@ -150,10 +147,10 @@ extension Hub {
     private func showRemote(_ name: String, total: Int, text: String?) {
         guard let room = rooms.withLockedValue({ $0[name] }) else { return }
         room.lock.withLock {
-            guard room.remoteMembers != total || text != nil else { return }
-            room.remoteMembers = total
-            guard room.localMembers > 0 else { return }
-            broadcastLocked(room, event: .presence(room: name, message: text ?? "\(room.total) online", online: room.total))
+            guard room.state.remoteMembers(total) || text != nil else { return }
+            guard room.state.localMembers > 0 else { return }
+            let online = room.state.total
+            broadcastLocked(room, event: .presence(room: name, message: text ?? "\(online) online", online: online))
         }
         if total == 0 { retireIfIdle(room) }
     }

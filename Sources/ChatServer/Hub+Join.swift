@@ -41,7 +41,7 @@ extension Hub {
             }
             switch found {
             case let .success(room):
-                room.lock.withLock { room.entering += 1 }
+                room.lock.withLock { room.state.startEntering() }
                 onLoop { self.enter(room, bound.value.member, request, older: nil, done: bound.value.done) }
             case let .failure(refusal):
                 let code: ErrorCode = refusal == .full ? .serverFull : .unavailable
@@ -64,20 +64,26 @@ extension Hub {
             case entered([ChatMessage], UInt64, Int)
         }
         let entered: Entered = room.lock.withLock {
-            room.entering -= 1
-            if room.retired { return .retired }
-            if request.maxMembers > 0 && room.total >= request.maxMembers { return .full }
+            if room.retired {
+                room.state.stoppedEntering(stillComing: false)
+                return .retired
+            }
+            if room.state.isFull(maxMembers: request.maxMembers) {
+                room.state.stoppedEntering(stillComing: false)
+                return .full
+            }
             if let since = request.since, let after = storeGapLocked(room, since: since, older: older, limit: request.resumeLimit) {
-                room.entering += 1  // still on its way in
+                room.state.stoppedEntering(stillComing: true)  // still on its way in
                 return .read(after: after)
             }
-            room.perShard[shardIndex] += 1
-            room.localMembers += 1
+            guard case let .entered(joinEpoch, local) = room.state.enter(shard: shardIndex, maxMembers: request.maxMembers) else {
+                return .full
+            }
             // Deliveries already queued for this loop carry older epochs and skip the newcomer:
             // it gets those messages from the history snapshot instead, exactly once.
-            member.joinEpoch = room.epoch
-            let snapshot = Entered.entered(room.history.messages, storedSeqLocked(room), room.localMembers)
-            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) joined", online: room.total))
+            member.joinEpoch = joinEpoch
+            let snapshot = Entered.entered(room.state.history.messages, storedSeqLocked(room), local)
+            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) joined", online: room.state.total))
             return snapshot
         }
         let (window, lastSeq, local): ([ChatMessage], UInt64, Int)
@@ -114,7 +120,7 @@ extension Hub {
     /// The room as a resume sees it. Call under the room's lock.
     private func resumeViewLocked(_ room: Room) -> ResumePlan.Room {
         ResumePlan.Room(
-            windowFirst: room.history.first?.seq, lastStored: storedSeqLocked(room), delivered: room.seq,
+            windowFirst: room.state.history.first?.seq, lastStored: storedSeqLocked(room), delivered: room.state.seq,
             hasStore: store != nil, storeNumbersMessages: storeNumbersMessages)
     }
 
@@ -122,7 +128,7 @@ extension Hub {
     /// the last delivered here; on one node the last committed (later ones are still in the
     /// committer, and reach a new member live).
     private func storedSeqLocked(_ room: Room) -> UInt64 {
-        storeNumbersMessages || store == nil ? room.seq : room.committed
+        room.state.storedSeq(storeNumbersMessages: storeNumbersMessages, hasStore: store != nil)
     }
 
     /// `older` with the stored messages after `after` added, up to the room's last number now.
@@ -143,7 +149,7 @@ extension Hub {
         var older: OlderPart?
         while true {
             let (after, window, lastSeq) = room.lock.withLock {
-                (storeGapLocked(room, since: since, older: older, limit: limit), room.history.messages, storedSeqLocked(room))
+                (storeGapLocked(room, since: since, older: older, limit: limit), room.state.history.messages, storedSeqLocked(room))
             }
             guard let after else { return ResumePlan.welcome(since: since, window: window, lastSeq: lastSeq, older: older) }
             older = await readPart(room, after: after, adding: older, since: since, limit: limit)
@@ -154,7 +160,7 @@ extension Hub {
     func older(room: String, before: UInt64, limit: Int) async -> [ChatMessage] {
         guard let store else {
             guard let room = existingRoom(room) else { return [] }
-            return room.lock.withLock { Array(room.history.messages.filter { $0.seq < before }.suffix(limit)) }
+            return room.lock.withLock { Array(room.state.history.messages.filter { $0.seq < before }.suffix(limit)) }
         }
         return (try? await store.messages(room: room, before: before, limit: limit)) ?? []
     }
@@ -166,10 +172,9 @@ extension Hub {
         member.entered = nil
         let name = member.session.name
         let local = room.lock.withLock {
-            room.perShard[shardIndex] -= 1
-            room.localMembers -= 1
-            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) left", online: room.total))
-            return room.localMembers
+            let local = room.state.leave(shard: shardIndex)
+            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) left", online: room.state.total))
+            return local
         }
         tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) left"))
         if local == 0 { retireIfIdle(room) }

@@ -75,22 +75,24 @@ extension Hub {
     /// Reads a room's last number and window from the store, then hands it to its waiters.
     private func load(_ name: String, historyWindow: Int) async {
         guard let store else { return }
-        let room = Room(name: name, historyWindow: historyWindow, shardCount: shards.count)
+        var lastSeq: UInt64 = 0
+        var synced = true
         var refusal: RoomRefusal?
         do {
-            room.seq = try await store.lastSequence(room: name) ?? 0
+            lastSeq = try await store.lastSequence(room: name) ?? 0
         } catch {
             if storeNumbersMessages {
                 // The database is down: the room starts from the first number it hears of.
-                room.synced = false
+                synced = false
             } else {
                 // This node numbers its messages: a wrong start would reuse numbers.
                 refusal = .unavailable
             }
         }
-        room.committed = room.seq
-        if refusal == nil, room.seq > 0, let recent = try? await store.recent(room: name, limit: historyWindow) {
-            for message in recent { room.history.append(message) }
+        let room = Room(name: name, historyWindow: historyWindow, shardCount: shards.count, lastSeq: lastSeq)
+        room.state.synced = synced
+        if refusal == nil, lastSeq > 0, let recent = try? await store.recent(room: name, limit: historyWindow) {
+            for message in recent { room.state.history.append(message) }
         }
         let result: Result<Room, RoomRefusal> = refusal.map { .failure($0) } ?? .success(room)
         var heard: (messages: [ChatMessage], through: UInt64) = ([], 0)
@@ -105,7 +107,7 @@ extension Hub {
                     (load.heard, load.heardThrough) = ([], 0)
                     if !load.deleted.isEmpty || load.expiredThrough > 0 {
                         let (deleted, expired) = (load.deleted, load.expiredThrough)
-                        room.lock.withLock { room.history.remove { deleted.contains($0.seq) || $0.seq <= expired } }
+                        room.lock.withLock { room.state.history.remove { deleted.contains($0.seq) || $0.seq <= expired } }
                         (load.deleted, load.expiredThrough) = ([], 0)
                     }
                     let waiters = load.waiters
@@ -113,9 +115,8 @@ extension Hub {
                     if waiters.isEmpty {
                         loading[name] = nil
                         if refusal == nil {
-                            room.lock.withLock {
-                                room.remoteMembers = remotePresence.withLockedValue { $0[name]?.values.reduce(0, +) ?? 0 }
-                            }
+                            let remote = remotePresence.withLockedValue { $0[name]?.values.reduce(0, +) ?? 0 }
+                            room.lock.withLock { _ = room.state.remoteMembers(remote) }
                             rooms[name] = room
                         }
                     } else {
@@ -144,7 +145,7 @@ extension Hub {
     /// are let go, so that memory follows the rooms in use, not every name ever joined.
     func retireIfIdle(_ room: Room) {
         rooms.withLockedValue { rooms in
-            let isIdle = room.lock.withLock { !room.retired && room.isIdle }
+            let isIdle = room.lock.withLock { !room.retired && room.state.isIdle }
             guard isIdle, rooms[room.name] === room else { return }
             let over = idle.withLockedValue { idle in
                 idle.add(room.name)
@@ -161,7 +162,7 @@ extension Hub {
         for name in idle.withLockedValue({ $0.takeOldest(count) }) {
             guard let room = rooms[name] else { continue }
             room.lock.withLock {
-                guard !room.retired, room.isIdle else { return }  // in use again
+                guard !room.retired, room.state.isIdle else { return }  // in use again
                 room.retired = true
                 rooms[name] = nil
             }
@@ -175,35 +176,15 @@ extension Hub {
 final class Room: @unchecked Sendable {
     let name: String
     let lock = NIOLock()
-    var seq: UInt64 = 0
-    /// Counts broadcasts (messages and presence) so that a joining member can tell which
-    /// queued deliveries predate it.
-    var epoch: UInt64 = 0
-    /// False for a shared room whose last number could not be read when it was made here
-    /// (the database was down): `deliverInOrder` then starts from what it is given.
-    var synced = true
+    /// Numbering, window, epoch and members (`RoomState`, in ChatCore). Guarded by `lock`.
+    var state: RoomState
     /// Set when the hub let the room go: a holder of a stale reference must ask again.
+    /// Guarded by `lock`.
     var retired = false
-    var isIdle: Bool { localMembers == 0 && remoteMembers == 0 && pending == 0 && entering == 0 }
-    /// Messages handed to the committer and not yet settled.
-    var pending = 0
-    /// One node: the last number committed and broadcast (`seq` runs ahead of it by what
-    /// the committer holds). What a resume may read from the store goes up to here.
-    var committed: UInt64 = 0
-    /// Joins handed this room and not yet entered (they hop to their loop first).
-    var entering = 0
-    /// Members on this node.
-    var localMembers = 0
-    /// Members on other nodes (a cluster), as their heartbeats and presence events tell.
-    var remoteMembers = 0
-    var total: Int { localMembers + remoteMembers }
-    var perShard: [Int]
-    var history: HistoryWindow
 
-    init(name: String, historyWindow: Int, shardCount: Int) {
+    init(name: String, historyWindow: Int, shardCount: Int, lastSeq: UInt64 = 0) {
         self.name = name
-        self.perShard = Array(repeating: 0, count: shardCount)
-        self.history = HistoryWindow(limit: historyWindow)
+        self.state = RoomState(historyWindow: historyWindow, shardCount: shardCount, lastSeq: lastSeq)
     }
 }
 

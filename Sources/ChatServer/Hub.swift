@@ -90,7 +90,7 @@ final class Hub: Sendable {
     private func settle(_ batch: [Committer.Entry]) {
         var touched: [ObjectIdentifier: Room] = [:]
         for entry in batch {
-            entry.room.lock.withLock { entry.room.pending -= 1 }
+            entry.room.lock.withLock { entry.room.state.settled() }
             touched[ObjectIdentifier(entry.room)] = entry.room
         }
         for room in touched.values { retireIfIdle(room) }
@@ -126,17 +126,14 @@ final class Hub: Sendable {
                 if room.retired { return nil }
                 var message = draft
                 // A shared store numbers the message when it commits it.
-                if !storeNumbersMessages {
-                    room.seq += 1
-                    message.seq = room.seq
-                }
+                if !storeNumbersMessages { message.seq = room.state.numberNext() }
                 if let committer {
                     // Handed over under the room lock: the store queue sees each room in order.
                     // The room is held until the commit is over (`settle`).
-                    room.pending += 1
+                    room.state.handedToCommitter()
                     committer.submit(Committer.Entry(message: message, room: room, done: done))
                 } else {
-                    room.history.append(message)
+                    room.state.committed(message)
                     broadcastLocked(room, event: .message(message))
                 }
                 return message
@@ -161,8 +158,7 @@ final class Hub: Sendable {
         for entry in batch {
             let (message, room) = (entry.message, entry.room)
             room.lock.withLock {
-                room.committed = max(room.committed, message.seq)
-                room.history.append(message)
+                room.state.committed(message)
                 broadcastLocked(room, event: .message(message))
             }
         }
@@ -184,7 +180,7 @@ final class Hub: Sendable {
             // empty window for every later joiner). One being loaded is told.
             guard let room = heldRoom(message.room, orNote: { $0.deleted.insert(message.seq) }) else { continue }
             room.lock.withLock {
-                room.history.remove { $0.room == message.room && $0.seq == message.seq }
+                room.state.history.remove { $0.room == message.room && $0.seq == message.seq }
                 broadcastLocked(room, event: .deleted(room: message.room, seq: message.seq, id: message.id))
             }
         }
@@ -195,7 +191,7 @@ final class Hub: Sendable {
     func expireFromWindow(room name: String, upTo: UInt64, announce: Bool = true) {
         if announce { tellCluster(.expired(node: "", room: name, upTo: upTo)) }
         guard let room = heldRoom(name, orNote: { $0.expiredThrough = max($0.expiredThrough, upTo) }) else { return }
-        room.lock.withLock { room.history.remove { $0.seq <= upTo } }
+        room.lock.withLock { room.state.history.remove { $0.seq <= upTo } }
     }
 
     /// Waits until everything submitted so far is committed (and broadcast).
@@ -206,13 +202,12 @@ final class Hub: Sendable {
     /// Encodes `event` once and enqueues one delivery per loop with members. Call with the
     /// room's lock held.
     func broadcastLocked(_ room: Room, event: ServerEvent) {
-        room.epoch += 1
-        let epoch = room.epoch
+        let epoch = room.state.nextEpoch()
         let frame = ServerFrame.text(event.jsonBytes(), allocator: allocator)
         let name = room.name
         let queuedAt = NIODeadline.now()
         let metrics = self.metrics
-        for (index, count) in room.perShard.enumerated() where count > 0 {
+        for (index, count) in room.state.perShard.enumerated() where count > 0 {
             let ref = shards[index]
             ref.loop.execute { [self] in
                 let counts = ref.shard.value.deliver(room: name, epoch: epoch, frame: frame)
@@ -250,13 +245,13 @@ final class Hub: Sendable {
     func roomSummaries() -> [RoomSummary] {
         let all = rooms.withLockedValue { Array($0.values) }
         return all.map { room in
-            room.lock.withLock { RoomSummary(name: room.name, members: room.total, lastSeq: room.seq) }
+            room.lock.withLock { RoomSummary(name: room.name, members: room.state.total, lastSeq: room.state.seq) }
         }.filter { $0.members > 0 || $0.lastSeq > 0 }.sorted { $0.name < $1.name }
     }
 
     /// Applies a new history window size to every room.
     func resizeHistory(to window: Int) {
         let all = rooms.withLockedValue { Array($0.values) }
-        for room in all { room.lock.withLock { room.history.resize(to: window) } }
+        for room in all { room.lock.withLock { room.state.history.resize(to: window) } }
     }
 }
