@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "ChatAuth",
             dependencies: [
-                "ChatCore", "ChatConfig",
+                "ChatCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "ChatAuthTests",
             dependencies: [
-                "ChatAuth", "ChatConfig", "ChatCore", .product(name: "JWTKit", package: "jwt-kit"),
+                "ChatAuth", "ChatCore", .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strict

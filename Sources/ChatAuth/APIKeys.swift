@@ -1,4 +1,3 @@
-public import ChatConfig
 public import ChatCore
 
 /// The publish API's keys, found by the SHA-256 of the presented key.
@@ -10,9 +9,10 @@ public struct APIKeys: Sendable {
 
     private let byHash: [String: Key]
 
-    public init(_ api: Config.API) {
+    /// `keys`: each key's name, the SHA-256 (hex) of the key, and the rooms it may publish to.
+    public init(_ keys: [String: (keySHA256: String, rooms: [String])]) {
         var byHash: [String: Key] = [:]
-        for (name, key) in api.keys {
+        for (name, key) in keys {
             byHash[key.keySHA256.lowercased()] = Key(name: name, rooms: RoomPatterns(key.rooms) ?? RoomPatterns([])!)
         }
         self.byHash = byHash

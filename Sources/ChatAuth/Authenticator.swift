@@ -1,4 +1,3 @@
-public import ChatConfig
 public import ChatCore
 import Crypto
 public import Foundation
@@ -16,11 +15,11 @@ public struct Authenticator: Sendable {
     private let jwt: JWTVerifier?
 
     /// Throws when the JWT key cannot be used (the message names what is wrong with it).
-    public init(_ auth: Config.Auth) throws {
+    public init(_ auth: Credentials) throws {
         plainUsers = auth.tokens
         plainModerators = auth.moderatorTokens
         var hashed: [String: Identity] = [:]
-        for (name, credential) in auth.credentials {
+        for (name, credential) in auth.named {
             hashed[credential.tokenSHA256.lowercased()] = Identity(
                 name: name, role: credential.role, rooms: RoomPatterns(credential.rooms) ?? RoomPatterns([])!,
                 guestNames: credential.guestNames, userKey: "credential:\(name)")

@@ -1,4 +1,3 @@
-import ChatConfig
 import ChatCore
 import Foundation
 import JWTKit
@@ -13,10 +12,10 @@ struct JWTVerifier: Sendable {
     private let keys: JWTKeyCollection
     /// Adds the key to the collection (an actor); every verification awaits it first.
     private let loaded: Task<Void, Never>
-    private let config: Config.JWT
+    private let config: Credentials.JWTKey
 
     /// Parses the key now, so that a bad key fails the load or reload that brought it.
-    init(_ config: Config.JWT) throws {
+    init(_ config: Credentials.JWTKey) throws {
         self.config = config
         let keys = JWTKeyCollection()
         let text = String(decoding: config.key, as: UTF8.self)

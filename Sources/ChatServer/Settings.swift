@@ -44,8 +44,8 @@ struct Settings: Sendable {
     init(_ config: Config) throws {
         self.config = config
         gate = UpgradeGate(allowedOrigins: Set(config.effectiveOrigins), defaultRoom: config.rooms.defaultRoom)
-        authenticator = try Authenticator(config.auth)
-        apiKeys = APIKeys(config.api)
+        authenticator = try Authenticator(Credentials(config.auth))
+        apiKeys = APIKeys(config.api.keys.mapValues { ($0.keySHA256, $0.rooms) })
         maxBodyBytes = config.api.maxBodyBytes
         rules = RoomRules(config.rooms.rules)
         maxRoomsPerConnection = config.limits.maxRoomsPerConnection
@@ -92,4 +92,20 @@ final class SettingsBox: Sendable {
     var current: Settings { box.withLockedValue { $0 } }
 
     func replace(with settings: Settings) { box.withLockedValue { $0 = settings } }
+}
+
+extension Credentials {
+    /// `[auth]` as the authenticator takes it.
+    init(_ auth: Config.Auth) {
+        self.init(
+            tokens: auth.tokens, moderatorTokens: auth.moderatorTokens,
+            named: auth.credentials.mapValues {
+                Named(tokenSHA256: $0.tokenSHA256, role: $0.role, rooms: $0.rooms, guestNames: $0.guestNames)
+            },
+            jwt: auth.jwt.map {
+                JWTKey(
+                    algorithm: $0.algorithm, keyFile: $0.keyFile, key: $0.key, issuer: $0.issuer, audience: $0.audience,
+                    leewaySeconds: $0.leewaySeconds, guestNames: $0.guestNames)
+            })
+    }
 }

@@ -1,4 +1,3 @@
-import ChatConfig
 import ChatCore
 import Crypto
 import Foundation
@@ -31,19 +30,14 @@ func hs256(_ claims: TestClaims, secret: String = secret) async throws -> String
 }
 
 func authenticator(
-    jwt: Config.JWT? = nil, credentials: [String: Config.Credential] = [:],
+    jwt: Credentials.JWTKey? = nil, credentials: [String: Credentials.Named] = [:],
     tokens: [String] = ["dev-token"], moderators: [String] = []
 ) throws -> Authenticator {
-    var auth = Config.Auth()
-    auth.tokens = tokens
-    auth.moderatorTokens = moderators
-    auth.credentials = credentials
-    auth.jwt = jwt
-    return try Authenticator(auth)
+    try Authenticator(Credentials(tokens: tokens, moderatorTokens: moderators, named: credentials, jwt: jwt))
 }
 
-func hsConfig(issuer: String? = nil, audience: String? = nil) -> Config.JWT {
-    var jwt = Config.JWT()
+func hsConfig(issuer: String? = nil, audience: String? = nil) -> Credentials.JWTKey {
+    var jwt = Credentials.JWTKey(algorithm: "HS256", keyFile: "", key: [])
     jwt.algorithm = "HS256"
     jwt.keyFile = "secret"
     jwt.key = Array(secret.utf8)
@@ -62,7 +56,7 @@ func claims(
 
 @Suite struct StaticTokenTests {
     @Test func hashedCredentialsCarryNameRoleAndRooms() throws {
-        var c = Config.Credential()
+        var c = Credentials.Named(tokenSHA256: "")
         c.tokenSHA256 = Authenticator.sha256Hex("s3cret")
         c.role = .moderator
         c.rooms = ["team-*"]
@@ -155,7 +149,7 @@ func claims(
 
     @Test func eddsaAndRS256PublicKeys() async throws {
         let ed = try EdDSA.PrivateKey(curve: .ed25519)
-        var edConfig = Config.JWT()
+        var edConfig = Credentials.JWTKey(algorithm: "HS256", keyFile: "", key: [])
         edConfig.algorithm = "EdDSA"
         edConfig.key = Array(ed.publicKey.pemRepresentation.utf8)
         let edKeys = JWTKeyCollection()
@@ -164,7 +158,7 @@ func claims(
         #expect(try await authenticator(jwt: edConfig).identify(edToken).get().name == "ed")
 
         let rsa = try _RSA.Signing.PrivateKey(keySize: .bits2048)
-        var rsConfig = Config.JWT()
+        var rsConfig = Credentials.JWTKey(algorithm: "HS256", keyFile: "", key: [])
         rsConfig.algorithm = "RS256"
         rsConfig.key = Array(rsa.publicKey.pemRepresentation.utf8)
         let rsKeys = JWTKeyCollection()
@@ -180,7 +174,7 @@ func claims(
     }
 
     @Test func unusableKeysFailAtLoad() {
-        var c = Config.JWT()
+        var c = Credentials.JWTKey(algorithm: "HS256", keyFile: "", key: [])
         c.algorithm = "EdDSA"
         c.keyFile = "/etc/chatd/jwt.pem"
         c.key = Array("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".utf8)
