@@ -1,0 +1,193 @@
+import ChatAuth
+import ChatCore
+import Foundation
+import NIOCore
+import NIOWebSocket
+
+/// A session's way out: deliveries from its loop shard, replies, the outbound bound, closing.
+extension ChatSession {
+    // MARK: Outbound
+
+    enum Delivery {
+        case written
+        /// Held back (the connection is behind); `dropped` older frames made room.
+        case queued(dropped: Int)
+        /// Closed for falling behind in a `disconnect` room.
+        case disconnected
+        /// Closing already; nothing taken.
+        case closed
+    }
+
+    /// A pre-encoded broadcast frame from the loop shard, written but not flushed (the shard
+    /// flushes once per loop pass). A connection that is behind — more than
+    /// `limits.send_buffer_bytes` unsent, or events already held back — gets its room's
+    /// slow-consumer rule.
+    func deliver(_ frame: ByteBuffer, member: Membership) -> Delivery {
+        guard !closing, let context else { return .closed }
+        if !context.channel.isWritable && awaitingFlush {
+            // Unflushed writes of this loop pass count against the buffer too: hand them to
+            // the socket before judging the connection slow.
+            flushNow()
+        }
+        let writable = context.channel.isWritable
+        switch queue.deliver(frame, bytes: frame.readableBytes, room: member.room, policy: member.slowConsumer, writable: writable) {
+        case .write:
+            sink.write(frame, flush: false)
+            return .written
+        case let .queued(dropped):
+            return .queued(dropped: dropped)
+        case .disconnect:
+            close(code: .tryAgainLater, reason: "too slow: reconnect and resume with since")
+            return .disconnected
+        }
+    }
+
+    func flushNow() {
+        awaitingFlush = false
+        sink.context?.flush()
+    }
+
+    /// Writes what was held back, the missed counts first, while the socket takes it; then
+    /// reads again if a read was held back.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && !queue.isEmpty && !closing {
+            for (room, count) in queue.takeMissed() {
+                sink.write(
+                    ServerFrame.text(ServerEvent.missed(room: room, count: count).jsonBytes(), allocator: context.channel.allocator),
+                    flush: false)
+            }
+            while context.channel.isWritable, let frame = queue.popFirst() { sink.write(frame, flush: false) }
+            sink.context?.flush()
+        }
+        resumeReadingIfDue(context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// While more than `limits.send_buffer_bytes` are unsent, chatd reads nothing more from
+    /// this client: what it already sent is answered, nothing new is taken in.
+    func read(context: ChannelHandlerContext) {
+        if !closing && (!context.channel.isWritable || intake.hasWaiting || awaitingStore) {
+            readPending = true
+            return
+        }
+        context.read()
+    }
+
+    /// Replies to this client go behind anything held back, so it sees events in order;
+    /// they are never dropped, but they count against the connection's outbound bound.
+    func send(_ event: ServerEvent, flush: Bool) {
+        guard let context, !closing, !exceedsOutboundBound(context) else { return }
+        let frame = ServerFrame.text(event.jsonBytes(), allocator: context.channel.allocator)
+        largestReply = max(largestReply, frame.readableBytes)
+        if queue.isEmpty {
+            if flush && inReadPass {
+                flushAfterRead = true
+                sink.write(frame, flush: false)
+            } else {
+                sink.write(frame, flush: flush)
+            }
+        } else {
+            _ = queue.append(frame, bytes: frame.readableBytes, room: nil, droppable: false)
+        }
+    }
+
+    /// The most a connection may owe its client — unsent bytes in the channel plus replies
+    /// held back — before it is closed: four send buffers, plus its largest reply so far (one
+    /// resume of `resume_limit` messages may alone be bigger than four send buffers, and a
+    /// client reading it must not be closed for an error reply meanwhile). Requests are only
+    /// answered while under one send buffer, so what can push past it is replies that come
+    /// later (a failed store write, a refused delete); a client that never reads gets there
+    /// and is closed (1008) instead of growing chatd's memory.
+    var outboundBound: Int {
+        let (product, overflow) = settings.sendBuffer.high.multipliedReportingOverflow(by: 4)
+        return Self.saturatingSum(overflow ? Int.max : product, largestReply)
+    }
+
+    static func saturatingSum(_ a: Int, _ b: Int) -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? Int.max : sum
+    }
+
+    /// True (and the connection closing) when it owes its client more than `outboundBound`.
+    func exceedsOutboundBound(_ context: ChannelHandlerContext) -> Bool {
+        // Writable means under one send buffer: no need to look closer.
+        guard !context.channel.isWritable else { return false }
+        let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        guard buffered + queue.replyBytes > outboundBound else { return false }
+        hub.metrics.slowDisconnects.increment()
+        close(code: .policyViolation, reason: "not reading: too much unsent")
+        return true
+    }
+
+    /// Answers a ping with its payload, or leaves it for the end of the read pass.
+    func answerPing(_ payload: ByteBuffer, context: ChannelHandlerContext) {
+        guard !closing else { return }
+        let strikesAllowed = Self.strikesAllowed(rateMessages: settings.rateMessages)
+        switch controlFrames.ping(writable: context.channel.isWritable, strikesAllowed: strikesAllowed) {
+        case .now:
+            sink.write(ServerFrame.encode(opcode: .pong, buffer: payload, allocator: context.channel.allocator), flush: false)
+            flushAfterRead = true
+        case .atEndOfRead:
+            // A copy: the payload is a slice of the read buffer, which it would keep alive.
+            deferredPong = ByteBuffer(bytes: payload.readableBytesView)
+        case .close:
+            close(code: .policyViolation, reason: "too many messages: slow down")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if let payload = deferredPong, !closing {
+            sink.write(ServerFrame.encode(opcode: .pong, buffer: payload, allocator: context.channel.allocator), flush: false)
+            flushAfterRead = true
+        }
+        deferredPong = nil
+        controlFrames.endOfRead()
+        inReadPass = false
+        if flushAfterRead {
+            flushAfterRead = false
+            sink.context?.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func sendError(_ code: ErrorCode) {
+        send(.error(code: code, message: code.message(maxChars: settings.maxMessageChars)), flush: true)
+    }
+
+    /// An action refused: counted by code, answered with an error event.
+    func refuse(_ code: ErrorCode) {
+        hub.metrics.errors(code.rawValue).increment()
+        sendError(code)
+    }
+
+    /// Sends a close frame and closes the TCP connection at most `closeGrace` later.
+    func close(code: CloseCode, reason: String) {
+        close(rawCode: code.rawValue, reason: reason)
+    }
+
+    /// How long a closing connection has to finish the closing handshake: counted from when
+    /// closing starts, so a client that reads nothing cannot hold it open behind its unsent
+    /// data (the close frame may never reach the socket).
+    static let closeGrace = TimeAmount.seconds(2)
+    /// Frames a closing connection may still send (messages in flight, its close frame)
+    /// before it is closed at once.
+    static let framesAllowedWhileClosing = 1024
+
+    func close(rawCode: UInt16, reason: String) {
+        guard let context, !closing else { return }
+        closing = true
+        let channel = context.channel
+        hardClose = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        sink.write(ServerFrame.close(code: rawCode, reason: reason, allocator: channel.allocator), flush: true, promise: promise)
+        // Half-close first: closing a socket with unread input makes the kernel send RST,
+        // which can destroy the close frame before the client reads it. The client answers
+        // and closes; if it does not, the deadline above closes it.
+        promise.futureResult.whenComplete { _ in channel.close(mode: .output, promise: nil) }
+        if readPending {
+            // Reads were held back; the client's answer must be read now.
+            readPending = false
+            read(context: context)
+        }
+    }
+}
