@@ -332,10 +332,10 @@ def start_chatd(chatd_factory, tmp_path, overrides):
 
 # --- the attackers' bytes -------------------------------------------------------------------
 
-def ws_frame(opcode, payload, mask=b"\x37\xfa\x21\x3d"):
-    """One masked client frame (FIN set)."""
+def ws_frame(opcode, payload, mask=b"\x37\xfa\x21\x3d", fin=True):
+    """One masked client frame (FIN set unless `fin` is false)."""
     n = len(payload)
-    head = bytes([0x80 | opcode])
+    head = bytes([(0x80 if fin else 0) | opcode])
     if n < 126:
         head += bytes([0x80 | n])
     elif n < 65536:
@@ -449,6 +449,9 @@ class Case:
     partial: bytes = b""        # stall: the half request
     close: str = ""             # close: fin or rst
     flood_seconds: float = FLOOD_SECONDS
+    # close: how much to write before closing (all of `chunk` once), so that the close, not
+    # chatd's bound on requests waiting, ends the connection.
+    close_after: bytes = b""
     overrides: dict = field(default_factory=dict)
     prepare: object = None      # env -> None, before the baseline
     # The cut-off bound in seconds and what it counts from: "open" (connect, or upgrade),
@@ -502,7 +505,11 @@ WS_FLOOD_BOUND = 2 * PING + 1 + CLOSE_DEADLINE
 PONG = ws_frame(0xA, b"")
 PING_FRAMES = PONG + b"".join(ws_frame(0x9, b"%03d" % i + b"p" * 122) for i in range(500))
 TEXT_FRAMES = PONG + ws_frame(0x1, b"x") * 10000
-HISTORY_FRAMES = PONG + ws_frame(0x1, b'{"type":"history","limit":200}') * 2000
+# A message in 128 frames (the most limits.max_fragments allows), over and over: every frame
+# is a decode for chatd, so every frame costs quota, not every message.
+FRAGMENT_FRAMES = PONG + (ws_frame(0x1, b"", fin=False) + ws_frame(0x0, b"", fin=False) * 126 + ws_frame(0x0, b"x")) * 80
+HISTORY_REQUEST = ws_frame(0x1, b'{"type":"history","limit":200}')
+HISTORY_FRAMES = PONG + HISTORY_REQUEST * 2000
 PIPELINED_APP_JS = http_get("/app.js") * 2000
 PIPELINED_PUBLISH = publish_request() * 500
 PIPELINED_METRICS = http_get("/metrics") * 2000
@@ -537,6 +544,7 @@ CASES = [
     # The same flood while its join waits for the store: refused and cut off as fast, and its
     # loop's other connections not held up meanwhile (it once decoded 1 MiB per read pass).
     Case("ws-flood-during-join", "ws", "flood", ws_connect_mid_join, chunk=TEXT_FRAMES, bound=WS_FLOOD_BOUND),
+    Case("ws-flood-fragments", "ws", "flood", ws_connect, chunk=FRAGMENT_FRAMES, bound=WS_FLOOD_BOUND),
     # Unsolicited pongs (RFC 6455 allows them): dozens in a read are refused like pings.
     Case("ws-flood-pongs", "ws", "flood", ws_connect, chunk=PONG * 10000, bound=WS_FLOOD_BOUND),
     Case("ws-flood-history", "ws", "flood", ws_connect, chunk=HISTORY_FRAMES, bound=WS_FLOOD_BOUND,
@@ -544,9 +552,11 @@ CASES = [
     # Half a frame (a 100-byte text frame's first 10 bytes), then silence: no reads, no pongs.
     Case("ws-stall-half-frame", "ws", "stall", ws_connect, partial=ws_frame(0x1, b"y" * 100)[:10],
          bound=2 * PING + 1),
-    Case("ws-close-fin", "ws", "close", ws_connect, chunk=HISTORY_FRAMES, close="fin", flood_seconds=1,
+    # 500 history requests (about 50 MB of answers), then the close: under chatd's bound on
+    # requests waiting (each costs its bytes plus 64), which a flood would pass and be closed.
+    Case("ws-close-fin", "ws", "close", ws_connect, close_after=PONG + HISTORY_REQUEST * 500, close="fin",
          overrides=UNLIMITED, prepare=fill_history),
-    Case("ws-close-rst", "ws", "close", ws_connect, chunk=HISTORY_FRAMES, close="rst", flood_seconds=1,
+    Case("ws-close-rst", "ws", "close", ws_connect, close_after=PONG + HISTORY_REQUEST * 500, close="rst",
          overrides=UNLIMITED, prepare=fill_history),
     # Plain HTTP: pipelined GET /app.js; half a head (of the page, and of an upgrade).
     Case("http-flood-app-js", "http", "flood", http_connect, chunk=PIPELINED_APP_JS, bound=HANDSHAKE + 1),
@@ -628,12 +638,20 @@ def test_hostile_client(case, chatd_factory, tmp_path):
             if cut is None or cut - start > case.bound + SLACK:
                 failures.append(f"stall not cut off within {case.bound} s (+{SLACK}) (cut off: {m['cut_off_s']})")
         else:
-            f = flood(offender, case.chunk, case.flood_seconds)
-            m.update(sent_mib=round(f.sent / MIB, 2), flood_end=f.reason)
+            if case.close_after:
+                offender.sock.sendall(case.close_after)
+                m.update(sent_mib=round(len(case.close_after) / MIB, 2))
+                # Backed up: chatd has answers it cannot send (the attacker reads nothing).
+                deadline = time.monotonic() + 5
+                while offender.queued_by_chatd() < 64 * 1024 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            else:
+                f = flood(offender, case.chunk, case.flood_seconds)
+                m.update(sent_mib=round(f.sent / MIB, 2), flood_end=f.reason)
             queued = offender.queued_by_chatd()
             m["queued_kib_at_close"] = queued // 1024
             if offender.released_at is not None:
-                failures.append(f"cut off ({f.reason}) before it could be closed while backed up")
+                failures.append("cut off before it could be closed while backed up")
             elif queued == 0:
                 failures.append("chatd had nothing queued for it: not a backed-up close")
             if case.path == "ws":

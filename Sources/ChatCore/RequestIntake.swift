@@ -1,6 +1,11 @@
-/// What a connection does with each request (text frame) it receives, as decisions without
-/// I/O: the article's order — every frame costs quota as it arrives — then an answer now, or
-/// in order behind the requests still waiting (for the socket to drain, or for a store read).
+/// What a connection does with each request (text message) it receives, as decisions without
+/// I/O: the article's order — every frame costs quota as it arrives, a message's continuation
+/// frames included — then an answer now, or in order behind the requests still waiting (for
+/// the socket to drain, or for a store read).
+///
+/// Per frame, not per message: a message may come in up to `limits.max_fragments` frames, each
+/// a decode for chatd, and a flood of fragments once cost one strike per 128 frames — never
+/// closed, while its loop's other connections waited (a review of issue 14).
 ///
 /// Quota is taken on arrival, not when a waiting request's turn comes: a client that floods
 /// while its requests wait (its join still reading the room from the store, its socket
@@ -19,6 +24,8 @@ public struct RequestIntake<Request> {
     /// What the waiting requests cost: their bytes plus `overhead` each.
     public private(set) var waitingCost = 0
     public private(set) var strikes = 0
+    /// A frame of the message being received was refused: the whole message is.
+    private var messageRefused = false
 
     /// What a waiting request costs besides its bytes: a one-byte frame must count for more
     /// than one byte, or a bound in bytes would let hundreds of thousands of them wait.
@@ -37,8 +44,6 @@ public struct RequestIntake<Request> {
         case refuseRateLimited
         /// Nothing to do now: the request waits for its turn.
         case wait
-        /// Close the connection (1008): it keeps sending far past its rate limit.
-        case tooManyRequests
         /// Close the connection (1008): what waits for it passed `bound`.
         case tooMuchWaiting
     }
@@ -51,18 +56,25 @@ public struct RequestIntake<Request> {
     public var hasWaiting: Bool { head < waiting.count }
     public var waitingCount: Int { waiting.count - head }
 
-    /// A request arrived. `admitted` is the rate limit's verdict, taken now; `answerable`
-    /// says whether the connection could answer at once if nothing were waiting.
-    public mutating func received(_ request: Request, bytes: Int, admitted: Bool, answerable: Bool) -> Action {
-        let item: Waiting
+    /// A data frame arrived (a message's first, a continuation, or its last); `admitted` is
+    /// the rate limit's verdict for it, taken now. False when the connection must be closed
+    /// (1008): it keeps sending far past its rate limit.
+    public mutating func frame(admitted: Bool) -> Bool {
         if admitted {
             strikes = 0
-            item = .request(request)
-        } else {
-            strikes += 1
-            if strikes > strikesAllowed { return .tooManyRequests }
-            item = .refused
+            return true
         }
+        messageRefused = true
+        strikes += 1
+        return strikes <= strikesAllowed
+    }
+
+    /// A whole message arrived (its frames went through `frame`). `answerable` says whether
+    /// the connection could answer at once if nothing were waiting.
+    public mutating func received(_ request: Request, bytes: Int, answerable: Bool) -> Action {
+        let admitted = !messageRefused
+        messageRefused = false
+        let item: Waiting = admitted ? .request(request) : .refused
         if answerable && !hasWaiting { return Self.action(for: item) }
         let cost = admitted ? Self.saturatingSum(max(bytes, 0), Self.overhead) : Self.overhead
         waitingCost = Self.saturatingSum(waitingCost, cost)

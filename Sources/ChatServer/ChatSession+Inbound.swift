@@ -33,6 +33,8 @@ extension ChatSession {
         case .connectionClose:
             receivedClose(frame.unmaskedData)
         default:
+            // Every data frame costs quota as it arrives (continuations too: each is a decode).
+            if !echo && !takeQuota() { return close(code: .policyViolation, reason: "too many messages: slow down") }
             switch assembler.feed(frame) {
             case .none:
                 break
@@ -52,19 +54,25 @@ extension ChatSession {
         }
     }
 
-    /// A request costs quota as it arrives, then is answered now if the socket keeps up and
-    /// no store read is outstanding; otherwise it waits, in order (reads have stopped by
-    /// then, so what waits is at most what one read pass brought). A legitimate client that
+    /// A whole request, whose frames took their quota as they arrived (`takeQuota`): answered
+    /// now if the socket keeps up and no store read is outstanding; otherwise it waits, in
+    /// order (reading stops after the read pass that brought it, and what waits is bounded by
+    /// `heldBound`). A legitimate client that
     /// asks for two big histories in a row is served both, at the pace it reads them; one
     /// that never reads is never answered past one send buffer.
     func takeRequest(_ data: ByteBuffer, context: ChannelHandlerContext) {
+        intake.bound = heldBound
+        let answerable = context.channel.isWritable && !awaitingStore
+        perform(intake.received(data, bytes: data.readableBytes, answerable: answerable))
+    }
+
+    /// The rate limit's verdict on one data frame; false when the connection is to be closed.
+    func takeQuota() -> Bool {
         let now = NIODeadline.now().uptimeNanoseconds
         let admitted = bucket.consume(now: now) && limits.allowMessage(address: address, user: authorKey, settings: settings, now: now)
         if !admitted { hub.metrics.rateLimited.increment() }
-        intake.bound = heldBound
         intake.strikesAllowed = Self.strikesAllowed(rateMessages: settings.rateMessages)
-        let answerable = context.channel.isWritable && !awaitingStore
-        perform(intake.received(data, bytes: data.readableBytes, admitted: admitted, answerable: answerable))
+        return intake.frame(admitted: admitted)
     }
 
     func perform(_ action: RequestIntake<ByteBuffer>.Action) {
@@ -72,7 +80,6 @@ extension ChatSession {
         case let .handle(data): handleRequest(data)
         case .refuseRateLimited: sendError(.rateLimited)
         case .wait: break
-        case .tooManyRequests: close(code: .policyViolation, reason: "too many messages: slow down")
         case .tooMuchWaiting:
             hub.metrics.slowDisconnects.increment()
             close(code: .policyViolation, reason: "not reading: too much unsent")

@@ -68,11 +68,11 @@ import Testing
             try written().compactMap { $0.opcode == 0x1 ? $0.json : nil }
         }
 
-        static func frame(_ opcode: WebSocketOpcode, _ payload: [UInt8]) -> WebSocketFrame {
+        static func frame(_ opcode: WebSocketOpcode, _ payload: [UInt8], fin: Bool = true) -> WebSocketFrame {
             let mask: WebSocketMaskingKey = [0x37, 0xfa, 0x21, 0x3d]
             var data = ByteBuffer(bytes: payload)
             data.webSocketMask(mask)
-            return WebSocketFrame(fin: true, opcode: opcode, maskKey: mask, data: data)
+            return WebSocketFrame(fin: fin, opcode: opcode, maskKey: mask, data: data)
         }
     }
 
@@ -132,6 +132,25 @@ import Testing
         #expect(codes.allSatisfy { $0 == "rate_limited" })
         #expect(frames.last?.closeCode == 1008)
         #expect(frames.last?.closeReason == "too many messages: slow down")
+    }
+
+    /// Every frame of a fragmented message costs quota: a flood of continuation frames is
+    /// closed like any other (it once cost one strike per 128 frames and was never closed).
+    @Test func aFloodOfFragmentsIsClosed() throws {
+        let h = try Harness { $0.limits.rateMessages = 2 }
+        _ = try h.written()
+        let message =
+            [Harness.frame(.text, [], fin: false)] + (0..<126).map { _ in Harness.frame(.continuation, [], fin: false) }
+            + [Harness.frame(.continuation, Array("x".utf8))]
+        h.read(message)
+        let frames = try h.written()
+        #expect(frames.last?.closeCode == 1008)
+        #expect(frames.last?.closeReason == "too many messages: slow down")
+        // Two fragments within the quota make one message, answered once.
+        let calm = try Harness { $0.limits.rateMessages = 2 }
+        _ = try calm.written()
+        calm.read([Harness.frame(.text, Array(#"{"type":"#.utf8), fin: false), Harness.frame(.continuation, Array(#""ping"}"#.utf8))])
+        #expect(try calm.events().map { $0["type"] as? String } == ["pong"])
     }
 
     /// The CI failure this issue's session met: while the session could not answer (its
