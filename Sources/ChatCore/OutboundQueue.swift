@@ -52,7 +52,7 @@ public struct OutboundQueue<Frame> {
     /// Queues `frame`; returns how many frames were dropped to stay within the limit.
     public mutating func append(_ frame: Frame, bytes: Int, room: String?, droppable: Bool) -> Int {
         entries.append(Entry(frame: frame, bytes: bytes, room: room, droppable: droppable))
-        if !droppable { replyBytes = Self.saturatingSum(replyBytes, bytes) }
+        if !droppable { replyBytes = replyBytes.saturatingAdd(bytes) }
         var dropped = 0
         while count > limit, let index = entries[head...].firstIndex(where: \.droppable) {
             let entry = entries.remove(at: index)
@@ -81,10 +81,6 @@ public struct OutboundQueue<Frame> {
         return entry.frame
     }
 
-    private static func saturatingSum(_ a: Int, _ b: Int) -> Int {
-        let (sum, overflow) = a.addingReportingOverflow(b)
-        return overflow ? Int.max : sum
-    }
 }
 
 extension OutboundQueue: Sendable where Frame: Sendable {}

@@ -76,8 +76,8 @@ public struct RequestIntake<Request> {
         messageRefused = false
         let item: Waiting = admitted ? .request(request) : .refused
         if answerable && !hasWaiting { return Self.action(for: item) }
-        let cost = admitted ? Self.saturatingSum(max(bytes, 0), Self.overhead) : Self.overhead
-        waitingCost = Self.saturatingSum(waitingCost, cost)
+        let cost = admitted ? max(bytes, 0).saturatingAdd(Self.overhead) : Self.overhead
+        waitingCost = waitingCost.saturatingAdd(cost)
         waiting.append(item)
         return waitingCost > bound ? .tooMuchWaiting : .wait
     }
@@ -88,7 +88,7 @@ public struct RequestIntake<Request> {
         let item = waiting[head]
         head += 1
         switch item {
-        case let .request(request): waitingCost -= Self.saturatingSum(max(bytes(request), 0), Self.overhead)
+        case let .request(request): waitingCost -= max(bytes(request), 0).saturatingAdd(Self.overhead)
         case .refused: waitingCost -= Self.overhead
         }
         if head == waiting.count {
@@ -106,10 +106,6 @@ public struct RequestIntake<Request> {
         }
     }
 
-    private static func saturatingSum(_ a: Int, _ b: Int) -> Int {
-        let (sum, overflow) = a.addingReportingOverflow(b)
-        return overflow ? Int.max : sum
-    }
 }
 
 extension RequestIntake: Sendable where Request: Sendable {}

@@ -76,13 +76,6 @@ public struct RoomState: Sendable {
         return epoch
     }
 
-    /// The last number the store holds and the window has seen: in a cluster the last
-    /// delivered here; on one node the last committed (later ones are still in the
-    /// committer, and reach a new member live).
-    public func storedSeq(storeNumbersMessages: Bool, hasStore: Bool) -> UInt64 {
-        storeNumbersMessages || !hasStore ? seq : committed
-    }
-
     // MARK: Members
 
     public mutating func startEntering() { entering += 1 }
@@ -105,10 +98,9 @@ public struct RoomState: Sendable {
         return .entered(joinEpoch: epoch, localMembers: localMembers)
     }
 
-    /// A member on its way in did not enter (it reads from the store first, or was refused
-    /// before `enter`); `stillComing` keeps it counted.
-    public mutating func stoppedEntering(stillComing: Bool) {
-        if !stillComing { entering = max(entering - 1, 0) }
+    /// A member on its way in will not enter (the room was let go first, or is full).
+    public mutating func abandonEntering() {
+        entering = max(entering - 1, 0)
     }
 
     /// A member on loop `shard` left; returns the members left on this node.

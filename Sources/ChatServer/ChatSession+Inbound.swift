@@ -17,7 +17,7 @@ extension ChatSession {
             // answers RST, which can destroy the close frame before the client reads it, and a
             // client may well be finishing a message it had started.
             framesWhileClosing += 1
-            if framesWhileClosing > Self.framesAllowedWhileClosing { context.close(promise: nil) }
+            if framesWhileClosing > ConnectionBounds.framesWhileClosing { context.close(promise: nil) }
             return
         }
         inReadPass = true
@@ -57,11 +57,10 @@ extension ChatSession {
     /// A whole request, whose frames took their quota as they arrived (`takeQuota`): answered
     /// now if the socket keeps up and no store read is outstanding; otherwise it waits, in
     /// order (reading stops after the read pass that brought it, and what waits is bounded by
-    /// `heldBound`). A legitimate client that
+    /// `bounds.waiting`). A legitimate client that
     /// asks for two big histories in a row is served both, at the pace it reads them; one
     /// that never reads is never answered past one send buffer.
     func takeRequest(_ data: ByteBuffer, context: ChannelHandlerContext) {
-        intake.bound = heldBound
         let answerable = context.channel.isWritable && !awaitingStore
         perform(intake.received(data, bytes: data.readableBytes, answerable: answerable))
     }
@@ -71,7 +70,6 @@ extension ChatSession {
         let now = NIODeadline.now().uptimeNanoseconds
         let admitted = bucket.consume(now: now) && limits.allowMessage(address: address, user: authorKey, settings: settings, now: now)
         if !admitted { hub.metrics.rateLimited.increment() }
-        intake.strikesAllowed = Self.strikesAllowed(rateMessages: settings.rateMessages)
         return intake.frame(admitted: admitted)
     }
 
@@ -85,8 +83,6 @@ extension ChatSession {
             close(code: .policyViolation, reason: "not reading: too much unsent")
         }
     }
-
-    var heldBound: Int { Self.saturatingSum(outboundBound, settings.maxFrameBytes) }
 
     /// Answers waiting requests while the socket keeps up; true when none are left.
     func answerHeldRequests(context: ChannelHandlerContext) -> Bool {

@@ -78,7 +78,7 @@ extension ChatSession {
     func send(_ event: ServerEvent, flush: Bool) {
         guard let context, !closing, !exceedsOutboundBound(context) else { return }
         let frame = ServerFrame.text(event.jsonBytes(), allocator: context.channel.allocator)
-        largestReply = max(largestReply, frame.readableBytes)
+        if bounds.replied(bytes: frame.readableBytes) { boundsChanged() }
         if queue.isEmpty {
             if flush && inReadPass {
                 flushAfterRead = true
@@ -91,29 +91,12 @@ extension ChatSession {
         }
     }
 
-    /// The most a connection may owe its client — unsent bytes in the channel plus replies
-    /// held back — before it is closed: four send buffers, plus its largest reply so far (one
-    /// resume of `resume_limit` messages may alone be bigger than four send buffers, and a
-    /// client reading it must not be closed for an error reply meanwhile). Requests are only
-    /// answered while under one send buffer, so what can push past it is replies that come
-    /// later (a failed store write, a refused delete); a client that never reads gets there
-    /// and is closed (1008) instead of growing chatd's memory.
-    var outboundBound: Int {
-        let (product, overflow) = settings.sendBuffer.high.multipliedReportingOverflow(by: 4)
-        return Self.saturatingSum(overflow ? Int.max : product, largestReply)
-    }
-
-    static func saturatingSum(_ a: Int, _ b: Int) -> Int {
-        let (sum, overflow) = a.addingReportingOverflow(b)
-        return overflow ? Int.max : sum
-    }
-
-    /// True (and the connection closing) when it owes its client more than `outboundBound`.
+    /// True (and the connection closing) when it owes its client more than `bounds.owed`.
     func exceedsOutboundBound(_ context: ChannelHandlerContext) -> Bool {
         // Writable means under one send buffer: no need to look closer.
         guard !context.channel.isWritable else { return false }
         let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-        guard buffered + queue.replyBytes > outboundBound else { return false }
+        guard bounds.exceeded(buffered: buffered, heldReplies: queue.replyBytes) else { return false }
         hub.metrics.slowDisconnects.increment()
         close(code: .policyViolation, reason: "not reading: too much unsent")
         return true
@@ -122,8 +105,7 @@ extension ChatSession {
     /// Answers a ping with its payload, or leaves it for the end of the read pass.
     func answerPing(_ payload: ByteBuffer, context: ChannelHandlerContext) {
         guard !closing else { return }
-        let strikesAllowed = Self.strikesAllowed(rateMessages: settings.rateMessages)
-        switch controlFrames.ping(writable: context.channel.isWritable, strikesAllowed: strikesAllowed) {
+        switch controlFrames.ping(writable: context.channel.isWritable, strikesAllowed: bounds.strikesAllowed) {
         case .now:
             sink.write(ServerFrame.encode(opcode: .pong, buffer: payload, allocator: context.channel.allocator), flush: false)
             flushAfterRead = true
@@ -169,9 +151,6 @@ extension ChatSession {
     /// closing starts, so a client that reads nothing cannot hold it open behind its unsent
     /// data (the close frame may never reach the socket).
     static let closeGrace = TimeAmount.seconds(2)
-    /// Frames a closing connection may still send (messages in flight, its close frame)
-    /// before it is closed at once.
-    static let framesAllowedWhileClosing = 1024
 
     func close(rawCode: UInt16, reason: String) {
         guard let context, !closing else { return }

@@ -94,6 +94,11 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             now: NIODeadline.now().uptimeNanoseconds)
         assembler = MessageAssembler(maxBytes: settings.maxFrameBytes, maxFragments: settings.maxFragments)
         queue = OutboundQueue(limit: settings.sendQueueFrames)
+        let bounds = ConnectionBounds(
+            sendBufferHigh: settings.sendBuffer.high, maxFrameBytes: settings.maxFrameBytes,
+            rateMessages: settings.rateMessages)
+        self.bounds = bounds
+        intake = RequestIntake(bound: bounds.waiting, strikesAllowed: bounds.strikesAllowed)
     }
 
     // MARK: Lifecycle
@@ -208,6 +213,8 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         assembler.maxBytes = new.maxFrameBytes
         assembler.maxFragments = new.maxFragments
         queue.limit = new.sendQueueFrames
+        bounds.reconfigure(sendBufferHigh: new.sendBuffer.high, maxFrameBytes: new.maxFrameBytes, rateMessages: new.rateMessages)
+        boundsChanged()
         // The water marks are the channel's: set them on open connections too.
         if let channel = context?.channel { try? channel.syncOptions?.setOption(.writeBufferWaterMark, value: new.sendBuffer) }
         for member in memberships { member.slowConsumer = new.rules.rule(for: member.room).slowConsumer }
@@ -255,11 +262,6 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     static let longestExpirySeconds: Double = 10 * 365 * 86400
 
-    /// Refused frames in a row before a connection is closed: twice its burst, at least 40.
-    static func strikesAllowed(rateMessages: Int) -> Int {
-        max(40, rateMessages > Int.max / 2 ? Int.max : rateMessages * 2)
-    }
-
     // MARK: Heartbeat
 
     /// Called by the loop shard's one heartbeat timer, every interval, as the article's
@@ -279,7 +281,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     func receivedPong(_ payload: ByteBuffer) {
         heartbeat.pong(payload.readableBytesView)
-        if controlFrames.pong(strikesAllowed: Self.strikesAllowed(rateMessages: settings.rateMessages)) {
+        if controlFrames.pong(strikesAllowed: bounds.strikesAllowed) {
             close(code: .policyViolation, reason: "too many messages: slow down")
         }
     }
@@ -290,14 +292,20 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// Set while the loop shard owes this session a flush.
     var awaitingFlush = false
 
-    /// The largest reply so far: the outbound bound allows for it (`outboundBound`).
-    var largestReply = 0
+    /// What this connection may owe and send past its quota (from its settings).
+    var bounds: ConnectionBounds
 
-    /// Frames received since closing started (`framesAllowedWhileClosing`).
+    /// Frames received since closing started (`ConnectionBounds.framesWhileClosing`).
     var framesWhileClosing = 0
 
     /// Requests that arrived while the socket was behind or a store read was outstanding.
-    var intake = RequestIntake<ByteBuffer>(bound: 0, strikesAllowed: 0)
+    var intake: RequestIntake<ByteBuffer>
+
+    /// The intake's bounds follow the connection's (a reload, a new largest reply).
+    func boundsChanged() {
+        intake.bound = bounds.waiting
+        intake.strikesAllowed = bounds.strikesAllowed
+    }
 
     /// True while a request waits for the history store: later requests wait behind it, so
     /// answers keep the order of the requests, and nothing more is read meanwhile.

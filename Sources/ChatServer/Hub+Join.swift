@@ -57,84 +57,50 @@ extension Hub {
         done: @escaping (Result<Welcome, ErrorCode>) -> Void
     ) {
         let name = member.session.name
-        let shardIndex = request.shardIndex
-        enum Entered {
-            case retired, full
-            case read(after: UInt64)
-            case entered([ChatMessage], UInt64, Int)
-        }
-        let entered: Entered = room.lock.withLock {
+        let joining = RoomState.Joining(
+            shard: request.shardIndex, maxMembers: request.maxMembers, since: request.since,
+            resumeLimit: request.resumeLimit, older: older)
+        let step: RoomState.JoinStep? = room.lock.withLock {
             if room.retired {
-                room.state.stoppedEntering(stillComing: false)
-                return .retired
+                room.state.abandonEntering()
+                return nil
             }
-            if room.state.isFull(maxMembers: request.maxMembers) {
-                room.state.stoppedEntering(stillComing: false)
-                return .full
+            let step = room.state.join(joining, storage: storage)
+            if case let .entered(joinEpoch, _, _) = step {
+                // Deliveries already queued for this loop carry older epochs and skip the
+                // newcomer: it gets those messages from its welcome instead, exactly once.
+                member.joinEpoch = joinEpoch
+                broadcastLocked(room, event: .presence(room: room.name, message: "\(name) joined", online: room.state.total))
             }
-            if let since = request.since, let after = storeGapLocked(room, since: since, older: older, limit: request.resumeLimit) {
-                room.state.stoppedEntering(stillComing: true)  // still on its way in
-                return .read(after: after)
-            }
-            guard case let .entered(joinEpoch, local) = room.state.enter(shard: shardIndex, maxMembers: request.maxMembers) else {
-                return .full
-            }
-            // Deliveries already queued for this loop carry older epochs and skip the newcomer:
-            // it gets those messages from the history snapshot instead, exactly once.
-            member.joinEpoch = joinEpoch
-            let snapshot = Entered.entered(room.state.history.messages, storedSeqLocked(room), local)
-            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) joined", online: room.state.total))
-            return snapshot
+            return step
         }
-        let (window, lastSeq, local): ([ChatMessage], UInt64, Int)
-        switch entered {
-        case .retired:
-            return join(member, request, done: done)
+        switch step {
+        case nil:
+            join(member, request, done: done)
         case .full:
             retireIfIdle(room)
-            return done(.failure(.roomFull))
+            done(.failure(.roomFull))
         case let .read(after):
             // Read off the loop, then try again: what arrived meanwhile is read too, until the
             // window and what was read meet (or the store fails: not recovered).
-            let loop = shards[shardIndex].loop
+            let loop = shards[request.shardIndex].loop
             let bound = NIOLoopBound((member: member, done: done), eventLoop: loop)
             Task {
                 let part = await readPart(room, after: after, adding: older, since: request.since ?? 0, limit: request.resumeLimit)
                 loop.execute { self.enter(room, bound.value.member, request, older: part, done: bound.value.done) }
             }
-            return
-        case let .entered(w, s, l): (window, lastSeq, local) = (w, s, l)
+        case let .entered(_, local, welcome):
+            tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) joined"))
+            member.entered = room
+            shards[request.shardIndex].shard.value.add(member)
+            done(.success(welcome))
         }
-        tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) joined"))
-        member.entered = room
-        shards[shardIndex].shard.value.add(member)
-        guard let since = request.since else { return done(.success(Welcome(messages: window, recovered: nil))) }
-        done(.success(ResumePlan.welcome(since: since, window: window, lastSeq: lastSeq, older: older)))
-    }
-
-    /// `ResumePlan.readNeeded` for this room now. Call under the room's lock.
-    private func storeGapLocked(_ room: Room, since: UInt64, older: OlderPart?, limit: Int) -> UInt64? {
-        ResumePlan.readNeeded(since: since, older: older, limit: limit, room: resumeViewLocked(room))
-    }
-
-    /// The room as a resume sees it. Call under the room's lock.
-    private func resumeViewLocked(_ room: Room) -> ResumePlan.Room {
-        ResumePlan.Room(
-            windowFirst: room.state.history.first?.seq, lastStored: storedSeqLocked(room), delivered: room.state.seq,
-            hasStore: store != nil, storeNumbersMessages: storeNumbersMessages)
-    }
-
-    /// The last number of a room that the store holds and the window has seen: in a cluster
-    /// the last delivered here; on one node the last committed (later ones are still in the
-    /// committer, and reach a new member live).
-    private func storedSeqLocked(_ room: Room) -> UInt64 {
-        room.state.storedSeq(storeNumbersMessages: storeNumbersMessages, hasStore: store != nil)
     }
 
     /// `older` with the stored messages after `after` added, up to the room's last number now.
     private func readPart(_ room: Room, after: UInt64, adding older: OlderPart?, since: UInt64, limit: Int) async -> OlderPart {
         if older == nil { await catchUpIfBehind(room, since: since) }
-        let lastStored = room.lock.withLock { storedSeqLocked(room) }
+        let lastStored = room.lock.withLock { room.state.storedSeq(storage) }
         switch ResumePlan.nextRead(older: older, after: after, lastStored: lastStored, since: since, limit: limit) {
         case let .done(part):
             return part
@@ -148,11 +114,11 @@ extension Hub {
     func catchUp(in room: Room, since: UInt64, limit: Int) async -> Welcome {
         var older: OlderPart?
         while true {
-            let (after, window, lastSeq) = room.lock.withLock {
-                (storeGapLocked(room, since: since, older: older, limit: limit), room.state.history.messages, storedSeqLocked(room))
+            let step = room.lock.withLock { room.state.resume(since: since, older: older, limit: limit, storage: storage) }
+            switch step {
+            case let .welcome(welcome): return welcome
+            case let .read(after): older = await readPart(room, after: after, adding: older, since: since, limit: limit)
             }
-            guard let after else { return ResumePlan.welcome(since: since, window: window, lastSeq: lastSeq, older: older) }
-            older = await readPart(room, after: after, adding: older, since: since, limit: limit)
         }
     }
 

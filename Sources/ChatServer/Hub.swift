@@ -38,6 +38,8 @@ final class Hub: Sendable {
     /// True when the store numbers messages (PostgreSQL, several nodes): a room's `seq` is
     /// then the last one delivered here, advanced in order by `deliverInOrder`.
     let storeNumbersMessages: Bool
+    /// Where history is kept, as rooms' decisions need it.
+    let storage: RoomState.Storage
     /// The other nodes, in a cluster (set once at start).
     let cluster = NIOLockedValueBox<ClusterBus?>(nil)
     /// Members on other nodes: room → node → count.
@@ -47,6 +49,7 @@ final class Hub: Sendable {
         self.metrics = metrics
         self.store = store
         storeNumbersMessages = store?.assignsSequences ?? false
+        storage = store == nil ? .none : storeNumbersMessages ? .numberedByStore : .numberedHere
         shards = loops.map { loop in
             ShardRef(loop: loop, shard: NIOLoopBoundBox.makeBoxSendingValue(LoopShard(loop: loop), eventLoop: loop))
         }

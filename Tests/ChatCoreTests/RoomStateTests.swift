@@ -18,11 +18,11 @@ import Testing
         let r2 = room.numberNext()
         #expect(r2 == 43)
         room.handedToCommitter()
-        #expect(room.storedSeq(storeNumbersMessages: false, hasStore: true) == 41)
-        #expect(room.storedSeq(storeNumbersMessages: false, hasStore: false) == 43)
+        #expect(room.storedSeq(.numberedHere) == 41)
+        #expect(room.storedSeq(.none) == 43)
         room.committed(Self.message(42))
         room.settled()
-        #expect(room.storedSeq(storeNumbersMessages: false, hasStore: true) == 42)
+        #expect(room.storedSeq(.numberedHere) == 42)
         #expect(!room.isIdle)
         room.committed(Self.message(43))
         room.settled()
@@ -67,14 +67,6 @@ import Testing
         #expect(room.total == 3)
     }
 
-    @Test func aMemberStillReadingItsResumeKeepsTheRoomFromBeingLetGo() {
-        var room = RoomState(historyWindow: 5, shardCount: 1)
-        room.startEntering()
-        room.stoppedEntering(stillComing: true)
-        #expect(!room.isIdle)
-        room.stoppedEntering(stillComing: false)
-        #expect(room.isIdle)
-    }
 
     @Test func leavingCountsDownPerLoopAndNeverBelowZero() {
         var room = RoomState(historyWindow: 5, shardCount: 2)
@@ -107,6 +99,6 @@ import Testing
         #expect(room.seq == 14)
         let r14 = room.deliveredInOrder(Self.message(13))
         #expect(!r14)
-        #expect(room.storedSeq(storeNumbersMessages: true, hasStore: true) == 14)
+        #expect(room.storedSeq(.numberedByStore) == 14)
     }
 }

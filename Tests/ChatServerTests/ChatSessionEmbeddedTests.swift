@@ -128,7 +128,7 @@ import Testing
         let frames = try h.written()
         let codes = frames.compactMap { $0.json?["code"] as? String }
         #expect(frames.filter { $0.json?["type"] as? String == "pong" }.count == 2)
-        #expect(codes.count == ChatSession.strikesAllowed(rateMessages: 2))
+        #expect(codes.count == ConnectionBounds.strikesAllowed(rateMessages: 2))
         #expect(codes.allSatisfy { $0 == "rate_limited" })
         #expect(frames.last?.closeCode == 1008)
         #expect(frames.last?.closeReason == "too many messages: slow down")
@@ -185,7 +185,7 @@ import Testing
         let h = try Harness()
         _ = try h.written()
         let pongs = (0..<(ControlFrameBudget.perRead + 1)).map { _ in Harness.frame(.pong, []) }
-        for _ in 0...ChatSession.strikesAllowed(rateMessages: 20) { h.read(pongs) }
+        for _ in 0...ConnectionBounds.strikesAllowed(rateMessages: 20) { h.read(pongs) }
         #expect(try h.written().last?.closeCode == 1008)
         // A client answering pings, a pong or two per read, is never closed for it.
         let calm = try Harness()
