@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-
-
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(os.environ.get("CHATD_BIN_DIR", ROOT / ".build" / "debug"))
 

@@ -67,7 +67,6 @@ import Testing
         #expect(room.total == 3)
     }
 
-
     @Test func leavingCountsDownPerLoopAndNeverBelowZero() {
         var room = RoomState(historyWindow: 5, shardCount: 2)
         room.startEntering()
