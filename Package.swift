@@ -149,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "ChatServerTests",
             dependencies: [
-                "ChatServer", "ChatClient", "ChatConfig", "ChatCore", "ChatControl",
+                "ChatServer", "ChatClient", "ChatConfig", "ChatCore", "ChatControl", "ChatStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

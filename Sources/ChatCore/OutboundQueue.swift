@@ -4,7 +4,12 @@
 /// `missed` count grows. Frames that answer the client's own requests are not droppable (they
 /// are bounded by its rate limit). Generic over the frame so that it is decided and tested
 /// without NIO; the session keeps one per connection, on its event loop.
+///
+/// The per-delivery path (`isEmpty`, `deliver`) is `@inlinable`: the session's event loop
+/// calls it once per member and broadcast, and a generic call into another module that
+/// cannot be specialized looks up the type's metadata every time.
 public struct OutboundQueue<Frame> {
+    @usableFromInline
     struct Entry {
         var frame: Frame
         var bytes: Int
@@ -14,18 +19,19 @@ public struct OutboundQueue<Frame> {
     }
 
     public var limit: Int
-    private var entries: [Entry] = []
-    private var head = 0
+    @usableFromInline var entries: [Entry] = []
+    @usableFromInline var head = 0
     /// Dropped broadcasts per room since the client was last told.
-    public private(set) var missed: [String: Int] = [:]
+    public var missed: [String: Int] { missedCounts }
+    @usableFromInline var missedCounts: [String: Int] = [:]
     /// Bytes of the queued frames that are never dropped (replies): the part of the queue
     /// that counts against the connection's outbound bound (broadcasts are bounded by `limit`).
     public private(set) var replyBytes = 0
 
     public init(limit: Int) { self.limit = limit }
 
-    public var isEmpty: Bool { head == entries.count && missed.isEmpty }
-    public var count: Int { entries.count - head }
+    @inlinable public var isEmpty: Bool { head == entries.count && missedCounts.isEmpty }
+    @inlinable public var count: Int { entries.count - head }
 
     public enum Delivery: Equatable {
         /// Write the frame now.
@@ -39,6 +45,7 @@ public struct OutboundQueue<Frame> {
     /// A broadcast to a member of `room` under the room's slow-consumer `policy`. It is
     /// written while the socket keeps up and nothing is held back (so the client sees events
     /// in order); otherwise the policy decides.
+    @inlinable
     public mutating func deliver(
         _ frame: Frame, bytes: Int, room: String, policy: RoomRule.SlowConsumer, writable: Bool
     ) -> Delivery {
@@ -56,7 +63,7 @@ public struct OutboundQueue<Frame> {
         var dropped = 0
         while count > limit, let index = entries[head...].firstIndex(where: \.droppable) {
             let entry = entries.remove(at: index)
-            if let room = entry.room { missed[room, default: 0] += 1 }
+            if let room = entry.room { missedCounts[room, default: 0] += 1 }
             dropped += 1
         }
         return dropped
@@ -64,8 +71,8 @@ public struct OutboundQueue<Frame> {
 
     /// Takes the missed counts (to tell the client) and clears them.
     public mutating func takeMissed() -> [(room: String, count: Int)] {
-        defer { missed.removeAll() }
-        return missed.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        defer { missedCounts.removeAll() }
+        return missedCounts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
     /// The oldest queued frame, removed.
@@ -80,7 +87,6 @@ public struct OutboundQueue<Frame> {
         }
         return entry.frame
     }
-
 }
 
 extension OutboundQueue: Sendable where Frame: Sendable {}

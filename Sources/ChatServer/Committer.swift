@@ -1,35 +1,43 @@
 import ChatCore
 import ChatStore
+import Dispatch
 import NIOConcurrencyHelpers
 
 /// Makes messages durable before anyone sees them: publishers hand messages over (under
-/// their room's lock, so each room's order is kept), and one worker task commits whatever
+/// their room's lock, so each room's order is kept), and the store queue commits whatever
 /// has gathered in a single batch, then has the hub broadcast it in order. While a batch is
 /// being written the next one gathers: group commit, off the event loops.
 ///
-/// The worker is also the hub's serial "store queue": jobs given to `async`/`run` run in
-/// order with the commits, which is what keeps a shared room's numbering advancing in one
-/// place (`Hub.deliverInOrder`).
+/// The queue is a thread of its own, not a task: a store that can append on its caller's
+/// thread (SQLite, `BlockingAppend`) is written to right here, with no hop to another thread
+/// and back per batch. A store that cannot (PostgreSQL), and async jobs given to
+/// `async`/`run`, hold the queue (suspended) until they are done, so everything on it stays
+/// in order: that is what keeps a shared room's numbering advancing in one place
+/// (`Hub.deliverInOrder`).
 final class Committer: Sendable {
     struct Entry: Sendable {
         /// As submitted; `stored` is what the store made of it (its sequence number when the
         /// store gives them out).
         var message: ChatMessage
         let room: Room
-        /// Told the outcome on the worker (the sender's error event, the API's answer).
+        /// Told the outcome on the store queue (the sender's error event, the API's answer).
         let done: (@Sendable (Result<ChatMessage, any Error>) -> Void)?
     }
 
+    /// What the hub does with a committed batch: at once, on the store queue (one node), or
+    /// as an async job that holds the queue (a cluster's in-order delivery).
+    enum Committed: Sendable {
+        case now(@Sendable ([Entry]) -> Void)
+        case later(@Sendable ([Entry]) async -> Void)
+    }
+
     private let store: any ChatStore
-    private let worker = SerialWorker()
+    private let queue = DispatchQueue(label: "chatd.store")
     private let gathered = NIOLockedValueBox<(pending: [Entry], draining: Bool)>(([], false))
-    private let committed: @Sendable ([Entry]) async -> Void
+    private let committed: Committed
     private let failed: @Sendable ([Entry], any Error) -> Void
 
-    init(
-        store: any ChatStore, committed: @escaping @Sendable ([Entry]) async -> Void,
-        failed: @escaping @Sendable ([Entry], any Error) -> Void
-    ) {
+    init(store: any ChatStore, committed: Committed, failed: @escaping @Sendable ([Entry], any Error) -> Void) {
         self.store = store
         self.committed = committed
         self.failed = failed
@@ -42,10 +50,11 @@ final class Committer: Sendable {
             g.draining = true
             return true
         }
-        if start { worker.async { [self] in await drain() } }
+        if start { queue.async { self.drain() } }
     }
 
-    private func drain() async {
+    /// On the queue: commits what has gathered, batch after batch, until nothing has.
+    private func drain() {
         while true {
             let batch = gathered.withLockedValue { g -> [Entry] in
                 let batch = g.pending
@@ -54,41 +63,54 @@ final class Committer: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            await commit(batch)
+            if let blocking = store as? any BlockingAppend, case let .now(broadcast) = committed {
+                commit(batch, outcome: Result { try blocking.appendBlocking(batch.map(\.message)) }, broadcast: broadcast)
+                continue
+            }
+            // Held until the async commit is over; then the drain goes on.
+            hold { [self] in
+                let outcome = await Result { try await store.append(batch.map(\.message)) }
+                await commit(batch, outcome: outcome)
+            }
+            queue.async { self.drain() }
+            return
         }
     }
 
-    private func commit(_ batch: [Entry]) async {
-        do {
-            let stored = try await store.append(batch.map(\.message))
-            await finish(
-                zip(batch, stored).map { entry, message in
-                    var entry = entry
-                    entry.message = message
-                    return entry
-                })
-        } catch let partial as PartialAppend {
+    private func commit(_ batch: [Entry], outcome: Result<[ChatMessage], any Error>, broadcast: ([Entry]) -> Void) {
+        let (done, lost, error) = Self.split(batch, outcome)
+        broadcast(done)
+        for entry in done { entry.done?(.success(entry.message)) }
+        if let error { fail(lost, error) }
+    }
+
+    private func commit(_ batch: [Entry], outcome: Result<[ChatMessage], any Error>) async {
+        let (done, lost, error) = Self.split(batch, outcome)
+        switch committed {
+        case let .now(broadcast): broadcast(done)
+        case let .later(broadcast): await broadcast(done)
+        }
+        for entry in done { entry.done?(.success(entry.message)) }
+        if let error { fail(lost, error) }
+    }
+
+    /// The entries stored (with what the store made of them) and those lost, and why.
+    private static func split(
+        _ batch: [Entry], _ outcome: Result<[ChatMessage], any Error>
+    ) -> (done: [Entry], lost: [Entry], error: (any Error)?) {
+        switch outcome {
+        case let .success(stored):
+            return (zip(batch, stored).map { entry, message in entry.storing(message) }, [], nil)
+        case let .failure(partial as PartialAppend):
             var done: [Entry] = []
             var lost: [Entry] = []
             for (entry, message) in zip(batch, partial.stored) {
-                if let message {
-                    var entry = entry
-                    entry.message = message
-                    done.append(entry)
-                } else {
-                    lost.append(entry)
-                }
+                if let message { done.append(entry.storing(message)) } else { lost.append(entry) }
             }
-            await finish(done)
-            fail(lost, partial.underlying)
-        } catch {
-            fail(batch, error)
+            return (done, lost, partial.underlying)
+        case let .failure(error):
+            return ([], batch, error)
         }
-    }
-
-    private func finish(_ entries: [Entry]) async {
-        await committed(entries)
-        for entry in entries { entry.done?(.success(entry.message)) }
     }
 
     private func fail(_ entries: [Entry], _ error: any Error) {
@@ -96,14 +118,43 @@ final class Committer: Sendable {
         for entry in entries { entry.done?(.failure(error)) }
     }
 
+    /// On the queue: suspends it until `body` is done, so that nothing after it starts before.
+    private func hold(_ body: @escaping @Sendable () async -> Void) {
+        queue.suspend()
+        Task { [queue] in
+            await body()
+            queue.resume()
+        }
+    }
+
     /// Runs `body` after everything submitted so far, without waiting for it.
     func async(_ body: @escaping @Sendable () async -> Void) {
-        worker.async(body)
+        queue.async { self.hold(body) }
     }
 
     /// Runs `body` after everything submitted so far and returns what it returns (reads
     /// that must see committed state, and shutdown's final flush).
     func run<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
-        await worker.run(body)
+        await withCheckedContinuation { continuation in
+            async { continuation.resume(returning: await body()) }
+        }
+    }
+}
+
+extension Committer.Entry {
+    fileprivate func storing(_ stored: ChatMessage) -> Self {
+        var entry = self
+        entry.message = stored
+        return entry
+    }
+}
+
+extension Result where Failure == any Error {
+    fileprivate init(_ body: () async throws -> Success) async {
+        do {
+            self = .success(try await body())
+        } catch {
+            self = .failure(error)
+        }
     }
 }

@@ -56,12 +56,21 @@ final class Hub: Sendable {
         if let store {
             let logger = Logger(label: "chatd.store")
             committer.withLockedValue {
+                // One node broadcasts a batch at once, on the store queue; a cluster delivers
+                // it in the database's order, which may mean reading a gap first.
+                let committed: Committer.Committed =
+                    store.assignsSequences
+                    ? .later { [weak self] batch in
+                        await self?.deliverCommittedInOrder(batch)
+                        self?.settle(batch)
+                    }
+                    : .now { [weak self] batch in
+                        self?.broadcastCommitted(batch)
+                        self?.settle(batch)
+                    }
                 $0 = Committer(
                     store: store,
-                    committed: { [weak self] batch in
-                        await self?.broadcastCommitted(batch)
-                        self?.settle(batch)
-                    },
+                    committed: committed,
                     failed: { [weak self] batch, error in
                         logger.error("history commit failed; \(batch.count) messages not sent: \(error)")
                         metrics.errors("store_failed").increment(by: Int64(batch.count))
@@ -150,14 +159,17 @@ final class Hub: Sendable {
         }
     }
 
-    /// Called on the store queue once a batch is durable: into the windows, out to members.
-    private func broadcastCommitted(_ batch: [Committer.Entry]) async {
-        if storeNumbersMessages {
-            var rooms: [ObjectIdentifier: (Room, [ChatMessage])] = [:]
-            for entry in batch { rooms[ObjectIdentifier(entry.room), default: (entry.room, [])].1.append(entry.message) }
-            for (room, messages) in rooms.values { await deliverInOrder(room, messages, through: messages.map(\.seq).max() ?? 0) }
-            return
-        }
+    /// Called on the store queue once a cluster's batch is durable: each room's messages in
+    /// the database's order (`deliverInOrder`).
+    private func deliverCommittedInOrder(_ batch: [Committer.Entry]) async {
+        var rooms: [ObjectIdentifier: (Room, [ChatMessage])] = [:]
+        for entry in batch { rooms[ObjectIdentifier(entry.room), default: (entry.room, [])].1.append(entry.message) }
+        for (room, messages) in rooms.values { await deliverInOrder(room, messages, through: messages.map(\.seq).max() ?? 0) }
+    }
+
+    /// Called on the store queue once one node's batch is durable: into the windows, out to
+    /// members.
+    private func broadcastCommitted(_ batch: [Committer.Entry]) {
         for entry in batch {
             let (message, room) = (entry.message, entry.room)
             room.lock.withLock {

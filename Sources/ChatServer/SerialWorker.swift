@@ -1,5 +1,5 @@
-/// Runs async jobs one at a time, in the order they were given: the store's serial queue
-/// (`Committer`) and the retention job's, without a thread of their own.
+/// Runs async jobs one at a time, in the order they were given (the retention job's passes),
+/// without a thread of their own.
 final class SerialWorker: Sendable {
     typealias Job = @Sendable () async -> Void
 

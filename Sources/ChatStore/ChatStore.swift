@@ -71,3 +71,12 @@ public struct PartialAppend: Error {
         self.underlying = underlying
     }
 }
+
+/// A store that can also append on the caller's thread, blocking it (SQLite). The committer
+/// does so from a thread of its own: with `append` each batch crossed from the concurrency
+/// pool to GRDB's writer thread and back, two context switches that on a saturated core
+/// made batches smaller and cost fan-out ~20 % (issue 14). Never call it from an event loop
+/// or a task.
+public protocol BlockingAppend: ChatStore {
+    func appendBlocking(_ batch: [ChatMessage]) throws -> [ChatMessage]
+}

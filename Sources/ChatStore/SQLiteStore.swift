@@ -8,7 +8,7 @@ import GRDB
 /// `synchronous = NORMAL` (the default) a commit survives the process being killed
 /// (SIGKILL, a crash) because it is in the WAL in the kernel's page cache; `FULL` also
 /// survives power loss, at the cost of an fsync per batch.
-public final class SQLiteStore: ChatStore {
+public final class SQLiteStore: BlockingAppend {
     public enum Synchronous: String, Sendable {
         case normal = "NORMAL"
         case full = "FULL"
@@ -119,24 +119,35 @@ public final class SQLiteStore: ChatStore {
     @discardableResult
     public func append(_ batch: [ChatMessage]) async throws -> [ChatMessage] {
         guard !batch.isEmpty else { return batch }
-        try await pool.write { db in
-            let insert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO message (room, seq, id, sender, text, sent_at, author, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-            var last: [String: UInt64] = [:]
-            for m in batch {
-                try insert.execute(arguments: [m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt, m.author, m.data])
-                last[m.room] = max(last[m.room] ?? 0, m.seq)
-            }
-            let upsert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO room_sequence (room, last_seq) VALUES (?, ?)
-                    ON CONFLICT(room) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)
-                    """)
-            for (room, seq) in last { try upsert.execute(arguments: [room, Int64(seq)]) }
-        }
+        try await pool.write { db in try Self.insert(batch, db) }
         return batch
+    }
+
+    /// `append` on the calling thread (GRDB's writer is taken synchronously, so it runs right
+    /// here): for the committer's own thread only.
+    @discardableResult
+    public func appendBlocking(_ batch: [ChatMessage]) throws -> [ChatMessage] {
+        guard !batch.isEmpty else { return batch }
+        try pool.write { db in try Self.insert(batch, db) }
+        return batch
+    }
+
+    private static func insert(_ batch: [ChatMessage], _ db: Database) throws {
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO message (room, seq, id, sender, text, sent_at, author, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        var last: [String: UInt64] = [:]
+        for m in batch {
+            try insert.execute(arguments: [m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt, m.author, m.data])
+            last[m.room] = max(last[m.room] ?? 0, m.seq)
+        }
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO room_sequence (room, last_seq) VALUES (?, ?)
+                ON CONFLICT(room) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)
+                """)
+        for (room, seq) in last { try upsert.execute(arguments: [room, Int64(seq)]) }
     }
 
     public func recent(room: String, limit: Int) async throws -> [ChatMessage] {
