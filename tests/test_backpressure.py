@@ -52,6 +52,19 @@ class StalledReader:
             self.buffer += self.sock.recv(1)
         assert self.buffer.startswith(b"HTTP/1.1 101")
         self.buffer = b""
+        # The 101 comes before the join has entered the room (a new room is read from the
+        # store first): wait for the welcome, so that members joining after this one are
+        # announced to it. What was read stays in the buffer for the test.
+        self.sock.settimeout(30)
+        while not any(e["type"] == "history" for e in self.peek()):
+            assert self.receive(), "closed before the welcome"
+
+    def peek(self):
+        """The whole text events in the buffer, leaving it as it is."""
+        saved = self.buffer
+        events, _ = self.parse()
+        self.buffer = saved
+        return events
 
     def parse(self):
         """Takes every whole frame out of the buffer: (text events, close code or None)."""

@@ -30,6 +30,11 @@ extension ChatSession {
             flushNow()
         }
         let writable = context.channel.isWritable
+        // The common case first, without touching the membership (its room name and rule).
+        if writable && queue.isEmpty {
+            sink.write(frame, flush: false)
+            return .written
+        }
         switch queue.deliver(frame, bytes: frame.readableBytes, room: member.room, policy: member.slowConsumer, writable: writable) {
         case .write:
             sink.write(frame, flush: false)
