@@ -53,27 +53,39 @@ final class Committer: Sendable {
         if start { queue.async { self.drain() } }
     }
 
-    /// On the queue: commits what has gathered, batch after batch, until nothing has.
+    /// On the queue: commits what has gathered in one batch, then queues itself again while
+    /// more gathers. One batch per turn, not a loop until nothing is pending: under a
+    /// sustained flood there is always more, and a job queued meanwhile (a moderator's delete,
+    /// the shutdown flush) waited seconds for the flood to pause (a review of issue 14).
     private func drain() {
-        while true {
-            let batch = gathered.withLockedValue { g -> [Entry] in
-                let batch = g.pending
-                g.pending.removeAll(keepingCapacity: true)
-                if batch.isEmpty { g.draining = false }
-                return batch
-            }
-            if batch.isEmpty { return }
-            if let blocking = store as? any BlockingAppend, case let .now(broadcast) = committed {
-                commit(batch, outcome: Result { try blocking.appendBlocking(batch.map(\.message)) }, broadcast: broadcast)
-                continue
-            }
-            // Held until the async commit is over; then the drain goes on.
-            hold { [self] in
-                let outcome = await Result { try await store.append(batch.map(\.message)) }
-                await commit(batch, outcome: outcome)
-            }
-            queue.async { self.drain() }
+        let batch = gathered.withLockedValue { g -> [Entry] in
+            let batch = g.pending
+            g.pending.removeAll(keepingCapacity: true)
+            if batch.isEmpty { g.draining = false }
+            return batch
+        }
+        if batch.isEmpty { return }
+        commit(batch, then: nil)
+        queue.async { self.drain() }
+    }
+
+    /// On the queue: commits `batch`, then runs `job`. A job is never run while messages
+    /// submitted before it wait, and at most one async part holds the queue at a time.
+    private func commit(_ batch: [Entry], then job: (@Sendable () async -> Void)?) {
+        if batch.isEmpty {
+            if let job { hold(job) }
             return
+        }
+        if let blocking = store as? any BlockingAppend, case let .now(broadcast) = committed {
+            commit(batch, outcome: Result { try blocking.appendBlocking(batch.map(\.message)) }, broadcast: broadcast)
+            if let job { hold(job) }
+            return
+        }
+        // Held until the async commit (and the job) are over.
+        hold { [self] in
+            let outcome = await Result { try await store.append(batch.map(\.message)) }
+            await commit(batch, outcome: outcome)
+            await job?()
         }
     }
 
@@ -127,9 +139,18 @@ final class Committer: Sendable {
         }
     }
 
-    /// Runs `body` after everything submitted so far, without waiting for it.
+    /// Runs `body` after everything submitted so far, without waiting for it: what has
+    /// gathered when its turn comes is committed first, in the same turn.
     func async(_ body: @escaping @Sendable () async -> Void) {
-        queue.async { self.hold(body) }
+        queue.async {
+            // Not `draining = false`: a drain is queued whenever messages were submitted,
+            // and it finds the list empty and says so.
+            let batch = self.gathered.withLockedValue { g -> [Entry] in
+                defer { g.pending.removeAll(keepingCapacity: true) }
+                return g.pending
+            }
+            self.commit(batch, then: body)
+        }
     }
 
     /// Runs `body` after everything submitted so far and returns what it returns (reads

@@ -55,6 +55,7 @@ final class Hub: Sendable {
         }
         if let store {
             let logger = Logger(label: "chatd.store")
+            let failureLog = NIOLockedValueBox(FailureLog())
             committer.withLockedValue {
                 // One node broadcasts a batch at once, on the store queue; a cluster delivers
                 // it in the database's order, which may mean reading a gap first.
@@ -72,7 +73,11 @@ final class Hub: Sendable {
                     store: store,
                     committed: committed,
                     failed: { [weak self] batch, error in
-                        logger.error("history commit failed; \(batch.count) messages not sent: \(error)")
+                        // At most one line a second: a full disk fails every message, each in a
+                        // batch of its own (35,000 lines in 17 s filled the disk further).
+                        if let unlogged = failureLog.withLockedValue({ $0.take(batch.count, now: ContinuousClock.now) }) {
+                            logger.error("history commit failed; \(unlogged) messages not sent: \(error)")
+                        }
                         metrics.errors("store_failed").increment(by: Int64(batch.count))
                         self?.settle(batch)
                     })
@@ -268,5 +273,22 @@ final class Hub: Sendable {
     func resizeHistory(to window: Int) {
         let all = rooms.withLockedValue { Array($0.values) }
         for room in all { room.lock.withLock { room.state.history.resize(to: window) } }
+    }
+}
+
+/// Counts failed messages between log lines: a line at most once a second, with the count
+/// since the last one (what fails in the last second of an outage is counted by
+/// `chatd_errors_total{code="store_failed"}`, not logged).
+struct FailureLog {
+    private var lastLine: ContinuousClock.Instant?
+    private var unlogged = 0
+
+    /// The count to log now, or nil to hold it for the next line.
+    mutating func take(_ count: Int, now: ContinuousClock.Instant) -> Int? {
+        unlogged = unlogged.saturatingAdd(count)
+        if let lastLine, now - lastLine < .seconds(1) { return nil }
+        lastLine = now
+        defer { unlogged = 0 }
+        return unlogged
     }
 }

@@ -104,3 +104,15 @@ import Testing
         #expect(try await store.lastSequence(room: "r") == 1)
     }
 }
+
+@Suite struct FailureLogTests {
+    @Test func oneLineASecondWithTheCountSinceTheLast() {
+        var log = FailureLog()
+        let start = ContinuousClock.now
+        #expect(log.take(1, now: start) == 1)
+        #expect(log.take(1, now: start + .milliseconds(10)) == nil)
+        #expect(log.take(5, now: start + .milliseconds(900)) == nil)
+        #expect(log.take(1, now: start + .milliseconds(1000)) == 7)
+        #expect(log.take(2, now: start + .milliseconds(2500)) == 2)
+    }
+}
