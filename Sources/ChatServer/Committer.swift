@@ -32,6 +32,8 @@ final class Committer: Sendable {
     }
 
     private let store: any ChatStore
+    /// The store, when it can append on this queue's thread and a batch is broadcast at once.
+    private let blocking: (store: any BlockingAppend, broadcast: @Sendable ([Entry]) -> Void)?
     private let queue = DispatchQueue(label: "chatd.store")
     private let gathered = NIOLockedValueBox<(pending: [Entry], draining: Bool)>(([], false))
     private let committed: Committed
@@ -40,6 +42,11 @@ final class Committer: Sendable {
     init(store: any ChatStore, committed: Committed, failed: @escaping @Sendable ([Entry], any Error) -> Void) {
         self.store = store
         self.committed = committed
+        if let store = store as? any BlockingAppend, case let .now(broadcast) = committed {
+            blocking = (store, broadcast)
+        } else {
+            blocking = nil
+        }
         self.failed = failed
     }
 
@@ -76,8 +83,8 @@ final class Committer: Sendable {
             if let job { hold(job) }
             return
         }
-        if let blocking = store as? any BlockingAppend, case let .now(broadcast) = committed {
-            commit(batch, outcome: Result { try blocking.appendBlocking(batch.map(\.message)) }, broadcast: broadcast)
+        if let blocking {
+            commit(batch, outcome: Result { try blocking.store.appendBlocking(batch.map(\.message)) }, broadcast: blocking.broadcast)
             if let job { hold(job) }
             return
         }

@@ -37,7 +37,7 @@ final class Hub: Sendable {
     let idleRoomsKept = Atomic<Int>(256)
     /// True when the store numbers messages (PostgreSQL, several nodes): a room's `seq` is
     /// then the last one delivered here, advanced in order by `deliverInOrder`.
-    let storeNumbersMessages: Bool
+    var storeNumbersMessages: Bool { storage == .numberedByStore }
     /// Where history is kept, as rooms' decisions need it.
     let storage: RoomState.Storage
     /// The other nodes, in a cluster (set once at start).
@@ -48,8 +48,7 @@ final class Hub: Sendable {
     init(loops: [any EventLoop], metrics: ChatMetrics, store: (any ChatStore)? = nil) throws {
         self.metrics = metrics
         self.store = store
-        storeNumbersMessages = store?.assignsSequences ?? false
-        storage = store == nil ? .none : storeNumbersMessages ? .numberedByStore : .numberedHere
+        storage = store.map { $0.assignsSequences ? .numberedByStore : .numberedHere } ?? .none
         shards = loops.map { loop in
             ShardRef(loop: loop, shard: NIOLoopBoundBox.makeBoxSendingValue(LoopShard(loop: loop), eventLoop: loop))
         }
@@ -60,7 +59,7 @@ final class Hub: Sendable {
                 // One node broadcasts a batch at once, on the store queue; a cluster delivers
                 // it in the database's order, which may mean reading a gap first.
                 let committed: Committer.Committed =
-                    store.assignsSequences
+                    storeNumbersMessages
                     ? .later { [weak self] batch in
                         await self?.deliverCommittedInOrder(batch)
                         self?.settle(batch)
