@@ -243,6 +243,51 @@ def test_published_event_reaches_every_node_with_its_number(chatd_factory, pg, d
     assert [seq for seq, _ in history(pg, name)] == [1, 2]
 
 
+def test_a_large_batch_reaches_the_other_node_in_notifications_not_reads(chatd_factory, pg, database):
+    """A batch larger than one NOTIFY payload (8000 bytes) is sent in parts that each carry
+    their messages, so the other node delivers it without reading the table. The batch is
+    made by freezing PostgreSQL (SIGSTOP) while the first commit is in flight: everything
+    sent meanwhile gathers behind it and is committed in one statement."""
+    name, url = database
+    n1, n2 = start_nodes(chatd_factory, url, 2)
+    sender, reader = Member(n1.port, "sender"), Member(n2.port, "reader")
+    sender.send("first")
+    for m in (sender, reader):
+        m.wait(lambda m: m.seqs == [1], 10, "the first message")
+    pids = _postgres_pids(pg)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        for i in range(150):
+            sender.send(f"burst {i:03d} " + "x" * 40)
+        deadline = time.monotonic() + 10
+        while metric(n1.metrics, "chatd_messages_received_total") < 151 and time.monotonic() < deadline:
+            time.sleep(0.01)  # polling a counter; there is no event to await
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    expected = list(range(1, 152))
+    for m in (sender, reader):
+        m.wait(lambda m: m.seqs == expected, 20, "all 151 messages in order")
+    assert [text for _, text in history(pg, name)][1:] == [f"burst {i:03d} " + "x" * 40 for i in range(150)]
+    assert reader.texts[151] == "burst 149 " + "x" * 40
+    reconnects = metric(n2.metrics, "chatd_cluster_listener_reconnects_total")
+    assert metric(n2.metrics, "chatd_cluster_gap_reads_total") == 0, f"listener reconnects: {reconnects}"
+    # The burst really was committed as a large batch: rows inserted by one transaction
+    # share its xmin.
+    largest = pg.psql(f"SELECT count(*) FROM chatd_message WHERE room = 'lobby' GROUP BY xmin::text "
+                      f"ORDER BY count(*) DESC LIMIT 1", name)
+    assert int(largest[0]) >= 100
+    sender.close()
+    reader.close()
+
+
+def metric(port, name):
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")
+               or line.startswith(name + "{"))
+
+
 def test_moderation_reaches_every_node(chatd_factory, pg, database):
     name, url = database
     n1, n2 = start_nodes(chatd_factory, url, 2)

@@ -178,6 +178,7 @@ public final class ClusterBus: Sendable {
     }
 
     private func received(_ payload: String) {
+        let payload = ClusterNotification.head(ofOwnBatch: payload, node: node) ?? payload
         guard let wire = try? JSONDecoder().decode(ClusterNotification.self, from: Data(payload.utf8)) else {
             logger.debug("cluster notification not understood: \(payload.prefix(200))")
             return
@@ -187,8 +188,9 @@ public final class ClusterBus: Sendable {
             if wire.kind == "h", let at = wire.beatAt {
                 state.withLockedValue { s in (s.lastOwnBeat, s.lag) = (now, max(0, now.timeIntervalSince1970 - at)) }
             }
-            // Our own messages may still be news (a commit whose answer was lost); the rest
-            // was applied here when it was sent.
+            // Our own messages may still be news (a commit whose answer was lost): by number,
+            // read from the table then (`head(ofOwnBatch:)`). The rest was applied here when
+            // it was sent.
             if wire.kind == "m", let event = wire.event { queue.async { self.handler(event) } }
             return
         }

@@ -28,6 +28,20 @@ public enum ClusterEvent: Sendable, Equatable {
 /// NOTIFY payload holds at most 8000 bytes and a batch of messages should fit; the SQL in
 /// `PostgresStore.appendQuery` writes the same keys.
 struct ClusterNotification: Codable {
+    /// A message batch of `node`'s own, as `PostgresStore.appendQuery` writes it, cut to its
+    /// head (room and numbers); nil for anything else. A node hears its own batches back; it
+    /// delivered them when they committed, and the numbers are all it needs in case a
+    /// commit's answer was lost, so it need not decode (on a busy node: ~10 % of its CPU)
+    /// the messages. json_build_object writes `{"k" : "m", "n" : …` with "m" last, and a
+    /// quote inside a JSON string is always escaped, so the first `, "m" : [` is the key.
+    /// A node name needs no escaping (1-32 of a-z A-Z 0-9 _ -).
+    static func head(ofOwnBatch payload: String, node: String) -> String? {
+        guard payload.hasPrefix(#"{"k" : "m", "n" : ""# + node + #"", "#),
+            let messages = payload.range(of: #", "m" : ["#)
+        else { return nil }
+        return payload[..<messages.lowerBound] + "}"
+    }
+
     struct Message: Codable {
         var seq: UInt64
         var id, from, text, sentAt, author: String

@@ -28,6 +28,8 @@ public enum DatabaseError: Error, CustomStringConvertible {
 final class PostgresPool: Sendable {
     private let client: PostgresClient
     private let logger: Logger
+    /// Where the calls' deadlines are kept.
+    private let timers: any EventLoop
     /// Whether the last call reached the database (for `chatctl status` and the metrics).
     private let reached = Atomic<Bool>(false)
     /// Set when a call failed, cleared when one succeeds. While it is set, calls wait at most
@@ -45,6 +47,7 @@ final class PostgresPool: Sendable {
         let client = PostgresClient(configuration: configuration, eventLoopGroup: group, backgroundLogger: logger)
         self.client = client
         self.logger = logger
+        timers = group.any()
     }
 
     /// Runs the pool until cancelled or, in a service group, until it stops gracefully; its
@@ -57,11 +60,26 @@ final class PostgresPool: Sendable {
 
     /// Runs `query` and collects its rows, or throws `timedOut` after `timeout`.
     func rows(_ query: PostgresQuery, timeout: Duration) async throws -> [PostgresRow] {
+        let collected = NIOLockedValueBox<[PostgresRow]>([])
+        try await rows([query], timeout: timeout) { _, rows in collected.withLockedValue { $0 = rows } }
+        return collected.withLockedValue { $0 }
+    }
+
+    /// Runs `queries` one after another on one connection, all within `timeout`, and hands
+    /// each one's rows to `each` as soon as it has them: a caller told of a failure knows
+    /// which queries went through. One lease for all of them, not one per query (a commit
+    /// batch holds a statement per room; leasing each cost a cluster ~10 % of its messages/s).
+    func rows(
+        _ queries: [PostgresQuery], timeout: Duration,
+        each: @escaping @Sendable (Int, [PostgresRow]) throws -> Void
+    ) async throws {
         let logger = self.logger
-        return try await withConnection(timeout: timeout) { connection in
-            var rows: [PostgresRow] = []
-            for try await row in try await connection.query(query, logger: logger) { rows.append(row) }
-            return rows
+        try await withConnection(timeout: timeout) { connection in
+            for (index, query) in queries.enumerated() {
+                var rows: [PostgresRow] = []
+                for try await row in try await connection.query(query, logger: logger) { rows.append(row) }
+                try each(index, rows)
+            }
         }
     }
 
@@ -75,7 +93,7 @@ final class PostgresPool: Sendable {
         let timeout = down.load(ordering: .relaxed) ? min(timeout, Self.probeTimeout) : timeout
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         do {
-            let value = try await FirstOf.run(deadline: timeout, timedOut: DatabaseError.timedOut(seconds: seconds)) {
+            let value = try await FirstOf.run(deadline: timeout, on: timers, timedOut: DatabaseError.timedOut(seconds: seconds)) {
                 try await client.withConnection { connection in
                     // A query already sent cannot be called back: closing its connection ends it.
                     let deadline = connection.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) {
@@ -115,32 +133,47 @@ final class PostgresPool: Sendable {
 
 /// The result of `work`, or `timedOut` at the deadline, whichever comes first. Unlike a task
 /// group, it does not wait for `work` to notice its cancellation: a request for a pool
-/// connection that cannot be made would hold the caller until the pool gives up.
+/// connection that cannot be made would hold the caller until the pool gives up. The
+/// deadline is an event loop's timer, not a sleeping task: this runs for every commit.
 enum FirstOf {
     static func run<T: Sendable>(
-        deadline: Duration, timedOut: any Error,
+        deadline: Duration, on loop: any EventLoop, timedOut: any Error,
         _ work: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        let waiter = NIOLockedValueBox<CheckedContinuation<T, any Error>?>(nil)
+        let state = NIOLockedValueBox<(waiter: CheckedContinuation<T, any Error>?, timer: Scheduled<Void>?)>((nil, nil))
         let finish: @Sendable (Result<T, any Error>) -> Void = { result in
-            waiter.withLockedValue { w in
-                defer { w = nil }
-                return w
-            }?.resume(with: result)
+            let (waiter, timer) = state.withLockedValue { s in
+                defer { s = (nil, nil) }
+                return s
+            }
+            timer?.cancel()
+            waiter?.resume(with: result)
         }
         return try await withCheckedThrowingContinuation { continuation in
-            waiter.withLockedValue { $0 = continuation }
-            let task = Task { try await work() }
-            let timer = Task {
-                guard (try? await Task.sleep(for: deadline)) != nil else { return }
+            state.withLockedValue { $0.waiter = continuation }
+            let task = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await work()) } catch { result = .failure(error) }
+                finish(result)
+            }
+            let timer = loop.scheduleTask(in: TimeAmount(deadline)) {
                 task.cancel()
                 finish(.failure(timedOut))
             }
-            Task {
-                let result = await task.result
-                timer.cancel()
-                finish(result)
+            let finished = state.withLockedValue { s -> Bool in
+                if s.waiter == nil { return true }
+                s.timer = timer
+                return false
             }
+            if finished { timer.cancel() }
         }
+    }
+}
+
+extension TimeAmount {
+    /// `duration`, clamped to what a TimeAmount holds.
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(Int64(Int(seconds).saturatingMultiply(1_000_000_000).saturatingAdd(Int(attoseconds / 1_000_000_000))))
     }
 }

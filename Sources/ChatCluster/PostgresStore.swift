@@ -2,6 +2,7 @@ public import ChatCore
 public import ChatStore
 import Foundation
 public import Logging
+import NIOConcurrencyHelpers
 public import NIOCore
 import PostgresNIO
 
@@ -93,49 +94,71 @@ public final class PostgresStore: ChatStore {
         var data: String?
     }
 
-    /// One statement per room: it takes the room's next numbers, inserts, and notifies, in
-    /// one transaction. Returns the messages in `batch` order with their numbers.
+    /// One statement per room, all on one connection: each takes its room's next numbers,
+    /// inserts, and notifies, in one transaction. Returns the messages in `batch` order with
+    /// their numbers.
     @discardableResult
     public func append(_ batch: [ChatMessage]) async throws -> [ChatMessage] {
-        var stored = batch.map { Optional($0) }
         var order: [String] = []
         var byRoom: [String: [Int]] = [:]
         for (index, message) in batch.enumerated() {
             if byRoom[message.room] == nil { order.append(message.room) }
             byRoom[message.room, default: []].append(index)
-            stored[index] = nil
         }
         let encoder = JSONEncoder()
+        var queries: [PostgresQuery] = []
         for room in order {
-            let indices = byRoom[room]!
-            do {
-                let rows = indices.map { i in
-                    let m = batch[i]
-                    return Row(id: m.id, from: m.from, text: m.text, sentAt: m.sentAt, author: m.author, data: m.data)
+            let rows = byRoom[room]!.map { i in
+                let m = batch[i]
+                return Row(id: m.id, from: m.from, text: m.text, sentAt: m.sentAt, author: m.author, data: m.data)
+            }
+            let json = String(decoding: try encoder.encode(rows), as: UTF8.self)
+            queries.append(Self.appendQuery(room: room, count: rows.count, json: json, node: node))
+        }
+        // Each room's numbers, in `order`, as its statement commits.
+        let numbered = NIOLockedValueBox<[[UInt64]]>([])
+        let counts = order.map { byRoom[$0]!.count }
+        do {
+            try await pool.rows(queries, timeout: Self.writeTimeout) { index, rows in
+                let seqs = try rows.map { UInt64(try $0.decode(Int64.self)) }
+                guard seqs.count == counts[index] else {
+                    throw DatabaseError.unexpected("insert returned \(seqs.count) rows for \(counts[index]) messages")
                 }
-                let json = String(decoding: try encoder.encode(rows), as: UTF8.self)
-                let seqs = try await write(Self.appendQuery(room: room, count: indices.count, json: json, node: node))
-                    .map { UInt64(try $0.decode(Int64.self)) }
-                guard seqs.count == indices.count else {
-                    throw DatabaseError.unexpected("insert returned \(seqs.count) rows for \(indices.count) messages")
-                }
-                for (i, seq) in zip(indices, seqs) {
-                    var m = batch[i]
-                    m.seq = seq
-                    stored[i] = m
-                }
-            } catch {
-                // Rooms before this one are committed (and notified): say which.
-                if stored.contains(where: { $0 != nil }) { throw PartialAppend(stored: stored, underlying: error) }
-                throw error
+                numbered.withLockedValue { $0.append(seqs) }
+            }
+        } catch {
+            // Rooms before the failing one are committed (and notified): say which.
+            let committed = numbered.withLockedValue { $0 }
+            if committed.isEmpty { throw error }
+            throw PartialAppend(stored: Self.numbering(batch, order.map { byRoom[$0]! }, committed), underlying: error)
+        }
+        return Self.numbering(batch, order.map { byRoom[$0]! }, numbered.withLockedValue { $0 }).map { $0! }
+    }
+
+    /// `batch` with the numbers of the rooms committed (`seqs[k]` for the indices
+    /// `indices[k]`); nil for the messages of the rooms that were not.
+    private static func numbering(_ batch: [ChatMessage], _ indices: [[Int]], _ seqs: [[UInt64]]) -> [ChatMessage?] {
+        var stored = [ChatMessage?](repeating: nil, count: batch.count)
+        for (roomIndices, roomSeqs) in zip(indices, seqs) {
+            for (i, seq) in zip(roomIndices, roomSeqs) {
+                var m = batch[i]
+                m.seq = seq
+                stored[i] = m
             }
         }
-        return stored.map { $0! }
+        return stored
     }
+
+    /// Messages go into a room's notifications in parts of about this many bytes (counted
+    /// roughly: text, data and 200 for the rest of each), so that a large batch is sent as
+    /// several notifications that fit rather than one range the other nodes must read from
+    /// the table. A part that still does not fit (long texts, escaping) is sent as its range.
+    static let partBytes = 3900
 
     static func appendQuery(room: String, count: Int, json: String, node: String) -> PostgresQuery {
         let n = Int64(count)
         let limit = payloadLimit
+        let part = Int64(partBytes)
         return """
             WITH s AS (
                 INSERT INTO chatd_room_sequence AS r (room, last_seq) VALUES (\(room), \(n))
@@ -147,16 +170,21 @@ public final class PostgresStore: ChatStore {
                        e.j->>'author', e.j->>'data'
                 FROM s, jsonb_array_elements(\(json)::jsonb) WITH ORDINALITY AS e(j, ord)
                 RETURNING seq, id, sender, text, sent_at, author, data
+            ), parts AS (
+                SELECT *, (sum(octet_length(text) + coalesce(octet_length(data), 0) + 200) OVER (ORDER BY seq)) / \(part) AS part
+                FROM ins
             ), p AS (
-                SELECT json_build_object('k', 'm', 'n', \(node)::text, 'r', \(room)::text, 'a', min(seq), 'b', max(seq),
+                SELECT min(seq) AS first,
+                       json_build_object('k', 'm', 'n', \(node)::text, 'r', \(room)::text, 'a', min(seq), 'b', max(seq),
                            'm', json_agg(json_build_object('seq', seq, 'id', id, 'from', sender, 'text', text,
                                 'sentAt', sent_at, 'author', author, 'data', data) ORDER BY seq))::text AS whole,
                        json_build_object('k', 'm', 'n', \(node)::text, 'r', \(room)::text, 'a', min(seq), 'b', max(seq))::text AS range
-                FROM ins
+                FROM parts GROUP BY part
             ), sent AS (
-                SELECT pg_notify(\(channel), CASE WHEN octet_length(whole) <= \(limit) THEN whole ELSE range END) FROM p
+                SELECT pg_notify(\(channel), CASE WHEN octet_length(whole) <= \(limit) THEN whole ELSE range END)
+                FROM (SELECT * FROM p ORDER BY first) AS ordered
             )
-            SELECT ins.seq FROM ins, sent ORDER BY ins.seq
+            SELECT ins.seq FROM ins, (SELECT count(*) FROM sent) AS notified ORDER BY ins.seq
             """
     }
 

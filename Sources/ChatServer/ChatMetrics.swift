@@ -22,6 +22,9 @@ final class ChatMetrics: Sendable {
     let slowDisconnects: CoreMetrics.Counter
     /// Events the server published into rooms (API, chatctl).
     let published: CoreMetrics.Counter
+    /// In a cluster: deliveries that had to read messages from the table first (their
+    /// notification was too large, lost, or came before an earlier one).
+    let clusterGapReads: CoreMetrics.Counter
     /// In a cluster: the bus's state, read at each scrape into the gauges below.
     let cluster = NIOLockedValueBox<(@Sendable () -> ClusterStatus)?>(nil)
     private let reconnectsSeen = NIOLockedValueBox(0)
@@ -46,6 +49,7 @@ final class ChatMetrics: Sendable {
         eventLoopLag = CoreMetrics.Timer(label: "chatd_event_loop_lag_seconds", factory: factory)
         slowDisconnects = CoreMetrics.Counter(label: "chatd_slow_consumer_disconnects_total", factory: factory)
         published = CoreMetrics.Counter(label: "chatd_published_total", factory: factory)
+        clusterGapReads = CoreMetrics.Counter(label: "chatd_cluster_gap_reads_total", factory: factory)
         // Labelled series exist from the start, at zero, so dashboards see them.
         for result in ["accepted", "404", "405", "426", "403", "401", "400"] { upgrades(result) }
         for result in ["ok", "failed"] { reloads(result) }

@@ -160,6 +160,24 @@ final class Committer: Sendable {
         }
     }
 
+    /// Like `async`, for a job that is usually done at once: `body` runs on the queue and
+    /// returns the async part left, if any, which holds the queue until it is done. No task
+    /// and no suspension of the queue when nothing is left.
+    func inTurn(_ body: @escaping @Sendable () -> (@Sendable () async -> Void)?) {
+        queue.async {
+            let batch = self.gathered.withLockedValue { g -> [Entry] in
+                defer { g.pending.removeAll(keepingCapacity: true) }
+                return g.pending
+            }
+            guard batch.isEmpty else {
+                // Committed first; that may itself be async (PostgreSQL), and `body` after it.
+                self.commit(batch) { await body()?() }
+                return
+            }
+            if let rest = body() { self.hold(rest) }
+        }
+    }
+
     /// Runs `body` after everything submitted so far and returns what it returns (reads
     /// that must see committed state, and shutdown's final flush).
     func run<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {

@@ -43,6 +43,19 @@ import Testing
         #expect(messages?.allSatisfy { $0.room == "lobby" } == true)
     }
 
+    /// A node's own batch is read by its numbers only; anything else is left whole.
+    @Test func ownBatchIsCutToItsHead() throws {
+        let payload = #"""
+            {"k" : "m", "n" : "n2", "r" : "a \", \"m\" : [ room", "a" : 7, "b" : 8, "m" : [{"seq" : 7, "id" : "a", "from" : "alice", "text" : ", \"m\" : [", "sentAt" : "2026-11-27T00:00:00.000Z", "author" : "k:alice", "data" : null}]}
+            """#
+        let head = try #require(ClusterNotification.head(ofOwnBatch: payload, node: "n2"))
+        let event = try JSONDecoder().decode(ClusterNotification.self, from: Data(head.utf8)).event
+        #expect(event == .messages(node: "n2", room: #"a ", "m" : [ room"#, through: 8, messages: nil))
+        #expect(ClusterNotification.head(ofOwnBatch: payload, node: "n1") == nil)
+        #expect(ClusterNotification.head(ofOwnBatch: payload, node: "n") == nil)
+        #expect(ClusterNotification.head(ofOwnBatch: #"{"k" : "p", "n" : "n2", "r" : "lobby"}"#, node: "n2") == nil)
+    }
+
     /// Too large for NOTIFY: only the room and the last number; the nodes read the rows.
     @Test func rangeOnlyBatch() throws {
         let event = try JSONDecoder().decode(ClusterNotification.self, from: Data(#"{"k":"m","n":"n1","r":"lobby","a":3,"b":9}"#.utf8))
