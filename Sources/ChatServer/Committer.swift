@@ -97,20 +97,24 @@ final class Committer: Sendable {
     }
 
     private func commit(_ batch: [Entry], outcome: Result<[ChatMessage], any Error>, broadcast: ([Entry]) -> Void) {
-        let (done, lost, error) = Self.split(batch, outcome)
-        broadcast(done)
-        for entry in done { entry.done?(.success(entry.message)) }
-        if let error { fail(lost, error) }
+        let split = Self.split(batch, outcome)
+        broadcast(split.done)
+        answer(split)
     }
 
     private func commit(_ batch: [Entry], outcome: Result<[ChatMessage], any Error>) async {
-        let (done, lost, error) = Self.split(batch, outcome)
+        let split = Self.split(batch, outcome)
         switch committed {
-        case let .now(broadcast): broadcast(done)
-        case let .later(broadcast): await broadcast(done)
+        case let .now(broadcast): broadcast(split.done)
+        case let .later(broadcast): await broadcast(split.done)
         }
-        for entry in done { entry.done?(.success(entry.message)) }
-        if let error { fail(lost, error) }
+        answer(split)
+    }
+
+    /// Tells each entry's submitter its outcome, once the stored ones are broadcast.
+    private func answer(_ split: (done: [Entry], lost: [Entry], error: (any Error)?)) {
+        for entry in split.done { entry.done?(.success(entry.message)) }
+        if let error = split.error { fail(split.lost, error) }
     }
 
     /// The entries stored (with what the store made of them) and those lost, and why.
