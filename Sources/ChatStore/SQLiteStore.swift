@@ -201,10 +201,15 @@ public final class SQLiteStore: BlockingAppend {
         }
     }
 
-    public func purge(sender: String) async throws -> [ChatMessage] {
+    public func purge(sender: String, limit: Int) async throws -> [ChatMessage] {
         try await pool.write { db in
-            let found = try Self.messages(db, sql: "SELECT * FROM message WHERE sender = ? ORDER BY room, seq", arguments: [sender])
-            try db.execute(sql: "DELETE FROM message WHERE sender = ?", arguments: [sender])
+            let found = try Self.messages(
+                db, sql: "SELECT * FROM message WHERE sender = ? ORDER BY room, seq LIMIT ?",
+                arguments: [sender, Int64(clamping: max(limit, 0))])
+            for message in found {
+                try db.execute(
+                    sql: "DELETE FROM message WHERE room = ? AND seq = ?", arguments: [message.room, Int64(clamping: message.seq)])
+            }
             return found
         }
     }

@@ -1,7 +1,11 @@
 import ChatClient
 import ChatConfig
+import ChatCore
+import ChatStore
 import Foundation
 import Testing
+
+@testable import ChatServer
 
 /// Deletes, mutes and erasure, against live clients and against history, with the audit log.
 @Suite struct ModerationTests {
@@ -114,6 +118,28 @@ import Testing
         #expect((h["messages"] as? [[String: Any]])?.compactMap { $0["text"] as? String } == ["keep"])
         #expect(await s.server.auditLog(since: 0).last?.target == "gone: 3 messages")
         for c in [gone, other, elsewhere, r1] { await c.close() }
+        try await s.stop()
+    }
+
+    /// More than one part (`Moderation.purgePart`): every part is erased, the count is the sum.
+    @Test func aLargePurgeErasesEveryPart() async throws {
+        let path = NSTemporaryDirectory() + "chatd-test-\(UUID().uuidString)/history.sqlite"
+        let count = 2 * Moderation.purgePart + 7
+        do {
+            let store = try SQLiteStore(path: path)
+            try await store.append(
+                (1...count).map {
+                    ChatMessage(
+                        id: "m\($0)", seq: UInt64($0), room: "r\($0 % 3)", from: "gone", text: "x", sentAt: "2026-12-04T00:00:00.000Z")
+                })
+        }
+        let s = try await TestServer.start { $0.history.path = path }
+        let result = await s.server.purge(user: "gone", actor: "test", reason: "erasure request")
+        #expect(try result.get() == count)
+        #expect(await s.server.auditLog(since: 0).last?.target == "gone: \(count) messages")
+        let r0 = try await WebSocketClient.connect(to: s.url("token=dev-token&name=x&room=r0"), origin: "http://localhost:8080")
+        #expect((try await r0.nextJSON(type: "history")["messages"] as? [Any])?.isEmpty == true)
+        await r0.close()
         try await s.stop()
     }
 

@@ -42,6 +42,18 @@ import Testing
         #expect(try await store.recent(room: "a", limit: 10).map(\.seq) == [1])
     }
 
+    /// A purge goes in parts: by room, then number, up to the limit each; a short part is the last.
+    @Test func purgeGoesInParts() async throws {
+        let store = try SQLiteStore(path: path)
+        try await store.append(
+            (1...5).map { message("b", $0, from: "gone") } + (1...4).map { message("a", $0, from: $0 == 2 ? "kept" : "gone") })
+        #expect(try await store.purge(sender: "gone", limit: 4).map { "\($0.room)\($0.seq)" } == ["a1", "a3", "a4", "b1"])
+        #expect(try await store.purge(sender: "gone", limit: 4).map { "\($0.room)\($0.seq)" } == ["b2", "b3", "b4", "b5"])
+        #expect(try await store.purge(sender: "gone", limit: 4).isEmpty)
+        #expect(try await store.recent(room: "a", limit: 10).map(\.from) == ["kept"])
+        #expect(try await store.recent(room: "b", limit: 10).isEmpty)
+    }
+
     /// Commits never checkpoint (the WAL only grows); the background connection copies it all
     /// into the database file without blocking them.
     @Test func checkpointsComeFromTheCheckpointer() async throws {
