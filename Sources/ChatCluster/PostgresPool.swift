@@ -76,6 +76,9 @@ final class PostgresPool: Sendable {
         let logger = self.logger
         try await withConnection(timeout: timeout) { connection in
             for (index, query) in queries.enumerated() {
+                // Past the deadline the caller has been told which queries went through: no
+                // further one may start (its messages would be stored yet reported lost).
+                try Task.checkCancellation()
                 var rows: [PostgresRow] = []
                 for try await row in try await connection.query(query, logger: logger) { rows.append(row) }
                 try each(index, rows)
@@ -92,11 +95,13 @@ final class PostgresPool: Sendable {
         let client = self.client
         let timeout = down.load(ordering: .relaxed) ? min(timeout, Self.probeTimeout) : timeout
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        // One deadline for the wait and the queries: counted from now, not from the lease.
+        let end = NIODeadline.now() + TimeAmount(timeout)
         do {
             let value = try await FirstOf.run(deadline: timeout, on: timers, timedOut: DatabaseError.timedOut(seconds: seconds)) {
                 try await client.withConnection { connection in
                     // A query already sent cannot be called back: closing its connection ends it.
-                    let deadline = connection.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) {
+                    let deadline = connection.eventLoop.scheduleTask(deadline: end) {
                         connection.close().whenComplete { _ in }
                     }
                     defer { deadline.cancel() }
