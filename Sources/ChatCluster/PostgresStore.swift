@@ -249,11 +249,13 @@ public final class PostgresStore: ChatStore {
         ).map(Self.message).first
     }
 
-    public func purge(sender: String, limit: Int) async throws -> [ChatMessage] {
+    public func purge(sender: String, sentUpTo: String, limit: Int) async throws -> [ChatMessage] {
+        // No ORDER BY in the part: it would sort all of the sender's messages for every part.
         try await write(
             """
             DELETE FROM chatd_message WHERE (room, seq) IN (
-                SELECT room, seq FROM chatd_message WHERE sender = \(sender) ORDER BY room, seq LIMIT \(Int64(clamping: max(limit, 0))))
+                SELECT room, seq FROM chatd_message WHERE sender = \(sender) AND sent_at <= \(sentUpTo)
+                LIMIT \(Int64(clamping: max(limit, 0))))
             RETURNING seq, id, sender, text, sent_at, author, data, room
             """
         ).map(Self.message).sorted { ($0.room, $0.seq) < ($1.room, $1.seq) }

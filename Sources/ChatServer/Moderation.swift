@@ -99,10 +99,12 @@ final class Moderation: Sendable {
         var total = 0
         var failure: (any Error)?
         var more = true
+        // What was sent until now: a sender who keeps sending cannot keep the purge going.
+        let upTo = Timestamp.iso8601(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
         while more {
             let part: Result<Int, any Error> = await hub.onStoreQueue { [hub] in
                 do {
-                    let removed = try await store.purge(sender: name, limit: Self.purgePart)
+                    let removed = try await store.purge(sender: name, sentUpTo: upTo, limit: Self.purgePart)
                     hub.removeFromWindows(removed)
                     return .success(removed.count)
                 } catch {

@@ -37,9 +37,10 @@ public protocol ChatStore: Sendable {
     /// Removes one message; returns it, or nil when there was none.
     func delete(room: String, seq: UInt64) async throws -> ChatMessage?
 
-    /// Removes up to `limit` of the messages sent under this name (by room, then number);
-    /// returns what was removed. Fewer than `limit` means none are left.
-    func purge(sender: String, limit: Int) async throws -> [ChatMessage]
+    /// Removes up to `limit` of the messages sent under this name at or before `sentUpTo`
+    /// (a `sentAt`); returns what was removed, by room, then number. Fewer than `limit`
+    /// means none are left.
+    func purge(sender: String, sentUpTo: String, limit: Int) async throws -> [ChatMessage]
 
     /// Every room that ever had a message.
     func rooms() async throws -> [String]

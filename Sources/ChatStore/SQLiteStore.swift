@@ -201,14 +201,17 @@ public final class SQLiteStore: BlockingAppend {
         }
     }
 
-    public func purge(sender: String, limit: Int) async throws -> [ChatMessage] {
+    public func purge(sender: String, sentUpTo: String, limit: Int) async throws -> [ChatMessage] {
         try await pool.write { db in
+            // No ORDER BY: it would sort all of the sender's messages for every part.
             let found = try Self.messages(
-                db, sql: "SELECT * FROM message WHERE sender = ? ORDER BY room, seq LIMIT ?",
-                arguments: [sender, Int64(clamping: max(limit, 0))])
+                db, sql: "SELECT * FROM message WHERE sender = ? AND sent_at <= ? LIMIT ?",
+                arguments: [sender, sentUpTo, Int64(clamping: max(limit, 0))]
+            ).sorted { ($0.room, $0.seq) < ($1.room, $1.seq) }
+            // Compiled once for the part, not once per message.
+            let delete = try db.cachedStatement(sql: "DELETE FROM message WHERE room = ? AND seq = ?")
             for message in found {
-                try db.execute(
-                    sql: "DELETE FROM message WHERE room = ? AND seq = ?", arguments: [message.room, Int64(clamping: message.seq)])
+                try delete.execute(arguments: [message.room, Int64(clamping: message.seq)])
             }
             return found
         }

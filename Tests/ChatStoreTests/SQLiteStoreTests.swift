@@ -42,16 +42,25 @@ import Testing
         #expect(try await store.recent(room: "a", limit: 10).map(\.seq) == [1])
     }
 
-    /// A purge goes in parts: by room, then number, up to the limit each; a short part is the last.
+    /// A purge goes in parts of up to the limit, each by room, then number; a short part is
+    /// the last; what was sent after `sentUpTo` is kept.
     @Test func purgeGoesInParts() async throws {
         let store = try SQLiteStore(path: path)
+        var late = message("b", 6, from: "gone")
+        late.sentAt = "2026-11-26T00:00:00.001Z"
         try await store.append(
-            (1...5).map { message("b", $0, from: "gone") } + (1...4).map { message("a", $0, from: $0 == 2 ? "kept" : "gone") })
-        #expect(try await store.purge(sender: "gone", limit: 4).map { "\($0.room)\($0.seq)" } == ["a1", "a3", "a4", "b1"])
-        #expect(try await store.purge(sender: "gone", limit: 4).map { "\($0.room)\($0.seq)" } == ["b2", "b3", "b4", "b5"])
-        #expect(try await store.purge(sender: "gone", limit: 4).isEmpty)
+            (1...5).map { message("b", $0, from: "gone") } + [late]
+                + (1...4).map { message("a", $0, from: $0 == 2 ? "kept" : "gone") })
+        var parts: [[String]] = []
+        for _ in 0..<3 {
+            parts.append(
+                try await store.purge(sender: "gone", sentUpTo: "2026-11-26T00:00:00.000Z", limit: 4).map { "\($0.room)\($0.seq)" })
+        }
+        #expect(parts.map(\.count) == [4, 4, 0])
+        #expect(parts.allSatisfy { $0 == $0.sorted() })
+        #expect(Set(parts.joined()) == ["a1", "a3", "a4", "b1", "b2", "b3", "b4", "b5"])
         #expect(try await store.recent(room: "a", limit: 10).map(\.from) == ["kept"])
-        #expect(try await store.recent(room: "b", limit: 10).isEmpty)
+        #expect(try await store.recent(room: "b", limit: 10).map(\.seq) == [6])
     }
 
     /// Commits never checkpoint (the WAL only grows); the background connection copies it all
