@@ -73,7 +73,7 @@ struct Unmute: ParsableCommand {
 struct PurgeUser: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "purge-user",
-        abstract: "Erase every message a person sent, from every room's history.")
+        abstract: "Erase every message sent under a display name (by anyone who used it), from every room's history.")
     @OptionGroup var control: ControlOptions
     @Argument(help: "User name.") var user: String
     @Option(help: "Reason, for the audit log.") var reason: String?
