@@ -120,11 +120,16 @@ final class Hub: Sendable {
         historyWindow: Int, maxRooms: Int = .max, done: (@Sendable (Result<ChatMessage, any Error>) -> Void)? = nil
     ) {
         let id = UUID().uuidString.lowercased()
-        let sentAt = Timestamp.iso8601(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
+        let sentAt = Self.sentAtNow()
         messagesIn.add(1, ordering: .relaxed)
         metrics.messagesReceived.increment()
         let draft = ChatMessage(id: id, seq: 0, room: name, from: from, text: text, sentAt: sentAt, author: author, data: data)
         publish(draft, historyWindow: historyWindow, maxRooms: maxRooms, done: done)
+    }
+
+    /// A message's `sentAt` for now; a purge compares against the same form.
+    static func sentAtNow() -> String {
+        Timestamp.iso8601(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
     }
 
     private func publish(

@@ -100,7 +100,7 @@ final class Moderation: Sendable {
         var failure: (any Error)?
         var more = true
         // What was sent until now: a sender who keeps sending cannot keep the purge going.
-        let upTo = Timestamp.iso8601(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
+        let upTo = Hub.sentAtNow()
         while more {
             let part: Result<Int, any Error> = await hub.onStoreQueue { [hub] in
                 do {
