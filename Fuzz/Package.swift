@@ -22,6 +22,9 @@ let package = Package(
         // Raw request-head bytes: fields, UpgradeGate.Request, the query, the gate, X-Forwarded-For.
         .executableTarget(name: "FuzzRequestHead", dependencies: [.product(name: "ChatCore", package: "chatd")],
                           swiftSettings: fuzzer),
+        // A client's frames after the upgrade (WebSocketFraming) and its permessage-deflate offer.
+        .executableTarget(name: "FuzzWebSocket", dependencies: [.product(name: "ChatCore", package: "chatd")],
+                          swiftSettings: fuzzer),
         // The config loader: TOML text to a validated Config or a ConfigError.
         .executableTarget(name: "FuzzConfig", dependencies: [.product(name: "ChatConfig", package: "chatd")],
                           swiftSettings: fuzzer),

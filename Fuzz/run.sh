@@ -11,7 +11,7 @@ swift build --sanitize=fuzzer
 bin="$(swift build --sanitize=fuzzer --show-bin-path)"
 status=0
 for pair in FuzzClientCommand:client-command FuzzUpgradeGate:upgrade-gate FuzzConfig:config FuzzJWTClaims:jwt-claims \
-        FuzzRequestHead:request-head; do
+        FuzzRequestHead:request-head FuzzWebSocket:websocket; do
     target="${pair%%:*}"
     corpus="${pair#*:}"
     work=".build/corpus/$corpus"

@@ -5,7 +5,7 @@ set -eu
 what="${1:-test}"
 
 # Build and run: the Swift toolchain comes with the machine; these are the C libraries.
-packages="libsqlite3-dev libsystemd-dev"
+packages="libsqlite3-dev libsystemd-dev zlib1g-dev"
 if [ "$what" = test ]; then
     # Browser test (Chromium + its driver), the article's smoke client (node + ws).
     packages="$packages chromium chromium-driver nodejs node-ws systemd"

@@ -229,10 +229,24 @@ def test_the_page_through_the_shipped_site_is_online_at_every_load(chatd_factory
     box.send_keys("hi back")
     bob.find_element(By.ID, "send").click()
     wait_for(alice, lambda d: "hi back" in texts(d))
+    # Chromium offers permessage-deflate through nginx and chatd accepts it (issue 15): what
+    # a page's WebSocket reports, and a message long enough to go compressed both ways.
+    extensions = alice.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const ws = new WebSocket(`wss://${location.host}/chat?room=probe&name=probe`, ["chatd", "bearer.dev-token"]);
+        ws.onopen = () => { done(ws.extensions); ws.close(); };
+        ws.onerror = () => done("error");
+    """)
+    assert extensions == "permessage-deflate; server_no_context_takeover; client_no_context_takeover", extensions
+    long_text = "compressed both ways " + "la-" * 120
+    box = bob.find_element(By.ID, "message")
+    box.send_keys(long_text)
+    bob.find_element(By.ID, "send").click()
+    wait_for(alice, lambda d: long_text in texts(d))
     alice.quit()
     bob.quit()
-    statuses = settled_chat_statuses(tmp_path, 7)
-    assert statuses == [101] * 7, statuses
+    statuses = settled_chat_statuses(tmp_path, 8)
+    assert statuses == [101] * 8, statuses
 
 
 def test_the_token_reaches_no_nginx_log(chatd_factory, nginx, tmp_path):

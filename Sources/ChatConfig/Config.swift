@@ -7,6 +7,7 @@ public struct Config: Sendable, Equatable {
     public var auth = Auth()
     public var limits = Limits()
     public var heartbeat = Heartbeat()
+    public var compression = Compression()
     public var history = History()
     public var rooms = Rooms()
     public var log = Log()
@@ -156,6 +157,17 @@ public struct Config: Sendable, Equatable {
         /// Per-address limits group IPv6 clients by this prefix length, since one host or
         /// site usually holds a whole /64. Default 64.
         public var ipv6PrefixLength = 64
+    }
+
+    /// permessage-deflate (RFC 7692), offered by browsers: each message compressed on its
+    /// own (no context kept between messages), each broadcast once for all its members.
+    public struct Compression: Sendable, Equatable {
+        /// Accept clients' permessage-deflate offers. Default true.
+        public var enabled = true
+        /// Messages shorter than this are sent uncompressed. Default 128.
+        public var minBytes = 128
+        /// zlib level: 1 fastest … 9 smallest. Default 6.
+        public var level = 6
     }
 
     public struct Heartbeat: Sendable, Equatable {

@@ -30,8 +30,7 @@ public enum ConfigKeys {
             ]),
 
         .numeric("limits.max_message_chars", \.limits.maxMessageChars, .openConnections, 1...16_777_216),
-        // Open connections' reassembled messages take it at once; their frame decoder keeps
-        // the bound it was built with (docs/operations.md).
+        // Open connections take it at once: their next frame's head is checked against it.
         .numeric("limits.max_frame_bytes", \.limits.maxFrameBytes, .openConnections, 64...16_777_216, "bytes"),
         .numeric("limits.max_fragments", \.limits.maxFragments, .openConnections, 1...1_000_000),
         .numeric("limits.rate_messages", \.limits.rateMessages, .openConnections, 1...1_000_000_000),
@@ -55,6 +54,9 @@ public enum ConfigKeys {
         .numeric("limits.ipv6_prefix_length", \.limits.ipv6PrefixLength, .nextUse, 32...128),
 
         .numeric("heartbeat.ping_interval_seconds", \.heartbeat.pingIntervalSeconds, .openConnections, 0.1...86400, "seconds"),
+        .field("compression.enabled", \.compression.enabled, .newConnections, TableReader.bool),
+        .numeric("compression.min_bytes", \.compression.minBytes, .openConnections, 0...16_777_216, "bytes"),
+        .numeric("compression.level", \.compression.level, .openConnections, 1...9),
 
         .numeric("history.window", \.history.window, .nextUse, 0...10_000),
         .field("history.path", \.history.path, .restart, TableReader.string),

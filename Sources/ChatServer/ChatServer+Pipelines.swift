@@ -5,7 +5,6 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import NIOWebSocket
 
 /// The channel pipelines of the chat and metrics listeners.
 extension ChatServer {
@@ -20,7 +19,7 @@ extension ChatServer {
             // NIO's default: one read pass takes at most 4 × 64 KiB, so a client sending a
             // flood of tiny frames holds its loop's other connections up for one such pass
             // before it is refused and cut off (16 let a pass decode 150,000 frames).
-            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelOption(.maxMessagesPerRead, value: Self.maxMessagesPerRead)
             // Each connection keeps its last receive buffer for reuse; chat frames are small,
             // so start at 256 bytes (it grows with traffic) rather than NIO's 2048: idle
             // connections then cost ~1.5 KiB less each (chatbench idle).
@@ -31,6 +30,9 @@ extension ChatServer {
                 }
             }
     }
+
+    /// Reads per read pass on a chat connection (see `chatBootstrap`).
+    static let maxMessagesPerRead: UInt = 4
 
     func metricsBootstrap() -> ServerBootstrap {
         let core = self.core
@@ -80,9 +82,7 @@ extension ChatServer {
         }
         try channel.syncOptions?.setOption(.writeBufferWaterMark, value: settings.sendBuffer)
         state.armIdleTimer(channel: channel, timeout: settings.handshakeTimeout)
-        let upgrader = NIOWebSocketServerUpgrader(
-            maxFrameSize: settings.maxFrameBytes,
-            automaticErrorHandling: false,
+        let upgrader = WebSocketUpgrader(
             shouldUpgrade: { channel, head in
                 // Each request of a kept-alive connection is decided afresh. The gate hands
                 // on nothing more until the upgrade is done or refused (a GET's end is parsed
@@ -109,39 +109,47 @@ extension ChatServer {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
                 let authenticator = current.authenticator
+                let extensions = head.headers["sec-websocket-extensions"]
                 if let identity = authenticator.staticIdentity(attempt.credential) {
                     return channel.eventLoop.makeSucceededFuture(
-                        Self.upgradeAnswer(attempt, .success(identity), settings: current, state: state))
+                        Self.upgradeAnswer(attempt, .success(identity), extensions: extensions, settings: current, state: state))
                 }
                 guard authenticator.mayBeJWT(attempt.credential) else {
                     return channel.eventLoop.makeSucceededFuture(
-                        Self.upgradeAnswer(attempt, .failure(.unknownToken), settings: current, state: state))
+                        Self.upgradeAnswer(attempt, .failure(.unknownToken), extensions: extensions, settings: current, state: state))
                 }
                 // A JWT: its signature is checked in a task, off the event loop.
                 let promise = channel.eventLoop.makePromise(of: Result<Identity, AuthFailure>.self)
                 promise.completeWithTask { await authenticator.identify(attempt.credential) }
-                return promise.futureResult.map { Self.upgradeAnswer(attempt, $0, settings: current, state: state) }
+                return promise.futureResult.map {
+                    Self.upgradeAnswer(attempt, $0, extensions: extensions, settings: current, state: state)
+                }
             },
-            upgradePipelineHandler: { channel, head in
+            upgraded: { channel, head in
                 channel.eventLoop.makeCompletedFuture {
                     let current = core.settings.current
                     guard let session = state.session else { throw ChannelError.inappropriateOperationForState }
-                    // chatd encodes its own server frames (once per broadcast) and writes them
-                    // through a sink at the socket end of the pipeline.
+                    // The session is the upgraded connection's one handler: it parses the
+                    // client's frames and writes chatd's (encoded once per broadcast).
                     let ops = channel.pipeline.syncOperations
-                    let sink = FrameSink()
-                    try ops.addHandler(sink, position: .first)
-                    state.upgraded()
                     state.endPending(core.limits)
                     try ops.addHandler(
                         ChatSession(
                             session: session, address: state.address, hub: core.hub,
-                            moderation: core.moderation, limits: core.limits, settings: current, sink: sink))
+                            moderation: core.moderation, limits: core.limits, settings: current,
+                            deflateWindowBits: state.deflateWindowBits))
                     // The gate leaves last: what it still holds (frames sent right behind the
-                    // upgrade request) goes on to the frame decoder, in order.
-                    if let gate = state.gate {
-                        state.gate = nil
-                        ops.removeHandler(gate, promise: nil)
+                    // upgrade request) goes on to the session, in order.
+                    if let gate = state.gate { ops.removeHandler(gate, promise: nil) }
+                    state.upgraded()
+                    // NIO keeps the receive buffers it allocated for reuse, up to one per read
+                    // of a pass; a request head longer than the first 256-byte read leaves it
+                    // holding a second, larger one for the connection's life (0.7 KiB per idle
+                    // connection for a 300-byte head; browsers send 500–900). Dropping to one
+                    // read per pass and back trims the pool to its first, smallest buffer.
+                    if let options = channel.syncOptions {
+                        try options.setOption(.maxMessagesPerRead, value: 1)
+                        try options.setOption(.maxMessagesPerRead, value: Self.maxMessagesPerRead)
                     }
                     core.metrics.upgrades("accepted").increment()
                     core.logger.debug("websocket open", metadata: ["room": "\(session.room)", "name": "\(session.name)"])
@@ -191,7 +199,7 @@ extension ChatServer {
     /// The upgrader's answer once the credential is resolved: headers to upgrade with (the
     /// chosen subprotocol), or nil with the refusal left for the HTTP handler to send.
     private static func upgradeAnswer(
-        _ attempt: UpgradeGate.Attempt, _ identified: Result<Identity, AuthFailure>,
+        _ attempt: UpgradeGate.Attempt, _ identified: Result<Identity, AuthFailure>, extensions: [String],
         settings: Settings, state: ConnectionState
     ) -> HTTPHeaders? {
         let admitted: UpgradeGate.Decision<UpgradeGate.Session> =
@@ -204,6 +212,11 @@ extension ChatServer {
             state.session = session
             var headers = HTTPHeaders()
             if attempt.subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: UpgradeGate.subprotocol) }
+            state.deflateWindowBits = 0
+            if settings.config.compression.enabled, let agreement = PerMessageDeflate.negotiate(extensions) {
+                state.deflateWindowBits = agreement.serverWindowBits
+                headers.add(name: "Sec-WebSocket-Extensions", value: agreement.response)
+            }
             return headers
         case let .reject(status, reason):
             state.rejection = (status, reason)

@@ -8,7 +8,6 @@ public import Logging
 import NIOConcurrencyHelpers
 public import NIOCore
 public import NIOPosix
-import NIOWebSocket
 public import ServiceLifecycle
 public import Systemd
 

@@ -2,14 +2,80 @@ import ChatAuth
 import ChatCore
 import Foundation
 import NIOCore
-import NIOWebSocket
 
 /// A session's way in: frames, requests and their quota, and carrying out each command's plan.
 extension ChatSession {
     // MARK: Inbound
 
+    /// Bytes from the socket: every whole frame in them is taken in order; the start of an
+    /// unfinished one is kept (at most `limits.max_frame_bytes` plus its head) until the rest
+    /// arrives.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
+        var bytes = unwrapInboundIn(data)
+        if inputBroken {
+            // After a protocol error the bytes mean nothing; a client still sending them is
+            // cut off like one flooding a closing connection.
+            framesWhileClosing += 1
+            if framesWhileClosing > ConnectionBounds.framesWhileClosing { context.close(promise: nil) }
+            return
+        }
+        if var held = partialFrame {
+            partialFrame = nil
+            held.writeBuffer(&bytes)
+            bytes = held
+        }
+        let rsv1Allowed = deflateWindowBits != 0
+        while !inputBroken {
+            let parsed = bytes.withUnsafeReadableBytes {
+                WebSocketFraming.parseClientHead($0, maxPayload: settings.maxFrameBytes, rsv1Allowed: rsv1Allowed)
+            }
+            switch parsed {
+            case .needMore:
+                return keepPartial(bytes, context: context)
+            case let .fail(code, reason):
+                inputBroken = true
+                if !closing { close(code: code, reason: reason) }
+                return
+            case let .head(head):
+                guard bytes.readableBytes >= head.frameLength else { return keepPartial(bytes, context: context) }
+                let payload = unmaskedPayload(of: head, in: &bytes, allocator: context.channel.allocator)
+                received(head, payload, context: context)
+            }
+        }
+    }
+
+    /// What is left of a read that ends inside a frame. Copied out of the read buffer once it
+    /// starts (that buffer may be far larger), then grown as the frame arrives.
+    private func keepPartial(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
+        guard bytes.readableBytes > 0 else { return }
+        if bytes.readerIndex == 0 && bytes.capacity <= 2 * bytes.readableBytes + 64 {
+            partialFrame = bytes
+        } else {
+            var copy = context.channel.allocator.buffer(capacity: bytes.readableBytes)
+            copy.writeImmutableBuffer(bytes)
+            partialFrame = copy
+        }
+    }
+
+    /// The frame's payload, unmasked into a buffer of its own; moves `bytes` past the frame.
+    private func unmaskedPayload(of head: WebSocketFrameHead, in bytes: inout ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        bytes.moveReaderIndex(forwardBy: head.headerLength)
+        let count = head.payloadLength
+        var payload = allocator.buffer(capacity: count)
+        if count > 0 {
+            _ = bytes.withUnsafeReadableBytes { source in
+                payload.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { target in
+                    WebSocketFraming.unmask(UnsafeRawBufferPointer(rebasing: source[0..<count]), key: head.maskKey, into: target)
+                    return count
+                }
+            }
+        }
+        bytes.moveReaderIndex(forwardBy: count)
+        return payload
+    }
+
+    /// One whole frame, its head checked and its payload unmasked.
+    func received(_ head: WebSocketFrameHead, _ payload: ByteBuffer, context: ChannelHandlerContext) {
         guard !closing else {
             // Reading goes on while closing only to see the client's answer and FIN; a client
             // still flooding then is closed at once (decoding it would cost the loop for the
@@ -21,21 +87,19 @@ extension ChatSession {
             return
         }
         inReadPass = true
-        if let (code, reason) = MessageAssembler.validate(frame) {
-            close(code: code, reason: reason)
-            return
-        }
-        switch frame.opcode {
+        switch head.opcode {
         case .ping:
-            answerPing(frame.unmaskedData, context: context)
+            answerPing(payload, context: context)
         case .pong:
-            receivedPong(frame.unmaskedData)
-        case .connectionClose:
-            receivedClose(frame.unmaskedData)
-        default:
+            receivedPong(payload)
+        case .close:
+            receivedClose(payload)
+        case .text, .binary, .continuation:
             // Every data frame costs quota as it arrives (continuations too: each is a decode).
             if !echo && !takeQuota() { return close(code: .policyViolation, reason: "too many messages: slow down") }
-            switch assembler.feed(frame) {
+            let compression = hub.shards[shardIndex].shard.value.compression
+            let allocator = context.channel.allocator
+            switch assembler.feed(head, payload, inflate: { compression.inflate($0, maxBytes: $1, allocator: allocator) }) {
             case .none:
                 break
             case let .fail(code, reason):
@@ -43,12 +107,12 @@ extension ChatSession {
             case let .binary(data):
                 guard echo else { return close(code: .unsupportedData, reason: "text messages only") }
                 if !exceedsOutboundBound(context) {
-                    sink.write(ServerFrame.encode(opcode: .binary, buffer: data, allocator: context.channel.allocator), flush: true)
+                    writeFrame(dataFrame(.binary, data.readableBytesView, allocator: context.channel.allocator), flush: true)
                 }
             case let .text(data):
                 guard echo else { return takeRequest(data, context: context) }
                 if !exceedsOutboundBound(context) {
-                    sink.write(ServerFrame.encode(opcode: .text, buffer: data, allocator: context.channel.allocator), flush: true)
+                    writeFrame(dataFrame(.text, data.readableBytesView, allocator: context.channel.allocator), flush: true)
                 }
             }
         }
@@ -94,7 +158,7 @@ extension ChatSession {
         inReadPass = false
         if flushAfterRead {
             flushAfterRead = false
-            sink.context?.flush()
+            self.context?.flush()
         }
         return !intake.hasWaiting
     }
@@ -225,13 +289,6 @@ extension ChatSession {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        switch error {
-        case NIOWebSocketError.invalidFrameLength:
-            close(code: .messageTooBig, reason: "frame too big")
-        case is NIOWebSocketError:
-            close(code: .protocolError, reason: "protocol error")
-        default:
-            context.close(promise: nil)
-        }
+        context.close(promise: nil)
     }
 }

@@ -2,7 +2,6 @@ import ChatAuth
 import ChatCore
 import Foundation
 import NIOCore
-import NIOWebSocket
 
 /// A session's way out: deliveries from its loop shard, replies, the outbound bound, closing.
 extension ChatSession {
@@ -32,12 +31,12 @@ extension ChatSession {
         let writable = context.channel.isWritable
         // The common case first, without touching the membership (its room name and rule).
         if writable && queue.isEmpty {
-            sink.write(frame, flush: false)
+            writeFrame(frame, flush: false)
             return .written
         }
         switch queue.deliver(frame, bytes: frame.readableBytes, room: member.room, policy: member.slowConsumer, writable: writable) {
         case .write:
-            sink.write(frame, flush: false)
+            writeFrame(frame, flush: false)
             return .written
         case let .queued(dropped):
             return .queued(dropped: dropped)
@@ -47,9 +46,47 @@ extension ChatSession {
         }
     }
 
+    /// A data frame for this connection: compressed when permessage-deflate was negotiated
+    /// and the payload is at least `compression.min_bytes` and shrinks.
+    func dataFrame(_ opcode: WebSocketOpcode, _ payload: some Collection<UInt8>, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let settings = self.settings.config.compression
+        if deflateWindowBits != 0, payload.count >= settings.minBytes,
+            let packed = hub.shards[shardIndex].shard.value.compression.deflate(
+                ByteBuffer(bytes: payload), windowBits: deflateWindowBits, level: settings.level, allocator: allocator)
+        {
+            return ServerFrame.encode(opcode: opcode, payload: packed.readableBytesView, compressed: true, allocator: allocator)
+        }
+        return ServerFrame.encode(opcode: opcode, payload: payload, allocator: allocator)
+    }
+
+    /// A broadcast frame (uncompressed, as the hub encodes it) in this connection's form.
+    func compressedFrame(_ frame: ByteBuffer, windowBits: Int) -> ByteBuffer {
+        let settings = self.settings.config.compression
+        let payload = ServerFrame.payload(of: frame)
+        guard payload.readableBytes >= settings.minBytes, let context,
+            let packed = hub.shards[shardIndex].shard.value.compression.deflate(
+                payload, windowBits: windowBits, level: settings.level, allocator: context.channel.allocator)
+        else { return frame }
+        let opcode = WebSocketOpcode(rawValue: frame.getInteger(at: frame.readerIndex, as: UInt8.self).map { $0 & 0x0F } ?? 1) ?? .text
+        return ServerFrame.encode(opcode: opcode, payload: packed.readableBytesView, compressed: true, allocator: context.channel.allocator)
+    }
+
+    /// Writes an encoded frame to the socket (this handler is the connection's only one).
+    func writeFrame(_ frame: ByteBuffer, flush: Bool, promise: EventLoopPromise<Void>? = nil) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        if flush {
+            context.writeAndFlush(wrapOutboundOut(frame), promise: promise)
+        } else {
+            context.write(wrapOutboundOut(frame), promise: promise)
+        }
+    }
+
     func flushNow() {
         awaitingFlush = false
-        sink.context?.flush()
+        self.context?.flush()
     }
 
     /// Writes what was held back, the missed counts first, while the socket takes it; then
@@ -57,12 +94,12 @@ extension ChatSession {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable && !queue.isEmpty && !closing {
             for (room, count) in queue.takeMissed() {
-                sink.write(
+                writeFrame(
                     ServerFrame.text(ServerEvent.missed(room: room, count: count).jsonBytes(), allocator: context.channel.allocator),
                     flush: false)
             }
-            while context.channel.isWritable, let frame = queue.popFirst() { sink.write(frame, flush: false) }
-            sink.context?.flush()
+            while context.channel.isWritable, let frame = queue.popFirst() { writeFrame(frame, flush: false) }
+            self.context?.flush()
         }
         resumeReadingIfDue(context)
         context.fireChannelWritabilityChanged()
@@ -82,14 +119,14 @@ extension ChatSession {
     /// they are never dropped, but they count against the connection's outbound bound.
     func send(_ event: ServerEvent, flush: Bool) {
         guard let context, !closing, !exceedsOutboundBound(context) else { return }
-        let frame = ServerFrame.text(event.jsonBytes(), allocator: context.channel.allocator)
+        let frame = dataFrame(.text, event.jsonBytes(), allocator: context.channel.allocator)
         if bounds.replied(bytes: frame.readableBytes) { boundsChanged() }
         if queue.isEmpty {
             if flush && inReadPass {
                 flushAfterRead = true
-                sink.write(frame, flush: false)
+                writeFrame(frame, flush: false)
             } else {
-                sink.write(frame, flush: flush)
+                writeFrame(frame, flush: flush)
             }
         } else {
             _ = queue.append(frame, bytes: frame.readableBytes, room: nil, droppable: false)
@@ -112,11 +149,10 @@ extension ChatSession {
         guard !closing else { return }
         switch controlFrames.ping(writable: context.channel.isWritable, strikesAllowed: bounds.strikesAllowed) {
         case .now:
-            sink.write(ServerFrame.encode(opcode: .pong, buffer: payload, allocator: context.channel.allocator), flush: false)
+            writeFrame(ServerFrame.encode(opcode: .pong, buffer: payload, allocator: context.channel.allocator), flush: false)
             flushAfterRead = true
         case .atEndOfRead:
-            // A copy: the payload is a slice of the read buffer, which it would keep alive.
-            deferredPong = ByteBuffer(bytes: payload.readableBytesView)
+            deferredPong = payload
         case .close:
             close(code: .policyViolation, reason: "too many messages: slow down")
         }
@@ -124,7 +160,7 @@ extension ChatSession {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if let payload = deferredPong, !closing {
-            sink.write(ServerFrame.encode(opcode: .pong, buffer: payload, allocator: context.channel.allocator), flush: false)
+            writeFrame(ServerFrame.encode(opcode: .pong, buffer: payload, allocator: context.channel.allocator), flush: false)
             flushAfterRead = true
         }
         deferredPong = nil
@@ -132,7 +168,7 @@ extension ChatSession {
         inReadPass = false
         if flushAfterRead {
             flushAfterRead = false
-            sink.context?.flush()
+            self.context?.flush()
         }
         context.fireChannelReadComplete()
     }
@@ -163,7 +199,7 @@ extension ChatSession {
         let channel = context.channel
         hardClose = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
         let promise = context.eventLoop.makePromise(of: Void.self)
-        sink.write(ServerFrame.close(code: rawCode, reason: reason, allocator: channel.allocator), flush: true, promise: promise)
+        writeFrame(ServerFrame.close(code: rawCode, reason: reason, allocator: channel.allocator), flush: true, promise: promise)
         // Half-close first: closing a socket with unread input makes the kernel send RST,
         // which can destroy the close frame before the client reads it. The client answers
         // and closes; if it does not, the deadline above closes it.

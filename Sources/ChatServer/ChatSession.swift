@@ -2,7 +2,6 @@ import ChatAuth
 import ChatCore
 import Foundation
 import NIOCore
-import NIOWebSocket
 
 /// One WebSocket connection after the upgrade: frames in, chat events out. Lives on its
 /// channel's event loop; the hub reaches it only through its loop's `LoopShard`.
@@ -12,17 +11,24 @@ import NIOWebSocket
 /// `ReloadEffects`, `Heartbeat`, `CloseHandshake`); this class carries it out on the channel.
 /// Its members are internal, not private, because the way in and the way out live in
 /// `ChatSession+Inbound.swift` and `ChatSession+Outbound.swift`.
+///
+/// After the upgrade it is the connection's only handler: it parses the client's frames
+/// itself (`WebSocketFraming`) and writes pre-encoded server frames straight to the socket.
 final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = WebSocketFrame
-    /// Nothing is written through this handler (frames go through the `FrameSink`); it is
-    /// outbound only to hold back `read()` while the client is not reading.
+    typealias InboundIn = ByteBuffer
+    /// Nothing is written through this handler by others; it is outbound to hold back
+    /// `read()` while the client is not reading.
     typealias OutboundIn = Never
+    typealias OutboundOut = ByteBuffer
 
     let id = UUID().uuidString.lowercased()
     let name: String
     /// The room named at the upgrade: commands that name no room mean it.
     let primaryRoom: String
     let echo: Bool
+    /// permessage-deflate's window (9…15) when negotiated, else 0: messages at least
+    /// `compression.min_bytes` long go compressed, and compressed ones come in.
+    let deflateWindowBits: Int
     /// The client's last sequence number when it resumes (`since`).
     let since: UInt64?
     /// The token presented at the upgrade; reloads re-check it, so a revoked one closes.
@@ -40,7 +46,6 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     let authorKey: String
     private(set) var identity: Identity
     var settings: Settings
-    let sink: FrameSink
     var context: ChannelHandlerContext?
     var shardIndex = 0
     var started = false
@@ -61,6 +66,12 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     var expiry: Scheduled<Void>?
     var bucket: TokenBucket
     var assembler: MessageAssembler
+    /// The start of a frame whose rest has not arrived; nil between frames, so an idle
+    /// connection holds no input buffer.
+    var partialFrame: ByteBuffer?
+    /// Set when the input stopped being a WebSocket stream (a protocol error): nothing after
+    /// it is parsed.
+    var inputBroken = false
     /// Events held back while the socket is behind.
     var queue: OutboundQueue<ByteBuffer>
 
@@ -74,9 +85,9 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(
         session: UpgradeGate.Session, address: String, hub: Hub, moderation: Moderation, limits: ClientLimits,
-        settings: Settings, sink: FrameSink
+        settings: Settings, deflateWindowBits: Int = 0
     ) {
-        self.sink = sink
+        self.deflateWindowBits = deflateWindowBits
         self.limits = limits
         self.moderation = moderation
         identity = session.identity
@@ -275,7 +286,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         case .terminate:
             context.close(promise: nil)
         case let .ping(payload):
-            sink.write(ServerFrame.encode(opcode: .ping, payload: payload, allocator: context.channel.allocator), flush: true)
+            writeFrame(ServerFrame.encode(opcode: .ping, payload: payload, allocator: context.channel.allocator), flush: true)
         }
     }
 

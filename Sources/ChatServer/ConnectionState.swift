@@ -10,6 +10,8 @@ final class ConnectionState: @unchecked Sendable {
     var refusal: ClientLimits.Refusal?
     /// The admitted session, from the upgrader's check to the pipeline it builds.
     var session: UpgradeGate.Session?
+    /// permessage-deflate's window for the upgraded session; 0 when not negotiated.
+    var deflateWindowBits = 0
     /// A credential or room refusal decided by the upgrader (after the gate's own checks).
     var rejection: (status: Int, reason: String)?
     /// True from a request's end until its answer is written (for an upgrade, from its head
@@ -59,9 +61,15 @@ final class ConnectionState: @unchecked Sendable {
         idleTimer = nil
     }
 
-    /// The connection upgraded: no idle clock any more (the heartbeat takes over).
+    /// The connection upgraded: no idle clock any more (the heartbeat takes over), and
+    /// nothing of the HTTP stage kept. (`armUpgrade` holds the upgrader and the HTTP handlers
+    /// NIO removed; this state lives as long as the connection, and they cost ~1 KiB each.)
     func upgraded() {
         stopIdleTimer()
+        armUpgrade = nil
+        gate = nil
+        pacer = nil
+        session = nil
     }
 
     /// The connection is no longer pending (it upgraded or closed); counted once.

@@ -1,7 +1,6 @@
 import ChatCore
 import NIOCore
 import NIOHTTP1
-import NIOWebSocket
 
 /// Plain HTTP: the page, /healthz, and the answers to refused upgrades. A request that the
 /// WebSocket upgrader accepted never reaches this handler; one it refused arrives here as an
@@ -124,7 +123,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Upgrade-attempt failures are reported here before the request is passed on; the
         // request itself still arrives and is answered. Anything else ends the connection.
-        if error is NIOWebSocketUpgradeError || error is HTTPServerUpgradeErrors { return }
+        if error is WebSocketUpgrader.Declined || error is HTTPServerUpgradeErrors { return }
         context.close(promise: nil)
     }
 

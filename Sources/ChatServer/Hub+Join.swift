@@ -60,20 +60,19 @@ extension Hub {
         let joining = RoomState.Joining(
             shard: request.shardIndex, maxMembers: request.maxMembers, since: request.since,
             resumeLimit: request.resumeLimit, older: older)
-        let step: RoomState.JoinStep? = room.lock.withLock {
+        let (step, presence): (RoomState.JoinStep?, PresenceBatch.Step?) = room.lock.withLock {
             if room.retired {
                 room.state.abandonEntering()
-                return nil
+                return (nil, nil)
             }
             let step = room.state.join(joining, storage: storage)
-            if case let .entered(joinEpoch, _, _) = step {
-                // Deliveries already queued for this loop carry older epochs and skip the
-                // newcomer: it gets those messages from its welcome instead, exactly once.
-                member.joinEpoch = joinEpoch
-                broadcastLocked(room, event: .presence(room: room.name, message: "\(name) joined", online: room.state.total))
-            }
-            return step
+            guard case let .entered(joinEpoch, _, _) = step else { return (step, nil) }
+            // Deliveries already queued for this loop carry older epochs and skip the
+            // newcomer: it gets those messages from its welcome instead, exactly once.
+            member.joinEpoch = joinEpoch
+            return (step, tellPresenceLocked(room, room.presence.joined(name, members: room.state.total)))
         }
+        if case .gathered(startTimer: true) = presence { tellGatheredPresence(room, after: request.shardIndex) }
         switch step {
         case nil:
             join(member, request, done: done)
@@ -137,12 +136,31 @@ extension Hub {
         guard let room = member.entered else { return }
         member.entered = nil
         let name = member.session.name
-        let local = room.lock.withLock {
+        let (local, presence) = room.lock.withLock {
             let local = room.state.leave(shard: shardIndex)
-            broadcastLocked(room, event: .presence(room: room.name, message: "\(name) left", online: room.state.total))
-            return local
+            return (local, tellPresenceLocked(room, room.presence.left(name, members: room.state.total)))
         }
+        if case .gathered(startTimer: true) = presence { tellGatheredPresence(room, after: shardIndex) }
         tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) left"))
         if local == 0 { retireIfIdle(room) }
+    }
+
+    /// Tells the room of a join or leave now, or leaves it gathered (`PresenceBatch`).
+    private func tellPresenceLocked(_ room: Room, _ step: PresenceBatch.Step) -> PresenceBatch.Step {
+        if case let .now(text) = step {
+            broadcastLocked(room, event: .presence(room: room.name, message: text, online: room.state.total))
+        }
+        return step
+    }
+
+    /// One interval after a big room's first gathered change, on `shardIndex`'s loop: one
+    /// event tells the room all of them, with the count at that moment.
+    private func tellGatheredPresence(_ room: Room, after shardIndex: Int) {
+        shards[shardIndex].loop.scheduleTask(in: .nanoseconds(PresenceBatch.intervalNanoseconds)) { [self] in
+            room.lock.withLock {
+                guard let text = room.presence.take(), !room.retired else { return }
+                broadcastLocked(room, event: .presence(room: room.name, message: text, online: room.state.total))
+            }
+        }
     }
 }

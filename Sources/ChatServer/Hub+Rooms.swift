@@ -181,6 +181,8 @@ final class Room: @unchecked Sendable {
     /// Set when the hub let the room go: a holder of a stale reference must ask again.
     /// Guarded by `lock`.
     var retired = false
+    /// Joins and leaves gathered while the room is big (`PresenceBatch`). Guarded by `lock`.
+    var presence = PresenceBatch()
 
     init(name: String, historyWindow: Int, shardCount: Int, lastSeq: UInt64 = 0) {
         self.name = name

@@ -29,6 +29,9 @@ final class LoopShard {
     /// however many broadcasts reached it in that pass.
     private var unflushed: [ChatSession] = []
 
+    /// permessage-deflate for this loop's connections (zlib streams shared by all of them).
+    let compression = MessageCompression()
+
     private var heartbeat: Scheduled<Void>?
     private var heartbeatInterval: Int64 = 0
     /// Which scheduling of the heartbeat is current (see `scheduleHeartbeat`).
@@ -106,8 +109,20 @@ final class LoopShard {
         guard let members = rooms[room] else { return DeliveryCounts() }
         var counts = DeliveryCounts()
         let flushPending = !unflushed.isEmpty
+        // Compressed once per window size, for every member that negotiated permessage-deflate.
+        var compressed: [(bits: Int, frame: ByteBuffer)] = []
         for member in members where member.joinEpoch < epoch {
-            switch member.session.deliver(frame, member: member) {
+            var out = frame
+            let bits = member.session.deflateWindowBits
+            if bits != 0 {
+                if let done = compressed.first(where: { $0.bits == bits }) {
+                    out = done.frame
+                } else {
+                    out = member.session.compressedFrame(frame, windowBits: bits)
+                    compressed.append((bits, out))
+                }
+            }
+            switch member.session.deliver(out, member: member) {
             case .written:
                 counts.delivered += 1
                 if !member.session.awaitingFlush {

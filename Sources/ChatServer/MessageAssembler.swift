@@ -1,9 +1,9 @@
 import ChatCore
 import NIOCore
-import NIOWebSocket
 
 /// Turns data frames into whole messages: fragment reassembly with a byte bound, RFC 6455
-/// sequencing rules, masking, reserved bits, and UTF-8 validation of text.
+/// sequencing rules, and UTF-8 validation of text. (Each frame's head was checked by
+/// `WebSocketFraming.parseClientHead`; its payload arrives unmasked.)
 struct MessageAssembler {
     enum Output {
         case none
@@ -17,30 +17,28 @@ struct MessageAssembler {
     private var opcode: WebSocketOpcode?
     private var buffer: ByteBuffer?
     private var fragments = 0
+    /// The message's first frame had RSV1: it is permessage-deflate compressed.
+    private var compressed = false
+
+    /// Inflates a whole compressed message to at most `maxBytes`.
+    typealias Inflate = (ByteBuffer, _ maxBytes: Int) -> Result<ByteBuffer, MessageCompression.InflateFailure>
 
     init(maxBytes: Int, maxFragments: Int = 128) {
         self.maxBytes = maxBytes
         self.maxFragments = maxFragments
     }
 
-    /// Checks every frame, data or control, for what RFC 6455 forbids of a client.
-    static func validate(_ frame: WebSocketFrame) -> (CloseCode, String)? {
-        if frame.rsv1 || frame.rsv2 || frame.rsv3 { return (.protocolError, "reserved bits set") }
-        if frame.maskKey == nil { return (.protocolError, "client frames must be masked") }
-        switch frame.opcode {
-        case .text, .binary, .continuation, .ping, .pong, .connectionClose: return nil
-        default: return (.protocolError, "unknown opcode")
-        }
-    }
-
-    mutating func feed(_ frame: WebSocketFrame) -> Output {
-        var data = frame.unmaskedData
-        switch frame.opcode {
+    /// `inflate` is given compressed messages (RSV1 on their first frame; the frame parser
+    /// allows it only where permessage-deflate was negotiated).
+    mutating func feed(_ head: WebSocketFrameHead, _ payload: ByteBuffer, inflate: Inflate) -> Output {
+        var data = payload
+        switch head.opcode {
         case .text, .binary:
             guard opcode == nil else { return .fail(.protocolError, "new message before the last one ended") }
             if data.readableBytes > maxBytes { return .fail(.messageTooBig, "message too big") }
-            if frame.fin { return finish(frame.opcode, data) }
-            opcode = frame.opcode
+            compressed = head.rsv1
+            if head.fin { return finish(head.opcode, data, inflate: inflate) }
+            opcode = head.opcode
             buffer = data
             fragments = 1
             return .none
@@ -48,14 +46,15 @@ struct MessageAssembler {
             guard let current = opcode, var pending = buffer else {
                 return .fail(.protocolError, "continuation without a message")
             }
+            // Released before it grows, so the append below does not copy it.
+            buffer = nil
             if pending.readableBytes + data.readableBytes > maxBytes { return .fail(.messageTooBig, "message too big") }
             fragments += 1
             if fragments > maxFragments { return .fail(.messageTooBig, "too many fragments") }
             pending.writeBuffer(&data)
-            if frame.fin {
+            if head.fin {
                 opcode = nil
-                buffer = nil
-                return finish(current, pending)
+                return finish(current, pending, inflate: inflate)
             }
             buffer = pending
             return .none
@@ -64,7 +63,15 @@ struct MessageAssembler {
         }
     }
 
-    private func finish(_ opcode: WebSocketOpcode, _ data: ByteBuffer) -> Output {
+    private func finish(_ opcode: WebSocketOpcode, _ raw: ByteBuffer, inflate: Inflate) -> Output {
+        var data = raw
+        if compressed {
+            switch inflate(raw, maxBytes) {
+            case let .success(inflated): data = inflated
+            case .failure(.tooBig): return .fail(.messageTooBig, "message too big")
+            case .failure(.corrupt): return .fail(.invalidPayload, "bad compressed data")
+            }
+        }
         guard opcode == .text else { return .binary(data) }
         guard String(validating: data.readableBytesView, as: UTF8.self) != nil else {
             return .fail(.invalidPayload, "text is not valid UTF-8")

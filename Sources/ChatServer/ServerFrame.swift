@@ -1,5 +1,5 @@
+import ChatCore
 import NIOCore
-import NIOWebSocket
 
 /// Server-to-client frames, encoded by chatd itself. Server frames are never masked, so the
 /// bytes of one broadcast are the same for every member: they are built once here and the
@@ -9,18 +9,15 @@ enum ServerFrame {
         encode(opcode: .text, payload: payload, allocator: allocator)
     }
 
-    static func encode(opcode: WebSocketOpcode, payload: some Collection<UInt8>, allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// `compressed`: the payload is a permessage-deflate message (RSV1 set).
+    static func encode(
+        opcode: WebSocketOpcode, payload: some Collection<UInt8>, compressed: Bool = false, allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
         let count = payload.count
-        var buffer = allocator.buffer(capacity: count + 10)
-        buffer.writeInteger(UInt8(0x80) | opcodeBits(opcode))
-        if count < 126 {
-            buffer.writeInteger(UInt8(count))
-        } else if count <= Int(UInt16.max) {
-            buffer.writeInteger(UInt8(126))
-            buffer.writeInteger(UInt16(count))
-        } else {
-            buffer.writeInteger(UInt8(127))
-            buffer.writeInteger(UInt64(count))
+        let headLength = WebSocketFraming.serverHeadLength(payloadLength: count)
+        var buffer = allocator.buffer(capacity: headLength + count)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: headLength) { target in
+            WebSocketFraming.writeServerHead(opcode: opcode, payloadLength: count, rsv1: compressed, into: target)
         }
         buffer.writeBytes(payload)
         return buffer
@@ -30,16 +27,11 @@ enum ServerFrame {
         encode(opcode: opcode, payload: payload.readableBytesView, allocator: allocator)
     }
 
-    private static func opcodeBits(_ opcode: WebSocketOpcode) -> UInt8 {
-        switch opcode {
-        case .continuation: return 0x0
-        case .text: return 0x1
-        case .binary: return 0x2
-        case .connectionClose: return 0x8
-        case .ping: return 0x9
-        case .pong: return 0xA
-        default: preconditionFailure("chatd sends no other opcode")
-        }
+    /// The payload of a frame `encode` made (its head skipped).
+    static func payload(of frame: ByteBuffer) -> ByteBuffer {
+        guard frame.readableBytes >= 2, let short = frame.getInteger(at: frame.readerIndex + 1, as: UInt8.self) else { return frame }
+        let head = short == 127 ? 10 : short == 126 ? 4 : 2
+        return frame.getSlice(at: frame.readerIndex + head, length: frame.readableBytes - head) ?? ByteBuffer()
     }
 
     /// A close frame: the code, then a UTF-8 reason cut to fit the 125-byte control limit.
@@ -48,6 +40,6 @@ enum ServerFrame {
         var reasonBytes = Array(reason.utf8.prefix(123))
         while !reasonBytes.isEmpty, String(validating: reasonBytes, as: UTF8.self) == nil { reasonBytes.removeLast() }
         payload.append(contentsOf: reasonBytes)
-        return encode(opcode: .connectionClose, payload: payload, allocator: allocator)
+        return encode(opcode: .close, payload: payload, allocator: allocator)
     }
 }

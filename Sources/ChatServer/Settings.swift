@@ -6,8 +6,9 @@ import NIOCore
 import NIOHTTP1
 
 /// What the transport reads from the configuration on its hot paths, derived once from a
-/// `Config` so that nothing per message parses or allocates for settings.
-struct Settings: Sendable {
+/// `Config` so that nothing per message parses or allocates for settings. A class: every
+/// session holds the settings it runs with, and a copy of each was 1 KiB per connection.
+final class Settings: Sendable {
     let config: Config
     let gate: UpgradeGate
     let authenticator: Authenticator

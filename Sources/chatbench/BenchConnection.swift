@@ -22,10 +22,13 @@ final class BenchConnection: ChannelInboundHandler {
     private var buffer = ByteBuffer()
     private var upgraded = false
 
-    init(host: String, port: Int, target: String, origin: String, events: Events) {
+    init(host: String, port: Int, target: String, origin: String, deflate: Bool = false, events: Events) {
+        // With `deflate`, permessage-deflate is offered as Chromium offers it (compressed
+        // frames are then counted by type only when they arrive uncompressed).
+        let offer = deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : ""
         request = ByteBuffer(
             string: "GET \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: \(origin)\r\n\r\n")
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: \(origin)\r\n\(offer)\r\n")
         self.events = events
     }
 

@@ -10,7 +10,7 @@ struct Chatbench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chatbench",
         abstract: "Load chatd over real WebSockets and report JSON.",
-        subcommands: [Fanout.self, Latency.self, Idle.self, Handshakes.self])
+        subcommands: [Fanout.self, Latency.self, Idle.self, Handshakes.self, Floor.self])
 }
 
 struct Common: ParsableArguments {
@@ -23,11 +23,12 @@ struct Common: ParsableArguments {
     @Option(help: "chatd's pid, to read its CPU time and memory from /proc.") var serverPid: Int32?
     @Option(help: "Another cluster node's port for every member but each room's sender: cross-node deliveries.")
     var memberPort: Int?
+    @Flag(help: "Offer permessage-deflate, as browsers do.") var deflate = false
 
     var target: Target {
         Target(
             host: host, port: port, token: token, origin: origin ?? "http://localhost:\(port)", sources: sources,
-            memberPort: memberPort)
+            memberPort: memberPort, deflate: deflate)
     }
 
     func target(membersPerRoom: Int) -> Target {
@@ -184,22 +185,33 @@ struct Idle: AsyncParsableCommand {
     @Option var connections = 10_000
     @Option(help: "Members per room (presence fan-out grows with its square).") var perRoom = 100
     @Option(help: "Seconds to hold them once open.") var hold = 5.0
+    @Flag(help: "TCP connections only, no upgrade (for `chatbench floor --pipeline empty`).") var raw = false
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: common.threads)
         let connector = Connector(group: group, target: common.target)
         let rssBefore = common.stats?.rssKiB()
+        let cpuBefore = common.stats?.cpuSeconds()
         let start = now()
         let perRoom = self.perRoom
         let channels = try await connector.openMany(
-            count: connections, inFlight: 256, room: { "idle-\($0 / perRoom)" },
+            count: connections, inFlight: 256, raw: raw, room: { "idle-\($0 / perRoom)" },
             events: { _ in
                 BenchConnection.Events()
             })
         let opened = Double(now() - start) / 1e9
+        // Connecting is over once the server stops spending CPU on it (presence events of
+        // the last joins may still be on their way when the last upgrade is answered).
+        var cpuOpened = common.stats?.cpuSeconds()
+        while let seen = cpuOpened {
+            try await Task.sleep(for: .milliseconds(500))
+            guard let later = common.stats?.cpuSeconds(), later - seen > 0.02 else { break }
+            cpuOpened = later
+        }
         try await Task.sleep(for: .seconds(hold))
         let open = channels.filter(\.isActive).count
         var report: [String: Any] = ["scenario": "idle", "connections": connections, "open_after_hold": open, "seconds_to_open": opened]
+        if let before = cpuBefore, let after = cpuOpened { report["server_cpu_seconds_to_open"] = after - before }
         if let before = rssBefore, let after = common.stats?.rssKiB() {
             report["server_rss_kib_before"] = before
             report["server_rss_kib_after"] = after

@@ -16,6 +16,8 @@ struct Target: Sendable {
     /// that deliveries cross nodes; nil: everyone on `port`.
     var memberPort: Int?
     var membersPerRoom = 1
+    /// Offer permessage-deflate.
+    var deflate = false
 
     func port(for index: Int) -> Int {
         guard let memberPort, index % membersPerRoom != 0 else { return port }
@@ -60,7 +62,7 @@ final class Connector: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         BenchConnection(
                             host: target.host, port: port, target: target.chatTarget(room: room, name: name),
-                            origin: target.origin, events: events))
+                            origin: target.origin, deflate: target.deflate, events: events))
                 }
             }
         if let source = target.source(index) { bootstrap = bootstrap.bind(to: source) }
@@ -69,9 +71,16 @@ final class Connector: Sendable {
         return channel
     }
 
+    /// A TCP connection only (no upgrade), from the source address of `index`.
+    func openRaw(index: Int) async throws -> any Channel {
+        var bootstrap = ClientBootstrap(group: group)
+        if let source = target.source(index) { bootstrap = bootstrap.bind(to: source) }
+        return try await bootstrap.connect(host: target.host, port: target.port).get()
+    }
+
     /// Opens `count` connections, at most `inFlight` handshakes at a time.
     func openMany(
-        count: Int, inFlight: Int = 128, room: @escaping @Sendable (Int) -> String,
+        count: Int, inFlight: Int = 128, raw: Bool = false, room: @escaping @Sendable (Int) -> String,
         events: @escaping @Sendable (Int) -> BenchConnection.Events
     ) async throws -> [any Channel] {
         try await withThrowingTaskGroup(of: (Int, any Channel).self) { tasks in
@@ -80,7 +89,10 @@ final class Connector: Sendable {
             func add() {
                 let index = next
                 next += 1
-                tasks.addTask { (index, try await self.open(index: index, room: room(index), name: "b\(index)", events: events(index))) }
+                tasks.addTask {
+                    if raw { return (index, try await self.openRaw(index: index)) }
+                    return (index, try await self.open(index: index, room: room(index), name: "b\(index)", events: events(index)))
+                }
             }
             while next < min(inFlight, count) { add() }
             while let (index, channel) = try await tasks.next() {

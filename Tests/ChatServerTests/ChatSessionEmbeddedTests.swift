@@ -4,7 +4,6 @@ import Foundation
 import Logging
 import NIOCore
 import NIOEmbedded
-import NIOWebSocket
 import Testing
 
 @testable import ChatServer
@@ -17,9 +16,12 @@ import Testing
     final class Harness {
         let channel = EmbeddedChannel()
         let hub: Hub
+        let session: ChatSession
         let metrics = ChatMetrics()
 
-        init(name: String = "ann", room: String = "lobby", _ configure: (inout Config) -> Void = { _ in }) throws {
+        init(
+            name: String = "ann", room: String = "lobby", deflate: Int = 0, _ configure: (inout Config) -> Void = { _ in }
+        ) throws {
             var config = Config()
             config.auth.allowedOrigins = ["http://localhost:8080"]
             configure(&config)
@@ -30,17 +32,15 @@ import Testing
             guard case let .accept(session) = UpgradeGate.admit(attempt, as: identity, rule: RoomRule()) else {
                 throw ChannelError.inappropriateOperationForState
             }
-            let sink = FrameSink()
-            try channel.pipeline.syncOperations.addHandler(sink)
-            try channel.pipeline.syncOperations.addHandler(
-                ChatSession(
-                    session: session, address: "192.0.2.1", hub: hub, moderation: Moderation(hub: hub, logger: Logger(label: "t")),
-                    limits: ClientLimits(), settings: settings, sink: sink))
+            self.session = ChatSession(
+                session: session, address: "192.0.2.1", hub: hub, moderation: Moderation(hub: hub, logger: Logger(label: "t")),
+                limits: ClientLimits(), settings: settings, deflateWindowBits: deflate)
+            try channel.pipeline.syncOperations.addHandler(self.session)
             try channel.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 1)).wait()
         }
 
-        /// Frames the session read in one read pass, then the pass's end.
-        func read(_ frames: [WebSocketFrame]) {
+        /// Reads (each a frame, or any bytes) the session took in one read pass, then the pass's end.
+        func read(_ frames: [ByteBuffer]) {
             for frame in frames { channel.pipeline.syncOperations.fireChannelRead(NIOAny(frame)) }
             channel.pipeline.syncOperations.fireChannelReadComplete()
             channel.embeddedEventLoop.run()
@@ -68,11 +68,24 @@ import Testing
             try written().compactMap { $0.opcode == 0x1 ? $0.json : nil }
         }
 
-        static func frame(_ opcode: WebSocketOpcode, _ payload: [UInt8], fin: Bool = true) -> WebSocketFrame {
-            let mask: WebSocketMaskingKey = [0x37, 0xfa, 0x21, 0x3d]
-            var data = ByteBuffer(bytes: payload)
-            data.webSocketMask(mask)
-            return WebSocketFrame(fin: fin, opcode: opcode, maskKey: mask, data: data)
+        /// A client frame as a browser sends it: masked, the shortest length form.
+        static func frame(
+            _ opcode: WebSocketOpcode, _ payload: [UInt8], fin: Bool = true, first: UInt8? = nil, masked: Bool = true
+        ) -> ByteBuffer {
+            let mask: [UInt8] = [0x37, 0xfa, 0x21, 0x3d]
+            var bytes: [UInt8] = [first ?? ((fin ? 0x80 : 0) | opcode.rawValue)]
+            let maskBit: UInt8 = masked ? 0x80 : 0
+            if payload.count < 126 {
+                bytes.append(maskBit | UInt8(payload.count))
+            } else if payload.count <= 0xFFFF {
+                bytes += [maskBit | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+            } else {
+                bytes.append(maskBit | 127)
+                bytes += (0..<8).map { UInt8(truncatingIfNeeded: UInt64(payload.count) >> (8 * (7 - $0))) }
+            }
+            if masked { bytes += mask }
+            bytes += payload.enumerated().map { masked ? $1 ^ mask[$0 % 4] : $1 }
+            return ByteBuffer(bytes: bytes)
         }
     }
 
@@ -80,6 +93,7 @@ import Testing
     struct Frame {
         var opcode: UInt8
         var payload: [UInt8]
+        var rsv1 = false
 
         var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] }
         var closeCode: Int? { opcode == 0x8 && payload.count >= 2 ? Int(payload[0]) << 8 | Int(payload[1]) : nil }
@@ -94,7 +108,7 @@ import Testing
                 length = Int(bytes.readInteger(as: UInt64.self) ?? 0)
             }
             guard let payload = bytes.readBytes(length: length) else { return nil }
-            return Frame(opcode: head & 0x0f, payload: payload)
+            return Frame(opcode: head & 0x0f, payload: payload, rsv1: head & 0x40 != 0)
         }
     }
 
@@ -218,5 +232,141 @@ import Testing
         #expect((events.first?["type"] as? String) == "missed")
         #expect((events.first?["count"] as? Int) == 3)
         #expect(events.dropFirst().map { (($0["message"] as? [String: Any])?["text"] as? String) ?? "" } == ["m4", "m5"])
+    }
+
+    // MARK: Framing (chatd's own parser, issue 15)
+
+    /// Frames as TCP delivers them: several in one read, or one cut anywhere across reads.
+    @Test func framesAreTakenWhateverTheReadsCutThemInto() throws {
+        // Answered at once, in order: ping, a long request that is not JSON (2-byte length), ping.
+        let requests = [#"{"type":"ping"}"#, String(repeating: "é", count: 200), #"{"type":"ping"}"#]
+        var stream = ByteBuffer()
+        for request in requests {
+            var frame = Harness.frame(.text, Array(request.utf8))
+            stream.writeBuffer(&frame)
+        }
+        for cut in [stream.readableBytes, 1, 3, 7] {
+            let h = try Harness()
+            _ = try h.written()
+            var rest = stream
+            var reads: [ByteBuffer] = []
+            while rest.readableBytes > 0 { reads.append(rest.readSlice(length: min(cut, rest.readableBytes))!) }
+            h.read(reads)
+            let types = try h.events().map { ($0["type"] as? String) ?? "" }
+            #expect(types == ["pong", "error", "pong"], "reads of \(cut) bytes")
+            #expect(h.session.partialFrame == nil)
+        }
+    }
+
+    /// What RFC 6455 forbids of a client closes with 1002 (1009 for a frame over
+    /// `limits.max_frame_bytes`, before its payload is read), and nothing after it is parsed.
+    @Test func aMalformedFrameClosesAndNothingAfterItIsRead() throws {
+        let cases: [(ByteBuffer, Int, String)] = [
+            (Harness.frame(.text, Array("x".utf8), masked: false), 1002, "client frames must be masked"),
+            (Harness.frame(.text, Array("x".utf8), first: 0x81 | 0x40), 1002, "reserved bits set"),
+            (Harness.frame(.text, Array("x".utf8), first: 0x83), 1002, "unknown opcode"),
+            (Harness.frame(.ping, Array(repeating: 0, count: 126)), 1002, "control frame too long"),
+            (Harness.frame(.ping, [], first: 0x09), 1002, "fragmented control frame"),
+            (Harness.frame(.continuation, Array("x".utf8)), 1002, "continuation without a message"),
+            (ByteBuffer(bytes: [0x81, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0]), 1002, "bad frame length"),
+            (ByteBuffer(bytes: [0x81, 0xFF, 0, 0, 0, 0, 0, 0x10, 0, 1]), 1009, "frame too big"),
+            (Harness.frame(.text, [0xC3, 0x28]), 1007, "text is not valid UTF-8"),
+        ]
+        for (bad, code, reason) in cases {
+            let h = try Harness { $0.limits.maxFrameBytes = 1 << 20 }
+            _ = try h.written()
+            h.read([bad, Harness.frame(.text, Array(#"{"type":"ping"}"#.utf8))])
+            let frames = try h.written()
+            #expect(frames.count == 1, "\(reason)")
+            #expect(frames.last?.closeCode == code, "\(reason)")
+            #expect(frames.last?.closeReason == reason)
+        }
+    }
+
+    /// A client that goes on sending garbage after the close is cut off, not read for the
+    /// rest of the grace period.
+    @Test func garbageAfterAProtocolErrorIsCutOff() throws {
+        let h = try Harness()
+        _ = try h.written()
+        h.read([Harness.frame(.text, Array("x".utf8), masked: false)])
+        #expect(try h.written().last?.closeCode == 1002)
+        for _ in 0...ConnectionBounds.framesWhileClosing { h.read([ByteBuffer(bytes: [0x00, 0x01, 0x02])]) }
+        #expect(!h.channel.isActive)
+    }
+
+    // MARK: permessage-deflate (issue 15)
+
+    /// A client message compressed as a browser compresses it (no context takeover).
+    static func deflated(_ text: String) -> [UInt8] {
+        let packed = MessageCompression().deflate(
+            ByteBuffer(string: text), windowBits: 15, level: 6, always: true, allocator: ByteBufferAllocator())!
+        return Array(packed.readableBytesView)
+    }
+
+    static func inflated(_ payload: [UInt8]) -> String? {
+        guard
+            case let .success(text) = MessageCompression().inflate(
+                ByteBuffer(bytes: payload), maxBytes: 1 << 20, allocator: ByteBufferAllocator())
+        else { return nil }
+        return String(buffer: text)
+    }
+
+    @Test func compressedRequestsAreReadAndLongRepliesGoCompressed() throws {
+        let h = try Harness(deflate: 15)
+        let welcome = try h.written()
+        // The short welcome events stay plain (under compression.min_bytes).
+        #expect(welcome.allSatisfy { !$0.rsv1 })
+        h.read([Harness.frame(.text, Self.deflated(#"{"type":"ping"}"#), first: 0xC1)])
+        #expect(try h.events().map { $0["type"] as? String } == ["pong"])
+        // A long reply goes compressed, and inflates to what it was.
+        let long = String(repeating: #"{"type":"message"}"#, count: 20)
+        var encoded = h.session.dataFrame(.text, Array(long.utf8), allocator: ByteBufferAllocator())
+        let reply = Frame.parse(&encoded)
+        #expect(reply?.rsv1 == true)
+        #expect(reply.flatMap { Self.inflated($0.payload) } == long)
+        // A compressed message in two fragments: RSV1 on the first only.
+        let packed = Self.deflated(#"{"type":"ping"}"#)
+        h.read([
+            Harness.frame(.text, Array(packed.prefix(3)), first: 0x41),
+            Harness.frame(.continuation, Array(packed.dropFirst(3))),
+        ])
+        #expect(try h.events().map { $0["type"] as? String } == ["pong"])
+    }
+
+    /// A small compressed message may not inflate past limits.max_frame_bytes (a zip bomb),
+    /// and data zlib refuses closes with 1007.
+    @Test func aCompressedMessageIsBoundedAndCheckedWhenInflated() throws {
+        let bomb = try Harness(deflate: 15) { $0.limits.maxFrameBytes = 4096 }
+        _ = try bomb.written()
+        let packed = Self.deflated(String(repeating: "a", count: 100_000))
+        #expect(packed.count < 4096)
+        bomb.read([Harness.frame(.text, packed, first: 0xC1)])
+        #expect(try bomb.written().last?.closeCode == 1009)
+
+        let corrupt = try Harness(deflate: 15)
+        _ = try corrupt.written()
+        corrupt.read([Harness.frame(.text, [0xFF, 0xFF, 0xFF, 0xFF], first: 0xC1)])
+        let frames = try corrupt.written()
+        #expect(frames.last?.closeCode == 1007)
+        #expect(frames.last?.closeReason == "bad compressed data")
+
+        // Without permessage-deflate, RSV1 is a protocol error.
+        let plain = try Harness()
+        _ = try plain.written()
+        plain.read([Harness.frame(.text, Self.deflated(#"{"type":"ping"}"#), first: 0xC1)])
+        #expect(try plain.written().last?.closeCode == 1002)
+    }
+
+    /// One broadcast, compressed once, reaches a compressing member compressed and a plain
+    /// one plain; both read the same event.
+    @Test func aBroadcastReachesEachMemberInItsOwnForm() throws {
+        let h = try Harness(deflate: 15)
+        _ = try h.written()
+        let long = String(repeating: "a long broadcast ", count: 20)
+        h.broadcast(long, room: "lobby")
+        let frames = try h.written()
+        let message = frames.first { $0.rsv1 }
+        #expect(message != nil)
+        #expect(message.flatMap { Self.inflated($0.payload) }?.contains(long) == true)
     }
 }

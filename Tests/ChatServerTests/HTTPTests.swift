@@ -87,6 +87,22 @@ import Testing
             "GET /chat?token=dev-token HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: http://localhost:8080\r\n\r\n"
         )
         #expect(r.head.status == 400)
+        // An empty key, a list of keys, another version: 400. Spaces around the values are
+        // not part of them (the accept value is RFC 6455's own example's).
+        let head =
+            "GET /chat?token=dev-token HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: http://localhost:8080\r\n"
+        for bad in [
+            "Sec-WebSocket-Key: \r\nSec-WebSocket-Version: 13", "Sec-WebSocket-Key: a, b\r\nSec-WebSocket-Version: 13",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8",
+        ] {
+            #expect(try await s.http(head + bad + "\r\n\r\n").head.status == 400, "\(bad)")
+        }
+        let raw = try await RawConnection.open(port: s.port)
+        try await raw.send(head + "Sec-WebSocket-Key:  dGhlIHNhbXBsZSBub25jZQ== \t\r\nSec-WebSocket-Version: 13 \r\n\r\n")
+        let spaced = try await raw.response()
+        #expect(spaced?.status == 101)
+        #expect(spaced?.head.contains("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") == true)
+        await raw.close()
         try await s.stop()
     }
 

@@ -1,0 +1,50 @@
+"""Presence in big rooms (issue 15): joins and leaves in a room of more than 32 members are
+gathered for 250 ms and told in one event carrying the count; small rooms are told at once."""
+import json
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from conftest import chat_config, free_port
+from wsclient import Chat
+
+BIG = 60
+
+
+def presence_events(chat, want_online, timeout=10):
+    """Presence events read until one says `want_online` are online."""
+    events = []
+    deadline = time.monotonic() + timeout
+    while True:
+        event = json.loads(chat.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+        if event.get("type") == "presence":
+            events.append(event)
+            if event["online"] == want_online:
+                return events
+
+
+def test_a_crowd_arriving_is_told_in_a_few_events_and_a_small_room_at_once(chatd_factory):
+    port = free_port()
+    chatd_factory(chat_config(port, extra="[limits]\nmax_connections_per_ip = 1000\nupgrades_per_minute_per_ip = 100000\n")).start()
+    first = Chat(port, name="first", room="hall")
+    # They arrive together, as after a deploy: each is told of its own arrival (Chat waits for
+    # it), at most one interval late.
+    with ThreadPoolExecutor(max_workers=BIG) as pool:
+        crowd = list(pool.map(lambda n: Chat(port, name=f"c{n}", room="hall"), range(BIG - 1)))
+    events = presence_events(first, BIG)
+    # Every arrival is accounted for, in far fewer events than arrivals once the room is big.
+    assert len(events) < BIG - 1 - 20, [e["message"] for e in events]
+    assert any(" others joined" in e["message"] for e in events), [e["message"] for e in events]
+    counts = [e["online"] for e in events]
+    assert counts == sorted(counts)
+    # A lone leave in the big room reads as in a small one.
+    crowd.pop().close()
+    assert presence_events(first, BIG - 1)[-1]["message"] == f"c{BIG - 2} left"
+    # The crowd never read its own events (its clients' queues are full, so they would not
+    # see a close answered): cut off at the TCP level.
+    for chat in crowd:
+        chat.ws.socket.shutdown(socket.SHUT_RDWR)
+    # A small room is still told of each join at once, with the joiner's name.
+    small = Chat(port, name="s0", room="nook")
+    Chat(port, name="s1", room="nook")
+    assert presence_events(small, 2) == [{"type": "presence", "room": "nook", "message": "s1 joined", "online": 2}]
