@@ -1,5 +1,6 @@
 """Credentials against a real chatd: hashed static tokens, JWTs (EdDSA and HS256) in each of
-the three places a client may put them, expiry mid-session, and revocation by reload."""
+the three places a client may put them, expiry mid-session, renewal in band (`refresh`), and
+revocation by reload."""
 import hashlib
 import json
 import time
@@ -46,6 +47,7 @@ key_file = "{tmp_path}/jwt.pem"
 issuer = "idp.test"
 audience = "chatd"
 leeway_seconds = 0
+refresh_ahead_seconds = 1
 [rooms.rules."dash-*"]
 send = "server"
 [control]
@@ -151,6 +153,50 @@ def test_expiry_mid_session_and_revocation_by_reload(server):
     static.send(json.dumps({"type": "message", "text": "unaffected"}))
     assert until(static, "message")["message"]["text"] == "unaffected"
     static.close()
+
+
+def test_a_session_renewed_in_band_outlives_its_tokens(server):
+    port, key = server["port"], server["key"]
+    first = sign(key, seconds=3, name="renewed")
+    first_exp = jwt.decode(first, options={"verify_signature": False})["exp"]
+    ws = open_ws(port, "token=" + first)
+    witness = open_ws(port, "token=alice-secret")
+    until(ws, "history")
+    until(witness, "history")
+    for _ in range(3):
+        notice = until(ws, "expiring")
+        assert 0 <= notice["in"] <= 1  # refresh_ahead_seconds before the end
+        fresh = sign(key, seconds=3, name="renewed")
+        ws.send(json.dumps({"type": "refresh", "token": fresh}))
+        assert until(ws, "refreshed")["exp"] == jwt.decode(fresh, options={"verify_signature": False})["exp"]
+    assert time.time() > first_exp  # past the first token's end, still connected
+    ws.send(json.dumps({"type": "message", "text": "after three refreshes"}))
+    assert until(ws, "message")["message"]["text"] == "after three refreshes"
+    assert until(witness, "message")["message"]["text"] == "after three refreshes"
+
+    # A new token's rooms apply at once: a room it does not allow is left.
+    ws.send(json.dumps({"type": "join", "room": "team-a"}))
+    until(ws, "history")
+    ws.send(json.dumps({"type": "refresh", "token": sign(key, seconds=3, name="renewed", rooms=["lobby"])}))
+    assert until(ws, "left") == {"type": "left", "room": "team-a", "reason": "forbidden"}
+    until(ws, "refreshed")
+
+    # Another user's token, one that does not verify, and one that is not a JWT are refused;
+    # the session keeps its token and ends when that does.
+    for token in (sign(key, seconds=600, sub="u-2"), sign(Ed25519PrivateKey.generate(), seconds=600), "not-a-jwt"):
+        ws.send(json.dumps({"type": "refresh", "token": token}))
+        assert until(ws, "error")["code"] == "refresh_rejected"
+    until(ws, "expiring")
+    assert close_of(ws) == (1008, "credential expired")
+
+    # A static credential has nothing to refresh; a refresh without a token is a bad field.
+    witness.send(json.dumps({"type": "refresh", "token": sign(key)}))
+    assert until(witness, "error")["code"] == "refresh_rejected"
+    witness.send(json.dumps({"type": "refresh"}))
+    assert until(witness, "error")["code"] == "bad_field"
+    witness.send(json.dumps({"type": "message", "text": "still chatting"}))
+    assert until(witness, "message")["message"]["text"] == "still chatting"
+    witness.close()
 
 
 def test_plain_tokens_are_warned_about(chatd_factory):

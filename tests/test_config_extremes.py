@@ -38,6 +38,7 @@ NUMERIC = numeric_keys()
 # Neighbours a key needs to be valid alone (as NumericKey.companions says).
 COMPANIONS = {
     "auth.jwt.leeway_seconds": ['algorithm = "HS256"', 'key_file = "jwt.secret"'],
+    "auth.jwt.refresh_ahead_seconds": ['algorithm = "HS256"', 'key_file = "jwt.secret"'],
     "cluster.heartbeat_seconds": ["node_timeout_seconds = 7200"],
     "cluster.node_timeout_seconds": ["heartbeat_seconds = 0.1"],
 }

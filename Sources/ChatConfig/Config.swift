@@ -103,6 +103,9 @@ public struct Config: Sendable, Equatable {
         public var audience: String?
         /// Clock skew allowed on `exp` and `nbf`. Default 30.
         public var leewaySeconds: Double = 30
+        /// A session is told `expiring` this long before its token expires, so the client can
+        /// send a new one (`refresh`); 0 tells nothing. Default 60.
+        public var refreshAheadSeconds: Double = 60
         /// Lets JWT holders choose their display name with `name`. Default false.
         public var guestNames = false
 

@@ -26,7 +26,13 @@ public enum ConfigKeys {
                     companions: ["algorithm = \"HS256\"", "key_file = \"jwt.secret\""]
                 ) { c in
                     c.auth.jwt.map { [("auth.jwt.leeway_seconds", .number($0.leewaySeconds))] } ?? []
-                }
+                },
+                NumericKey(
+                    "auth.jwt.refresh_ahead_seconds", .number, 0...86400, "seconds",
+                    companions: ["algorithm = \"HS256\"", "key_file = \"jwt.secret\""]
+                ) { c in
+                    c.auth.jwt.map { [("auth.jwt.refresh_ahead_seconds", .number($0.refreshAheadSeconds))] } ?? []
+                },
             ]),
 
         .numeric("limits.max_message_chars", \.limits.maxMessageChars, .openConnections, 1...16_777_216),

@@ -120,9 +120,12 @@ struct TableReader {
             case "issuer": jwt.issuer = try string(item, k)
             case "audience": jwt.audience = try string(item, k)
             case "leeway_seconds": jwt.leewaySeconds = try number(item, k)
+            case "refresh_ahead_seconds": jwt.refreshAheadSeconds = try number(item, k)
             case "guest_names": jwt.guestNames = try bool(item, k)
             default:
-                throw error(.unknownKey, k, "unknown key; known keys: algorithm, audience, guest_names, issuer, key_file, leeway_seconds")
+                throw error(
+                    .unknownKey, k,
+                    "unknown key; known keys: algorithm, audience, guest_names, issuer, key_file, leeway_seconds, refresh_ahead_seconds")
             }
         }
         return jwt

@@ -15,6 +15,8 @@ public enum ClientCommand: Sendable, Equatable {
     /// Joins another room; `since` resumes it as at the upgrade.
     case join(room: String, since: UInt64?)
     case leave(room: String)
+    /// A new credential for the same user, before the current one expires (`expiring`).
+    case refresh(token: String)
 
     /// The most messages one `history` request returns.
     public static let maxHistoryPage = 200
@@ -57,6 +59,9 @@ public enum ClientCommand: Sendable, Equatable {
             return .success(.message(text: text, room: room))
         case "ping":
             return .success(.ping)
+        case "refresh":
+            guard let token = event["token"] as? String, !token.isEmpty else { return .failure(.badField) }
+            return .success(.refresh(token: token))
         case "delete":
             guard let n = event["seq"] as? NSNumber, let seq = UInt64(exactly: n.doubleValue), seq > 0 else {
                 return .failure(.badField)

@@ -16,6 +16,9 @@ public enum CommandPlan: Sendable, Equatable {
     case publish(room: String, text: String)
     /// Delete the message if the actor may: a moderator any, an author their own in time.
     case delete(room: String, seq: UInt64, asModerator: Bool)
+    /// Verify the token off the event loop; if it is for the same user, it takes over the
+    /// session (`TokenRefresh`).
+    case refresh(token: String)
     /// Answer with this error event; nothing else happens.
     case refuse(ErrorCode)
 
@@ -76,6 +79,9 @@ public enum CommandPlan: Sendable, Equatable {
             }
             if isMuted() { return .refuse(.muted) }
             return .publish(room: room, text: text)
+        case let .refresh(token):
+            // Only a credential that expires is renewed; a static one has nothing to refresh.
+            return session.identity.expiresAt == nil ? .refuse(.refreshRejected) : .refresh(token: token)
         case let .delete(seq, named):
             return session.readableRoom(named).map { .delete(room: $0, seq: seq, asModerator: session.identity.role.moderates) }
                 .orRefusal

@@ -22,6 +22,9 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
     case unavailable = "unavailable"
     /// A `join` of a room new to this server while it holds `limits.max_rooms` rooms.
     case serverFull = "server_full"
+    /// A `refresh` whose token does not verify or names another user; the session still
+    /// ends when its current credential expires.
+    case refreshRejected = "refresh_rejected"
 
     /// The human-readable `message` sent with the code.
     public func message(maxChars: Int) -> String {
@@ -42,7 +45,12 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
         case .tooManyRooms: return "Too many rooms on one connection; leave one first."
         case .unavailable: return "History is unavailable: your message was not sent. Try again shortly."
         case .serverFull: return "The server holds as many rooms as it may; try a room already in use, or later."
-        case .badField: return "A field has the wrong type: text must be a string; before and limit positive integers; room a room name."
+        case .refreshRejected:
+            return
+                "The new token was not accepted (it must be a valid token for the same user); the session ends when the current one expires."
+        case .badField:
+            return
+                "A field has the wrong type: text must be a string; before and limit positive integers; room a room name; token a string."
         }
     }
 }

@@ -13,6 +13,10 @@ public enum ServerEvent: Sendable {
     case error(code: ErrorCode, message: String)
     case pong
     case deleted(room: String, seq: UInt64, id: String)
+    /// The session's credential expires in `seconds`: send `refresh` with a new token.
+    case expiring(seconds: Int)
+    /// A `refresh` was accepted: the session now ends at `exp` (Unix seconds).
+    case refreshed(exp: Int)
 
     /// The event as UTF-8 JSON text.
     public func jsonBytes() -> [UInt8] {
@@ -63,6 +67,12 @@ public enum ServerEvent: Sendable {
             w.field("room", room)
             w.field("seq", seq)
             w.field("id", id)
+        case let .expiring(seconds):
+            w.field("type", "expiring")
+            w.field("in", seconds)
+        case let .refreshed(exp):
+            w.field("type", "refreshed")
+            w.field("exp", exp)
         }
         w.endObject()
         return w.bytes

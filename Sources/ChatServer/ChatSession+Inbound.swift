@@ -250,6 +250,8 @@ extension ChatSession {
             }
         case let .delete(room, seq, asModerator):
             requestDelete(seq: seq, room: room, isModerator: asModerator)
+        case let .refresh(token):
+            refresh(token: token)
         case let .refuse(code):
             refuse(code)
         }

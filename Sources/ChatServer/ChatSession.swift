@@ -31,8 +31,9 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     let deflateWindowBits: Int
     /// The client's last sequence number when it resumes (`since`).
     let since: UInt64?
-    /// The token presented at the upgrade; reloads re-check it, so a revoked one closes.
-    let credential: String
+    /// The token presented at the upgrade, or the last one a `refresh` accepted; reloads
+    /// re-check it, so a revoked one closes.
+    var credential: String
     let address: String
     let connectedAt = NIODeadline.now()
     /// The rooms this connection is in, in the order joined.
@@ -63,7 +64,10 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// read stops being read, so its requests cannot make replies pile up (TCP pushes back).
     var readPending = false
     var hardClose: Scheduled<Void>?
+    /// The credential's expiry timer: first `expiring`, then the end (`TokenRefresh`).
     var expiry: Scheduled<Void>?
+    /// `expiring` was sent for the credential in force.
+    var expiryNoticed = false
     var bucket: TokenBucket
     var assembler: MessageAssembler
     /// The start of a frame whose rest has not arrived; nil between frames, so an idle
@@ -142,7 +146,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         limits.opened(address: address)
         shardIndex = hub.shardIndex(of: context.eventLoop)
         hub.shards[shardIndex].shard.value.register(self)
-        scheduleExpiry(context: context)
+        scheduleExpiry()
         if echo { return }
         send(.system(message: "connected as \(name)", clientId: id), flush: false)
         carryOut(plan(.join(room: primaryRoom, since: since)), announce: false)
@@ -219,6 +223,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// (it is then closed with 1008). Rooms the credential or a rule no longer allows are left.
     func applyReload(_ new: Settings) -> Bool {
         let now = NIODeadline.now().uptimeNanoseconds
+        let old = settings
         settings = new
         bucket.reconfigure(capacity: new.rateMessages, windowNanoseconds: new.rateWindowNanoseconds, now: now)
         assembler.maxBytes = new.maxFrameBytes
@@ -229,6 +234,8 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         // The water marks are the channel's: set them on open connections too.
         if let channel = context?.channel { try? channel.syncOptions?.setOption(.writeBufferWaterMark, value: new.sendBuffer) }
         for member in memberships { member.slowConsumer = new.rules.rule(for: member.room).slowConsumer }
+        // The notice's lead may have changed.
+        if new.refreshAheadSeconds != old.refreshAheadSeconds { scheduleExpiry() }
         if let identity = new.authenticator.staticIdentity(credential) {
             reidentify(identity)
         } else if new.authenticator.mayBeJWT(credential), let loop = context?.eventLoop {
@@ -257,21 +264,61 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// A credential with an expiry (JWT `exp`) ends the session then, with 1008.
-    func scheduleExpiry(context: ChannelHandlerContext) {
-        guard let expiresAt = identity.expiresAt else { return }
-        // An `exp` far in the future (a signed 1e16 is valid JSON) must not overflow the
-        // timer: past ten years it is as good as never, and the session is not timed.
-        let seconds = expiresAt - Date().timeIntervalSince1970
-        if seconds >= Self.longestExpirySeconds { return }
-        // Not a positive number (NaN included): expired now.
-        let milliseconds = seconds > 0 ? Int64(seconds * 1000) : 0
-        expiry = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(milliseconds)) { [self] in
-            self.close(code: .policyViolation, reason: "credential expired")
+    /// A credential with an expiry (JWT `exp`) ends the session then, with 1008; the client
+    /// is told `auth.jwt.refresh_ahead_seconds` before, so that it can `refresh`. Set again
+    /// when a refresh or a reload changes the expiry or the notice's lead.
+    func scheduleExpiry() {
+        expiry?.cancel()
+        expiry = nil
+        guard let context, !closing else { return }
+        guard
+            let (delay, step) = TokenRefresh.next(
+                expiresAt: identity.expiresAt, now: Date().timeIntervalSince1970, aheadSeconds: settings.refreshAheadSeconds,
+                noticed: expiryNoticed)
+        else { return }
+        // Whole milliseconds; the delay is below TokenRefresh.longestWaitSeconds.
+        expiry = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay * 1000))) { [self] in
+            expiry = nil
+            switch step {
+            case .end:
+                close(code: .policyViolation, reason: "credential expired")
+            case .notice:
+                expiryNoticed = true
+                if let expiresAt = identity.expiresAt {
+                    send(.expiring(seconds: TokenRefresh.secondsLeft(expiresAt: expiresAt, now: Date().timeIntervalSince1970)), flush: true)
+                }
+                scheduleExpiry()
+            }
         }
     }
 
-    static let longestExpirySeconds: Double = 10 * 365 * 86400
+    /// A `refresh`: the token is verified off the event loop; if it is for the same user it
+    /// becomes the session's credential (its role and rooms apply from now on, rooms it no
+    /// longer allows are left) and its expiry replaces the old one. Otherwise the client is
+    /// told `refresh_rejected` and the old expiry stands.
+    func refresh(token: String) {
+        guard let loop = context?.eventLoop else { return }
+        let authenticator = settings.authenticator
+        guard authenticator.mayBeJWT(token) else { return refuse(.refreshRejected) }
+        let this = NIOLoopBound(self, eventLoop: loop)
+        let promise = loop.makePromise(of: Result<Identity, AuthFailure>.self)
+        promise.completeWithTask { await authenticator.identify(token) }
+        promise.futureResult.whenSuccess { result in
+            this.value.refreshed(token: token, result)
+        }
+    }
+
+    func refreshed(token: String, _ result: Result<Identity, AuthFailure>) {
+        guard started, !closing else { return }
+        guard case let .success(fresh) = result, TokenRefresh.verdict(current: identity, fresh: fresh) == nil,
+            let expiresAt = fresh.expiresAt
+        else { return refuse(.refreshRejected) }
+        credential = token
+        reidentify(fresh)
+        expiryNoticed = false
+        scheduleExpiry()
+        send(.refreshed(exp: TokenRefresh.unixSeconds(expiresAt)), flush: true)
+    }
 
     // MARK: Heartbeat
 

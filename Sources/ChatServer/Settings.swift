@@ -34,6 +34,8 @@ final class Settings: Sendable {
     let historyWindow: Int
     let resumeLimit: Int
     let authorDeleteSeconds: Double
+    /// `auth.jwt.refresh_ahead_seconds` (0 without `[auth.jwt]`).
+    let refreshAheadSeconds: Double
     let echoEnabled: Bool
     let trustedProxies: TrustedProxies
     let maxRooms: Int
@@ -75,6 +77,7 @@ final class Settings: Sendable {
         historyWindow = config.history.window
         resumeLimit = config.history.resumeLimit
         authorDeleteSeconds = config.moderation.authorDeleteSeconds
+        refreshAheadSeconds = config.auth.jwt?.refreshAheadSeconds ?? 0
         echoEnabled = config.server.echoEndpoint
         trustedProxies = TrustedProxies(config.server.trustedProxies.compactMap(TrustedProxies.Network.init))
         maxRooms = config.limits.maxRooms

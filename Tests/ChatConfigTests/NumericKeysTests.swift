@@ -96,7 +96,9 @@ func errorInFolder(_ text: String) -> ConfigError? {
     @Test func everyNumericKeyOfTheSchemaIsInTheList() throws {
         let tables: [String: (header: String, names: [String])] = [
             "auth.credentials": ("[auth.credentials.r]", ["token_sha256", "role", "rooms", "guest_names"]),
-            "auth.jwt": ("[auth.jwt]", ["algorithm", "key_file", "issuer", "audience", "leeway_seconds", "guest_names"]),
+            "auth.jwt": (
+                "[auth.jwt]", ["algorithm", "key_file", "issuer", "audience", "leeway_seconds", "refresh_ahead_seconds", "guest_names"]
+            ),
             "api.keys": ("[api.keys.r]", ["key_sha256", "rooms"]),
             "rooms.rules": ("[rooms.rules.\"*\"]", ["join", "send", "max_members", "slow_consumer"]),
             "retention.rooms": ("[retention.rooms.r]", ["max_messages", "max_age_hours"]),

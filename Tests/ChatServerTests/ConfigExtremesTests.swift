@@ -149,6 +149,7 @@ import Testing
         case "server.drain_seconds": c.server.drainSeconds = far
         case "server.threads": c.server.threads = big
         case "auth.jwt.leeway_seconds": c.auth.jwt?.leewaySeconds = far
+        case "auth.jwt.refresh_ahead_seconds": c.auth.jwt?.refreshAheadSeconds = far
         case "limits.max_message_chars": c.limits.maxMessageChars = big
         case "limits.max_frame_bytes": c.limits.maxFrameBytes = big
         case "limits.max_fragments": c.limits.maxFragments = big
