@@ -85,7 +85,7 @@ install: release
 	chmod 0644 $(DESTDIR)$(UNITDIR)/chatd.service
 	install -m 0644 packaging/systemd/chatd.socket packaging/systemd/chatd-metrics.socket $(DESTDIR)$(UNITDIR)/
 	install -m 0644 packaging/sysusers/chatd.conf $(DESTDIR)$(SYSUSERSDIR)/chatd.conf
-	install -m 0644 docs/protocol.md docs/operations.md docs/configuration.md packaging/nginx/chatd.conf \
+	install -m 0644 docs/protocol.md docs/operations.md docs/configuration.md docs/openapi.yaml packaging/nginx/chatd.conf \
 	    $(DESTDIR)$(DATADIR)/doc/chatd/
 
 ## Remove what `make install` put there; the configuration file stays.

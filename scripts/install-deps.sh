@@ -29,5 +29,5 @@ if [ -n "$missing" ]; then
 fi
 
 if [ "$what" = test ]; then
-    python3 -c "import selenium, pytest, websockets" 2>/dev/null || python3 -m pip install -q -r tests/requirements.txt
+    python3 -c "import selenium, pytest, websockets, jwt, schemathesis" 2>/dev/null || python3 -m pip install -q -r tests/requirements.txt
 fi

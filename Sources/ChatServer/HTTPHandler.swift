@@ -2,9 +2,10 @@ import ChatCore
 import NIOCore
 import NIOHTTP1
 
-/// Plain HTTP: the page, /healthz, and the answers to refused upgrades. A request that the
-/// WebSocket upgrader accepted never reaches this handler; one it refused arrives here as an
-/// ordinary request, and the gate is asked again which status it gets.
+/// Plain HTTP: the page, /healthz, /readyz, /api/openapi.yaml, and the answers to refused
+/// upgrades. A request that the WebSocket upgrader accepted never reaches this handler; one
+/// it refused arrives here as an ordinary request, and the gate is asked again which status
+/// it gets.
 ///
 /// Requests of a kept-alive connection are answered one at a time and only while the socket
 /// takes them: a complete request that finds the socket behind waits (the read gate then
@@ -98,6 +99,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// open another, and a client that pipelines without end is cut off after this many
     /// answers, whatever its socket's buffers hold.
     static let requestsPerConnection = 1000
+    private static let openAPIBody = ByteBuffer(string: OpenAPIDocument.yaml + "\n")
     private var answered = 0
 
     private func answer(_ request: (head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool), context: ChannelHandlerContext) {
@@ -159,6 +161,14 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return send(
                 context, head, status: ready ? .ok : .serviceUnavailable, body: ByteBuffer(bytes: w.bytes),
                 type: "application/json", extra: [("Cache-Control", "no-store")])
+        }
+        if path == OpenAPIDocument.path {
+            guard isRead else {
+                return send(context, head, status: .methodNotAllowed, text: "method not allowed", extra: [("Allow", "GET, HEAD")])
+            }
+            return send(
+                context, head, status: .ok, body: Self.openAPIBody, type: "application/yaml; charset=utf-8",
+                extra: [("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff")])
         }
         if let file = server.site.file(at: path) {
             guard isRead else {

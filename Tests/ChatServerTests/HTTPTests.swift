@@ -1,4 +1,5 @@
 import ChatClient
+import Foundation
 import Testing
 
 /// Point 3 of the chat core: routes, statuses, and refusals without an upgrade.
@@ -35,6 +36,22 @@ import Testing
         let after = try await s.http("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         #expect(after.body == #"{"ok":true,"clients":1}"#)
         await client.close()
+        try await s.stop()
+    }
+
+    /// The document chatd serves is docs/openapi.yaml byte for byte (scripts/gen-openapi.sh
+    /// makes the copy compiled in; this fails when someone edits one and not the other).
+    @Test func servesTheOpenAPIDocumentAsTheRepositoryHasIt() async throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let expected = try String(contentsOf: repository.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
+        let s = try await TestServer.start()
+        let r = try await s.http("GET /api/openapi.yaml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(r.head.status == 200)
+        #expect(r.head.header("content-type") == "application/yaml; charset=utf-8")
+        #expect(r.body == expected, "run scripts/gen-openapi.sh after editing docs/openapi.yaml")
+        let post = try await s.http("POST /api/openapi.yaml HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        #expect(post.head.status == 405 && post.head.header("allow") == "GET, HEAD")
         try await s.stop()
     }
 
