@@ -4,6 +4,9 @@ public struct HistoryWindow: Sendable {
     public private(set) var limit: Int
     private var storage: [ChatMessage] = []
     private var head = 0  // index of the oldest element once the ring is full
+    /// Changes with every change to what the window holds: two reads at the same generation
+    /// hold the same messages (a room's encoded welcome is kept for as long as it stays).
+    public private(set) var generation: UInt64 = 0
 
     public init(limit: Int) {
         self.limit = max(0, limit)
@@ -17,6 +20,7 @@ public struct HistoryWindow: Sendable {
 
     public mutating func append(_ message: ChatMessage) {
         guard limit > 0 else { return }
+        generation &+= 1
         if storage.count < limit {
             storage.append(message)
         } else {
@@ -34,12 +38,14 @@ public struct HistoryWindow: Sendable {
     /// Drops the messages `matching` says so of (deleted or erased ones).
     public mutating func remove(where matching: (ChatMessage) -> Bool) {
         let kept = messages.filter { !matching($0) }
+        if kept.count != storage.count { generation &+= 1 }
         storage = kept
         head = 0
     }
 
     public mutating func resize(to newLimit: Int) {
         let kept = Array(messages.suffix(max(0, newLimit)))
+        if kept.count != storage.count { generation &+= 1 }
         limit = max(0, newLimit)
         storage = kept
         head = 0

@@ -9,10 +9,14 @@ public enum ResumePlan {
     public struct Welcome: Sendable, Equatable {
         public var messages: [ChatMessage]
         public var recovered: Bool?
+        /// The window's generation when this is the whole window, as every joiner without
+        /// `since` gets it: such welcomes of one room at one generation are the same event.
+        public var window: UInt64?
 
-        public init(messages: [ChatMessage], recovered: Bool?) {
+        public init(messages: [ChatMessage], recovered: Bool?, window: UInt64? = nil) {
             self.messages = messages
             self.recovered = recovered
+            self.window = window
         }
     }
 

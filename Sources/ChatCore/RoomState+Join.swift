@@ -81,7 +81,7 @@ extension RoomState {
             abandonEntering()
             return .full
         }
-        var welcome = ResumePlan.Welcome(messages: history.messages, recovered: nil)
+        var welcome = ResumePlan.Welcome(messages: history.messages, recovered: nil, window: history.generation)
         if let since = joining.since {
             switch resume(since: since, older: joining.older, limit: joining.resumeLimit, storage: storage) {
             case let .read(after): return .read(after: after)

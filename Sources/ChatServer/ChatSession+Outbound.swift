@@ -119,7 +119,24 @@ extension ChatSession {
     /// they are never dropped, but they count against the connection's outbound bound.
     func send(_ event: ServerEvent, flush: Bool) {
         guard let context, !closing, !exceedsOutboundBound(context) else { return }
+        send(frame: dataFrame(.text, event.jsonBytes(), allocator: context.channel.allocator), flush: flush)
+    }
+
+    /// A welcome without `since` (the room's window at `generation`), made once per
+    /// generation for all such joiners of the room (`WelcomeCache`).
+    func sendWelcome(_ event: ServerEvent, room: Room, generation: UInt64) {
+        guard let context, !closing, !exceedsOutboundBound(context) else { return }
+        let (bits, settings) = (deflateWindowBits, self.settings)
+        if let cached = room.lock.withLock({ room.welcome.frame(generation: generation, bits: bits, settings: settings) }) {
+            return send(frame: cached, flush: true)
+        }
+        // Made outside the lock: compressing takes long enough to hold up the room's publishers.
         let frame = dataFrame(.text, event.jsonBytes(), allocator: context.channel.allocator)
+        room.lock.withLock { room.welcome.offer(frame, generation: generation, bits: bits, settings: settings) }
+        send(frame: frame, flush: true)
+    }
+
+    private func send(frame: ByteBuffer, flush: Bool) {
         if bounds.replied(bytes: frame.readableBytes) { boundsChanged() }
         if queue.isEmpty {
             if flush && inReadPass {

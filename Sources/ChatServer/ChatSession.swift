@@ -207,7 +207,12 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         }
         memberships.append(member)
         if announce { send(.joined(room: member.room), flush: false) }
-        send(.history(room: member.room, messages: welcome.messages, recovered: welcome.recovered), flush: true)
+        let history = ServerEvent.history(room: member.room, messages: welcome.messages, recovered: welcome.recovered)
+        if let generation = welcome.window, let room = member.entered {
+            sendWelcome(history, room: room, generation: generation)
+        } else {
+            send(history, flush: true)
+        }
     }
 
     func leave(_ room: String, reason: String) {

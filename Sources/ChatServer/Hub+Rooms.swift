@@ -183,6 +183,8 @@ final class Room: @unchecked Sendable {
     var retired = false
     /// Joins and leaves gathered while the room is big (`PresenceBatch`). Guarded by `lock`.
     var presence = PresenceBatch()
+    /// The encoded welcome of joiners without `since`. Guarded by `lock`.
+    var welcome = WelcomeCache()
 
     init(name: String, historyWindow: Int, shardCount: Int, lastSeq: UInt64 = 0) {
         self.name = name

@@ -186,10 +186,12 @@ struct Idle: AsyncParsableCommand {
     @Option(help: "Members per room (presence fan-out grows with its square).") var perRoom = 100
     @Option(help: "Seconds to hold them once open.") var hold = 5.0
     @Flag(help: "TCP connections only, no upgrade (for `chatbench floor --pipeline empty`).") var raw = false
+    @Option(help: "Messages put in each room first, as a reconnect storm after a deploy finds them.") var history = 0
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: common.threads)
         let connector = Connector(group: group, target: common.target)
+        if history > 0 { try await seed(connector) }
         let rssBefore = common.stats?.rssKiB()
         let cpuBefore = common.stats?.cpuSeconds()
         let start = now()
@@ -218,6 +220,32 @@ struct Idle: AsyncParsableCommand {
             report["server_rss_kib_per_connection"] = Double(after - before) / Double(connections)
         }
         try await finish(report, closing: channels, group: group)
+    }
+
+    /// One connection per room sends `history` messages, waits for them all to come back,
+    /// and leaves: the storm then joins rooms with a full window.
+    private func seed(_ connector: Connector) async throws {
+        let rooms = (connections + perRoom - 1) / perRoom
+        let echoed = (0..<rooms).map { _ in Counter() }
+        // Without deflate: the seeders count their messages coming back by type.
+        var plain = connector.target
+        plain.deflate = false
+        let seeders = try await Connector(group: connector.group, target: plain).openMany(
+            count: rooms, inFlight: 64, raw: false, room: { "idle-\($0)" },
+            events: { index in
+                var events = BenchConnection.Events()
+                events.message = { _ in echoed[index].add() }
+                return events
+            })
+        let frame = BenchFrame.masked(
+            opcode: 0x1, payload: Array(#"{"type":"message","text":"a line of history, about as long as chat lines are"}"#.utf8))
+        for channel in seeders {
+            for _ in 0..<history { channel.write(frame, promise: nil) }
+            channel.flush()
+        }
+        while echoed.contains(where: { $0.current < history }) { try await Task.sleep(for: .milliseconds(20)) }
+        for channel in seeders { try? await channel.close() }
+        try await Task.sleep(for: .milliseconds(500))  // the leaves' presence settles
     }
 }
 

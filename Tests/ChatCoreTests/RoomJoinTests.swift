@@ -21,7 +21,8 @@ import Testing
         var room = Self.room(last: 5, window: 3)
         room.startEntering()
         let step = room.join(.init(shard: 0, maxMembers: 0, since: nil, resumeLimit: 100), storage: .numberedHere)
-        #expect(step == .entered(joinEpoch: 0, localMembers: 1, welcome: .init(messages: (3...5).map(Self.message), recovered: nil)))
+        #expect(
+            step == .entered(joinEpoch: 0, localMembers: 1, welcome: .init(messages: (3...5).map(Self.message), recovered: nil, window: 5)))
         #expect(room.entering == 0 && room.localMembers == 1)
     }
 

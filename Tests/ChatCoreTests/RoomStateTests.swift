@@ -36,6 +36,28 @@ import Testing
         #expect(room.history.messages.map(\.seq) == [3, 4])
     }
 
+    /// The generation names what the window holds (a room's cached welcome is keyed by it):
+    /// every change moves it, and only a change does.
+    @Test func theWindowsGenerationMovesWithEveryChangeAndOnlyThen() {
+        var window = HistoryWindow(limit: 2)
+        var seen: Set<UInt64> = [window.generation]
+        for seq in 1...3 {
+            window.append(Self.message(UInt64(seq)))
+            #expect(seen.insert(window.generation).inserted)
+        }
+        let before = window.generation
+        window.remove { $0.seq == 99 }
+        window.resize(to: 5)
+        #expect(window.generation == before)
+        window.remove { $0.seq == 3 }
+        #expect(seen.insert(window.generation).inserted)
+        window.resize(to: 0)
+        #expect(seen.insert(window.generation).inserted && window.count == 0)
+        var empty = HistoryWindow(limit: 0)
+        empty.append(Self.message(1))
+        #expect(empty.generation == 0 && empty.count == 0)
+    }
+
     /// A member that enters records the epoch: deliveries queued before (older epochs) skip
     /// it, since its snapshot has them.
     @Test func aJoinRecordsTheEpochAndLaterBroadcastsAreNewer() {

@@ -37,6 +37,39 @@ import Testing
         try await second.stop()
     }
 
+    /// Joiners without `since` share one encoded welcome per window state (`WelcomeCache`,
+    /// kept from a generation's second joiner on): a message or a delete reaches the next
+    /// joiners, however many joined before it.
+    @Test func everyJoinerSeesTheWindowAsItIsNow() async throws {
+        let s = try await TestServer.start()
+        let a = try await s.join(name: "a")
+        var clients = [a]
+        var expected: [Int] = []
+        for step in 0..<3 {
+            switch step {
+            case 0:
+                try await a.sendJSON("one")
+                _ = try await a.nextJSON(type: "message")
+                expected = [1]
+            case 1:
+                try await a.sendJSON("two")
+                _ = try await a.nextJSON(type: "message")
+                expected = [1, 2]
+            default:
+                try await a.send(text: #"{"type":"delete","seq":2}"#)
+                _ = try await a.nextJSON(type: "deleted")
+                expected = [1]
+            }
+            for n in 0..<3 {
+                let (c, history) = try await connect(s, name: "j\(step)\(n)")
+                clients.append(c)
+                #expect(seqs(history) == expected, "step \(step), joiner \(n)")
+            }
+        }
+        for c in clients { await c.close() }
+        try await s.stop()
+    }
+
     @Test func resumeSendsExactlyWhatWasMissed() async throws {
         let s = try await TestServer.start()
         let a = try await s.join(name: "a")
