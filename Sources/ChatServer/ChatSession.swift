@@ -250,6 +250,9 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             let promise = loop.makePromise(of: Result<Identity, AuthFailure>.self)
             promise.completeWithTask { await authenticator.identify(credential) }
             promise.futureResult.whenSuccess { result in
+                // A refresh accepted meanwhile replaced the credential this verdict is about
+                // (and was checked against these settings, or is being checked again).
+                guard this.value.credential == credential else { return }
                 switch result {
                 case let .success(identity): this.value.reidentify(identity)
                 case .failure: this.value.close(code: .policyViolation, reason: "credential revoked")
@@ -263,7 +266,10 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func reidentify(_ fresh: Identity) {
+        let expiresAt = identity.expiresAt
         identity = ReloadEffects.identity(fresh, chosenName: name)
+        // A reload may move the end (`auth.jwt.leeway_seconds`).
+        if identity.expiresAt != expiresAt { scheduleExpiry() }
         for room in ReloadEffects.roomsToLeave(roomList, identity: identity, rules: settings.rules) {
             leave(room, reason: "forbidden")
         }
@@ -303,18 +309,21 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// told `refresh_rejected` and the old expiry stands.
     func refresh(token: String) {
         guard let loop = context?.eventLoop else { return }
-        let authenticator = settings.authenticator
+        let checkedWith = settings
+        let authenticator = checkedWith.authenticator
         guard authenticator.mayBeJWT(token) else { return refuse(.refreshRejected) }
         let this = NIOLoopBound(self, eventLoop: loop)
         let promise = loop.makePromise(of: Result<Identity, AuthFailure>.self)
         promise.completeWithTask { await authenticator.identify(token) }
         promise.futureResult.whenSuccess { result in
-            this.value.refreshed(token: token, result)
+            this.value.refreshed(token: token, result, checkedWith: checkedWith)
         }
     }
 
-    func refreshed(token: String, _ result: Result<Identity, AuthFailure>) {
+    func refreshed(token: String, _ result: Result<Identity, AuthFailure>, checkedWith: Settings) {
         guard started, !closing else { return }
+        // A reload came between: the token must pass the key, issuer and audience now in force.
+        guard checkedWith === settings else { return refresh(token: token) }
         guard case let .success(fresh) = result, TokenRefresh.verdict(current: identity, fresh: fresh) == nil,
             let expiresAt = fresh.expiresAt
         else { return refuse(.refreshRejected) }
