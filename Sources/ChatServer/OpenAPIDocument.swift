@@ -10,7 +10,9 @@ enum OpenAPIDocument {
           version: "1"
           summary: The plain-HTTP side of chatd, the WebSocket chat daemon.
           description: >-
-            Every HTTP endpoint chatd answers on its listeners (`server.listen`). The chat itself is a
+            Every HTTP endpoint chatd answers on its listeners (`server.listen`), but for the page's
+            static files (`/`, `/index.html`, `/app.js`, `/style.css`, `/favicon.svg`; any other path
+            is a plain-text 404). GET endpoints also answer HEAD. The chat itself is a
             WebSocket at `/chat` (docs/protocol.md describes its events); this document describes only
             how the upgrade request is answered. chatd serves this document at `/api/openapi.yaml`.
             Prometheus metrics are on a listener of their own (`metrics.listen`, `/metrics`), not here.
