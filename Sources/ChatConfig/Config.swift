@@ -17,6 +17,7 @@ public struct Config: Sendable, Equatable {
     public var metrics = Metrics()
     public var api = API()
     public var cluster = Cluster()
+    public var proxy = Proxy()
 
     public init() {}
 
@@ -278,6 +279,30 @@ public struct Config: Sendable, Equatable {
         public var allowedUIDs: [Int] = []
         /// Groups (by name) whose members may use the control socket. Default ["chatd"].
         public var allowedGroups: [String] = ["chatd"]
+    }
+
+    /// The application's backend deciding for chatd (docs/integration.md).
+    public struct Proxy: Sendable, Equatable {
+        /// What `publish_on_error` may say.
+        public enum OnError: String, Sendable, Equatable, CaseIterable {
+            case reject
+            case accept
+        }
+
+        /// An upgrade that carries no token is POSTed here; the answer admits it with an
+        /// identity or refuses it. Default "" (tokens only).
+        public var connectURL = ""
+        /// A client's message is POSTed here before it is stored; the answer keeps, rewrites
+        /// or rejects it. Default "" (no check).
+        public var publishURL = ""
+        /// Request headers passed on to `connect_url` (by name, case-insensitive).
+        /// Default `["cookie", "authorization"]`.
+        public var forwardHeaders: [String] = ["cookie", "authorization"]
+        /// How long chatd waits for the backend's answer. Default 5.
+        public var timeoutSeconds: Double = 5
+        /// What happens to a message when `publish_url` does not answer usably (timeout,
+        /// 5xx, a body that is not the protocol's). Default `reject`.
+        public var publishOnError: OnError = .reject
     }
 
     public struct Metrics: Sendable, Equatable {

@@ -120,6 +120,13 @@ public enum ConfigKeys {
         .numeric(
             "cluster.node_timeout_seconds", \.cluster.nodeTimeoutSeconds, .restart, 0.2...86400, "seconds",
             companions: ["heartbeat_seconds = 0.1"]),
+
+        // Sessions it admitted are closed when it is emptied.
+        .field("proxy.connect_url", \.proxy.connectURL, .openConnections, TableReader.string),
+        .field("proxy.publish_url", \.proxy.publishURL, .openConnections, TableReader.string),
+        .field("proxy.forward_headers", \.proxy.forwardHeaders, .newConnections, TableReader.stringList),
+        .numeric("proxy.timeout_seconds", \.proxy.timeoutSeconds, .openConnections, 0.1...300, "seconds"),
+        .field("proxy.publish_on_error", \.proxy.publishOnError, .openConnections, TableReader.publishOnError),
     ]
 
     /// The entry for `path` (`section.key`).

@@ -163,6 +163,10 @@ struct TableReader {
         return value
     }
 
+    func publishOnError(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> Config.Proxy.OnError {
+        try oneOf(v, key, Config.Proxy.OnError.self)
+    }
+
     func intList(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [Int] {
         try list(v, key, of: "integers") { $0.int }
     }

@@ -1,4 +1,5 @@
 import ChatCore
+import Foundation
 
 /// Range and shape checks on a whole `Config`, after the types are known to be right.
 enum Validation {
@@ -28,8 +29,21 @@ enum Validation {
         for proxy in c.server.trustedProxies where TrustedProxies.Network(proxy) == nil {
             throw fail(.invalidValue, "server.trusted_proxies", "\"\(proxy)\" is not an IP address or CIDR network")
         }
-        if c.auth.tokens.isEmpty && c.auth.moderatorTokens.isEmpty && c.auth.credentials.isEmpty && c.auth.jwt == nil {
-            throw fail(.invalidValue, "auth.tokens", "no credential is configured: set auth.tokens, [auth.credentials.NAME] or [auth.jwt]")
+        if c.auth.tokens.isEmpty && c.auth.moderatorTokens.isEmpty && c.auth.credentials.isEmpty && c.auth.jwt == nil
+            && c.proxy.connectURL.isEmpty
+        {
+            throw fail(
+                .invalidValue, "auth.tokens",
+                "no credential is configured: set auth.tokens, [auth.credentials.NAME], [auth.jwt] or proxy.connect_url")
+        }
+        for (key, url) in [("proxy.connect_url", c.proxy.connectURL), ("proxy.publish_url", c.proxy.publishURL)]
+        where !url.isEmpty && !isBackendURL(url) {
+            throw fail(.invalidValue, key, "\"\(url)\" is not an http:// or https:// URL with a host (no user:password@), or \"\" for none")
+        }
+        for name in c.proxy.forwardHeaders where !BackendProxy.isForwardable(name) {
+            throw fail(
+                .invalidValue, "proxy.forward_headers",
+                "\"\(name)\" is not a header chatd forwards (a header name; not host, content-length, connection, upgrade …)")
         }
         for (name, credential) in c.auth.credentials.sorted(by: { $0.key < $1.key }) {
             let key = "auth.credentials.\(name)"
@@ -111,6 +125,17 @@ enum Validation {
             return "must be at least \(NumericKey.Value.number(numeric.minimum))\(unit), got \(value)"
         }
         return "must be at most \(NumericKey.Value.number(numeric.maximum))\(unit), got \(value)"
+    }
+
+    /// `http://` or `https://`, a host, no spaces or control characters: what the HTTP client
+    /// can post to.
+    static func isBackendURL(_ s: String) -> Bool {
+        guard s.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }),
+            let components = URLComponents(string: s), let scheme = components.scheme?.lowercased(),
+            ["http", "https"].contains(scheme), let host = components.host, !host.isEmpty,
+            components.user == nil, components.password == nil
+        else { return false }
+        return true
     }
 
     static func isSHA256Hex(_ s: String) -> Bool {

@@ -21,6 +21,15 @@ public enum ClientCommand: Sendable, Equatable {
     /// The most messages one `history` request returns.
     public static let maxHistoryPage = 200
 
+    /// A message's text as it is stored: hidden characters removed, trimmed, not empty, at
+    /// most `maxChars` UTF-16 units. Also applied to a text the publish proxy rewrote.
+    public static func messageText(_ raw: String, maxChars: Int) -> Result<String, ErrorCode> {
+        let text = Sanitize.trimmed(Sanitize.visibleText(raw))
+        if !Sanitize.hasVisibleContent(text) { return .failure(.empty) }
+        if text.utf16.count > maxChars { return .failure(.tooLarge) }
+        return .success(text)
+    }
+
     /// Decodes one text frame. `maxChars` counts UTF-16 units, as the browser's
     /// `maxlength` and JavaScript's `length` do, so the page and the server agree.
     public static func decode(_ utf8: some Collection<UInt8>, maxChars: Int) -> Result<ClientCommand, ErrorCode> {
@@ -53,10 +62,7 @@ public enum ClientCommand: Sendable, Equatable {
             let raw = event["text"]
             if raw == nil || raw is NSNull { return .failure(.empty) }
             guard let string = raw as? String else { return .failure(.badField) }
-            let text = Sanitize.trimmed(Sanitize.visibleText(string))
-            if !Sanitize.hasVisibleContent(text) { return .failure(.empty) }
-            if text.utf16.count > maxChars { return .failure(.tooLarge) }
-            return .success(.message(text: text, room: room))
+            return messageText(string, maxChars: maxChars).map { .message(text: $0, room: room) }
         case "ping":
             return .success(.ping)
         case "refresh":

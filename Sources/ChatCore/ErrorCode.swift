@@ -25,6 +25,12 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
     /// A `refresh` whose token does not verify or names another user; the session still
     /// ends when its current credential expires.
     case refreshRejected = "refresh_rejected"
+    /// A `message` the application's backend refused (`[proxy] publish_url` answered 403);
+    /// the event's `message` is the backend's reason.
+    case rejected = "rejected"
+    /// A `message` not sent because the publish proxy did not answer usably and
+    /// `proxy.publish_on_error` is `reject`: the client may send it again.
+    case proxyUnavailable = "proxy_unavailable"
 
     /// The human-readable `message` sent with the code.
     public func message(maxChars: Int) -> String {
@@ -48,6 +54,8 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
         case .refreshRejected:
             return
                 "The new token was not accepted (it must be a valid token for the same user); the session ends when the current one expires."
+        case .rejected: return "The message was rejected."
+        case .proxyUnavailable: return "The message could not be checked, so it was not sent. Try again shortly."
         case .badField:
             return
                 "A field has the wrong type: text must be a string; before and limit positive integers; room a room name; token a string."

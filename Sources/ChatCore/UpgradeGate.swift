@@ -12,10 +12,13 @@ public struct UpgradeGate: Sendable {
 
     public var allowedOrigins: Set<String>
     public var defaultRoom: String
+    /// True with `proxy.connect_url`: a request without a token is the backend's to decide.
+    public var connectProxy: Bool
 
-    public init(allowedOrigins: Set<String>, defaultRoom: String) {
+    public init(allowedOrigins: Set<String>, defaultRoom: String, connectProxy: Bool = false) {
         self.allowedOrigins = allowedOrigins
         self.defaultRoom = defaultRoom
+        self.connectProxy = connectProxy
     }
 
     public struct Request: Sendable {
@@ -43,7 +46,7 @@ public struct UpgradeGate: Sendable {
 
     /// What an acceptable request asks for, before its credential is resolved.
     public struct Attempt: Sendable, Equatable {
-        /// The token as presented (never logged).
+        /// The token as presented (never logged); empty when `proxied`.
         public var credential: String
         /// The `name` parameter, sanitized; used only when the credential allows guest names.
         public var guestName: String
@@ -54,10 +57,12 @@ public struct UpgradeGate: Sendable {
         public var since: UInt64?
         /// True when the client offered the `chatd` subprotocol, which the answer must select.
         public var subprotocol: Bool
+        /// True when the request carries no token and the connect proxy decides who it is.
+        public var proxied: Bool
 
         public init(
             credential: String, guestName: String, room: String, echo: Bool = false, since: UInt64? = nil,
-            subprotocol: Bool = false
+            subprotocol: Bool = false, proxied: Bool = false
         ) {
             self.credential = credential
             self.guestName = guestName
@@ -65,6 +70,7 @@ public struct UpgradeGate: Sendable {
             self.echo = echo
             self.since = since
             self.subprotocol = subprotocol
+            self.proxied = proxied
         }
     }
 
@@ -100,11 +106,8 @@ public struct UpgradeGate: Sendable {
         if !request.protocols.isEmpty && !offersChatd {
             return .reject(status: 400, reason: "unsupported subprotocol: offer \"chatd\" (with \"bearer.TOKEN\")")
         }
-        guard let token = Self.credential(params: params, authorization: request.authorization, protocols: request.protocols),
-            !token.isEmpty
-        else {
-            return .reject(status: 401, reason: "missing or invalid token")
-        }
+        let token = Self.credential(params: params, authorization: request.authorization, protocols: request.protocols) ?? ""
+        if token.isEmpty && !connectProxy { return .reject(status: 401, reason: "missing or invalid token") }
         return .accept(
             Attempt(
                 credential: token,
@@ -112,7 +115,8 @@ public struct UpgradeGate: Sendable {
                 room: Sanitize.room(params["room"], fallback: defaultRoom),
                 echo: params["echo"] == "1",
                 since: params["since"].flatMap { UInt64($0) },
-                subprotocol: offersChatd
+                subprotocol: offersChatd,
+                proxied: token.isEmpty
             ))
     }
 

@@ -61,6 +61,13 @@ final class ChatMetrics: Sendable {
         CoreMetrics.Counter(label: "chatd_upgrades_total", dimensions: [("result", result)], factory: factory)
     }
 
+    /// Questions to the application's backend: `kind` connect or publish; `outcome` admit,
+    /// refuse or unavailable (connect), accept, rewrite, reject or unavailable (publish).
+    @discardableResult
+    func proxyRequests(_ kind: String, _ outcome: String) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(label: "chatd_proxy_requests_total", dimensions: [("kind", kind), ("outcome", outcome)], factory: factory)
+    }
+
     @discardableResult
     func errors(_ code: String) -> CoreMetrics.Counter {
         CoreMetrics.Counter(label: "chatd_errors_total", dimensions: [("code", code)], factory: factory)

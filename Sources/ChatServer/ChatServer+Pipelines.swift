@@ -1,6 +1,7 @@
 import ChatAuth
 import ChatConfig
 import ChatCore
+import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -110,17 +111,30 @@ extension ChatServer {
                 }
                 let authenticator = current.authenticator
                 let extensions = head.headers["sec-websocket-extensions"]
+                if attempt.proxied {
+                    // No token: the application's backend says who this is (`proxy.connect_url`).
+                    let request = BackendProxy.ConnectRequest(
+                        address: state.address, origin: head.headers.first(name: "origin") ?? "", room: attempt.room,
+                        name: attempt.guestName, headers: Self.forwarded(head.headers, names: current.forwardHeaders))
+                    let promise = channel.eventLoop.makePromise(of: Result<Identity, UpgradeRefusal>.self)
+                    promise.completeWithTask { await core.askConnectProxy(request, settings: current) }
+                    return promise.futureResult.map {
+                        Self.upgradeAnswer(attempt, $0, extensions: extensions, settings: current, state: state)
+                    }
+                }
                 if let identity = authenticator.staticIdentity(attempt.credential) {
                     return channel.eventLoop.makeSucceededFuture(
                         Self.upgradeAnswer(attempt, .success(identity), extensions: extensions, settings: current, state: state))
                 }
                 guard authenticator.mayBeJWT(attempt.credential) else {
                     return channel.eventLoop.makeSucceededFuture(
-                        Self.upgradeAnswer(attempt, .failure(.unknownToken), extensions: extensions, settings: current, state: state))
+                        Self.upgradeAnswer(
+                            attempt, .failure(UpgradeRefusal(AuthFailure.unknownToken)), extensions: extensions, settings: current,
+                            state: state))
                 }
                 // A JWT: its signature is checked in a task, off the event loop.
-                let promise = channel.eventLoop.makePromise(of: Result<Identity, AuthFailure>.self)
-                promise.completeWithTask { await authenticator.identify(attempt.credential) }
+                let promise = channel.eventLoop.makePromise(of: Result<Identity, UpgradeRefusal>.self)
+                promise.completeWithTask { await authenticator.identify(attempt.credential).mapError(UpgradeRefusal.init) }
                 return promise.futureResult.map {
                     Self.upgradeAnswer(attempt, $0, extensions: extensions, settings: current, state: state)
                 }
@@ -137,7 +151,7 @@ extension ChatServer {
                         ChatSession(
                             session: session, address: state.address, hub: core.hub,
                             moderation: core.moderation, limits: core.limits, settings: current,
-                            deflateWindowBits: state.deflateWindowBits))
+                            deflateWindowBits: state.deflateWindowBits, backend: core.backend))
                     // The gate leaves last: what it still holds (frames sent right behind the
                     // upgrade request) goes on to the session, in order.
                     if let gate = state.gate { ops.removeHandler(gate, promise: nil) }
@@ -199,13 +213,13 @@ extension ChatServer {
     /// The upgrader's answer once the credential is resolved: headers to upgrade with (the
     /// chosen subprotocol), or nil with the refusal left for the HTTP handler to send.
     private static func upgradeAnswer(
-        _ attempt: UpgradeGate.Attempt, _ identified: Result<Identity, AuthFailure>, extensions: [String],
+        _ attempt: UpgradeGate.Attempt, _ identified: Result<Identity, UpgradeRefusal>, extensions: [String],
         settings: Settings, state: ConnectionState
     ) -> HTTPHeaders? {
         let admitted: UpgradeGate.Decision<UpgradeGate.Session> =
             switch identified {
             case let .success(identity): UpgradeGate.admit(attempt, as: identity, rule: settings.rules.rule(for: attempt.room))
-            case let .failure(failure): .reject(status: 401, reason: failure.reason)
+            case let .failure(refusal): .reject(status: refusal.status, reason: refusal.reason)
             }
         switch admitted {
         case let .accept(session):
@@ -221,6 +235,56 @@ extension ChatServer {
         case let .reject(status, reason):
             state.rejection = (status, reason)
             return nil
+        }
+    }
+
+    /// The request's headers named in `proxy.forward_headers`, in that order; a header sent
+    /// more than once is joined as HTTP joins it (`; ` for cookies, `, ` otherwise).
+    static func forwarded(_ headers: HTTPHeaders, names: [String]) -> [(name: String, value: String)] {
+        names.compactMap { name in
+            let values = headers[name]
+            guard !values.isEmpty else { return nil }
+            return (name, values.joined(separator: name == "cookie" ? "; " : ", "))
+        }
+    }
+}
+
+/// Why an upgrade is refused once its credential was looked at: the status and the reason
+/// the client reads.
+struct UpgradeRefusal: Error, Sendable {
+    let status: Int
+    let reason: String
+
+    init(status: Int, reason: String) {
+        self.status = status
+        self.reason = reason
+    }
+
+    init(_ failure: AuthFailure) { self.init(status: 401, reason: failure.reason) }
+}
+
+extension ServerCore {
+    /// Asks `proxy.connect_url` who an upgrade without a token is; logs and counts the answer.
+    func askConnectProxy(_ request: BackendProxy.ConnectRequest, settings: Settings) async -> Result<Identity, UpgradeRefusal> {
+        let answer = await backend.post(settings.connectURL, json: request.body, timeout: settings.proxyTimeout)
+        let verdict: BackendProxy.ConnectVerdict
+        switch answer {
+        case let .success(answer):
+            verdict = BackendProxy.connectVerdict(status: answer.status, body: answer.body, now: Date().timeIntervalSince1970)
+        case let .failure(failure):
+            verdict = .unavailable(detail: failure.description)
+        }
+        switch verdict {
+        case let .admit(identity):
+            metrics.proxyRequests("connect", "admit").increment()
+            return .success(identity)
+        case let .refuse(status, reason):
+            metrics.proxyRequests("connect", "refuse").increment()
+            return .failure(UpgradeRefusal(status: status, reason: reason))
+        case let .unavailable(detail):
+            metrics.proxyRequests("connect", "unavailable").increment()
+            logger.warning("connect proxy gave no usable answer", metadata: ["url": "\(settings.connectURL)", "detail": "\(detail)"])
+            return .failure(UpgradeRefusal(status: 503, reason: "the application could not be asked: reconnect later"))
         }
     }
 }

@@ -118,7 +118,7 @@ public final class ChatServer: Sendable {
         core = ServerCore(
             settings: settings,
             hub: try Hub(loops: Array(group.makeIterator()), metrics: metrics, store: store),
-            site: site, logger: logger, metrics: metrics)
+            site: site, logger: logger, metrics: metrics, backend: BackendClient(group: group, logger: logger))
         state = NIOLockedValueBox(RuntimeState(config: config))
         retention = RetentionJob(hub: core.hub, settings: core.settings, logger: logger)
         if let cluster, let databaseGroup {
@@ -368,6 +368,7 @@ public final class ChatServer: Sendable {
     }
 
     private func stopLoops() async throws {
+        await core.backend.shutdown()
         try await group.shutdownGracefully()
         try await databaseGroup?.shutdownGracefully()
     }

@@ -34,6 +34,11 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// The token presented at the upgrade, or the last one a `refresh` accepted; reloads
     /// re-check it, so a revoked one closes.
     var credential: String
+    /// Asks `proxy.publish_url` about this session's messages.
+    let backend: BackendClient?
+    /// True for a session the connect proxy admitted (it has no token): it cannot refresh,
+    /// and is told nothing before its `expires_at`; it reconnects through the backend.
+    var proxied: Bool { credential.isEmpty }
     let address: String
     let connectedAt = NIODeadline.now()
     /// The rooms this connection is in, in the order joined.
@@ -89,8 +94,9 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(
         session: UpgradeGate.Session, address: String, hub: Hub, moderation: Moderation, limits: ClientLimits,
-        settings: Settings, deflateWindowBits: Int = 0
+        settings: Settings, deflateWindowBits: Int = 0, backend: BackendClient? = nil
     ) {
+        self.backend = backend
         self.deflateWindowBits = deflateWindowBits
         self.limits = limits
         self.moderation = moderation
@@ -241,7 +247,15 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         for member in memberships { member.slowConsumer = new.rules.rule(for: member.room).slowConsumer }
         // The notice's lead may have changed.
         if new.refreshAheadSeconds != old.refreshAheadSeconds { scheduleExpiry() }
-        if let identity = new.authenticator.staticIdentity(credential) {
+        if proxied {
+            // The backend vouched for this session at the upgrade; it stands while chatd
+            // still asks that backend, and the new rules apply to it.
+            guard !new.connectURL.isEmpty else {
+                close(code: .policyViolation, reason: "credential revoked")
+                return true
+            }
+            reidentify(identity)
+        } else if let identity = new.authenticator.staticIdentity(credential) {
             reidentify(identity)
         } else if new.authenticator.mayBeJWT(credential), let loop = context?.eventLoop {
             // A JWT is verified again against the new key, issuer and audience.
@@ -284,7 +298,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context, !closing else { return }
         guard
             let (delay, step) = TokenRefresh.next(
-                expiresAt: identity.expiresAt, now: Date().timeIntervalSince1970, aheadSeconds: settings.refreshAheadSeconds,
+                expiresAt: identity.expiresAt, now: Date().timeIntervalSince1970, aheadSeconds: proxied ? 0 : settings.refreshAheadSeconds,
                 noticed: expiryNoticed)
         else { return }
         // Whole milliseconds; the delay is below TokenRefresh.longestWaitSeconds.

@@ -211,6 +211,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             var extra: [(String, String)] = [("Connection", "close")]
             if status == 426 { extra.append(("Upgrade", "websocket")) }
             if status == 405 { extra.append(("Allow", "GET")) }
+            if status == 503 { extra.append(("Retry-After", "5")) }
             server.logger.info(
                 "upgrade refused",
                 metadata: [

@@ -14,6 +14,8 @@ final class ServerCore: Sendable {
     let metrics: ChatMetrics
     let moderation: Moderation
     let limits = ClientLimits()
+    /// Asks the application's backend (`[proxy]`).
+    let backend: BackendClient
     private let siteBox: NIOLockedValueBox<StaticSite>
     /// False until the listeners are up, and again once draining starts (for /readyz).
     let ready = Atomic<Bool>(false)
@@ -24,8 +26,9 @@ final class ServerCore: Sendable {
     var site: StaticSite { siteBox.withLockedValue { $0 } }
     func replaceSite(_ site: StaticSite) { siteBox.withLockedValue { $0 = site } }
 
-    init(settings: Settings, hub: Hub, site: StaticSite, logger: Logger, metrics: ChatMetrics) {
+    init(settings: Settings, hub: Hub, site: StaticSite, logger: Logger, metrics: ChatMetrics, backend: BackendClient) {
         self.settings = SettingsBox(settings)
+        self.backend = backend
         self.hub = hub
         self.siteBox = NIOLockedValueBox(site)
         self.logger = logger

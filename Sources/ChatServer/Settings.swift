@@ -42,11 +42,20 @@ final class Settings: Sendable {
     let maxPendingConnections: Int
     let maxPendingPerIP: Int
     let ipv6PrefixLength: Int
+    /// `[proxy]`: the backend's URLs ("" for none), the headers passed on at connect
+    /// (lowercase), how long an answer may take, and what a failed publish check means.
+    let connectURL: String
+    let publishURL: String
+    let forwardHeaders: [String]
+    let proxyTimeout: TimeAmount
+    let acceptOnProxyError: Bool
 
     /// Throws `JWTKeyError` when `[auth.jwt]`'s key cannot be used.
     init(_ config: Config) throws {
         self.config = config
-        gate = UpgradeGate(allowedOrigins: Set(config.effectiveOrigins), defaultRoom: config.rooms.defaultRoom)
+        gate = UpgradeGate(
+            allowedOrigins: Set(config.effectiveOrigins), defaultRoom: config.rooms.defaultRoom,
+            connectProxy: !config.proxy.connectURL.isEmpty)
         authenticator = try Authenticator(Credentials(config.auth))
         apiKeys = APIKeys(config.api.keys.mapValues { ($0.keySHA256, $0.rooms) })
         maxBodyBytes = config.api.maxBodyBytes
@@ -84,6 +93,12 @@ final class Settings: Sendable {
         maxPendingConnections = config.limits.maxPendingConnections
         maxPendingPerIP = config.limits.maxPendingPerIP
         ipv6PrefixLength = config.limits.ipv6PrefixLength
+        connectURL = config.proxy.connectURL
+        publishURL = config.proxy.publishURL
+        var seen = Set<String>()
+        forwardHeaders = config.proxy.forwardHeaders.map { $0.lowercased() }.filter { seen.insert($0).inserted }
+        proxyTimeout = .nanoseconds(Clamped.nanoseconds(seconds: config.proxy.timeoutSeconds))
+        acceptOnProxyError = config.proxy.publishOnError == .accept
     }
 }
 

@@ -187,6 +187,7 @@ import Testing
         case "control.allowed_uids": c.control.allowedUIDs = [big]
         case "cluster.heartbeat_seconds": c.cluster.heartbeatSeconds = far
         case "cluster.node_timeout_seconds": c.cluster.nodeTimeoutSeconds = far
+        case "proxy.timeout_seconds": c.proxy.timeoutSeconds = far
         default: Issue.record("no way to push \(numeric.key) out of range: add it here")
         }
     }

@@ -15,7 +15,8 @@ import Testing
         let loop = EmbeddedEventLoop()
         return ServerCore(
             settings: try Settings(Config()), hub: try Hub(loops: [loop], metrics: metrics),
-            site: try StaticSite(root: TestServer.webRoot), logger: Logger(label: "t"), metrics: metrics)
+            site: try StaticSite(root: TestServer.webRoot), logger: Logger(label: "t"), metrics: metrics,
+            backend: BackendClient(group: loop, logger: Logger(label: "t")))
     }
 
     func get(_ path: String, core: ServerCore) throws -> HTTPResponseHead? {

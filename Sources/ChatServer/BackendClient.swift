@@ -1,0 +1,90 @@
+import AsyncHTTPClient
+import ChatCore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+
+/// The one HTTP client chatd asks the application's backend with (`[proxy]`), on the
+/// server's event loops. It only carries bytes: what an answer means is `BackendProxy`'s.
+final class BackendClient: Sendable {
+    /// A whole answer: status and body (at most `BackendProxy.maxAnswerBytes`).
+    struct Answer: Sendable {
+        let status: Int
+        let body: [UInt8]
+    }
+
+    private let group: any EventLoopGroup
+    let logger: Logger
+    /// Made at the first question, so that a server without `[proxy]` holds no client;
+    /// nil again once shut down.
+    private let made = NIOLockedValueBox<(client: HTTPClient?, open: Bool)>((nil, true))
+
+    init(group: any EventLoopGroup, logger: Logger) {
+        self.group = group
+        self.logger = logger
+    }
+
+    private var client: HTTPClient? {
+        made.withLockedValue { state in
+            guard state.open else { return nil }
+            if let client = state.client { return client }
+            var configuration = HTTPClient.Configuration()
+            // A redirect would send the client's cookies on to wherever the backend points.
+            configuration.redirectConfiguration = .disallow
+            configuration.decompression = .disabled
+            let client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
+            state.client = client
+            return client
+        }
+    }
+
+    /// POSTs `json` to `url`; the answer, or why there is none (for the log). The whole
+    /// exchange — connect, head and body — must end within `timeout`: a backend that answers
+    /// its head and then trickles the body is cut off like one that never answers.
+    func post(_ url: String, json: [UInt8], timeout: TimeAmount) async -> Result<Answer, BackendFailure> {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "chatd")
+        request.body = .bytes(ByteBuffer(bytes: json))
+        let deadline = NIODeadline.now() + timeout
+        guard let client = self.client else { return .failure(BackendFailure("chatd is stopping")) }
+        let prepared = request
+        return await withTaskGroup(of: Result<Answer, BackendFailure>.self) { group in
+            group.addTask {
+                do {
+                    let response = try await client.execute(prepared, deadline: deadline)
+                    let body = try await response.body.collect(upTo: BackendProxy.maxAnswerBytes)
+                    return .success(Answer(status: Int(response.status.code), body: Array(buffer: body)))
+                } catch is NIOTooManyBytesError {
+                    return .failure(BackendFailure("answer longer than \(BackendProxy.maxAnswerBytes) bytes"))
+                } catch {
+                    return .failure(BackendFailure("\(error)"))
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .nanoseconds(timeout.nanoseconds))
+                return .failure(BackendFailure("no answer within \(Double(timeout.nanoseconds) / 1e9) s"))
+            }
+            let first = await group.next() ?? .failure(BackendFailure("cancelled"))
+            group.cancelAll()
+            return first
+        }
+    }
+
+    func shutdown() async {
+        let client = made.withLockedValue { state in
+            state.open = false
+            defer { state.client = nil }
+            return state.client
+        }
+        try? await client?.shutdown()
+    }
+}
+
+/// Why the backend gave no usable answer, as the log says it.
+struct BackendFailure: Error, Sendable, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
