@@ -29,6 +29,26 @@ import Testing
         #expect(status(request("/chat", auth: "Basic dev-token")) == 401)
     }
 
+    @Test func withAConnectProxyARequestWithoutATokenIsTheBackendsToDecide() {
+        var proxied = gate
+        proxied.connectProxy = true
+        for target in ["/chat?room=dev&name=ann", "/chat?token=&room=dev&name=ann"] {
+            guard case let .accept(attempt) = proxied.decide(request(target)) else {
+                Issue.record("\(target)")
+                continue
+            }
+            #expect(attempt.proxied && attempt.credential.isEmpty && attempt.room == "dev" && attempt.guestName == "ann")
+        }
+        // A token is still checked by chatd; the Origin check comes first either way.
+        guard case let .accept(withToken) = proxied.decide(request("/chat?token=dev-token")) else {
+            Issue.record("token")
+            return
+        }
+        #expect(!withToken.proxied && withToken.credential == "dev-token")
+        let evil = proxied.decide(request("/chat", origin: "http://evil.example"))
+        #expect(evil == UpgradeGate.Decision<UpgradeGate.Attempt>.reject(status: 403, reason: "origin not allowed"))
+    }
+
     @Test func credentialFromQueryBearerOrSubprotocol() {
         #expect(
             gate.decide(request("/chat?token=second&name=masa&room=r1"))
