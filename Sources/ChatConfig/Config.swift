@@ -18,6 +18,8 @@ public struct Config: Sendable, Equatable {
     public var api = API()
     public var cluster = Cluster()
     public var proxy = Proxy()
+    /// `[webhooks.NAME]`, by name.
+    public var webhooks: [String: Webhook] = [:]
 
     public init() {}
 
@@ -279,6 +281,26 @@ public struct Config: Sendable, Equatable {
         public var allowedUIDs: [Int] = []
         /// Groups (by name) whose members may use the control socket. Default ["chatd"].
         public var allowedGroups: [String] = ["chatd"]
+    }
+
+    /// One backend told of events (docs/integration.md): each event is a signed POST.
+    public struct Webhook: Sendable, Equatable {
+        /// Where events are POSTed (`http://` or `https://`). Required.
+        public var url = ""
+        /// The HMAC-SHA256 key's file (relative paths from the config file's folder), read
+        /// like `auth.jwt.key_file`'s HS256 secret: at least 32 bytes. Required.
+        public var secretFile = ""
+        /// The key itself, read from `secretFile` at load.
+        public var secret: [UInt8] = []
+        /// Which events: any of `WebhookEventType`'s names. Default: all of them.
+        public var events: [String] = WebhookEventType.allCases.map(\.rawValue)
+        /// Which rooms' events: names or `prefix*` patterns. Default `["*"]`.
+        public var rooms: [String] = ["*"]
+        /// How long one delivery may take. Default 5.
+        public var timeoutSeconds: Double = 5
+        /// An event not delivered this long after it happened is kept as failed (at most 30
+        /// days). Default 86400.
+        public var maxAgeSeconds: Double = 86400
     }
 
     /// The application's backend deciding for chatd (docs/integration.md).

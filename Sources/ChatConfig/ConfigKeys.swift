@@ -127,7 +127,22 @@ public enum ConfigKeys {
         .field("proxy.forward_headers", \.proxy.forwardHeaders, .newConnections, TableReader.stringList),
         .numeric("proxy.timeout_seconds", \.proxy.timeoutSeconds, .openConnections, 0.1...300, "seconds"),
         .field("proxy.publish_on_error", \.proxy.publishOnError, .openConnections, TableReader.publishOnError),
+
+        // `[webhooks.NAME]`: the whole section is one table of named hooks.
+        .table(
+            "webhooks.NAME", \.webhooks, .nextUse, TableReader.webhooks,
+            numeric: [
+                NumericKey(
+                    "webhooks.NAME.timeout_seconds", entries: \.webhooks, \.timeoutSeconds, 0.1...300, "seconds",
+                    companions: Self.webhookCompanions),
+                NumericKey(
+                    "webhooks.NAME.max_age_seconds", entries: \.webhooks, \.maxAgeSeconds, 1...2_592_000, "seconds",
+                    companions: Self.webhookCompanions),
+            ]),
     ]
+
+    /// What a `[webhooks.NAME]` table needs beside the key a test sets.
+    static let webhookCompanions = ["url = \"http://127.0.0.1:9/hook\"", "secret_file = \"jwt.secret\""]
 
     /// The entry for `path` (`section.key`).
     public static func named(_ path: String) -> ConfigKey? { byPath[path] }

@@ -57,6 +57,10 @@ public enum ConfigLoader {
     /// Reads `auth.jwt.key_file` (relative paths from the config file's folder), so that a
     /// missing or empty key is a config error at load and on reload, never a 401 later.
     static func readKeyFiles(_ config: inout Config, file: String, lines: KeyLines) throws(ConfigError) {
+        for (name, hook) in config.webhooks.sorted(by: { $0.key < $1.key }) {
+            let secret = try readSecret(hook.secretFile, key: "webhooks.\(name).secret_file", file: file, lines: lines)
+            config.webhooks[name]?.secret = secret
+        }
         guard var jwt = config.auth.jwt else { return }
         let key = "auth.jwt.key_file"
         var path = jwt.keyFile
@@ -92,6 +96,28 @@ public enum ConfigLoader {
             jwt.key = bytes
         }
         config.auth.jwt = jwt
+    }
+
+    /// A shared secret's file, read like an HS256 key: a text secret without its trailing
+    /// newline, a binary one byte for byte; at least 32 bytes.
+    static func readSecret(_ named: String, key: String, file: String, lines: KeyLines) throws(ConfigError) -> [UInt8] {
+        var path = named
+        if !path.hasPrefix("/") { path = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path }
+        let bytes: [UInt8]
+        do {
+            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw ConfigError(
+                kind: .unreadable, file: file, line: lines.line(of: key), key: key, message: "cannot read \(path): \(describe(error))")
+        }
+        let secret =
+            String(validating: bytes, as: UTF8.self).map { Array($0.trimmingCharacters(in: .whitespacesAndNewlines).utf8) } ?? bytes
+        if secret.count < 32 {
+            throw ConfigError(
+                kind: .invalidValue, file: file, line: lines.line(of: key), key: key,
+                message: "the secret in \(path) must be at least 32 bytes, got \(secret.count)")
+        }
+        return secret
     }
 
     /// The article's variables: `PORT` replaces every listen port, `CHAT_TOKEN` the token

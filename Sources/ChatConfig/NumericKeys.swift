@@ -56,12 +56,13 @@ public struct NumericKey: Sendable {
     /// under the key it has in the file.
     init<Entry, N: ConfigNumber>(
         _ key: String, entries table: any KeyPath<Config, [String: Entry]> & Sendable,
-        _ field: any KeyPath<Entry, N> & Sendable, _ range: ClosedRange<Double>, _ unit: String = ""
+        _ field: any KeyPath<Entry, N> & Sendable, _ range: ClosedRange<Double>, _ unit: String = "",
+        companions: [String] = []
     ) {
         var parts = key.split(separator: ".")
         let name = parts.removeLast()
         let prefix = parts.dropLast().joined(separator: ".")
-        self.init(key, N.kind, range, unit) { c in
+        self.init(key, N.kind, range, unit, companions: companions) { c in
             c[keyPath: table].sorted { $0.key < $1.key }.map { ("\(prefix).\($0.key).\(name)", $0.value[keyPath: field].numericValue) }
         }
     }

@@ -16,6 +16,11 @@ struct TableReader {
             guard let sub = value.table else {
                 throw error(.wrongType, section, "must be a table ([\(section)]), got \(value.type)")
             }
+            // A section that is one table of named tables (`[webhooks.NAME]`).
+            if fields.count == 1, let whole = fields["NAME"] {
+                try whole.read(self, value, section, &config)
+                continue
+            }
             for (name, item) in sub.sorted(by: { $0.0 < $1.0 }) {
                 let key = "\(section).\(name)"
                 guard let entry = fields[name] else {
@@ -90,6 +95,24 @@ struct TableReader {
             case "key_sha256": c.keySHA256 = try string(item, k)
             case "rooms": c.rooms = try stringList(item, k)
             default: throw error(.unknownKey, k, "unknown key; known keys: key_sha256, rooms")
+            }
+        }
+    }
+
+    /// `[webhooks.NAME]` tables: `url`, `secret_file`, `events`, `rooms`, `timeout_seconds`,
+    /// `max_age_seconds`.
+    func webhooks(_ v: any TOMLValueConvertible, _ key: String) throws(ConfigError) -> [String: Config.Webhook] {
+        try namedTables(v, key, what: "webhook name", valid: Sanitize.isValidRoom, initial: Config.Webhook()) {
+            (hook: inout Config.Webhook, name, item, k) throws(ConfigError) in
+            switch name {
+            case "url": hook.url = try string(item, k)
+            case "secret_file": hook.secretFile = try string(item, k)
+            case "events": hook.events = try stringList(item, k)
+            case "rooms": hook.rooms = try stringList(item, k)
+            case "timeout_seconds": hook.timeoutSeconds = try number(item, k)
+            case "max_age_seconds": hook.maxAgeSeconds = try number(item, k)
+            default:
+                throw error(.unknownKey, k, "unknown key; known keys: events, max_age_seconds, rooms, secret_file, timeout_seconds, url")
             }
         }
     }

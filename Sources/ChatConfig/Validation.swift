@@ -40,6 +40,22 @@ enum Validation {
         where !url.isEmpty && !isBackendURL(url) {
             throw fail(.invalidValue, key, "\"\(url)\" is not an http:// or https:// URL with a host (no user:password@), or \"\" for none")
         }
+        for (name, hook) in c.webhooks.sorted(by: { $0.key < $1.key }) {
+            let key = "webhooks.\(name)"
+            if !isBackendURL(hook.url) {
+                throw fail(.invalidValue, "\(key).url", "\"\(hook.url)\" is not an http:// or https:// URL with a host (no user:password@)")
+            }
+            if hook.secretFile.isEmpty { throw fail(.invalidValue, "\(key).secret_file", "must name the file holding the signing secret") }
+            for event in hook.events where WebhookEventType(rawValue: event) == nil {
+                throw fail(
+                    .invalidValue, "\(key).events",
+                    "\"\(event)\" is not an event; known: \(WebhookEventType.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if hook.events.isEmpty { throw fail(.invalidValue, "\(key).events", "must name at least one event") }
+            if RoomPatterns(hook.rooms) == nil || hook.rooms.isEmpty {
+                throw fail(.invalidValue, "\(key).rooms", "must be room names or prefix patterns such as \"team-*\"")
+            }
+        }
         for name in c.proxy.forwardHeaders where !BackendProxy.isForwardable(name) {
             throw fail(
                 .invalidValue, "proxy.forward_headers",

@@ -17,6 +17,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case status, connections, rooms, kick, reload
         case delete, mute, unmute, audit, publish
         case purgeUser = "purge-user"
+        case webhooks
+        case webhooksRetry = "webhooks-retry"
     }
 
     public var v: Int
@@ -39,12 +41,16 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var text: String?
     /// …and/or its JSON payload, as JSON text.
     public var data: String?
+    /// `webhooks-retry`: the hook whose failed events are tried again.
+    public var hook: String?
 
     public init(
         command: Command, room: String? = nil, connection: String? = nil, user: String? = nil, reason: String? = nil,
-        seq: UInt64? = nil, seconds: Double? = nil, since: Double? = nil, text: String? = nil, data: String? = nil
+        seq: UInt64? = nil, seconds: Double? = nil, since: Double? = nil, text: String? = nil, data: String? = nil,
+        hook: String? = nil
     ) {
         self.v = ControlProtocol.version
+        self.hook = hook
         self.text = text
         self.data = data
         self.seq = seq
@@ -78,6 +84,10 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     /// many connections on this node answer to it now.
     public var muted: String?
     public var matched: Int?
+    /// `webhooks`: every hook configured or with events in the outbox.
+    public var webhooks: [WebhookInfo]?
+    /// `webhooks-retry`: how many failed events are pending again.
+    public var retried: Int?
 
     public init(ok: Bool = true, error: ControlError? = nil) {
         self.ok = ok
@@ -86,6 +96,35 @@ public struct ControlResponse: Codable, Sendable, Equatable {
 
     public static func failure(_ code: String, _ message: String) -> ControlResponse {
         ControlResponse(ok: false, error: ControlError(code: code, message: message))
+    }
+}
+
+/// One webhook's state: the outbox's counts (every node's) and this node's last outcomes.
+public struct WebhookInfo: Codable, Sendable, Equatable {
+    public var name: String
+    /// False for a hook removed from the config whose events are still in the outbox.
+    public var configured: Bool
+    public var url: String?
+    public var pending: Int
+    public var failed: Int
+    public var oldestPendingAt: Double?
+    public var lastSuccessAt: Double?
+    public var lastFailureAt: Double?
+    public var lastError: String?
+
+    public init(
+        name: String, configured: Bool, url: String?, pending: Int, failed: Int, oldestPendingAt: Double?, lastSuccessAt: Double?,
+        lastFailureAt: Double?, lastError: String?
+    ) {
+        self.name = name
+        self.configured = configured
+        self.url = url
+        self.pending = pending
+        self.failed = failed
+        self.oldestPendingAt = oldestPendingAt
+        self.lastSuccessAt = lastSuccessAt
+        self.lastFailureAt = lastFailureAt
+        self.lastError = lastError
     }
 }
 

@@ -42,11 +42,14 @@ final class BackendClient: Sendable {
     /// POSTs `json` to `url`; the answer, or why there is none (for the log). The whole
     /// exchange — connect, head and body — must end within `timeout`: a backend that answers
     /// its head and then trickles the body is cut off like one that never answers.
-    func post(_ url: String, json: [UInt8], timeout: TimeAmount) async -> Result<Answer, BackendFailure> {
+    func post(
+        _ url: String, json: [UInt8], headers: [(String, String)] = [], timeout: TimeAmount
+    ) async -> Result<Answer, BackendFailure> {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "chatd")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: json))
         let deadline = NIODeadline.now() + timeout
         guard let client = self.client else { return .failure(BackendFailure("chatd is stopping")) }

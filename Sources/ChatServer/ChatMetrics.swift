@@ -18,6 +18,8 @@ final class ChatMetrics: Sendable {
     let messagesExpired: CoreMetrics.Counter
     let fanoutLatency: CoreMetrics.Timer
     let eventLoopLag: CoreMetrics.Timer
+    /// From a webhook event happening to its delivery.
+    let webhookLag: CoreMetrics.Timer
     /// Members closed for falling behind in `disconnect` rooms.
     let slowDisconnects: CoreMetrics.Counter
     /// Events the server published into rooms (API, chatctl).
@@ -47,6 +49,7 @@ final class ChatMetrics: Sendable {
         messagesExpired = CoreMetrics.Counter(label: "chatd_messages_expired_total", factory: factory)
         fanoutLatency = CoreMetrics.Timer(label: "chatd_fanout_latency_seconds", factory: factory)
         eventLoopLag = CoreMetrics.Timer(label: "chatd_event_loop_lag_seconds", factory: factory)
+        webhookLag = CoreMetrics.Timer(label: "chatd_webhook_lag_seconds", factory: factory)
         slowDisconnects = CoreMetrics.Counter(label: "chatd_slow_consumer_disconnects_total", factory: factory)
         published = CoreMetrics.Counter(label: "chatd_published_total", factory: factory)
         clusterGapReads = CoreMetrics.Counter(label: "chatd_cluster_gap_reads_total", factory: factory)
@@ -66,6 +69,13 @@ final class ChatMetrics: Sendable {
     @discardableResult
     func proxyRequests(_ kind: String, _ outcome: String) -> CoreMetrics.Counter {
         CoreMetrics.Counter(label: "chatd_proxy_requests_total", dimensions: [("kind", kind), ("outcome", outcome)], factory: factory)
+    }
+
+    /// Webhook delivery attempts by hook: `delivered`, `retried` (to be tried again) or
+    /// `failed` (past `max_age_seconds`, kept as failed).
+    @discardableResult
+    func webhookDeliveries(_ hook: String, _ result: String) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(label: "chatd_webhook_deliveries_total", dimensions: [("hook", hook), ("result", result)], factory: factory)
     }
 
     @discardableResult

@@ -72,6 +72,8 @@ extension ChatServer {
         }
         core.replaceSite(site)
         core.settings.replace(with: settings)
+        core.hub.store?.setWebhookRoutes(settings.webhookRoutes)
+        core.hub.webhookEvents?.routes.withLockedValue { $0 = settings.webhookRoutes }
         if old.history.window != config.history.window { core.hub.resizeHistory(to: config.history.window) }
         let revoked = core.hub.shards.reduce(0) { total, ref in
             total + ((try? ref.loop.submit { ref.shard.value.applyReload(settings) }.wait()) ?? 0)

@@ -47,6 +47,8 @@ public final class ChatServer: Sendable {
     let reloadQueue = DispatchQueue(label: "chatd.reload")
     let controlPath = NIOLockedValueBox<String?>(nil)
     let retention: RetentionJob
+    /// Delivers the webhook outbox (nil without a store: tests of the transport alone).
+    let webhooks: WebhookDispatcher?
     private let sqlite: SQLiteStore?
     private let lifetime = NIOLockedValueBox<Lifetime?>(nil)
     /// The start in progress or done, so that a stop asked for meanwhile can cancel it and wait.
@@ -121,6 +123,9 @@ public final class ChatServer: Sendable {
             site: site, logger: logger, metrics: metrics, backend: BackendClient(group: group, logger: logger))
         state = NIOLockedValueBox(RuntimeState(config: config))
         retention = RetentionJob(hub: core.hub, settings: core.settings, logger: logger)
+        store.setWebhookRoutes(settings.webhookRoutes)
+        core.hub.webhookEvents?.routes.withLockedValue { $0 = settings.webhookRoutes }
+        webhooks = WebhookDispatcher(store: store, backend: core.backend, settings: core.settings, metrics: metrics, logger: logger)
         if let cluster, let databaseGroup {
             let (hub, core) = (core.hub, core)
             let bus = ClusterBus(
@@ -265,6 +270,9 @@ public final class ChatServer: Sendable {
         if let bus { doors.append(Part("cluster bus", start: { bus.start() }, stop: { bus.stop() })) }
         let retention = self.retention
         doors.append(Part("retention", start: { retention.start() }, stop: { retention.stop() }))
+        // Stopped after the chat door has drained: what the last clients did is in the outbox,
+        // and what is not delivered by then waits there for the next start.
+        if let webhooks { doors.append(Part("webhooks") { await webhooks.run() }) }
         let keeper = Housekeeper(server: self, watchdog: options.watchdog, notify: options.notify)
         doors.append(Part("housekeeper", start: { keeper.start() }, stop: { keeper.stop() }))
         doors.append(

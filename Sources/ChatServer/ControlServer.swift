@@ -276,6 +276,21 @@ enum ControlCommands {
             }
         case .audit:
             response.audit = await server.auditLog(since: request.since ?? 0)
+        case .webhooks:
+            guard let dispatcher = server.webhooks else { return .failure("unavailable", "no history store") }
+            do {
+                response.webhooks = try await dispatcher.report()
+            } catch {
+                return .failure("unavailable", "the webhook outbox cannot be read: \(error)")
+            }
+        case .webhooksRetry:
+            guard let hook = request.hook, !hook.isEmpty else { return .failure("bad_request", "webhooks retry needs a hook name") }
+            guard let store = server.core.hub.store else { return .failure("unavailable", "no history store") }
+            do {
+                response.retried = try await store.retryWebhooks(hook: hook, now: Date().timeIntervalSince1970)
+            } catch {
+                return .failure("unavailable", "the webhook outbox cannot be written: \(error)")
+            }
         case .publish:
             guard let room = request.room, Sanitize.isValidRoom(room) else { return .failure("bad_request", "publish needs a room name") }
             var data: Any?

@@ -1,4 +1,5 @@
 import ChatCore
+import Foundation
 import NIOCore
 
 /// Joining and leaving rooms, and resuming: what a member is sent before anything else of
@@ -90,6 +91,7 @@ extension Hub {
             }
         case let .entered(_, local, welcome):
             tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) joined"))
+            tellWebhooks(.join, room: room.name, member: member, local: local)
             member.entered = room
             shards[request.shardIndex].shard.value.add(member)
             done(.success(welcome))
@@ -142,7 +144,31 @@ extension Hub {
         }
         if case .gathered(startTimer: true) = presence { tellGatheredPresence(room, after: shardIndex) }
         tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) left"))
+        tellWebhooks(.leave, room: room.name, member: member, local: local)
         if local == 0 { retireIfIdle(room) }
+    }
+
+    /// A join or leave for the webhook outbox, and the room's occupancy on this node when it
+    /// changes (the first member came, the last left).
+    private func tellWebhooks(_ type: WebhookEventType, room: String, member: Membership, local: Int) {
+        guard let outbox = webhookEvents, !member.session.echo else { return }
+        let changed = type == .join ? local == 1 : local == 0
+        let occupancy: WebhookEventType = type == .join ? .roomOccupied : .roomVacated
+        let wantsPresence = outbox.wants(type)
+        let wantsOccupancy = changed && outbox.wants(occupancy)
+        guard wantsPresence || wantsOccupancy else { return }
+        let now = Date().timeIntervalSince1970
+        var events: [WebhookEvent] = []
+        if wantsOccupancy && type == .join { events.append(.occupancy(occupancy, room: room, at: now)) }
+        if wantsPresence {
+            let session = member.session
+            events.append(
+                .presence(
+                    type, room: room, user: UserTarget.shown(userKey: session.identity.userKey, authorKey: session.authorKey),
+                    name: session.name, online: local, at: now))
+        }
+        if wantsOccupancy && type == .leave { events.append(.occupancy(occupancy, room: room, at: now)) }
+        outbox.add(events)
     }
 
     /// Tells the room of a join or leave now, or leaves it gathered (`PresenceBatch`).

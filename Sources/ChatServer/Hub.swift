@@ -42,12 +42,15 @@ final class Hub: Sendable {
     let storage: RoomState.Storage
     /// The other nodes, in a cluster (set once at start).
     let cluster = NIOLockedValueBox<ClusterBus?>(nil)
+    /// Joins, leaves and occupancy for the webhook outbox (nil without a store).
+    let webhookEvents: WebhookEnqueuer?
     /// Members on other nodes: room → node → count.
     let remotePresence = NIOLockedValueBox<[String: [String: Int]]>([:])
 
     init(loops: [any EventLoop], metrics: ChatMetrics, store: (any ChatStore)? = nil) throws {
         self.metrics = metrics
         self.store = store
+        webhookEvents = store.map { WebhookEnqueuer(store: $0, metrics: metrics) }
         storage = store.map { $0.assignsSequences ? .numberedByStore : .numberedHere } ?? .none
         shards = loops.map { loop in
             ShardRef(loop: loop, shard: NIOLoopBoundBox.makeBoxSendingValue(LoopShard(loop: loop), eventLoop: loop))

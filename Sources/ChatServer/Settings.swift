@@ -49,6 +49,9 @@ final class Settings: Sendable {
     let forwardHeaders: [String]
     let proxyTimeout: TimeAmount
     let acceptOnProxyError: Bool
+    /// `[webhooks.NAME]`: which events go where, and how each hook is posted to.
+    let webhookRoutes: WebhookRoutes
+    let webhooks: [String: WebhookTarget]
 
     /// Throws `JWTKeyError` when `[auth.jwt]`'s key cannot be used.
     init(_ config: Config) throws {
@@ -99,7 +102,26 @@ final class Settings: Sendable {
         forwardHeaders = config.proxy.forwardHeaders.map { $0.lowercased() }.filter { seen.insert($0).inserted }
         proxyTimeout = .nanoseconds(Clamped.nanoseconds(seconds: config.proxy.timeoutSeconds))
         acceptOnProxyError = config.proxy.publishOnError == .accept
+        webhookRoutes = WebhookRoutes(
+            config.webhooks.map { name, hook in
+                WebhookRoutes.Route(
+                    name: name, events: Set(hook.events.compactMap(WebhookEventType.init(rawValue:))),
+                    rooms: RoomPatterns(hook.rooms) ?? .all)
+            })
+        webhooks = config.webhooks.mapValues {
+            WebhookTarget(
+                url: $0.url, secret: $0.secret, timeout: .nanoseconds(Clamped.nanoseconds(seconds: $0.timeoutSeconds)),
+                maxAgeSeconds: $0.maxAgeSeconds)
+        }
     }
+}
+
+/// How one hook is posted to.
+struct WebhookTarget: Sendable {
+    let url: String
+    let secret: [UInt8]
+    let timeout: TimeAmount
+    let maxAgeSeconds: Double
 }
 
 /// The settings in force, swapped whole on reload; readers take one consistent snapshot.

@@ -60,6 +60,31 @@ public protocol ChatStore: Sendable {
     /// Deletes, in one short transaction, at most `batch` audit entries recorded before
     /// `before` (seconds since 1970), oldest first; returns how many were deleted.
     func expireAudit(before: Double, batch: Int) async throws -> Int
+
+    // MARK: Webhook outbox
+
+    /// Which hooks get which events, from now on: `append`, `delete`, `purge` and `audit`
+    /// write their events into the outbox in the same transaction as the change itself, so
+    /// that an event is neither lost nor told of a change that was rolled back.
+    func setWebhookRoutes(_ routes: WebhookRoutes)
+
+    /// Events with nothing stored behind them (joins, leaves, occupancy), one row per hook.
+    func enqueueWebhooks(_ events: [WebhookEvent]) async throws
+
+    /// Takes up to `limit` deliveries due at `now` for `hooks`, each the oldest pending of its
+    /// hook and room (so that a room's events arrive in order), and leases them for
+    /// `leaseSeconds`: no other dispatcher (another node) takes them meanwhile.
+    func claimWebhooks(hooks: [String], now: Double, leaseSeconds: Double, limit: Int) async throws -> [WebhookDelivery]
+
+    /// Records what became of a claimed delivery.
+    func settleWebhook(row: Int64, _ settlement: WebhookSettlement) async throws
+
+    /// Pending and failed deliveries by hook (hooks no longer configured included).
+    func webhookBacklog() async throws -> [String: WebhookBacklog]
+
+    /// Makes a hook's failed deliveries pending again, due now, their age counted from now;
+    /// returns how many.
+    func retryWebhooks(hook: String, now: Double) async throws -> Int
 }
 
 /// `append` stored the messages of some rooms and then failed: `stored` holds, in batch

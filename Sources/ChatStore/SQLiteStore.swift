@@ -1,6 +1,7 @@
 public import ChatCore
 import Foundation
 import GRDB
+import Synchronization
 
 /// History in SQLite through GRDB: WAL mode, migrations, one transaction per batch.
 ///
@@ -18,6 +19,8 @@ public final class SQLiteStore: BlockingAppend {
     /// Checkpoints the WAL from its own connection and thread, so that the copy into the
     /// database file and its fsync never hold up a commit (which every broadcast waits for).
     private let checkpointer: DatabaseQueue
+    /// Which hooks get which events (`setWebhookRoutes`); read in each writing transaction.
+    private let routes = Mutex(WebhookRoutes())
 
     public init(path: String, synchronous: Synchronous = .normal) throws {
         let directory = (path as NSString).deletingLastPathComponent
@@ -95,6 +98,27 @@ public final class SQLiteStore: BlockingAppend {
         migrator.registerMigration("v3: published JSON payloads") { db in
             try db.execute(sql: "ALTER TABLE message ADD COLUMN data TEXT")
         }
+        migrator.registerMigration("v5: webhook outbox") { db in
+            // One row per event and hook, until delivered (deleted) or failed (kept).
+            try db.execute(
+                sql: """
+                    CREATE TABLE webhook_outbox (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        hook TEXT NOT NULL,
+                        event_id TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        room TEXT NOT NULL,
+                        body TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_at REAL NOT NULL,
+                        leased_until REAL NOT NULL DEFAULT 0,
+                        failed INTEGER NOT NULL DEFAULT 0,
+                        last_error TEXT
+                    );
+                    CREATE INDEX webhook_outbox_queue ON webhook_outbox(hook, room, failed, id);
+                    """)
+        }
         return migrator
     }
 
@@ -119,7 +143,8 @@ public final class SQLiteStore: BlockingAppend {
     @discardableResult
     public func append(_ batch: [ChatMessage]) async throws -> [ChatMessage] {
         guard !batch.isEmpty else { return batch }
-        try await pool.write { db in try Self.insert(batch, db) }
+        let routes = self.routes.withLock { $0 }
+        try await pool.write { db in try Self.insert(batch, routes: routes, db) }
         return batch
     }
 
@@ -128,11 +153,12 @@ public final class SQLiteStore: BlockingAppend {
     @discardableResult
     public func appendBlocking(_ batch: [ChatMessage]) throws -> [ChatMessage] {
         guard !batch.isEmpty else { return batch }
-        try pool.write { db in try Self.insert(batch, db) }
+        let routes = self.routes.withLock { $0 }
+        try pool.write { db in try Self.insert(batch, routes: routes, db) }
         return batch
     }
 
-    private static func insert(_ batch: [ChatMessage], _ db: Database) throws {
+    private static func insert(_ batch: [ChatMessage], routes: WebhookRoutes, _ db: Database) throws {
         let insert = try db.cachedStatement(
             sql: """
                 INSERT INTO message (room, seq, id, sender, text, sent_at, author, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -148,6 +174,23 @@ public final class SQLiteStore: BlockingAppend {
                 ON CONFLICT(room) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)
                 """)
         for (room, seq) in last { try upsert.execute(arguments: [room, Int64(seq)]) }
+        if routes.wants(.message) {
+            let now = Date().timeIntervalSince1970
+            try outbox(batch.map { WebhookEvent.message($0, at: now) }, routes: routes, db)
+        }
+    }
+
+    /// Writes `events` into the outbox, one row per hook that takes each.
+    private static func outbox(_ events: [WebhookEvent], routes: WebhookRoutes, _ db: Database) throws {
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO webhook_outbox (hook, event_id, type, room, body, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+        for event in events {
+            for hook in routes.hooks(for: event.type, room: event.room) {
+                try insert.execute(arguments: [hook, event.id, event.type.rawValue, event.room, event.body, event.at, event.at])
+            }
+        }
     }
 
     public func recent(room: String, limit: Int) async throws -> [ChatMessage] {
@@ -189,20 +232,23 @@ public final class SQLiteStore: BlockingAppend {
     }
 
     public func delete(room: String, seq: UInt64) async throws -> ChatMessage? {
-        try await pool.write { db in
+        let routes = self.routes.withLock { $0 }
+        return try await pool.write { db in
             let found = try Self.messages(
                 db, sql: "SELECT * FROM message WHERE room = ? AND seq = ?",
                 arguments: [room, Int64(clamping: seq)]
             ).first
-            if found != nil {
+            if let found {
                 try db.execute(sql: "DELETE FROM message WHERE room = ? AND seq = ?", arguments: [room, Int64(clamping: seq)])
+                try Self.outbox([WebhookEvent.deleted(found, at: Date().timeIntervalSince1970)], routes: routes, db)
             }
             return found
         }
     }
 
     public func purge(sender: String, sentUpTo: String, limit: Int) async throws -> [ChatMessage] {
-        try await pool.write { db in
+        let routes = self.routes.withLock { $0 }
+        return try await pool.write { db in
             // No ORDER BY: it would sort all of the sender's messages for every part.
             let found = try Self.messages(
                 db, sql: "SELECT * FROM message WHERE sender = ? AND sent_at <= ? LIMIT ?",
@@ -213,6 +259,8 @@ public final class SQLiteStore: BlockingAppend {
             for message in found {
                 try delete.execute(arguments: [message.room, Int64(clamping: message.seq)])
             }
+            let now = Date().timeIntervalSince1970
+            try Self.outbox(found.map { WebhookEvent.deleted($0, at: now) }, routes: routes, db)
             return found
         }
     }
@@ -255,10 +303,12 @@ public final class SQLiteStore: BlockingAppend {
     }
 
     public func audit(_ entry: AuditEntry) async throws {
+        let routes = self.routes.withLock { $0 }
         try await pool.write { db in
             try db.execute(
                 sql: "INSERT INTO audit (at, actor, action, target, reason) VALUES (?, ?, ?, ?, ?)",
                 arguments: [entry.at, entry.actor, entry.action, entry.target, entry.reason])
+            try Self.outbox([WebhookEvent.moderation(entry)], routes: routes, db)
         }
     }
 
@@ -277,6 +327,90 @@ public final class SQLiteStore: BlockingAppend {
             try db.execute(
                 sql: "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)",
                 arguments: [before, max(batch, 0)])
+            return db.changesCount
+        }
+    }
+
+    // MARK: Webhook outbox
+
+    public func setWebhookRoutes(_ routes: WebhookRoutes) { self.routes.withLock { $0 = routes } }
+
+    public func enqueueWebhooks(_ events: [WebhookEvent]) async throws {
+        let routes = self.routes.withLock { $0 }
+        guard events.contains(where: { !routes.hooks(for: $0.type, room: $0.room).isEmpty }) else { return }
+        try await pool.write { db in try Self.outbox(events, routes: routes, db) }
+    }
+
+    public func claimWebhooks(hooks: [String], now: Double, leaseSeconds: Double, limit: Int) async throws -> [WebhookDelivery] {
+        guard !hooks.isEmpty, limit > 0 else { return [] }
+        return try await pool.write { db in
+            let marks = hooks.map { _ in "?" }.joined(separator: ", ")
+            // The head of each hook's room queue: nothing older of the same hook and room is
+            // still pending (a leased or waiting head holds the rest of its room back).
+            var arguments: [any DatabaseValueConvertible] = hooks
+            arguments += [now, now, Int64(limit)]
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM webhook_outbox AS d
+                    WHERE d.hook IN (\(marks)) AND d.failed = 0 AND d.next_at <= ? AND d.leased_until <= ?
+                      AND NOT EXISTS (SELECT 1 FROM webhook_outbox AS e
+                                      WHERE e.hook = d.hook AND e.room = d.room AND e.failed = 0 AND e.id < d.id)
+                    ORDER BY d.id LIMIT ?
+                    """, arguments: StatementArguments(arguments))
+            let lease = try db.cachedStatement(sql: "UPDATE webhook_outbox SET leased_until = ? WHERE id = ?")
+            return try rows.map { row in
+                let id: Int64 = row["id"]
+                try lease.execute(arguments: [now + leaseSeconds, id])
+                return WebhookDelivery(
+                    row: id, hook: row["hook"], eventID: row["event_id"], type: row["type"], room: row["room"], body: row["body"],
+                    createdAt: row["created_at"], attempts: row["attempts"])
+            }
+        }
+    }
+
+    public func settleWebhook(row: Int64, _ settlement: WebhookSettlement) async throws {
+        try await pool.write { db in
+            switch settlement {
+            case .delivered:
+                try db.execute(sql: "DELETE FROM webhook_outbox WHERE id = ?", arguments: [row])
+            case let .retry(at, error):
+                try db.execute(
+                    sql: "UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ?, leased_until = 0, last_error = ? WHERE id = ?",
+                    arguments: [at, error, row])
+            case let .failed(error):
+                try db.execute(
+                    sql: "UPDATE webhook_outbox SET attempts = attempts + 1, failed = 1, leased_until = 0, last_error = ? WHERE id = ?",
+                    arguments: [error, row])
+            }
+        }
+    }
+
+    public func webhookBacklog() async throws -> [String: WebhookBacklog] {
+        try await pool.read { db in
+            var out: [String: WebhookBacklog] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT hook, sum(failed = 0) AS pending, sum(failed) AS failed, min(CASE WHEN failed = 0 THEN created_at END) AS oldest,
+                           (SELECT last_error FROM webhook_outbox AS e WHERE e.hook = o.hook AND e.last_error IS NOT NULL
+                            ORDER BY e.id DESC LIMIT 1) AS last_error
+                    FROM webhook_outbox AS o GROUP BY hook
+                    """)
+            {
+                out[row["hook"]] = WebhookBacklog(
+                    pending: row["pending"], failed: row["failed"], oldestPendingAt: row["oldest"], lastError: row["last_error"])
+            }
+            return out
+        }
+    }
+
+    public func retryWebhooks(hook: String, now: Double) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(
+                sql:
+                    "UPDATE webhook_outbox SET failed = 0, attempts = 0, created_at = ?, next_at = ?, leased_until = 0 WHERE hook = ? AND failed = 1",
+                arguments: [now, now, hook])
             return db.changesCount
         }
     }

@@ -118,3 +118,40 @@ struct Publish: ParsableCommand {
         if !control.json { print("published \(room)#\(response.published ?? 0)") }
     }
 }
+
+struct Webhooks: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show each webhook's outbox (pending, failed, last error, last success), or retry its failed events.",
+        subcommands: [WebhooksList.self, WebhooksRetry.self], defaultSubcommand: WebhooksList.self)
+}
+
+struct WebhooksList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Show each webhook's outbox.")
+    @OptionGroup var control: ControlOptions
+
+    func run() throws {
+        let response = try control.run(ControlRequest(command: .webhooks))
+        guard !control.json else { return }
+        func when(_ t: Double?) -> String { t.map { Date(timeIntervalSince1970: $0).formatted(.iso8601) } ?? "-" }
+        Output.table(
+            ["hook", "pending", "failed", "oldest pending", "last success", "last failure", "last error"],
+            (response.webhooks ?? []).map {
+                [
+                    $0.configured ? $0.name : "\($0.name) (not configured)", String($0.pending), String($0.failed),
+                    when($0.oldestPendingAt), when($0.lastSuccessAt), when($0.lastFailureAt), $0.lastError ?? "-",
+                ]
+            })
+    }
+}
+
+struct WebhooksRetry: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry", abstract: "Make a hook's failed events pending again (their age counts from now).")
+    @OptionGroup var control: ControlOptions
+    @Argument(help: "The hook's name ([webhooks.NAME]).") var hook: String
+
+    func run() throws {
+        let response = try control.run(ControlRequest(command: .webhooksRetry, hook: hook))
+        if !control.json { print("\(response.retried ?? 0) failed events of \(hook) are pending again") }
+    }
+}

@@ -102,14 +102,17 @@ func errorInFolder(_ text: String) -> ConfigError? {
             "api.keys": ("[api.keys.r]", ["key_sha256", "rooms"]),
             "rooms.rules": ("[rooms.rules.\"*\"]", ["join", "send", "max_members", "slow_consumer"]),
             "retention.rooms": ("[retention.rooms.r]", ["max_messages", "max_age_hours"]),
+            "webhooks.NAME": (
+                "[webhooks.r]", ["url", "secret_file", "events", "rooms", "timeout_seconds", "max_age_seconds"]
+            ),
         ]
         var walked: [(header: String, name: String, key: String)] = []
         for key in ConfigSchema.keys {
             if let table = tables[key] {
                 for name in table.names {
                     let listed =
-                        key == "auth.jwt"
-                        ? "auth.jwt.\(name)"
+                        key == "auth.jwt" || key.hasSuffix(".NAME")
+                        ? "\(key).\(name)"
                         : "\(key).\(key.hasPrefix("rooms") ? "PATTERN" : "NAME").\(name)"
                     walked.append((table.header, name, listed))
                 }

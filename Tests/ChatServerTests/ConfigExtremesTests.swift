@@ -188,6 +188,8 @@ import Testing
         case "cluster.heartbeat_seconds": c.cluster.heartbeatSeconds = far
         case "cluster.node_timeout_seconds": c.cluster.nodeTimeoutSeconds = far
         case "proxy.timeout_seconds": c.proxy.timeoutSeconds = far
+        case "webhooks.NAME.timeout_seconds": c.webhooks["r"]?.timeoutSeconds = far
+        case "webhooks.NAME.max_age_seconds": c.webhooks["r"]?.maxAgeSeconds = far
         default: Issue.record("no way to push \(numeric.key) out of range: add it here")
         }
     }
