@@ -46,7 +46,8 @@ extension PostgresStore {
     /// The JSON of a message event built in SQL from a row `m` of the inserted messages
     /// (with `event_id`): the shape `WebhookEvent.message` builds in Swift.
     static func eventBody(_ type: String, at: Double) -> String {
-        let ms = (at * 1000).isFinite ? Int64(exactly: (at * 1000).rounded(.down)) ?? 0 : 0
+        let seconds = at.isFinite ? min(max(at, 0), JWTClaims.latestExpiry) : 0
+        let ms = Int64(exactly: (seconds * 1000).rounded(.down)) ?? 0
         let iso = Timestamp.iso8601(millisecondsSinceEpoch: ms)
         return """
             (jsonb_build_object('id', m.event_id, 'type', '\(type)', 'at', '\(iso)', 'room', m.room,

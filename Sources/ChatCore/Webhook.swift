@@ -40,7 +40,10 @@ public struct WebhookEvent: Sendable, Equatable {
         json.beginObject()
         json.field("id", id)
         json.field("type", type.rawValue)
-        let ms = (at * 1000).isFinite ? Int64(clamping: Int64(exactly: (at * 1000).rounded(.down)) ?? 0) : 0
+        // Clamped to the years ISO 8601 writes with four digits: the clock is the only source,
+        // but no value of it may trap.
+        let seconds = at.isFinite ? min(max(at, 0), JWTClaims.latestExpiry) : 0
+        let ms = Int64(exactly: (seconds * 1000).rounded(.down)) ?? 0
         json.field("at", Timestamp.iso8601(millisecondsSinceEpoch: ms))
         json.field("room", room)
         fields(&json)
@@ -134,7 +137,7 @@ public enum WebhookRetry {
 
     /// The wait after the `attempts`-th failure (1 for the first), for `random` in 0..<1.
     public static func delay(afterAttempts attempts: Int, random: Double) -> Double {
-        let exponent = Double(min(max(attempts - 1, 0), 30))
+        let exponent = Double(attempts <= 1 ? 0 : min(attempts - 1, 30))
         let bound = min(longestSeconds, firstSeconds * pow(2, exponent))
         let r = random.isFinite ? min(max(random, 0), 1) : 1
         // Never less than a tenth of the bound: a zero wait would retry a down backend at once.

@@ -118,7 +118,7 @@ final class WebhookDispatcher: Sendable {
         if WebhookRetry.expired(createdAt: delivery.createdAt, now: now, maxAgeSeconds: target.maxAgeSeconds) {
             return .failed(error: error)
         }
-        let wait = WebhookRetry.delay(afterAttempts: delivery.attempts + 1, random: Double.random(in: 0..<1))
+        let wait = WebhookRetry.delay(afterAttempts: delivery.attempts.saturatingAdd(1), random: Double.random(in: 0..<1))
         return .retry(at: now + wait, error: error)
     }
 
