@@ -41,6 +41,8 @@ COMPANIONS = {
     "auth.jwt.refresh_ahead_seconds": ['algorithm = "HS256"', 'key_file = "jwt.secret"'],
     "cluster.heartbeat_seconds": ["node_timeout_seconds = 7200"],
     "cluster.node_timeout_seconds": ["heartbeat_seconds = 0.1"],
+    "webhooks.NAME.timeout_seconds": ['url = "http://127.0.0.1:9/hook"', 'secret_file = "jwt.secret"'],
+    "webhooks.NAME.max_age_seconds": ['url = "http://127.0.0.1:9/hook"', 'secret_file = "jwt.secret"'],
 }
 
 
