@@ -149,7 +149,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: strict),
-        .testTarget(name: "ChatStoreTests", dependencies: ["ChatStore", "ChatCore"], swiftSettings: strict),
+        .testTarget(
+            name: "ChatStoreTests", dependencies: ["ChatStore", "ChatCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
         .testTarget(name: "ChatClusterTests", dependencies: ["ChatCluster", "ChatCore"], swiftSettings: strict),
         .testTarget(
             name: "ChatServerTests",
