@@ -99,6 +99,8 @@ public final class PostgresStore: ChatStore {
         var id, from, text, sentAt, author: String
         var data: String?
         var nonce: String?
+        /// Only beside a nonce, for the statement's duplicate check (`appendQuery`).
+        var room: String?
     }
 
     /// One statement per room, all on one connection: each takes its room's next numbers,
@@ -117,10 +119,13 @@ public final class PostgresStore: ChatStore {
         for room in order {
             let rows = byRoom[room]!.map { i in
                 let m = batch[i]
-                return Row(id: m.id, from: m.from, text: m.text, sentAt: m.sentAt, author: m.author, data: m.data, nonce: m.nonce)
+                return Row(
+                    id: m.id, from: m.from, text: m.text, sentAt: m.sentAt, author: m.author, data: m.data, nonce: m.nonce,
+                    room: m.nonce == nil ? nil : m.room)
             }
+            let checksNonces = byRoom[room]!.contains { batch[$0].nonce != nil }
             let json = String(decoding: try encoder.encode(rows), as: UTF8.self)
-            queries.append(Self.appendQuery(room: room, count: rows.count, json: json, node: node))
+            queries.append(Self.appendQuery(room: room, count: rows.count, json: json, node: node, checksNonces: checksNonces))
         }
         // Each room's numbers by message id, in `order`, as its statement commits. A message
         // whose nonce was already used has none: it was not inserted.
@@ -181,21 +186,27 @@ public final class PostgresStore: ChatStore {
     /// the table. A part that still does not fit (long texts, escaping) is sent as its range.
     static let partBytes = 3900
 
-    static func appendQuery(room: String, count: Int, json: String, node: String) -> PostgresQuery {
+    static func appendQuery(room: String, count: Int, json: String, node: String, checksNonces: Bool = false) -> PostgresQuery {
         let limit = payloadLimit
         let part = Int64(partBytes)
-        // A message whose nonce its author already used in the room is left out before numbers
-        // are taken, so it leaves no gap (the CASE keeps messages without one from probing the
-        // index). Two nodes inserting the same nonce at once both pass that test: the unique
-        // index then skips the later one (a gap of one number), which comes back without a row
-        // and is answered as a duplicate, instead of failing the batch.
+        // Batches without a nonce keep the statement they always had: no filter, no renumbering.
+        // With one, a message whose nonce its author already used in the room is left out before
+        // numbers are taken, so it leaves no gap. Two nodes inserting the same nonce at once both
+        // pass that test: the unique index then skips the later one (a gap of one number), which
+        // comes back without a row and is answered as a duplicate, instead of failing the batch.
+        let check =
+            checksNonces
+            ? """
+            WHERE x.j->>'nonce' IS NULL OR NOT EXISTS (
+                SELECT 1 FROM chatd_message m
+                WHERE m.room = x.j->>'room' AND m.author = x.j->>'author' AND m.nonce = x.j->>'nonce')
+            """ : ""
+        let conflict = checksNonces ? "ON CONFLICT (room, author, nonce) WHERE nonce IS NOT NULL DO NOTHING" : ""
         return """
             WITH e AS (
-                SELECT x.j, row_number() OVER (ORDER BY x.ord) AS ord
+                SELECT x.j, \(unescaped: checksNonces ? "row_number() OVER (ORDER BY x.ord)" : "x.ord") AS ord
                 FROM jsonb_array_elements(\(json)::jsonb) WITH ORDINALITY AS x(j, ord)
-                WHERE CASE WHEN x.j->>'nonce' IS NULL THEN true ELSE NOT EXISTS (
-                    SELECT 1 FROM chatd_message m
-                    WHERE m.room = \(room) AND m.author = x.j->>'author' AND m.nonce = x.j->>'nonce') END
+                \(unescaped: check)
             ), c AS (
                 SELECT count(*) AS n FROM e
             ), s AS (
@@ -207,7 +218,7 @@ public final class PostgresStore: ChatStore {
                 SELECT \(room), s.last_seq - c.n + e.ord, e.j->>'id', e.j->>'from', e.j->>'text', e.j->>'sentAt',
                        e.j->>'author', e.j->>'data', e.j->>'nonce'
                 FROM s, c, e
-                ON CONFLICT (room, author, nonce) WHERE nonce IS NOT NULL DO NOTHING
+                \(unescaped: conflict)
                 RETURNING seq, id, sender, text, sent_at, author, data
             ), parts AS (
                 SELECT *, (sum(octet_length(text) + coalesce(octet_length(data), 0) + 200) OVER (ORDER BY seq)) / \(part) AS part

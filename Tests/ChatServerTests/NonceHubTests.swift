@@ -42,4 +42,21 @@ import Testing
         #expect(try await store.recent(room: "lobby", limit: 10).map(\.seq) == [1, 2, 3])
         try await group.shutdownGracefully()
     }
+
+    /// Without a store the room's window is all there is: a resend within it is a duplicate.
+    @Test func withoutAStoreTheWindowRemembers() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let hub = try Hub(loops: [group.next()], metrics: ChatMetrics())
+        func publish(_ id: String, nonce: String) async -> ChatMessage? {
+            await withCheckedContinuation { continuation in
+                hub.publish(room: "lobby", from: "ann", text: "hi", author: "user:ann", id: id, nonce: nonce, historyWindow: 50) {
+                    continuation.resume(returning: try? $0.get())
+                }
+            }
+        }
+        #expect(await publish("first", nonce: "n")?.id == "first")
+        #expect(await publish("again", nonce: "n")?.id == "first")
+        #expect(await publish("other", nonce: "m")?.seq == 2)
+        try await group.shutdownGracefully()
+    }
 }
