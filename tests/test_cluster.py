@@ -583,3 +583,78 @@ def test_a_frozen_database_freezes_nothing_but_what_needs_it(chatd_factory, pg, 
     ws.close()
     for m in (witness, remote):
         m.close()
+
+
+def test_a_nonce_resent_to_the_other_node_yields_the_original(chatd_factory, pg, database):
+    """No duplicates across nodes: the window is the shared table. A resend on the other
+    node finds the original there; two nodes racing with one nonce store one message (the
+    unique index decides, and the loser's batch is kept)."""
+    from pgcluster import ORIGIN
+    from websockets.sync.client import connect
+
+    name, url = database
+    nodes = start_nodes(chatd_factory, url, 2)
+
+    def join(port, who):
+        ws = connect(f"ws://127.0.0.1:{port}/chat?token=dev-token&name={who}&room=lobby", origin=ORIGIN, open_timeout=10)
+        next_event(ws, "history")
+        return ws
+
+    def next_event(ws, type_, pred=lambda e: True):
+        deadline = time.monotonic() + 10
+        while True:
+            event = json.loads(ws.recv(timeout=max(deadline - time.monotonic(), 0.01)))
+            if event["type"] == type_ and pred(event):
+                return event
+
+    def nonce_message(text, nonce):
+        return json.dumps({"type": "message", "text": text, "nonce": nonce})
+
+    witness = join(nodes[1].port, "witness")
+    ann = join(nodes[0].port, "ann")
+    ann.send(nonce_message("queued offline", "n-1"))
+    first = next_event(ann, "message")["message"]
+    assert next_event(witness, "message")["message"] == first
+    ann.close()
+
+    ann = join(nodes[1].port, "ann")
+    ann.send(nonce_message("queued offline", "n-1"))
+    again = next_event(ann, "message")
+    assert again.get("duplicate") is True and again["message"] == first
+    assert [t for _, t in history(pg, name)] == ["queued offline"]
+
+    # At once on both nodes, several times: one message per nonce, whatever the order.
+    other = join(nodes[0].port, "ann")
+    for i in range(20):
+        ann.send(nonce_message(f"race {i}", f"race-{i}"))
+        other.send(nonce_message(f"race {i}", f"race-{i}"))
+    for ws in (ann, other):
+        next_event(ws, "message", lambda e: e["message"]["text"] == "race 19")
+    ann.send(nonce_message("after the race", "last"))
+    last = next_event(witness, "message", lambda e: e["message"]["text"] == "after the race")["message"]
+    stored = history(pg, name)
+    assert sorted(t for _, t in stored) == sorted(["queued offline", "after the race"] + [f"race {i}" for i in range(20)])
+    assert stored[-1] == (last["seq"], "after the race")
+
+    # The last line of defence, made certain: another node's insert of the same nonce is in
+    # flight (uncommitted, so neither the lookup nor the insert's own check sees it). This
+    # insert waits on the unique index, skips the row, and answers with the original.
+    from pgcluster import pg_bin
+    author = pg.psql(f"SELECT author FROM chatd_message WHERE text = 'after the race'", name)[0]
+    holder = subprocess.Popen([
+        *pg.as_postgres, pg_bin("psql"), "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d", name,
+        "-v", "ON_ERROR_STOP=1", "-c",
+        "BEGIN; INSERT INTO chatd_message (room, seq, id, sender, text, sent_at, author, nonce) VALUES "
+        f"('lobby', 100000, 'planted', 'ann', 'planted', '2026-01-01T00:00:00.000Z', '{author}', 'planted'); "
+        "SELECT pg_sleep(1.5); COMMIT;"], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    ann.send(nonce_message("planted", "planted"))
+    answer = next_event(ann, "message", lambda e: e["message"]["text"] == "planted")
+    assert holder.wait(10) == 0
+    assert answer.get("duplicate") is True and answer["message"]["id"] == "planted" and answer["message"]["seq"] == 100000
+    ann.send(nonce_message("after the planted one", "later"))
+    later = next_event(witness, "message")["message"]  # nothing for the duplicate before it
+    assert later["text"] == "after the planted one" and later["seq"] > last["seq"]
+    assert [t for _, t in history(pg, name)].count("planted") == 1
+    for ws in (witness, ann, other):
+        ws.close()

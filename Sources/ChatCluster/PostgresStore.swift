@@ -76,6 +76,12 @@ public final class PostgresStore: ChatStore {
                 leased_until double precision NOT NULL DEFAULT 0, failed boolean NOT NULL DEFAULT false, last_error text)
             """,
             "CREATE INDEX IF NOT EXISTS chatd_webhook_outbox_queue ON chatd_webhook_outbox (hook, room, failed, id)",
+            // Message nonces (`MessageNonce`): kept on the row, unique per room and author.
+            "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS nonce text",
+            """
+            CREATE UNIQUE INDEX IF NOT EXISTS chatd_message_nonce ON chatd_message (room, author, nonce)
+            WHERE nonce IS NOT NULL
+            """,
             "SELECT pg_advisory_unlock(7437001)",
         ]
         let logger = Logger(label: "chatd.migrate")
@@ -102,6 +108,9 @@ public final class PostgresStore: ChatStore {
     private struct Row: Encodable {
         var id, from, text, sentAt, author: String
         var data: String?
+        var nonce: String?
+        /// Only beside a nonce, for the statement's duplicate check (`appendQuery`).
+        var room: String?
     }
 
     /// One statement per room, all on one connection: each takes its room's next numbers,
@@ -121,40 +130,62 @@ public final class PostgresStore: ChatStore {
         for room in order {
             let rows = byRoom[room]!.map { i in
                 let m = batch[i]
-                return Row(id: m.id, from: m.from, text: m.text, sentAt: m.sentAt, author: m.author, data: m.data)
+                return Row(
+                    id: m.id, from: m.from, text: m.text, sentAt: m.sentAt, author: m.author, data: m.data, nonce: m.nonce,
+                    room: m.nonce == nil ? nil : m.room)
             }
+            let checksNonces = byRoom[room]!.contains { batch[$0].nonce != nil }
             let json = String(decoding: try encoder.encode(rows), as: UTF8.self)
             queries.append(
                 Self.appendQuery(
-                    room: room, count: rows.count, json: json, node: node, hooks: routes.hooks(for: .message, room: room),
-                    at: Date().timeIntervalSince1970))
+                    room: room, count: rows.count, json: json, node: node, checksNonces: checksNonces,
+                    hooks: routes.hooks(for: .message, room: room), at: Date().timeIntervalSince1970))
         }
-        // Each room's numbers, in `order`, as its statement commits.
-        let numbered = NIOLockedValueBox<[[UInt64]]>([])
-        let counts = order.map { byRoom[$0]!.count }
+        // Each room's numbers by message id, in `order`, as its statement commits. A message
+        // whose nonce was already used has none: it was not inserted.
+        let numbered = NIOLockedValueBox<[[String: UInt64]]>([])
+        var failure: (any Error)?
         do {
-            try await pool.rows(queries, timeout: Self.writeTimeout) { index, rows in
-                let seqs = try rows.map { UInt64(try $0.decode(Int64.self)) }
-                guard seqs.count == counts[index] else {
-                    throw DatabaseError.unexpected("insert returned \(seqs.count) rows for \(counts[index]) messages")
+            try await pool.rows(queries, timeout: Self.writeTimeout) { _, rows in
+                var seqs: [String: UInt64] = [:]
+                for row in rows {
+                    let (seq, id) = try row.decode((Int64, String).self)
+                    seqs[id] = UInt64(seq)
                 }
                 numbered.withLockedValue { $0.append(seqs) }
             }
         } catch {
             // Rooms before the failing one are committed (and notified): say which.
-            let committed = numbered.withLockedValue { $0 }
-            if committed.isEmpty { throw error }
-            throw PartialAppend(stored: Self.numbering(batch, order.map { byRoom[$0]! }, committed), underlying: error)
+            if numbered.withLockedValue({ $0.isEmpty }) { throw error }
+            failure = error
         }
-        return Self.numbering(batch, order.map { byRoom[$0]! }, numbered.withLockedValue { $0 }).map { $0! }
+        var stored = Self.numbering(batch, order.map { byRoom[$0]! }, numbered.withLockedValue { $0 })
+        for (i, m) in batch.enumerated() where stored[i] == nil && m.nonce != nil && Self.wasCommitted(i, order, byRoom, numbered) {
+            // Stored meanwhile by another node (the unique index decided): its original.
+            stored[i] = try? await message(room: m.room, author: m.author, nonce: m.nonce!)
+        }
+        if let failure { throw PartialAppend(stored: stored, underlying: failure) }
+        guard stored.allSatisfy({ $0 != nil }) else {
+            throw PartialAppend(stored: stored, underlying: DatabaseError.unexpected("a duplicate's original could not be read"))
+        }
+        return stored.map { $0! }
     }
 
-    /// `batch` with the numbers of the rooms committed (`seqs[k]` for the indices
-    /// `indices[k]`); nil for the messages of the rooms that were not.
-    private static func numbering(_ batch: [ChatMessage], _ indices: [[Int]], _ seqs: [[UInt64]]) -> [ChatMessage?] {
+    /// True when the statement of message `index`'s room committed.
+    private static func wasCommitted(
+        _ index: Int, _ order: [String], _ byRoom: [String: [Int]], _ numbered: NIOLockedValueBox<[[String: UInt64]]>
+    ) -> Bool {
+        let committed = numbered.withLockedValue { $0.count }
+        return order.prefix(committed).contains { byRoom[$0]!.contains(index) }
+    }
+
+    /// `batch` with the numbers of the messages inserted (`seqs[k]` by id, for the indices
+    /// `indices[k]`); nil for the others.
+    private static func numbering(_ batch: [ChatMessage], _ indices: [[Int]], _ seqs: [[String: UInt64]]) -> [ChatMessage?] {
         var stored = [ChatMessage?](repeating: nil, count: batch.count)
         for (roomIndices, roomSeqs) in zip(indices, seqs) {
-            for (i, seq) in zip(roomIndices, roomSeqs) {
+            for i in roomIndices {
+                guard let seq = roomSeqs[batch[i].id] else { continue }
                 var m = batch[i]
                 m.seq = seq
                 stored[i] = m
@@ -169,24 +200,47 @@ public final class PostgresStore: ChatStore {
     /// the table. A part that still does not fit (long texts, escaping) is sent as its range.
     static let partBytes = 3900
 
-    static func appendQuery(room: String, count: Int, json: String, node: String, hooks: [String] = [], at: Double = 0) -> PostgresQuery {
-        let n = Int64(count)
+    static func appendQuery(
+        room: String, count: Int, json: String, node: String, checksNonces: Bool = false, hooks: [String] = [],
+        at: Double = 0
+    ) -> PostgresQuery {
         let limit = payloadLimit
         let part = Int64(partBytes)
+        // Batches without a nonce keep the statement they always had: no filter, no renumbering.
+        // With one, a message whose nonce its author already used in the room is left out before
+        // numbers are taken, so it leaves no gap. Two nodes inserting the same nonce at once both
+        // pass that test: the unique index then skips the later one (a gap of one number), which
+        // comes back without a row and is answered as a duplicate, instead of failing the batch.
+        let check =
+            checksNonces
+            ? """
+            WHERE x.j->>'nonce' IS NULL OR NOT EXISTS (
+                SELECT 1 FROM chatd_message m
+                WHERE m.room = x.j->>'room' AND m.author = x.j->>'author' AND m.nonce = x.j->>'nonce')
+            """ : ""
+        let conflict = checksNonces ? "ON CONFLICT (room, author, nonce) WHERE nonce IS NOT NULL DO NOTHING" : ""
         // The webhook outbox rows are written by the same statement, so in the same
         // transaction as the messages (a data-modifying WITH runs whether read or not); with
-        // no hook for the room the array is empty and no row is made.
+        // no hook for the room the array is empty and no row is made. Duplicates are not in
+        // `ins`, so they make no event.
         let body = eventBody("message", at: at)
         return """
-            WITH s AS (
-                INSERT INTO chatd_room_sequence AS r (room, last_seq) VALUES (\(room), \(n))
+            WITH e AS (
+                SELECT x.j, \(unescaped: checksNonces ? "row_number() OVER (ORDER BY x.ord)" : "x.ord") AS ord
+                FROM jsonb_array_elements(\(json)::jsonb) WITH ORDINALITY AS x(j, ord)
+                \(unescaped: check)
+            ), c AS (
+                SELECT count(*) AS n FROM e
+            ), s AS (
+                INSERT INTO chatd_room_sequence AS r (room, last_seq) SELECT \(room), c.n FROM c
                 ON CONFLICT (room) DO UPDATE SET last_seq = r.last_seq + excluded.last_seq
                 RETURNING last_seq
             ), ins AS (
-                INSERT INTO chatd_message (room, seq, id, sender, text, sent_at, author, data)
-                SELECT \(room), s.last_seq - \(n) + e.ord, e.j->>'id', e.j->>'from', e.j->>'text', e.j->>'sentAt',
-                       e.j->>'author', e.j->>'data'
-                FROM s, jsonb_array_elements(\(json)::jsonb) WITH ORDINALITY AS e(j, ord)
+                INSERT INTO chatd_message (room, seq, id, sender, text, sent_at, author, data, nonce)
+                SELECT \(room), s.last_seq - c.n + e.ord, e.j->>'id', e.j->>'from', e.j->>'text', e.j->>'sentAt',
+                       e.j->>'author', e.j->>'data', e.j->>'nonce'
+                FROM s, c, e
+                \(unescaped: conflict)
                 RETURNING seq, id, sender, text, sent_at, author, data
             ), parts AS (
                 SELECT *, (sum(octet_length(text) + coalesce(octet_length(data), 0) + 200) OVER (ORDER BY seq)) / \(part) AS part
@@ -208,7 +262,7 @@ public final class PostgresStore: ChatStore {
                 CROSS JOIN unnest(\(hooks)::text[]) AS h(hook)
                 ORDER BY m.seq, h.hook
             )
-            SELECT ins.seq FROM ins, (SELECT count(*) FROM sent) AS notified ORDER BY ins.seq
+            SELECT ins.seq, ins.id FROM ins, (SELECT count(*) FROM sent) AS notified ORDER BY ins.seq
             """
     }
 
@@ -260,6 +314,15 @@ public final class PostgresStore: ChatStore {
             """
             SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
             WHERE room = \(room) AND seq = \(Int64(clamping: seq))
+            """
+        ).first
+    }
+
+    public func message(room: String, author: String, nonce: String) async throws -> ChatMessage? {
+        try await messages(
+            """
+            SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
+            WHERE room = \(room) AND author = \(author) AND nonce = \(nonce)
             """
         ).first
     }
@@ -319,43 +382,6 @@ public final class PostgresStore: ChatStore {
         guard let row else { return (0, 0) }
         let (count, upTo) = try row.decode((Int64, Int64).self)
         return (Int(count), UInt64(upTo))
-    }
-
-    public func audit(_ entry: AuditEntry) async throws {
-        try await withOutbox(
-            """
-            INSERT INTO chatd_audit (at, actor, action, target, reason)
-            VALUES (\(entry.at), \(entry.actor), \(entry.action), \(entry.target), \(entry.reason))
-            """
-        ) { _ in ((), [WebhookEvent.moderation(entry)]) }
-    }
-
-    public func auditLog(since: Double, limit: Int) async throws -> [AuditEntry] {
-        try await read(
-            """
-            SELECT at, actor, action, target, reason FROM chatd_audit WHERE at >= \(since) ORDER BY id LIMIT \(Int64(limit))
-            """
-        ).map { row in
-            let (at, actor, action, target, reason) = try row.decode((Double, String, String, String, String).self)
-            return AuditEntry(at: at, actor: actor, action: action, target: target, reason: reason)
-        }
-    }
-
-    public func expireAudit(before: Double, batch: Int) async throws -> Int {
-        // Every node's retention job may run this at once; a row deleted by another is
-        // simply not counted here.
-        let row = try await write(
-            """
-            WITH del AS (
-                DELETE FROM chatd_audit WHERE id IN (
-                    SELECT id FROM chatd_audit WHERE at < \(before) ORDER BY at LIMIT \(Int64(max(batch, 0))))
-                RETURNING 1
-            )
-            SELECT count(*) FROM del
-            """
-        ).first
-        guard let row else { return 0 }
-        return Int(try row.decode(Int64.self))
     }
 
     /// Sends a notification to every node (presence, moderation, heartbeats).

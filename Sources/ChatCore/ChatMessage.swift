@@ -13,13 +13,17 @@ public struct ChatMessage: Sendable, Equatable {
     /// A JSON payload published by the server (`POST /api/publish`), as compact JSON text;
     /// nil for chat messages.
     public var data: String?
+    /// The sender's own id for it (`MessageNonce`), kept with it so that a resend finds it.
+    /// Never sent to clients: it is the sender's, and only its duplicate answer names it.
+    public var nonce: String?
 
     public init(
         id: String, seq: UInt64, room: String, from: String, text: String, sentAt: String, author: String = "",
-        data: String? = nil
+        data: String? = nil, nonce: String? = nil
     ) {
         self.author = author
         self.data = data
+        self.nonce = nonce
         self.id = id
         self.seq = seq
         self.room = room

@@ -4,7 +4,9 @@ import Foundation
 /// these becomes an `ErrorCode`, never a crash (the article's server dies on `null`).
 /// `room` is nil when the client named none: the connection's first room is meant.
 public enum ClientCommand: Sendable, Equatable {
-    case message(text: String, room: String?)
+    /// `nonce` is the client's own id for the message (`MessageNonce`): a resend with the
+    /// same one stores nothing new.
+    case message(text: String, room: String?, nonce: String? = nil)
     case ping
     /// Older messages: those before `before` (default: the newest), at most `limit`.
     case history(before: UInt64?, limit: Int, room: String?)
@@ -62,7 +64,14 @@ public enum ClientCommand: Sendable, Equatable {
             let raw = event["text"]
             if raw == nil || raw is NSNull { return .failure(.empty) }
             guard let string = raw as? String else { return .failure(.badField) }
-            return messageText(string, maxChars: maxChars).map { .message(text: $0, room: room) }
+            var nonce: String?
+            if let value = event["nonce"], !(value is NSNull) {
+                guard let given = value as? String, MessageNonce.isValid(given, maxLength: MessageNonce.maxClientLength) else {
+                    return .failure(.badField)
+                }
+                nonce = given
+            }
+            return messageText(string, maxChars: maxChars).map { .message(text: $0, room: room, nonce: nonce) }
         case "ping":
             return .success(.ping)
         case "refresh":

@@ -13,7 +13,9 @@ public enum CommandPlan: Sendable, Equatable {
     case catchUp(room: String, since: UInt64)
     /// Read older messages: before `before` (nil: the newest), at most `limit`.
     case history(room: String, before: UInt64?, limit: Int)
-    case publish(room: String, text: String)
+    /// Store and broadcast the message; with a `nonce`, only if this author has not already
+    /// stored one with it in the room (`MessageNonce`).
+    case publish(room: String, text: String, nonce: String? = nil)
     /// Delete the message if the actor may: a moderator any, an author their own in time.
     case delete(room: String, seq: UInt64, asModerator: Bool)
     /// Verify the token off the event loop; if it is for the same user, it takes over the
@@ -72,13 +74,13 @@ public enum CommandPlan: Sendable, Equatable {
             return session.readableRoom(named).map { .catchUp(room: $0, since: since) }.orRefusal
         case let .history(before, limit, named):
             return session.readableRoom(named).map { .history(room: $0, before: before, limit: limit) }.orRefusal
-        case let .message(text, named):
+        case let .message(text, named, nonce):
             guard let room = session.memberRoom(named) else { return .refuse(.notJoined) }
             if let denied = Authorization.send(session.identity, room: room, rule: session.rules.rule(for: room)) {
                 return .refuse(denied)
             }
             if isMuted() { return .refuse(.muted) }
-            return .publish(room: room, text: text)
+            return .publish(room: room, text: text, nonce: nonce)
         case let .refresh(token):
             // Only a credential that expires is renewed; a static one has nothing to refresh.
             return session.identity.expiresAt == nil ? .refuse(.refreshRejected) : .refresh(token: token)

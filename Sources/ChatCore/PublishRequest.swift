@@ -7,11 +7,15 @@ public struct PublishRequest: Sendable, Equatable {
     public var text: String
     /// The payload as compact JSON text.
     public var data: String?
+    /// The request's `Idempotency-Key`: a repeat stores nothing and is answered with the
+    /// first event (`MessageNonce`).
+    public var idempotencyKey: String?
 
-    public init(room: String, text: String, data: String? = nil) {
+    public init(room: String, text: String, data: String? = nil, idempotencyKey: String? = nil) {
         self.room = room
         self.text = text
         self.data = data
+        self.idempotencyKey = idempotencyKey
     }
 
     public static func decode(_ body: some Collection<UInt8>, maxChars: Int) -> Result<PublishRequest, PublishRefusal> {

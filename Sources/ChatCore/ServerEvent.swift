@@ -10,6 +10,9 @@ public enum ServerEvent: Sendable {
     /// This connection fell behind in a `drop_oldest` room and `count` events were dropped.
     case missed(room: String, count: Int)
     case message(ChatMessage)
+    /// The answer to a resent `nonce`: the message it stored the first time, to the sender
+    /// only; nothing was stored or sent to anyone else.
+    case duplicate(ChatMessage, nonce: String)
     case error(code: ErrorCode, message: String)
     case pong
     case deleted(room: String, seq: UInt64, id: String)
@@ -45,6 +48,12 @@ public enum ServerEvent: Sendable {
             w.field("type", "message")
             w.key("message")
             m.write(to: &w)
+        case let .duplicate(m, nonce):
+            w.field("type", "message")
+            w.key("message")
+            m.write(to: &w)
+            w.field("duplicate", true)
+            w.field("nonce", nonce)
         case let .error(code, message):
             w.field("type", "error")
             w.field("code", code.rawValue)

@@ -240,11 +240,11 @@ extension ChatSession {
                 // page of older messages is told apart from the welcome.
                 return .history(room: room, messages: messages, before: before ?? ((messages.last?.seq ?? 0) + 1))
             }
-        case let .publish(room, text):
+        case let .publish(room, text, nonce):
             if settings.publishURL.isEmpty {
-                publish(text, in: room)
+                publish(text, in: room, nonce: nonce)
             } else {
-                askPublishProxy(text, in: room)
+                askPublishProxy(text, in: room, nonce: nonce)
             }
         case let .delete(room, seq, asModerator):
             requestDelete(seq: seq, room: room, isModerator: asModerator)
@@ -255,9 +255,10 @@ extension ChatSession {
         }
     }
 
-    func publish(_ text: String, in room: String) {
+    func publish(_ text: String, in room: String, nonce: String? = nil) {
         guard let loop = context?.eventLoop else { return }
         let this = NIOLoopBound(self, eventLoop: loop)
+        if let nonce { return publishUnique(text, in: room, nonce: nonce, loop: loop) }
         hub.publish(room: room, from: name, text: text, author: authorKey, historyWindow: settings.historyWindow) { result in
             // The sender is told; a message that reached history reaches it like any other.
             guard case .failure = result else { return }
@@ -268,7 +269,7 @@ extension ChatSession {
     /// `proxy.publish_url` decides first. The session's later requests wait meanwhile (as
     /// for a store read), so its messages are stored in the order it sent them, and a client
     /// sending faster than the backend answers stops being read.
-    func askPublishProxy(_ text: String, in room: String) {
+    func askPublishProxy(_ text: String, in room: String, nonce: String?) {
         guard let loop = context?.eventLoop else { return }
         awaitingStore = true
         let this = NIOLoopBound(self, eventLoop: loop)
@@ -288,11 +289,13 @@ extension ChatSession {
                         status: answer.status, body: answer.body, request: request, maxChars: current.maxMessageChars)
                 case let .failure(failure): .unavailable(detail: failure.description)
                 }
-            loop.execute { this.value.publishChecked(verdict, request: request, settings: current) }
+            loop.execute { this.value.publishChecked(verdict, request: request, nonce: nonce, settings: current) }
         }
     }
 
-    func publishChecked(_ verdict: BackendProxy.PublishVerdict, request: BackendProxy.PublishRequest, settings checked: Settings) {
+    func publishChecked(
+        _ verdict: BackendProxy.PublishVerdict, request: BackendProxy.PublishRequest, nonce: String?, settings checked: Settings
+    ) {
         awaitingStore = false
         guard let context else { return }
         defer { resumeReadingIfDue(context) }
@@ -304,7 +307,7 @@ extension ChatSession {
             // The room may have been left, or its sender muted, while the backend decided.
             guard roomList.contains(request.room) else { return refuse(.notJoined) }
             if moderation.isMuted(userKey: identity.userKey, authorKey: authorKey) { return refuse(.muted) }
-            publish(text, in: request.room)
+            publish(text, in: request.room, nonce: nonce)
         case let .reject(reason):
             metrics.proxyRequests("publish", "reject").increment()
             metrics.errors(ErrorCode.rejected.rawValue).increment()
@@ -316,7 +319,36 @@ extension ChatSession {
                 metadata: ["url": "\(checked.publishURL)", "detail": "\(detail)", "accepted": "\(checked.acceptOnProxyError)"])
             guard checked.acceptOnProxyError else { return refuse(.proxyUnavailable) }
             guard roomList.contains(request.room) else { return refuse(.notJoined) }
-            publish(request.text, in: request.room)
+            publish(request.text, in: request.room, nonce: nonce)
+        }
+    }
+
+    /// A message with a nonce: the session's later requests wait until it is stored or found
+    /// to be a duplicate (as for a store read), so that a client's messages keep their order
+    /// although the check reads the store first, and a resend sent right behind the first
+    /// finds it stored.
+    private func publishUnique(_ text: String, in room: String, nonce: String, loop: any EventLoop) {
+        awaitingStore = true
+        let this = NIOLoopBound(self, eventLoop: loop)
+        let id = UUID().uuidString.lowercased()
+        hub.publish(
+            room: room, from: name, text: text, author: authorKey, id: id, nonce: nonce, historyWindow: settings.historyWindow
+        ) { result in
+            loop.execute { this.value.uniqueAnswered(result, id: id, nonce: nonce) }
+        }
+    }
+
+    private func uniqueAnswered(_ result: Result<ChatMessage, any Error>, id: String, nonce: String) {
+        awaitingStore = false
+        guard let context else { return }
+        defer { resumeReadingIfDue(context) }
+        switch result {
+        case let .success(message) where message.id != id:
+            send(.duplicate(message, nonce: nonce), flush: true)
+        case .success:
+            break  // the sender gets the broadcast like every member
+        case .failure:
+            refuse(.unavailable)
         }
     }
 

@@ -22,6 +22,9 @@ final class Committer: Sendable {
         let room: Room
         /// Told the outcome on the store queue (the sender's error event, the API's answer).
         let done: (@Sendable (Result<ChatMessage, any Error>) -> Void)?
+        /// The store found its nonce already used: `message` is the original, not to be
+        /// broadcast again.
+        var isDuplicate = false
     }
 
     /// What the hub does with a committed batch: at once, on the store queue (one node), or
@@ -194,6 +197,7 @@ final class Committer: Sendable {
 extension Committer.Entry {
     fileprivate func storing(_ stored: ChatMessage) -> Self {
         var entry = self
+        entry.isDuplicate = stored.id != message.id
         entry.message = stored
         return entry
     }

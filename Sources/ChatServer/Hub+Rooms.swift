@@ -185,6 +185,8 @@ final class Room: @unchecked Sendable {
     var presence = PresenceBatch()
     /// The encoded welcome of joiners without `since`. Guarded by `lock`.
     var welcome = WelcomeCache()
+    /// Messages with a nonce between their duplicate check and their commit. Guarded by `lock`.
+    var nonces = MessageNonce.Ledger<@Sendable (Result<ChatMessage, any Error>) -> Void>()
 
     init(name: String, historyWindow: Int, shardCount: Int, lastSeq: UInt64 = 0) {
         self.name = name

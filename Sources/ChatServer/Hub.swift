@@ -118,15 +118,22 @@ final class Hub: Sendable {
     /// Appends a message to its room's history and sends it to every member, sender included.
     /// With a store, `done` is told on the store queue whether it was committed (and with
     /// which number, which a shared store gives out only then).
+    /// With a `nonce` (`MessageNonce`), a message its author already stored in the room with
+    /// it is not stored again: `done` is told the original, whose `id` is not `id`.
     func publish(
-        room name: String, from: String, text: String, author: String = "", data: String? = nil,
-        historyWindow: Int, maxRooms: Int = .max, done: (@Sendable (Result<ChatMessage, any Error>) -> Void)? = nil
+        room name: String, from: String, text: String, author: String = "", data: String? = nil, id: String? = nil,
+        nonce: String? = nil, historyWindow: Int, maxRooms: Int = .max,
+        done: (@Sendable (Result<ChatMessage, any Error>) -> Void)? = nil
     ) {
-        let id = UUID().uuidString.lowercased()
+        let id = id ?? UUID().uuidString.lowercased()
         let sentAt = Self.sentAtNow()
         messagesIn.add(1, ordering: .relaxed)
         metrics.messagesReceived.increment()
-        let draft = ChatMessage(id: id, seq: 0, room: name, from: from, text: text, sentAt: sentAt, author: author, data: data)
+        let draft = ChatMessage(
+            id: id, seq: 0, room: name, from: from, text: text, sentAt: sentAt, author: author, data: data, nonce: nonce)
+        if nonce != nil, store != nil {
+            return publishUnique(draft, checked: nil, historyWindow: historyWindow, maxRooms: maxRooms, done: done)
+        }
         publish(draft, historyWindow: historyWindow, maxRooms: maxRooms, done: done)
     }
 
@@ -146,8 +153,16 @@ final class Hub: Sendable {
             case let .failure(refusal): return done?(.failure(refusal)) ?? ()
             }
             let committer = self.committer.withLockedValue { $0 }
+            var original: ChatMessage?
             let message: ChatMessage? = room.lock.withLock {
                 if room.retired { return nil }
+                // Without a store the window is all there is to remember a nonce by.
+                if committer == nil, let nonce = draft.nonce,
+                    let found = room.state.history.messages.last(where: { $0.nonce == nonce && $0.author == draft.author })
+                {
+                    original = found
+                    return found
+                }
                 var message = draft
                 // A shared store numbers the message when it commits it.
                 if !storeNumbersMessages { message.seq = room.state.numberNext() }
@@ -164,6 +179,7 @@ final class Hub: Sendable {
             }
             // Let go meanwhile: ask for it again.
             guard let message else { return publish(draft, historyWindow: historyWindow, maxRooms: maxRooms, done: done) }
+            if let original { return done?(.success(original)) ?? () }
             if committer == nil {
                 done?(.success(message))
                 retireIfIdle(room)
@@ -175,14 +191,16 @@ final class Hub: Sendable {
     /// the database's order (`deliverInOrder`).
     private func deliverCommittedInOrder(_ batch: [Committer.Entry]) async {
         var rooms: [ObjectIdentifier: (Room, [ChatMessage])] = [:]
-        for entry in batch { rooms[ObjectIdentifier(entry.room), default: (entry.room, [])].1.append(entry.message) }
+        for entry in batch where !entry.isDuplicate {
+            rooms[ObjectIdentifier(entry.room), default: (entry.room, [])].1.append(entry.message)
+        }
         for (room, messages) in rooms.values { await deliverInOrder(room, messages, through: messages.map(\.seq).max() ?? 0) }
     }
 
     /// Called on the store queue once one node's batch is durable: into the windows, out to
     /// members.
     private func broadcastCommitted(_ batch: [Committer.Entry]) {
-        for entry in batch {
+        for entry in batch where !entry.isDuplicate {
             let (message, room) = (entry.message, entry.room)
             room.lock.withLock {
                 room.state.committed(message)

@@ -31,8 +31,24 @@ enum OpenAPIDocument {
                 every member as a `message` event. Answered once the message is durable. The key is one
                 of `[api.keys.NAME]`; each wrong key costs the client address a token of
                 `limits.upgrades_per_minute_per_ip`, and with none left every request from there is 429.
+                With `Idempotency-Key`, a retry of an event this key already published to the room stores
+                nothing and is answered with the first answer again, marked `Idempotent-Replayed: true`.
               security:
                 - apiKey: []
+              parameters:
+                - name: Idempotency-Key
+                  in: header
+                  required: false
+                  description: >-
+                    The client's id for this event, 1 to 128 printable ASCII characters (else 400). A request
+                    whose key this API key already used in the room (while that event is in history) is
+                    answered 200 with the first body, and nothing is stored or sent.
+                  schema:
+                    type: string
+                    minLength: 1
+                    maxLength: 128
+                    pattern: "^[ -~]+$"
+                  example: deploy-42
               requestBody:
                 required: true
                 content:
@@ -45,13 +61,19 @@ enum OpenAPIDocument {
                       data: {build: 42}
               responses:
                 "200":
-                  description: Stored and sent.
+                  description: Stored and sent; or, for a repeated `Idempotency-Key`, the first answer again.
+                  headers:
+                    Idempotent-Replayed:
+                      description: Present, as `true`, when the answer is the first one of this `Idempotency-Key` again.
+                      schema:
+                        type: string
+                        const: "true"
                   content:
                     application/json:
                       schema:
                         $ref: "#/components/schemas/Published"
                 "400":
-                  description: "The body is not a JSON object, `room` is not a room name, `text` is not a string or is too long, or neither `text` nor `data` was given."
+                  description: "The body is not a JSON object, `room` is not a room name, `text` is not a string or is too long, neither `text` nor `data` was given, or `Idempotency-Key` is not 1-128 printable ASCII characters."
                   content:
                     application/json:
                       schema:

@@ -1,4 +1,5 @@
 import ChatCore
+import Foundation
 import NIOCore
 import NIOHTTP1
 
@@ -27,9 +28,12 @@ enum PublishEndpoint {
         case let .failure(answer):
             reply(answer)
         case let .success((request, key)):
-            server.publish(request, from: key) { result in
+            let id = UUID().uuidString.lowercased()
+            server.publish(request, from: key, id: id) { result in
                 switch result {
                 case let .success(message):
+                    // A repeated Idempotency-Key: the first answer again, the same bytes.
+                    let replayed = message.id != id
                     var w = JSONWriter()
                     w.beginObject()
                     w.field("ok", true)
@@ -37,7 +41,7 @@ enum PublishEndpoint {
                     w.field("seq", message.seq)
                     w.field("id", message.id)
                     w.endObject()
-                    reply(Answer(status: .ok, json: w.bytes))
+                    reply(Answer(status: .ok, json: w.bytes, headers: replayed ? [("Idempotent-Replayed", "true")] : []))
                 case let .failure(refusal):
                     reply(failure(refusal))
                 }
@@ -73,10 +77,17 @@ enum PublishEndpoint {
             answer.headers.append(("WWW-Authenticate", "Bearer"))
             return .failure(answer)
         }
-        let request: PublishRequest
+        var request: PublishRequest
         switch PublishRequest.decode(body?.readableBytesView ?? ByteBuffer().readableBytesView, maxChars: settings.maxMessageChars) {
         case let .success(decoded): request = decoded
         case let .failure(refusal): return .failure(failure(refusal))
+        }
+        let keys = head.headers["idempotency-key"]
+        if !keys.isEmpty {
+            guard keys.count == 1, MessageNonce.isValid(keys[0], maxLength: MessageNonce.maxKeyLength) else {
+                return .failure(failure(.badRequest, "Idempotency-Key must be 1-\(MessageNonce.maxKeyLength) printable ASCII characters"))
+            }
+            request.idempotencyKey = keys[0]
         }
         guard key.rooms.matches(request.room) else { return .failure(failure(.forbidden("this key may not publish to \(request.room)"))) }
         return .success((request, key.name))

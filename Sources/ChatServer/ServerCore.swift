@@ -1,6 +1,7 @@
 import ChatCluster
 import ChatConfig
 import ChatCore
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -39,31 +40,37 @@ final class ServerCore: Sendable {
     /// A room publishes into when the configuration names it or it is in use; anything else
     /// is most likely a typo, which a 404 shows at once. `done` is told once the event is in
     /// history (and so has its number), or that it could not be stored.
-    func publish(_ request: PublishRequest, from: String, done: @escaping @Sendable (Result<ChatMessage, PublishRefusal>) -> Void) {
+    /// With an `idempotencyKey`, a repeat is answered with the first event, whose `id` is
+    /// not `id`.
+    func publish(
+        _ request: PublishRequest, from: String, id: String = UUID().uuidString.lowercased(),
+        done: @escaping @Sendable (Result<ChatMessage, PublishRefusal>) -> Void
+    ) {
         let current = settings.current
         guard current.rules.isConfigured(request.room) || hub.existingRoom(request.room) != nil else {
             // Only this request waits for the store to say whether the room has history.
             Task { [self] in
                 guard await hub.roomExists(request.room) else { return done(.failure(.unknownRoom(request.room))) }
-                publishKnown(request, from: from, settings: current, done: done)
+                publishKnown(request, from: from, id: id, settings: current, done: done)
             }
             return
         }
-        publishKnown(request, from: from, settings: current, done: done)
+        publishKnown(request, from: from, id: id, settings: current, done: done)
     }
 
     private func publishKnown(
-        _ request: PublishRequest, from: String, settings current: Settings,
+        _ request: PublishRequest, from: String, id: String, settings current: Settings,
         done: @escaping @Sendable (Result<ChatMessage, PublishRefusal>) -> Void
     ) {
         let metrics = self.metrics
         hub.publish(
             room: request.room, from: from, text: request.text, author: "server:\(from)",
-            data: request.data, historyWindow: current.historyWindow, maxRooms: current.maxRooms
+            data: request.data, id: id, nonce: request.idempotencyKey, historyWindow: current.historyWindow,
+            maxRooms: current.maxRooms
         ) { result in
             switch result {
             case let .success(message):
-                metrics.published.increment()
+                if message.id == id { metrics.published.increment() }
                 done(.success(message))
             case .failure(Hub.RoomRefusal.full):
                 done(.failure(.unavailable("this server holds limits.max_rooms rooms; nothing was published")))

@@ -16,7 +16,9 @@ public protocol ChatStore: Sendable {
     func lastSequences() async throws -> [String: UInt64]
 
     /// Appends messages; when it returns they are durable (see `SQLiteStore` for what that
-    /// means against a crash). Returns them as stored, each room's in sequence order.
+    /// means against a crash). Returns them as stored, each room's in sequence order; one
+    /// whose nonce its author already used in the room is not stored and comes back as that
+    /// original (another `id`).
     func append(_ batch: [ChatMessage]) async throws -> [ChatMessage]
 
     /// The newest `limit` messages of a room, oldest first.
@@ -33,6 +35,9 @@ public protocol ChatStore: Sendable {
 
     /// One message, or nil.
     func message(room: String, seq: UInt64) async throws -> ChatMessage?
+
+    /// The message `author` stored in `room` with `nonce`, while it is held (`MessageNonce`).
+    func message(room: String, author: String, nonce: String) async throws -> ChatMessage?
 
     /// Removes one message; returns it, or nil when there was none.
     func delete(room: String, seq: UInt64) async throws -> ChatMessage?

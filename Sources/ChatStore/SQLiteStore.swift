@@ -98,6 +98,7 @@ public final class SQLiteStore: BlockingAppend {
         migrator.registerMigration("v3: published JSON payloads") { db in
             try db.execute(sql: "ALTER TABLE message ADD COLUMN data TEXT")
         }
+        registerNonces(&migrator)
         migrator.registerMigration("v5: webhook outbox") { db in
             // One row per event and hook, until delivered (deleted) or failed (kept).
             try db.execute(
@@ -144,8 +145,7 @@ public final class SQLiteStore: BlockingAppend {
     public func append(_ batch: [ChatMessage]) async throws -> [ChatMessage] {
         guard !batch.isEmpty else { return batch }
         let routes = self.routes.withLock { $0 }
-        try await pool.write { db in try Self.insert(batch, routes: routes, db) }
-        return batch
+        return try await pool.write { db in try Self.insert(batch, routes: routes, db) }
     }
 
     /// `append` on the calling thread (GRDB's writer is taken synchronously, so it runs right
@@ -154,18 +154,28 @@ public final class SQLiteStore: BlockingAppend {
     public func appendBlocking(_ batch: [ChatMessage]) throws -> [ChatMessage] {
         guard !batch.isEmpty else { return batch }
         let routes = self.routes.withLock { $0 }
-        try pool.write { db in try Self.insert(batch, routes: routes, db) }
-        return batch
+        return try pool.write { db in try Self.insert(batch, routes: routes, db) }
     }
 
-    private static func insert(_ batch: [ChatMessage], routes: WebhookRoutes, _ db: Database) throws {
+    /// Returns the batch as stored: a message whose nonce its author already used in the room
+    /// comes back as that original (`MessageNonce`). The new ones' webhook events go into the
+    /// outbox in the same transaction.
+    private static func insert(_ batch: [ChatMessage], routes: WebhookRoutes, _ db: Database) throws -> [ChatMessage] {
         let insert = try db.cachedStatement(
             sql: """
-                INSERT INTO message (room, seq, id, sender, text, sent_at, author, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO message (room, seq, id, sender, text, sent_at, author, data, nonce) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (room, author, nonce) WHERE nonce IS NOT NULL DO NOTHING
                 """)
         var last: [String: UInt64] = [:]
-        for m in batch {
-            try insert.execute(arguments: [m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt, m.author, m.data])
+        var stored = batch
+        for (index, m) in batch.enumerated() {
+            try insert.execute(arguments: [m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt, m.author, m.data, m.nonce])
+            if let nonce = m.nonce, db.changesCount == 0 {
+                // The hub checks before it numbers, so this is the last line of defence only:
+                // the batch is kept, this one answered as the duplicate it is.
+                if let original = try message(db, room: m.room, author: m.author, nonce: nonce) { stored[index] = original }
+                continue
+            }
             last[m.room] = max(last[m.room] ?? 0, m.seq)
         }
         let upsert = try db.cachedStatement(
@@ -176,8 +186,10 @@ public final class SQLiteStore: BlockingAppend {
         for (room, seq) in last { try upsert.execute(arguments: [room, Int64(seq)]) }
         if routes.wants(.message) {
             let now = Date().timeIntervalSince1970
-            try outbox(batch.map { WebhookEvent.message($0, at: now) }, routes: routes, db)
+            let new = zip(batch, stored).filter { $0.0.id == $0.1.id }.map(\.1)
+            try outbox(new.map { WebhookEvent.message($0, at: now) }, routes: routes, db)
         }
+        return stored
     }
 
     public func recent(room: String, limit: Int) async throws -> [ChatMessage] {
@@ -318,11 +330,37 @@ public final class SQLiteStore: BlockingAppend {
         }
     }
 
-    private static func messages(_ db: Database, sql: String, arguments: StatementArguments) throws -> [ChatMessage] {
+    fileprivate static func messages(_ db: Database, sql: String, arguments: StatementArguments) throws -> [ChatMessage] {
         try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
             ChatMessage(
                 id: row["id"], seq: UInt64(row["seq"] as Int64), room: row["room"], from: row["sender"],
-                text: row["text"], sentAt: row["sent_at"], author: row["author"], data: row["data"])
+                text: row["text"], sentAt: row["sent_at"], author: row["author"], data: row["data"], nonce: row["nonce"])
         }
+    }
+}
+
+// MARK: Message nonces
+
+extension SQLiteStore {
+    /// The nonce is kept on the message row: the message is the window's record, so a resend
+    /// is recognised for as long as the message is held, and retention ends both at once.
+    static func registerNonces(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v4: message nonces") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE message ADD COLUMN nonce TEXT;
+                    CREATE UNIQUE INDEX message_nonce ON message(room, author, nonce) WHERE nonce IS NOT NULL;
+                    """)
+        }
+    }
+
+    public func message(room: String, author: String, nonce: String) async throws -> ChatMessage? {
+        try await pool.read { db in try Self.message(db, room: room, author: author, nonce: nonce) }
+    }
+
+    fileprivate static func message(_ db: Database, room: String, author: String, nonce: String) throws -> ChatMessage? {
+        try messages(
+            db, sql: "SELECT * FROM message WHERE room = ? AND author = ? AND nonce = ?", arguments: [room, author, nonce]
+        ).first
     }
 }

@@ -135,3 +135,57 @@ import Testing
         #expect(decode(input) == .failure(.badField))
     }
 }
+
+@Suite struct MessageNonceTests {
+    func decode(_ s: String) -> Result<ClientCommand, ErrorCode> {
+        ClientCommand.decode(Array(s.utf8), maxChars: 500)
+    }
+
+    @Test func aNonceIsDecodedWithItsMessage() {
+        #expect(decode(#"{"type":"message","text":"hi","nonce":"abc-1"}"#) == .success(.message(text: "hi", room: nil, nonce: "abc-1")))
+        #expect(decode(#"{"type":"message","text":"hi","nonce":null}"#) == .success(.message(text: "hi", room: nil)))
+        let longest = String(repeating: "n", count: MessageNonce.maxClientLength)
+        #expect(
+            decode(#"{"type":"message","text":"hi","room":"b","nonce":"\#(longest)"}"#)
+                == .success(.message(text: "hi", room: "b", nonce: longest)))
+    }
+
+    @Test func aBadNonceIsABadField() {
+        let tooLong = String(repeating: "n", count: MessageNonce.maxClientLength + 1)
+        for nonce in [#""\#(tooLong)""#, #""""#, "42", "true", #"["a"]"#, #""tab\there""#, #""é""#] {
+            #expect(decode(#"{"type":"message","text":"hi","nonce":\#(nonce)}"#) == .failure(.badField), "\(nonce)")
+        }
+    }
+
+    @Test func thePlanCarriesTheNonce() {
+        #expect(
+            CommandPlanTests.plan(.message(text: "hi", room: nil, nonce: "n"))
+                == .publish(room: "lobby", text: "hi", nonce: "n"))
+    }
+
+    @Test func theLedgerHoldsARacingResendUntilTheFirstIsDone() {
+        var ledger = MessageNonce.Ledger<Int>()
+        let key = MessageNonce.Key(author: "user:masa", nonce: "n")
+        // Not read yet: read the store first.
+        #expect(ledger.admit(key, checked: nil, waiter: 1) == .check(generation: 0))
+        #expect(ledger.admit(key, checked: 0, waiter: 1) == .claimed)
+        #expect(ledger.admit(key, checked: 0, waiter: 2) == .waiting)
+        #expect(ledger.admit(key, checked: nil, waiter: 3) == .waiting)
+        #expect(ledger.release(key) == [2, 3])
+        // A read made before that commit may have missed it.
+        let other = MessageNonce.Key(author: "user:masa", nonce: "m")
+        #expect(ledger.admit(other, checked: 0, waiter: 4) == .check(generation: 1))
+        #expect(ledger.admit(other, checked: 1, waiter: 4) == .claimed)
+        #expect(ledger.isEmpty == false)
+    }
+
+    @Test func theDuplicateAnswerNamesTheOriginal() {
+        let m = ChatMessage(id: "x", seq: 7, room: "lobby", from: "masa", text: "hi", sentAt: "t", author: "user:masa", nonce: "n")
+        #expect(
+            ServerEvent.duplicate(m, nonce: "n").json
+                == #"{"type":"message","message":{"id":"x","seq":7,"room":"lobby","from":"masa","text":"hi","sentAt":"t"},"duplicate":true,"nonce":"n"}"#
+        )
+        // Other members never see a nonce.
+        #expect(!ServerEvent.message(m).json.contains("nonce"))
+    }
+}
