@@ -230,3 +230,20 @@ def test_two_nodes_on_postgresql_deliver_each_event_once(chatd_factory, tmp_path
             ws.close()
     finally:
         pg.cleanup()
+
+
+def test_a_resent_nonce_makes_no_second_event(chatd_factory, tmp_path, backend):
+    receiver = Receiver(backend)
+    port, _, _ = start(chatd_factory, tmp_path, backend, events=["message"])
+    with open_ws(port, "token=dev-token&name=ann") as ann:
+        until(ann, "history")
+        ann.send(json.dumps({"type": "message", "text": "once", "nonce": "n-1"}))
+        first = until(ann, "message")["message"]
+        ann.send(json.dumps({"type": "message", "text": "once", "nonce": "n-1"}))
+        again = until(ann, "message")
+        assert again.get("duplicate") is True and again["message"]["seq"] == first["seq"]
+        ann.send(json.dumps({"type": "message", "text": "next"}))
+        until(ann, "message")
+    events = receiver.wait(lambda ev: len(messages(ev)) >= 2, "two message events")
+    assert [e["message"]["text"] for e in events] == ["once", "next"]
+    assert len(receiver.verified()) == 2
