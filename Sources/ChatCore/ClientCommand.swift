@@ -20,6 +20,9 @@ public enum ClientCommand: Sendable, Equatable {
     /// A new credential for the same user, before the current one expires (`expiring`).
     case refresh(token: String)
 
+    /// The longest `refresh` token taken (16 KiB, twice `limits.max_header_bytes`' default).
+    public static let maxTokenBytes = 16384
+
     /// The most messages one `history` request returns.
     public static let maxHistoryPage = 200
 
@@ -75,7 +78,11 @@ public enum ClientCommand: Sendable, Equatable {
         case "ping":
             return .success(.ping)
         case "refresh":
-            guard let token = event["token"] as? String, !token.isEmpty else { return .failure(.badField) }
+            // A token longer than any upgrade could carry is refused before it is verified:
+            // with `limits.max_frame_bytes` raised, a refresh must not cost a 4 MB signature check.
+            guard let token = event["token"] as? String, !token.isEmpty, token.utf8.count <= maxTokenBytes else {
+                return .failure(.badField)
+            }
             return .success(.refresh(token: token))
         case "delete":
             guard let n = event["seq"] as? NSNumber, let seq = UInt64(exactly: n.doubleValue), seq > 0 else {

@@ -76,4 +76,12 @@ import Testing
         #expect(ServerEvent.expiring(seconds: 42).json == #"{"type":"expiring","in":42}"#)
         #expect(ServerEvent.refreshed(exp: 1_700_000_000).json == #"{"type":"refreshed","exp":1700000000}"#)
     }
+
+    @Test func aTokenLongerThanAnyUpgradeCouldCarryIsABadField() {
+        let long = String(repeating: "a", count: ClientCommand.maxTokenBytes + 1)
+        #expect(ClientCommand.decode(Array(#"{"type":"refresh","token":"\#(long)"}"#.utf8), maxChars: 500) == .failure(.badField))
+        let fits = String(repeating: "a", count: ClientCommand.maxTokenBytes)
+        #expect(
+            ClientCommand.decode(Array(#"{"type":"refresh","token":"\#(fits)"}"#.utf8), maxChars: 500) == .success(.refresh(token: fits)))
+    }
 }
