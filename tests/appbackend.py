@@ -44,6 +44,12 @@ class AppBackend:
                     body = None
                 record = {"path": self.path, "headers": dict(self.headers.items()), "body": body, "raw": raw,
                           "at": time.monotonic()}
+                # Recorded as it arrives, before it is answered: the order of arrival is what
+                # the tests compare (a handler thread that records after answering can lose a
+                # race to the next request's thread).
+                with backend.arrived:
+                    backend.requests.append(record)
+                    backend.arrived.notify_all()
                 handler = backend.handlers.get(self.path)
                 answer = handler(body, self.headers) if handler else (404, {"reason": "no handler"})
                 status, payload = answer[0], answer[1]
@@ -59,9 +65,6 @@ class AppBackend:
                     self.wfile.write(data)
                 except OSError:
                     pass  # chatd gave up waiting and closed
-                with backend.arrived:
-                    backend.requests.append(record)
-                    backend.arrived.notify_all()
 
         class Server(ThreadingHTTPServer):
             """Remembers its connections, so that stopping closes the kept-alive ones too."""
@@ -100,7 +103,7 @@ class AppBackend:
             return [r for r in self.requests if r["path"] == path]
 
     def wait_for(self, path, count, timeout=20):
-        """Waits until `count` requests to `path` were answered; returns them."""
+        """Waits until `count` requests to `path` have arrived; returns them."""
         deadline = time.monotonic() + timeout
         with self.arrived:
             while True:

@@ -197,3 +197,20 @@ def test_publish_on_error_rejects_or_accepts_when_the_backend_is_down(chatd_fact
         assert chatctl("reload", socket_path=control).returncode == 0
         sam.send(json.dumps({"type": "message", "text": "accepted unchecked"}))
         assert until(witness, "message")["text"] == "accepted unchecked"
+
+
+def test_a_sender_muted_while_its_check_failed_is_not_stored(chatd_factory, tmp_path, backend):
+    # Found by review: with publish_on_error = "accept", the mute was not checked again.
+    port, control, _ = start(chatd_factory, tmp_path, backend, proxy__publish_on_error="accept")
+    with open_ws(port, "token=dev-token&name=witness") as witness, open_ws(port, "token=dev-token&name=sam") as sam:
+        until(witness, "history")
+        until(sam, "history")
+        sam.send(json.dumps({"type": "message", "text": "slow 3 muted meanwhile"}))
+        backend.wait_for("/publish", 1)
+        key = [line.split()[2] for line in chatctl("connections", socket_path=control).stdout.splitlines() if " sam " in line]
+        assert key, chatctl("connections", socket_path=control).stdout
+        assert chatctl("mute", key[0], socket_path=control).returncode == 0
+        assert until(sam, "error")["code"] == "muted"
+        witness.send(json.dumps({"type": "message", "text": "witness after"}))
+        assert until(witness, "message")["text"] == "witness after"
+

@@ -247,3 +247,43 @@ def test_a_resent_nonce_makes_no_second_event(chatd_factory, tmp_path, backend):
     events = receiver.wait(lambda ev: len(messages(ev)) >= 2, "two message events")
     assert [e["message"]["text"] for e in events] == ["once", "next"]
     assert len(receiver.verified()) == 2
+
+
+def test_each_rooms_events_arrive_in_the_order_they_happened(chatd_factory, tmp_path, backend):
+    # Found by review: a member's message could be delivered before its join (the two reach
+    # the outbox by different paths). 30 rooms, each joined, written to and left at once.
+    receiver = Receiver(backend)
+    port, _, _ = start(chatd_factory, tmp_path, backend)
+    for i in range(30):
+        with open_ws(port, f"token=dev-token&name=u{i}&room=race{i}") as ws:
+            until(ws, "history")
+            ws.send(json.dumps({"type": "message", "text": f"hi {i}"}))
+            until(ws, "message")
+    events = receiver.wait(lambda ev: sum(e["type"] == "room_vacated" for e in ev) >= 30, "30 rooms to empty")
+    for i in range(30):
+        types = [e["type"] for e in events if e["room"] == f"race{i}"]
+        assert types == ["room_occupied", "join", "message", "leave", "room_vacated"], (i, types)
+
+
+def test_a_slow_hook_holds_up_only_its_own_queues(chatd_factory, tmp_path, backend):
+    # Found by review: a round of deliveries waited for its slowest, so one slow hook held
+    # every other hook and room back.
+    backend.on("/slow", lambda body, headers: (200, None, 4))
+    fast = Receiver(backend, "/fast")
+    port = free_port()
+    control = tmp_path / "control.sock"
+    hooks = "".join(f'[webhooks.{name}]\nurl = "{backend.url("/" + name)}"\nsecret_file = "webhook.secret"\n'
+                    f'events = ["message"]\ntimeout_seconds = 10\n' for name in ("slow", "fast"))
+    chatd = chatd_factory(shipped_config(port, control_socket=control, extra=hooks))
+    (chatd.dir / "webhook.secret").write_bytes(SECRET)
+    chatd.start()
+    with open_ws(port, "token=dev-token&name=ann") as ann:
+        until(ann, "history")
+        for i in range(3):
+            ann.send(json.dumps({"type": "message", "text": f"m{i}"}))
+            until(ann, "message")
+    fast.wait(lambda ev: len(messages(ev)) == 3, "the fast hook's three events")
+    # The slow hook is still on its first event: the fast one did not wait for it.
+    assert len(backend.seen("/slow")) == 1
+    result = chatctl("webhooks", "retry", "nosuch", socket_path=control)
+    assert result.returncode != 0 and "no webhook nosuch" in result.stderr, result.stdout + result.stderr

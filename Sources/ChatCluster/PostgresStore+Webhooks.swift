@@ -45,16 +45,13 @@ extension PostgresStore {
 
     /// The JSON of a message event built in SQL from a row `m` of the inserted messages
     /// (with `event_id`): the shape `WebhookEvent.message` builds in Swift.
-    static func eventBody(_ type: String, at: Double) -> String {
-        let seconds = at.isFinite ? min(max(at, 0), JWTClaims.latestExpiry) : 0
-        let ms = Int64(exactly: (seconds * 1000).rounded(.down)) ?? 0
-        let iso = Timestamp.iso8601(millisecondsSinceEpoch: ms)
-        return """
-            (jsonb_build_object('id', m.event_id, 'type', '\(type)', 'at', '\(iso)', 'room', m.room,
-                'message', jsonb_build_object('id', m.id, 'seq', m.seq, 'room', m.room, 'from', m.sender, 'text', m.text,
-                    'sentAt', m.sent_at)
-                    || CASE WHEN m.data IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('data', m.data::jsonb) END))::text
-            """
+    static func eventBody(_ type: String) -> String {
+        """
+        (jsonb_build_object('id', m.event_id, 'type', '\(type)', 'at', m.sent_at, 'room', m.room,
+            'message', jsonb_build_object('id', m.id, 'seq', m.seq, 'room', m.room, 'from', m.sender, 'text', m.text,
+                'sentAt', m.sent_at)
+                || CASE WHEN m.data IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('data', m.data::jsonb) END))::text
+        """
     }
 
     public func setWebhookRoutes(_ routes: WebhookRoutes) { self.routes.withLockedValue { $0 = routes } }
@@ -82,14 +79,14 @@ extension PostgresStore {
             )
             UPDATE chatd_webhook_outbox AS o SET leased_until = \(now + leaseSeconds)
             FROM heads WHERE o.id = heads.id
-            RETURNING o.id, o.hook, o.event_id, o.type, o.room, o.body, o.created_at, o.attempts
+            RETURNING o.id, o.hook, o.event_id, o.type, o.room, o.body, coalesce(o.age_from, o.created_at), o.attempts
             """
         ).map { row in
             let (id, hook, eventID, type, room, body, createdAt, attempts) =
                 try row.decode((Int64, String, String, String, String, String, Double, Int32).self)
             return WebhookDelivery(
                 row: id, hook: hook, eventID: eventID, type: type, room: room, body: body, createdAt: createdAt, attempts: Int(attempts))
-        }.sorted { $0.row < $1.row }
+        }
     }
 
     public func settleWebhook(row: Int64, _ settlement: WebhookSettlement) async throws {
@@ -115,7 +112,7 @@ extension PostgresStore {
         var out: [String: WebhookBacklog] = [:]
         for row in try await read(
             """
-            SELECT hook, count(*) FILTER (WHERE NOT failed), count(*) FILTER (WHERE failed), min(created_at) FILTER (WHERE NOT failed),
+            SELECT hook, count(*) FILTER (WHERE NOT failed), count(*) FILTER (WHERE failed), min(coalesce(age_from, created_at)) FILTER (WHERE NOT failed),
                    (SELECT last_error FROM chatd_webhook_outbox AS e WHERE e.hook = o.hook AND e.last_error IS NOT NULL
                     ORDER BY e.id DESC LIMIT 1)
             FROM chatd_webhook_outbox AS o GROUP BY hook
@@ -131,7 +128,7 @@ extension PostgresStore {
         let rows = try await write(
             """
             WITH r AS (
-                UPDATE chatd_webhook_outbox SET failed = false, attempts = 0, created_at = \(now), next_at = \(now), leased_until = 0
+                UPDATE chatd_webhook_outbox SET failed = false, attempts = 0, age_from = \(now), next_at = \(now), leased_until = 0
                 WHERE hook = \(hook) AND failed RETURNING 1
             )
             SELECT count(*) FROM r

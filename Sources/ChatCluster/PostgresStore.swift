@@ -71,7 +71,7 @@ public final class PostgresStore: ChatStore {
             """
             CREATE TABLE IF NOT EXISTS chatd_webhook_outbox (
                 id bigserial PRIMARY KEY, hook text NOT NULL, event_id text NOT NULL, type text NOT NULL,
-                room text NOT NULL, body text NOT NULL, created_at double precision NOT NULL,
+                room text NOT NULL, body text NOT NULL, created_at double precision NOT NULL, age_from double precision,
                 attempts integer NOT NULL DEFAULT 0, next_at double precision NOT NULL,
                 leased_until double precision NOT NULL DEFAULT 0, failed boolean NOT NULL DEFAULT false, last_error text)
             """,
@@ -223,7 +223,7 @@ public final class PostgresStore: ChatStore {
         // transaction as the messages (a data-modifying WITH runs whether read or not); with
         // no hook for the room the array is empty and no row is made. Duplicates are not in
         // `ins`, so they make no event.
-        let body = eventBody("message", at: at)
+        let body = eventBody("message")
         return """
             WITH e AS (
                 SELECT x.j, \(unescaped: checksNonces ? "row_number() OVER (ORDER BY x.ord)" : "x.ord") AS ord
@@ -257,8 +257,9 @@ public final class PostgresStore: ChatStore {
                 FROM (SELECT * FROM p ORDER BY first) AS ordered
             ), hooked AS (
                 INSERT INTO chatd_webhook_outbox (hook, event_id, type, room, body, created_at, next_at)
-                SELECT h.hook, m.event_id, 'message', m.room, \(unescaped: body), \(at), \(at)
-                FROM (SELECT ins.*, \(room)::text AS room, gen_random_uuid()::text AS event_id FROM ins) AS m
+                SELECT h.hook, m.event_id, 'message', m.room, \(unescaped: body), m.at, m.at
+                FROM (SELECT ins.*, \(room)::text AS room, gen_random_uuid()::text AS event_id,
+                             coalesce(extract(epoch FROM ins.sent_at::timestamptz)::double precision, \(at)) AS at FROM ins) AS m
                 CROSS JOIN unnest(\(hooks)::text[]) AS h(hook)
                 ORDER BY m.seq, h.hook
             )

@@ -38,12 +38,17 @@ enum Validation {
         }
         for (key, url) in [("proxy.connect_url", c.proxy.connectURL), ("proxy.publish_url", c.proxy.publishURL)]
         where !url.isEmpty && !isBackendURL(url) {
-            throw fail(.invalidValue, key, "\"\(url)\" is not an http:// or https:// URL with a host (no user:password@), or \"\" for none")
+            throw fail(
+                .invalidValue, key,
+                "\"\(url)\" is not an http:// or https:// URL with a host and a port 1-65535 (no user:password@, no #fragment), or \"\" for none"
+            )
         }
         for (name, hook) in c.webhooks.sorted(by: { $0.key < $1.key }) {
             let key = "webhooks.\(name)"
             if !isBackendURL(hook.url) {
-                throw fail(.invalidValue, "\(key).url", "\"\(hook.url)\" is not an http:// or https:// URL with a host (no user:password@)")
+                throw fail(
+                    .invalidValue, "\(key).url",
+                    "\"\(hook.url)\" is not an http:// or https:// URL with a host and a port 1-65535 (no user:password@, no #fragment)")
             }
             if hook.secretFile.isEmpty { throw fail(.invalidValue, "\(key).secret_file", "must name the file holding the signing secret") }
             for event in hook.events where WebhookEventType(rawValue: event) == nil {
@@ -52,8 +57,9 @@ enum Validation {
                     "\"\(event)\" is not an event; known: \(WebhookEventType.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             if hook.events.isEmpty { throw fail(.invalidValue, "\(key).events", "must name at least one event") }
-            if RoomPatterns(hook.rooms) == nil || hook.rooms.isEmpty {
-                throw fail(.invalidValue, "\(key).rooms", "must be room names or prefix patterns such as \"team-*\"")
+            if hook.rooms.isEmpty { throw fail(.invalidValue, "\(key).rooms", "must name at least one room or pattern") }
+            for pattern in hook.rooms where !RoomPatterns.isValid(pattern) {
+                throw fail(.invalidValue, "\(key).rooms", "\"\(pattern)\" is neither a room name nor a prefix pattern such as \"team-*\"")
             }
         }
         for name in c.proxy.forwardHeaders where !BackendProxy.isForwardable(name) {
@@ -149,8 +155,10 @@ enum Validation {
         guard s.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }),
             let components = URLComponents(string: s), let scheme = components.scheme?.lowercased(),
             ["http", "https"].contains(scheme), let host = components.host, !host.isEmpty,
-            components.user == nil, components.password == nil
+            components.user == nil, components.password == nil, components.fragment == nil
         else { return false }
+        // The HTTP client traps on a port past 65535 (found by review): refused here.
+        if let port = components.port, !(1...65535).contains(port) { return false }
         return true
     }
 

@@ -124,7 +124,7 @@ public enum BackendProxy {
         }
         var expiresAt: Double?
         if let value = object["expires_at"], !(value is NSNull) {
-            guard let number = value as? NSNumber, !(value is Bool), number.doubleValue.isFinite else {
+            guard let number = value as? NSNumber, !isBool(number), number.doubleValue.isFinite else {
                 return .unavailable(detail: "expires_at must be a number (seconds since 1970)")
             }
             if !(number.doubleValue > now) { return .refuse(status: 401, reason: "session expired") }
@@ -208,12 +208,23 @@ public enum BackendProxy {
     static func reason(in body: some Collection<UInt8>) -> String? {
         guard let raw = jsonObject(body)?["reason"] as? String else { return nil }
         var text = ""
-        for scalar in raw.unicodeScalars where !(scalar.value < 0x20 || (0x7F..<0xA0).contains(scalar.value)) {
-            text.unicodeScalars.append(scalar)
+        // Printable and one line: no controls, no line or paragraph separators, no format
+        // characters (zero-width spaces, direction overrides).
+        for scalar in raw.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .control, .lineSeparator, .paragraphSeparator, .format, .surrogate, .unassigned, .privateUse: continue
+            default: text.unicodeScalars.append(scalar)
+            }
         }
         text = Sanitize.trimmed(Sanitize.visibleText(text))
         guard Sanitize.hasVisibleContent(text) else { return nil }
         return text.count > maxReasonChars ? String(text.prefix(maxReasonChars)) : text
+    }
+
+    /// JSON `true`/`false`, which Foundation hands over as NSNumbers: on Linux `0 is Bool`
+    /// holds too, so the number's own type decides.
+    static func isBool(_ number: NSNumber) -> Bool {
+        String(cString: number.objCType) == "c"
     }
 
     private static func jsonObject(_ body: some Collection<UInt8>) -> [String: Any]? {

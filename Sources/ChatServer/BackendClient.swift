@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ChatCore
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -39,6 +40,10 @@ final class BackendClient: Sendable {
         }
     }
 
+    /// Stands for a body longer than `BackendProxy.maxAnswerBytes`, which `BackendProxy` reads
+    /// as no JSON at all.
+    static let oversized = [UInt8](repeating: UInt8(ascii: "x"), count: BackendProxy.maxAnswerBytes + 1)
+
     /// POSTs `json` to `url`; the answer, or why there is none (for the log). The whole
     /// exchange — connect, head and body — must end within `timeout`: a backend that answers
     /// its head and then trickles the body is cut off like one that never answers.
@@ -53,15 +58,25 @@ final class BackendClient: Sendable {
         request.body = .bytes(ByteBuffer(bytes: json))
         let deadline = NIODeadline.now() + timeout
         guard let client = self.client else { return .failure(BackendFailure("chatd is stopping")) }
+        // The HTTP client traps on a port it cannot represent; validation refuses such URLs,
+        // and this keeps one that slipped past from reaching it.
+        guard let port = URLComponents(string: url).map({ $0.port ?? 80 }), (1...65535).contains(port) else {
+            return .failure(BackendFailure("not a URL chatd can post to: \(url)"))
+        }
         let prepared = request
         return await withTaskGroup(of: Result<Answer, BackendFailure>.self) { group in
             group.addTask {
                 do {
                     let response = try await client.execute(prepared, deadline: deadline)
-                    let body = try await response.body.collect(upTo: BackendProxy.maxAnswerBytes)
-                    return .success(Answer(status: Int(response.status.code), body: Array(buffer: body)))
-                } catch is NIOTooManyBytesError {
-                    return .failure(BackendFailure("answer longer than \(BackendProxy.maxAnswerBytes) bytes"))
+                    let status = Int(response.status.code)
+                    do {
+                        let body = try await response.body.collect(upTo: BackendProxy.maxAnswerBytes)
+                        return .success(Answer(status: status, body: Array(buffer: body)))
+                    } catch is NIOTooManyBytesError {
+                        // The status still decides (a 403 with a huge page is a refusal); a
+                        // body one byte too long is one no answer reader takes.
+                        return .success(Answer(status: status, body: Self.oversized))
+                    }
                 } catch {
                     return .failure(BackendFailure("\(error)"))
                 }

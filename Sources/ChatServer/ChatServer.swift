@@ -49,6 +49,7 @@ public final class ChatServer: Sendable {
     let retention: RetentionJob
     /// Delivers the webhook outbox (nil without a store: tests of the transport alone).
     let webhooks: WebhookDispatcher?
+    private let webhooksClient: BackendClient
     private let sqlite: SQLiteStore?
     private let lifetime = NIOLockedValueBox<Lifetime?>(nil)
     /// The start in progress or done, so that a stop asked for meanwhile can cancel it and wait.
@@ -125,7 +126,9 @@ public final class ChatServer: Sendable {
         retention = RetentionJob(hub: core.hub, settings: core.settings, logger: logger)
         store.setWebhookRoutes(settings.webhookRoutes)
         core.hub.webhookEvents?.routes.withLockedValue { $0 = settings.webhookRoutes }
-        webhooks = WebhookDispatcher(store: store, backend: core.backend, settings: core.settings, metrics: metrics, logger: logger)
+        let hooksClient = BackendClient(group: group, logger: logger)
+        webhooksClient = hooksClient
+        webhooks = WebhookDispatcher(store: store, backend: hooksClient, settings: core.settings, metrics: metrics, logger: logger)
         if let cluster, let databaseGroup {
             let (hub, core) = (core.hub, core)
             let bus = ClusterBus(
@@ -377,6 +380,7 @@ public final class ChatServer: Sendable {
 
     private func stopLoops() async throws {
         await core.backend.shutdown()
+        await webhooksClient.shutdown()
         try await group.shutdownGracefully()
         try await databaseGroup?.shutdownGracefully()
     }

@@ -319,6 +319,7 @@ extension ChatSession {
                 metadata: ["url": "\(checked.publishURL)", "detail": "\(detail)", "accepted": "\(checked.acceptOnProxyError)"])
             guard checked.acceptOnProxyError else { return refuse(.proxyUnavailable) }
             guard roomList.contains(request.room) else { return refuse(.notJoined) }
+            if moderation.isMuted(userKey: identity.userKey, authorKey: authorKey) { return refuse(.muted) }
             publish(request.text, in: request.room, nonce: nonce)
         }
     }

@@ -38,11 +38,18 @@ final class Committer: Sendable {
     /// The store, when it can append on this queue's thread and a batch is broadcast at once.
     private let blocking: (store: any BlockingAppend, broadcast: @Sendable ([Entry]) -> Void)?
     private let queue = DispatchQueue(label: "chatd.store")
-    private let gathered = NIOLockedValueBox<(pending: [Entry], draining: Bool)>(([], false))
+    private let gathered = NIOLockedValueBox(Gathered())
     private let committed: Committed
     private let failed: @Sendable ([Entry], any Error) -> Void
 
-    init(store: any ChatStore, committed: Committed, failed: @escaping @Sendable ([Entry], any Error) -> Void) {
+    /// Counts webhook events a failed outbox write lost.
+    private let eventsLost: @Sendable (Int) -> Void
+
+    init(
+        store: any ChatStore, committed: Committed, failed: @escaping @Sendable ([Entry], any Error) -> Void,
+        eventsLost: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
+        self.eventsLost = eventsLost
         self.store = store
         self.committed = committed
         if let store = store as? any BlockingAppend, case let .now(broadcast) = committed {
@@ -63,20 +70,100 @@ final class Committer: Sendable {
         if start { queue.async { self.drain() } }
     }
 
+    /// Webhook events with nothing stored behind them (joins, leaves), written to the outbox
+    /// in the order they were submitted among the messages: a member's join before the
+    /// message it then sends, its leave after the last one it sent. False when
+    /// `Gathered.maxEvents` wait already (they are dropped).
+    func submit(events: [WebhookEvent]) -> Bool {
+        let start = gathered.withLockedValue { g -> Bool? in
+            guard g.waitingEvents < Gathered.maxEvents else { return nil }
+            g.marks.append((g.pending.count, events))
+            g.waitingEvents += events.count
+            if g.draining { return false }
+            g.draining = true
+            return true
+        }
+        guard let start else { return false }
+        if start { queue.async { self.drain() } }
+        return true
+    }
+
+    /// What waits for the queue: messages, and the events submitted among them (`marks`:
+    /// each event list with the number of messages submitted before it).
+    struct Gathered {
+        static let maxEvents = 100_000
+        var pending: [Entry] = []
+        var marks: [(at: Int, events: [WebhookEvent])] = []
+        var waitingEvents = 0
+        var draining = false
+
+        /// The next step in submission order: the messages up to the first mark, or the
+        /// events of the marks at the head.
+        mutating func takeStep() -> Step? {
+            if let first = marks.first, first.at == 0 {
+                var events: [WebhookEvent] = []
+                while let mark = marks.first, mark.at == 0 {
+                    events += mark.events
+                    marks.removeFirst()
+                }
+                waitingEvents -= events.count
+                return .events(events)
+            }
+            let count = marks.first?.at ?? pending.count
+            guard count > 0 else { return nil }
+            let batch = Array(pending.prefix(count))
+            pending.removeFirst(count)
+            for i in marks.indices { marks[i].at -= count }
+            return .messages(batch)
+        }
+
+        mutating func takeAll() -> [Step] {
+            var steps: [Step] = []
+            while let step = takeStep() { steps.append(step) }
+            return steps
+        }
+    }
+
+    enum Step: Sendable {
+        case messages([Entry])
+        case events([WebhookEvent])
+    }
+
     /// On the queue: commits what has gathered in one batch, then queues itself again while
     /// more gathers. One batch per turn, not a loop until nothing is pending: under a
     /// sustained flood there is always more, and a job queued meanwhile (a moderator's delete,
     /// the shutdown flush) waited seconds for the flood to pause (a review of issue 14).
     private func drain() {
-        let batch = gathered.withLockedValue { g -> [Entry] in
-            let batch = g.pending
-            g.pending.removeAll(keepingCapacity: true)
-            if batch.isEmpty { g.draining = false }
-            return batch
+        let step = gathered.withLockedValue { g -> Step? in
+            let step = g.takeStep()
+            if step == nil { g.draining = false }
+            return step
         }
-        if batch.isEmpty { return }
-        commit(batch, then: nil)
+        guard let step else { return }
+        commit([step], then: nil)
         queue.async { self.drain() }
+    }
+
+    /// On the queue: carries out `steps` in order, then runs `job`. One batch of messages
+    /// alone (the usual turn) goes the way it always did; events, and several steps, are
+    /// written by one async part that holds the queue until all are done.
+    private func commit(_ steps: [Step], then job: (@Sendable () async -> Void)?) {
+        if steps.count <= 1, case let .messages(batch) = steps.first ?? .messages([]) {
+            return commit(batch, then: job)
+        }
+        hold { [self] in
+            for step in steps {
+                switch step {
+                case let .messages(batch):
+                    let outcome = await Result { try await store.append(batch.map(\.message)) }
+                    await commit(batch, outcome: outcome)
+                case let .events(events):
+                    // No stored change stands behind these: a failed write loses them (counted).
+                    if (try? await store.enqueueWebhooks(events)) == nil { eventsLost(events.count) }
+                }
+            }
+            await job?()
+        }
     }
 
     /// On the queue: commits `batch`, then runs `job`. A job is never run while messages
@@ -159,11 +246,8 @@ final class Committer: Sendable {
         queue.async {
             // Not `draining = false`: a drain is queued whenever messages were submitted,
             // and it finds the list empty and says so.
-            let batch = self.gathered.withLockedValue { g -> [Entry] in
-                defer { g.pending.removeAll(keepingCapacity: true) }
-                return g.pending
-            }
-            self.commit(batch, then: body)
+            let steps = self.gathered.withLockedValue { $0.takeAll() }
+            self.commit(steps, then: body)
         }
     }
 
@@ -172,13 +256,10 @@ final class Committer: Sendable {
     /// and no suspension of the queue when nothing is left.
     func inTurn(_ body: @escaping @Sendable () -> (@Sendable () async -> Void)?) {
         queue.async {
-            let batch = self.gathered.withLockedValue { g -> [Entry] in
-                defer { g.pending.removeAll(keepingCapacity: true) }
-                return g.pending
-            }
-            guard batch.isEmpty else {
+            let steps = self.gathered.withLockedValue { $0.takeAll() }
+            guard steps.isEmpty else {
                 // Committed first; that may itself be async (PostgreSQL), and `body` after it.
-                self.commit(batch) { await body()?() }
+                self.commit(steps) { await body()?() }
                 return
             }
             if let rest = body() { self.hold(rest) }

@@ -287,6 +287,8 @@ enum ControlCommands {
             guard let hook = request.hook, !hook.isEmpty else { return .failure("bad_request", "webhooks retry needs a hook name") }
             guard let store = server.core.hub.store else { return .failure("unavailable", "no history store") }
             do {
+                let known = try await store.webhookBacklog()[hook] != nil || server.core.settings.current.webhooks[hook] != nil
+                guard known else { return .failure("not_found", "no webhook \(hook): it is not configured and has no events") }
                 response.retried = try await store.retryWebhooks(hook: hook, now: Date().timeIntervalSince1970)
             } catch {
                 return .failure("unavailable", "the webhook outbox cannot be written: \(error)")

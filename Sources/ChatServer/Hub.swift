@@ -50,7 +50,7 @@ final class Hub: Sendable {
     init(loops: [any EventLoop], metrics: ChatMetrics, store: (any ChatStore)? = nil) throws {
         self.metrics = metrics
         self.store = store
-        webhookEvents = store.map { WebhookEnqueuer(store: $0, metrics: metrics) }
+        webhookEvents = store.map { _ in WebhookEnqueuer(metrics: metrics) }
         storage = store.map { $0.assignsSequences ? .numberedByStore : .numberedHere } ?? .none
         shards = loops.map { loop in
             ShardRef(loop: loop, shard: NIOLoopBoundBox.makeBoxSendingValue(LoopShard(loop: loop), eventLoop: loop))
@@ -82,8 +82,11 @@ final class Hub: Sendable {
                         }
                         metrics.errors("store_failed").increment(by: Int64(batch.count))
                         self?.settle(batch)
-                    })
+                    },
+                    eventsLost: { metrics.errors("webhook_events_dropped").increment(by: Int64($0)) })
             }
+            let made = committer.withLockedValue { $0 }
+            webhookEvents?.committer.withLockedValue { $0 = made }
         }
     }
 

@@ -26,6 +26,8 @@ final class WebhookDispatcher: Sendable {
     /// How long the dispatcher waits with nothing due.
     static let idle: Duration = .milliseconds(200)
 
+    /// `backend` is the dispatcher's own client: its connections are not the proxies', so a
+    /// slow events endpoint never makes users wait to connect or send.
     init(store: any ChatStore, backend: BackendClient, settings: SettingsBox, metrics: ChatMetrics, logger: Logger) {
         self.store = store
         self.backend = backend
@@ -34,39 +36,56 @@ final class WebhookDispatcher: Sendable {
         self.logger = logger
     }
 
-    /// Until cancelled.
+    /// Until cancelled. Deliveries run side by side, up to `batch` at a time; as each ends
+    /// the next due heads are claimed, so a slow hook holds up only its own rooms' queues
+    /// (a round that waited for its whole batch held every hook to its slowest).
     func run() async {
-        var failedClaims = 0
-        while !Task.isCancelled {
-            let targets = settings.current.webhooks
-            guard !targets.isEmpty else {
-                try? await Task.sleep(for: .seconds(1))
-                continue
-            }
-            // A lease outlives the slowest hook's timeout: a delivery still in flight is
-            // never taken by another node.
-            let lease = (targets.values.map { Double($0.timeout.nanoseconds) / 1e9 }.max() ?? 5) + 10
-            let claimed: [WebhookDelivery]
-            do {
-                claimed = try await store.claimWebhooks(
-                    hooks: targets.keys.sorted(), now: Date().timeIntervalSince1970, leaseSeconds: lease, limit: Self.batch)
-                failedClaims = 0
-            } catch {
-                failedClaims += 1
-                if failedClaims == 1 { logger.warning("webhook outbox unreadable: \(error)") }
-                try? await Task.sleep(for: .seconds(1))
-                continue
-            }
-            if claimed.isEmpty {
-                try? await Task.sleep(for: Self.idle)
-                continue
-            }
-            await withTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: Bool.self) { group in
+            var inFlight = 0
+            var napping = false
+            var failedClaims = 0
+            while !Task.isCancelled {
+                let targets = settings.current.webhooks
+                var claimed: [WebhookDelivery] = []
+                if !targets.isEmpty, inFlight < Self.batch {
+                    // A lease outlives the slowest hook's timeout: a delivery still in flight
+                    // is never taken by another node.
+                    let lease = (targets.values.map { Double($0.timeout.nanoseconds) / 1e9 }.max() ?? 5) + 10
+                    do {
+                        claimed = try await store.claimWebhooks(
+                            hooks: targets.keys.sorted(), now: Date().timeIntervalSince1970, leaseSeconds: lease,
+                            limit: Self.batch - inFlight)
+                        failedClaims = 0
+                    } catch {
+                        failedClaims += 1
+                        if failedClaims == 1 { logger.warning("webhook outbox unreadable: \(error)") }
+                    }
+                }
                 for delivery in claimed {
                     guard let target = targets[delivery.hook] else { continue }
-                    group.addTask { await self.deliver(delivery, to: target) }
+                    inFlight += 1
+                    group.addTask {
+                        await self.deliver(delivery, to: target)
+                        return true
+                    }
+                }
+                if !claimed.isEmpty && inFlight < Self.batch { continue }
+                // Nothing more to take now: wait for a delivery to end or a nap to pass.
+                if !napping {
+                    napping = true
+                    let nap = failedClaims > 0 || targets.isEmpty ? Duration.seconds(1) : Self.idle
+                    group.addTask {
+                        try? await Task.sleep(for: nap)
+                        return false
+                    }
+                }
+                switch await group.next() {
+                case true?: inFlight -= 1
+                case false?: napping = false
+                case nil: break
                 }
             }
+            group.cancelAll()
         }
     }
 

@@ -49,7 +49,7 @@ extension SQLiteStore {
                 try lease.execute(arguments: [now + leaseSeconds, id])
                 return WebhookDelivery(
                     row: id, hook: row["hook"], eventID: row["event_id"], type: row["type"], room: row["room"], body: row["body"],
-                    createdAt: row["created_at"], attempts: row["attempts"])
+                    createdAt: (row["age_from"] as Double?) ?? row["created_at"], attempts: row["attempts"])
             }
         }
     }
@@ -77,7 +77,7 @@ extension SQLiteStore {
             for row in try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT hook, sum(failed = 0) AS pending, sum(failed) AS failed, min(CASE WHEN failed = 0 THEN created_at END) AS oldest,
+                    SELECT hook, sum(failed = 0) AS pending, sum(failed) AS failed, min(CASE WHEN failed = 0 THEN coalesce(age_from, created_at) END) AS oldest,
                            (SELECT last_error FROM webhook_outbox AS e WHERE e.hook = o.hook AND e.last_error IS NOT NULL
                             ORDER BY e.id DESC LIMIT 1) AS last_error
                     FROM webhook_outbox AS o GROUP BY hook
@@ -94,7 +94,7 @@ extension SQLiteStore {
         try await pool.write { db in
             try db.execute(
                 sql:
-                    "UPDATE webhook_outbox SET failed = 0, attempts = 0, created_at = ?, next_at = ?, leased_until = 0 WHERE hook = ? AND failed = 1",
+                    "UPDATE webhook_outbox SET failed = 0, attempts = 0, age_from = ?, next_at = ?, leased_until = 0 WHERE hook = ? AND failed = 1",
                 arguments: [now, now, hook])
             return db.changesCount
         }

@@ -111,6 +111,7 @@ public final class SQLiteStore: BlockingAppend {
                         room TEXT NOT NULL,
                         body TEXT NOT NULL,
                         created_at REAL NOT NULL,
+                        age_from REAL,
                         attempts INTEGER NOT NULL DEFAULT 0,
                         next_at REAL NOT NULL,
                         leased_until REAL NOT NULL DEFAULT 0,
@@ -187,7 +188,11 @@ public final class SQLiteStore: BlockingAppend {
         if routes.wants(.message) {
             let now = Date().timeIntervalSince1970
             let new = zip(batch, stored).filter { $0.0.id == $0.1.id }.map(\.1)
-            try outbox(new.map { WebhookEvent.message($0, at: now) }, routes: routes, db)
+            // A message happened when it was sent; its place in the room's order is its row's
+            // (joins and leaves are written in theirs by the committer).
+            try outbox(
+                new.map { WebhookEvent.message($0, at: Timestamp.milliseconds(iso8601: $0.sentAt).map { Double($0) / 1000 } ?? now) },
+                routes: routes, db)
         }
         return stored
     }

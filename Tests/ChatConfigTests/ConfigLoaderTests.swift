@@ -73,6 +73,24 @@ import Testing
         #expect(c.rooms.defaultRoom == "general" && c.log.level == "debug")
     }
 
+    @Test func backendURLsTheHTTPClientCannotPostToAreRefused() {
+        // Found by review: a port past 65535 passed and the HTTP client trapped on it.
+        for url in [
+            "http://127.0.0.1:99999/x", "http://127.0.0.1:0/x", "http://h/x#frag", "ftp://h/x", "http://user:pw@h/x", "http:///x",
+            "http://h /x",
+        ] {
+            do {
+                _ = try parse("[proxy]\nconnect_url = \"\(url)\"\n")
+                Issue.record("\(url) was accepted")
+            } catch {
+                #expect(error.key == "proxy.connect_url" && error.line == 2, "\(url): \(error)")
+            }
+        }
+        for url in ["http://127.0.0.1:3000/chatd/connect", "https://backend.example/c?x=1", "HTTP://h:65535/"] {
+            #expect((try? parse("[proxy]\nconnect_url = \"\(url)\"\n")) != nil, "\(url)")
+        }
+    }
+
     @Test func syntaxErrorNamesFileAndLine() {
         let e = error("[server]\nlisten = \"127.0.0.1:8080\"\n\n[limits\nrate_messages = 3\n")
         #expect(e?.kind == .syntax)

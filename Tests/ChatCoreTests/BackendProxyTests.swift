@@ -83,6 +83,20 @@ import Testing
         }
     }
 
+    @Test func anExpiryOfZeroOrOneIsANumberNotABoolean() {
+        // Foundation on Linux says `0 is Bool`: found by review, these gave 503.
+        #expect(Self.connect(200, #"{"user":"u","expires_at":0}"#) == .refuse(status: 401, reason: "session expired"))
+        #expect(Self.connect(200, #"{"user":"u","expires_at":1}"#) == .refuse(status: 401, reason: "session expired"))
+        guard case .unavailable = Self.connect(200, #"{"user":"u","expires_at":false}"#) else {
+            Issue.record("false taken")
+            return
+        }
+    }
+
+    @Test func aReasonIsOneLineOfVisibleText() {
+        #expect(Self.connect(403, #"{"reason":"a\u2028b\u2029c\u200bd\u202ee\u0000f"}"#) == .refuse(status: 403, reason: "abcdef"))
+    }
+
     @Test func anExpiryInThePastRefusesAndOneFarOffIsClamped() throws {
         #expect(Self.connect(200, #"{"user":"u","expires_at":999}"#) == .refuse(status: 401, reason: "session expired"))
         guard case let .admit(identity) = Self.connect(200, #"{"user":"u","expires_at":1e300}"#) else {

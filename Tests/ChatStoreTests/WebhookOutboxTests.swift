@@ -76,8 +76,9 @@ import Testing
         _ = try await store.delete(room: "lobby", seq: 1)
         _ = try await store.delete(room: "lobby", seq: 99)  // nothing deleted: no event
         _ = try await store.purge(sender: "ann", sentUpTo: "2099-01-01T00:00:00.000Z", limit: 10)
-        try await store.audit(AuditEntry(at: 5, actor: "op", action: "delete", target: "lobby#1 by ann", reason: "spam"))
-        let claimed = try await store.claimWebhooks(hooks: ["mod"], now: Date().timeIntervalSince1970 + 1, leaseSeconds: 30, limit: 10)
+        try await store.audit(
+            AuditEntry(at: Date().timeIntervalSince1970, actor: "op", action: "delete", target: "lobby#1 by ann", reason: "spam"))
+        let claimed = try await store.claimWebhooks(hooks: ["mod"], now: Date().timeIntervalSince1970 + 2, leaseSeconds: 30, limit: 10)
         // One room's queue: only its head is handed out.
         #expect(claimed.count == 1 && claimed[0].type == "message_deleted" && claimed[0].body.contains("\"seq\":1"))
         var types: [String] = []
@@ -85,7 +86,7 @@ import Testing
         while let head = next.first {
             types.append(head.type)
             try await store.settleWebhook(row: head.row, .delivered)
-            next = try await store.claimWebhooks(hooks: ["mod"], now: Date().timeIntervalSince1970 + 1, leaseSeconds: 30, limit: 10)
+            next = try await store.claimWebhooks(hooks: ["mod"], now: Date().timeIntervalSince1970 + 2, leaseSeconds: 30, limit: 10)
         }
         #expect(types == ["message_deleted", "message_deleted", "message_deleted", "moderation"])
     }
