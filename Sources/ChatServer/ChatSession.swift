@@ -317,37 +317,6 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// A `refresh`: the token is verified off the event loop; if it is for the same user it
-    /// becomes the session's credential (its role and rooms apply from now on, rooms it no
-    /// longer allows are left) and its expiry replaces the old one. Otherwise the client is
-    /// told `refresh_rejected` and the old expiry stands.
-    func refresh(token: String) {
-        guard let loop = context?.eventLoop else { return }
-        let checkedWith = settings
-        let authenticator = checkedWith.authenticator
-        guard authenticator.mayBeJWT(token) else { return refuse(.refreshRejected) }
-        let this = NIOLoopBound(self, eventLoop: loop)
-        let promise = loop.makePromise(of: Result<Identity, AuthFailure>.self)
-        promise.completeWithTask { await authenticator.identify(token) }
-        promise.futureResult.whenSuccess { result in
-            this.value.refreshed(token: token, result, checkedWith: checkedWith)
-        }
-    }
-
-    func refreshed(token: String, _ result: Result<Identity, AuthFailure>, checkedWith: Settings) {
-        guard started, !closing else { return }
-        // A reload came between: the token must pass the key, issuer and audience now in force.
-        guard checkedWith === settings else { return refresh(token: token) }
-        guard case let .success(fresh) = result, TokenRefresh.verdict(current: identity, fresh: fresh) == nil,
-            let expiresAt = fresh.expiresAt
-        else { return refuse(.refreshRejected) }
-        credential = token
-        reidentify(fresh)
-        expiryNoticed = false
-        scheduleExpiry()
-        send(.refreshed(exp: TokenRefresh.unixSeconds(expiresAt)), flush: true)
-    }
-
     // MARK: Heartbeat
 
     /// Called by the loop shard's one heartbeat timer, every interval, as the article's
@@ -395,5 +364,15 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// True while a request waits for the history store: later requests wait behind it, so
     /// answers keep the order of the requests, and nothing more is read meanwhile.
-    var awaitingStore = false
+    var awaitingStore = false {
+        didSet {
+            guard !awaitingStore, !deferredWebhookEvents.isEmpty else { return }
+            let events = deferredWebhookEvents
+            deferredWebhookEvents = []
+            hub.webhookEvents?.add(events)
+        }
+    }
+    /// Webhook events of a leave that came while a message was still on its way to the
+    /// committer (`Hub.tellWebhooks`): handed over after it.
+    var deferredWebhookEvents: [WebhookEvent] = []
 }

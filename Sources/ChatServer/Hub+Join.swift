@@ -67,10 +67,13 @@ extension Hub {
                 return (nil, nil)
             }
             let step = room.state.join(joining, storage: storage)
-            guard case let .entered(joinEpoch, _, _) = step else { return (step, nil) }
+            guard case let .entered(joinEpoch, local, _) = step else { return (step, nil) }
             // Deliveries already queued for this loop carry older epochs and skip the
             // newcomer: it gets those messages from its welcome instead, exactly once.
             member.joinEpoch = joinEpoch
+            // Under the lock, as messages are handed over: the outbox has joins, leaves and
+            // messages in the order the room saw them (and `online` in step with it).
+            tellWebhooks(.join, room: room.name, member: member, local: local)
             return (step, tellPresenceLocked(room, room.presence.joined(name, members: room.state.total)))
         }
         if case .gathered(startTimer: true) = presence { tellGatheredPresence(room, after: request.shardIndex) }
@@ -91,7 +94,6 @@ extension Hub {
             }
         case let .entered(_, local, welcome):
             tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) joined"))
-            tellWebhooks(.join, room: room.name, member: member, local: local)
             member.entered = room
             shards[request.shardIndex].shard.value.add(member)
             done(.success(welcome))
@@ -140,16 +142,16 @@ extension Hub {
         let name = member.session.name
         let (local, presence) = room.lock.withLock {
             let local = room.state.leave(shard: shardIndex)
+            tellWebhooks(.leave, room: room.name, member: member, local: local)
             return (local, tellPresenceLocked(room, room.presence.left(name, members: room.state.total)))
         }
         if case .gathered(startTimer: true) = presence { tellGatheredPresence(room, after: shardIndex) }
         tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) left"))
-        tellWebhooks(.leave, room: room.name, member: member, local: local)
         if local == 0 { retireIfIdle(room) }
     }
 
     /// A join or leave for the webhook outbox, and the room's occupancy on this node when it
-    /// changes (the first member came, the last left).
+    /// changes (the first member came, the last left). Called under the room's lock.
     private func tellWebhooks(_ type: WebhookEventType, room: String, member: Membership, local: Int) {
         guard let outbox = webhookEvents, !member.session.echo else { return }
         let changed = type == .join ? local == 1 : local == 0
@@ -168,7 +170,13 @@ extension Hub {
                     name: session.name, online: local, at: now))
         }
         if wantsOccupancy && type == .leave { events.append(.occupancy(occupancy, room: room, at: now)) }
-        outbox.add(events)
+        // A message whose nonce is still being checked reaches the committer later: its
+        // sender's leave waits for it (found by review: the leave went out first).
+        if type == .leave, member.session.awaitingStore {
+            member.session.deferredWebhookEvents.append(contentsOf: events)
+        } else {
+            outbox.add(events)
+        }
     }
 
     /// Tells the room of a join or leave now, or leaves it gathered (`PresenceBatch`).
