@@ -658,3 +658,29 @@ def test_a_nonce_resent_to_the_other_node_yields_the_original(chatd_factory, pg,
     assert [t for _, t in history(pg, name)].count("planted") == 1
     for ws in (witness, ann, other):
         ws.close()
+
+
+def test_typing_crosses_nodes(chatd_factory, pg, database):
+    """Issue 17, item 4: `typing` reaches the room's members on the other nodes too."""
+    from pgcluster import ORIGIN
+    from websockets.sync.client import connect
+
+    _, url = database
+    nodes = start_nodes(chatd_factory, url, 2)
+
+    def open_(node, name):
+        ws = connect(f"ws://127.0.0.1:{node.port}/chat?token=dev-token&name={name}&room=lobby", origin=ORIGIN,
+                     open_timeout=10)
+        while json.loads(ws.recv(timeout=10))["type"] != "history":
+            pass
+        return ws
+
+    ann, bob = open_(nodes[0], "ann"), open_(nodes[1], "bob")
+    ann.send(json.dumps({"type": "typing"}))
+    while True:
+        event = json.loads(bob.recv(timeout=10))
+        if event["type"] == "typing":
+            assert event == {"type": "typing", "room": "lobby", "from": "ann"}
+            break
+    ann.close()
+    bob.close()

@@ -48,3 +48,57 @@ def test_a_crowd_arriving_is_told_in_a_few_events_and_a_small_room_at_once(chatd
     small = Chat(port, name="s0", room="nook")
     Chat(port, name="s1", room="nook")
     assert presence_events(small, 2) == [{"type": "presence", "room": "nook", "message": "s1 joined", "online": 2}]
+
+
+def test_typing_reaches_the_others_once_per_interval_and_is_never_stored(chatd_factory):
+    """Issue 17, item 4: `typing` goes to the room's other members as {"type":"typing",
+    "room","from"}, at most once per connection and room per 2 s (more are dropped without
+    an error), and nothing of it is stored."""
+    import json as _json
+    from conftest import free_port, shipped_config
+    from websockets.sync.client import connect as _connect
+
+    port = free_port()
+    chatd_factory(shipped_config(port)).start()
+
+    def open_(name):
+        ws = _connect(f"ws://127.0.0.1:{port}/chat?token=dev-token&name={name}&room=typing",
+                      origin=f"http://localhost:{port}", open_timeout=10)
+        while _json.loads(ws.recv(timeout=10))["type"] != "history":
+            pass
+        return ws
+
+    ann, bob = open_("ann"), open_("bob")
+    for _ in range(5):
+        ann.send(_json.dumps({"type": "typing"}))
+    ann.send(_json.dumps({"type": "message", "text": "done typing"}))
+    seen = []
+    while True:
+        event = _json.loads(bob.recv(timeout=10))
+        if event["type"] in ("typing", "message"):
+            seen.append(event)
+        if event["type"] == "message":
+            break
+    assert seen[0] == {"type": "typing", "room": "typing", "from": "ann"}
+    assert [e["type"] for e in seen] == ["typing", "message"]  # four more dropped silently
+    # The typist hears neither its own typing nor an error.
+    own = []
+    while True:
+        event = _json.loads(ann.recv(timeout=10))
+        own.append(event["type"])
+        if event["type"] == "message":
+            break
+    assert "typing" not in own and "error" not in own
+    ann.send(_json.dumps({"type": "typing", "room": "elsewhere"}))
+    error = _json.loads(ann.recv(timeout=10))
+    assert error["type"] == "error" and error["code"] == "not_joined"
+    ann.close()
+    bob.close()
+    late = open_("late")
+    late.send(_json.dumps({"type": "history", "limit": 50}))
+    while True:
+        event = _json.loads(late.recv(timeout=10))
+        if event["type"] == "history":
+            assert [m["text"] for m in event["messages"]] == ["done typing"]
+            break
+    late.close()

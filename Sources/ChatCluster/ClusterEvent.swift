@@ -20,6 +20,8 @@ public enum ClusterEvent: Sendable, Equatable {
     /// Muted until (seconds since 1970; nil: until unmuted).
     case mute(node: String, name: String, until: Double?)
     case unmute(node: String, name: String)
+    /// Someone on `node` is typing in `room` (`typing`; never stored).
+    case typing(node: String, room: String, from: String)
     /// The listener (re)connected: anything may have been missed; catch up from the tables.
     case resync
 }
@@ -48,7 +50,7 @@ struct ClusterNotification: Codable {
         var data: String?
     }
 
-    /// "m" messages, "p" presence, "d" deleted, "e" expired, "h" heartbeat, "kick", "mute", "unmute".
+    /// "m" messages, "p" presence, "d" deleted, "e" expired, "h" heartbeat, "kick", "mute", "unmute", "t" typing.
     var kind: String
     var node: String
     /// The room; for "kick", "mute" and "unmute" the user's name.
@@ -125,6 +127,9 @@ struct ClusterNotification: Codable {
         case "unmute":
             guard let subject else { return nil }
             return .unmute(node: node, name: subject)
+        case "t":
+            guard let subject, let text else { return nil }
+            return .typing(node: node, room: subject, from: text)
         default:
             return nil
         }
@@ -151,6 +156,9 @@ struct ClusterNotification: Codable {
         case let .unmute(node, name):
             self.init(kind: "unmute", node: node)
             subject = name
+        case let .typing(node, room, from):
+            self.init(kind: "t", node: node)
+            (subject, text) = (room, from)
         case .messages, .snapshot, .nodeGone, .resync:
             return nil
         }

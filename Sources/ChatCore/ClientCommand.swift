@@ -19,6 +19,8 @@ public enum ClientCommand: Sendable, Equatable {
     case leave(room: String)
     /// A new credential for the same user, before the current one expires (`expiring`).
     case refresh(token: String)
+    /// The sender is typing in the room (told to its other members, never stored).
+    case typing(room: String?)
 
     /// The longest `refresh` token taken (16 KiB, twice `limits.max_header_bytes`' default).
     public static let maxTokenBytes = 16384
@@ -77,6 +79,8 @@ public enum ClientCommand: Sendable, Equatable {
             return messageText(string, maxChars: maxChars).map { .message(text: $0, room: room, nonce: nonce) }
         case "ping":
             return .success(.ping)
+        case "typing":
+            return .success(.typing(room: room))
         case "refresh":
             // A token longer than any upgrade could carry is refused before it is verified:
             // with `limits.max_frame_bytes` raised, a refresh must not cost a 4 MB signature check.

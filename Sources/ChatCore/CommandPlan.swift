@@ -21,6 +21,12 @@ public enum CommandPlan: Sendable, Equatable {
     /// Verify the token off the event loop; if it is for the same user, it takes over the
     /// session (`TokenRefresh`).
     case refresh(token: String)
+    /// Tell the room's other members that the sender is typing, unless it did in the last
+    /// `Typing.intervalNanoseconds` (`Typing.allowed`).
+    case typing(room: String)
+    /// Nothing at all: a `typing` from someone who may not send there (muted, read-only)
+    /// is dropped without an error, as extra ones are.
+    case drop
     /// Answer with this error event; nothing else happens.
     case refuse(ErrorCode)
 
@@ -56,7 +62,7 @@ public enum CommandPlan: Sendable, Equatable {
         }
     }
 
-    /// The plan for `command`. `isMuted` is asked only for a message (it is a lookup in the
+    /// The plan for `command`. `isMuted` is asked only for a message or `typing` (it is a lookup in the
     /// moderation state, not a session fact).
     public static func plan(_ command: ClientCommand, for session: Session, isMuted: () -> Bool) -> CommandPlan {
         switch command {
@@ -81,6 +87,12 @@ public enum CommandPlan: Sendable, Equatable {
             }
             if isMuted() { return .refuse(.muted) }
             return .publish(room: room, text: text, nonce: nonce)
+        case let .typing(named):
+            guard let room = session.memberRoom(named) else { return .refuse(.notJoined) }
+            if Authorization.send(session.identity, room: room, rule: session.rules.rule(for: room)) != nil || isMuted() {
+                return .drop
+            }
+            return .typing(room: room)
         case let .refresh(token):
             // Only a credential that expires is renewed; a static one has nothing to refresh.
             return session.identity.expiresAt == nil ? .refuse(.refreshRejected) : .refresh(token: token)
@@ -97,5 +109,17 @@ extension Result where Success == CommandPlan, Failure == ErrorCode {
         case let .success(plan): plan
         case let .failure(code): .refuse(code)
         }
+    }
+}
+
+/// `typing` is told at most once per connection and room in this interval; more are dropped
+/// silently (clients send one per keystroke or so, and the others need one per stretch).
+public enum Typing {
+    public static let intervalNanoseconds: UInt64 = 2_000_000_000
+
+    /// True when a `typing` at `now` (monotonic nanoseconds) is told, given the last one told
+    /// at `last` (0: never).
+    public static func allowed(last: UInt64, now: UInt64) -> Bool {
+        last == 0 || now < last || now - last >= intervalNanoseconds
     }
 }

@@ -20,6 +20,8 @@ public enum ServerEvent: Sendable {
     case expiring(seconds: Int)
     /// A `refresh` was accepted: the session now ends at `exp` (Unix seconds).
     case refreshed(exp: Int)
+    /// `from` is typing in `room` (to its other members; never stored).
+    case typing(room: String, from: String)
 
     /// The event as UTF-8 JSON text.
     public func jsonBytes() -> [UInt8] {
@@ -82,6 +84,10 @@ public enum ServerEvent: Sendable {
         case let .refreshed(exp):
             w.field("type", "refreshed")
             w.field("exp", exp)
+        case let .typing(room, from):
+            w.field("type", "typing")
+            w.field("room", room)
+            w.field("from", from)
         }
         w.endObject()
         return w.bytes

@@ -250,6 +250,14 @@ extension ChatSession {
             requestDelete(seq: seq, room: room, isModerator: asModerator)
         case let .refresh(token):
             refresh(token: token)
+        case let .typing(room):
+            guard let member = memberships.first(where: { $0.room == room }), member.entered != nil else { return }
+            let now = NIODeadline.now().uptimeNanoseconds
+            guard Typing.allowed(last: member.typedAt, now: now) else { return }
+            member.typedAt = now
+            hub.typing(member, from: name)
+        case .drop:
+            break
         case let .refuse(code):
             refuse(code)
         }

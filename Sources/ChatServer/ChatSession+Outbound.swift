@@ -21,6 +21,9 @@ extension ChatSession {
     /// flushes once per loop pass). A connection that is behind — more than
     /// `limits.send_buffer_bytes` unsent, or events already held back — gets its room's
     /// slow-consumer rule.
+    /// True when nothing waits to be sent: an ephemeral event may be written at once.
+    var keepsUp: Bool { !closing && queue.isEmpty && (context?.channel.isWritable ?? false) }
+
     func deliver(_ frame: ByteBuffer, member: Membership) -> Delivery {
         guard !closing, let context else { return .closed }
         if !context.channel.isWritable && awaitingFlush {

@@ -119,6 +119,13 @@ extension Hub {
             removeFromWindows([ChatMessage(id: id, seq: seq, room: name, from: "", text: "", sentAt: "")], announce: false)
         case let .expired(_, name, upTo):
             expireFromWindow(room: name, upTo: upTo, announce: false)
+        case let .typing(_, name, from):
+            // Told to the members here, if any: nothing is loaded for a room nobody holds.
+            guard let room = existingRoom(name) else { return }
+            room.lock.withLock {
+                guard !room.retired else { return }
+                broadcastLocked(room, event: .typing(room: name, from: from), ephemeral: true)
+            }
         case .resync:
             // The listener was down: whatever was committed meanwhile is read from the table.
             let all = rooms.withLockedValue { Array($0.values) }

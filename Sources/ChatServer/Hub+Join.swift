@@ -179,6 +179,16 @@ extension Hub {
         }
     }
 
+    /// `from` is typing: the room's other members here are told, and the other nodes.
+    func typing(_ member: Membership, from: String) {
+        guard let room = member.entered else { return }
+        room.lock.withLock {
+            broadcastLocked(
+                room, event: .typing(room: room.name, from: from), ephemeral: true, except: ObjectIdentifier(member.session))
+        }
+        tellCluster(.typing(node: "", room: room.name, from: from))
+    }
+
     /// Tells the room of a join or leave now, or leaves it gathered (`PresenceBatch`).
     private func tellPresenceLocked(_ room: Room, _ step: PresenceBatch.Step) -> PresenceBatch.Step {
         if case let .now(text) = step {

@@ -249,7 +249,8 @@ final class Hub: Sendable {
 
     /// Encodes `event` once and enqueues one delivery per loop with members. Call with the
     /// room's lock held.
-    func broadcastLocked(_ room: Room, event: ServerEvent) {
+    /// An `ephemeral` event (`typing`) skips members already behind, and the session `except`.
+    func broadcastLocked(_ room: Room, event: ServerEvent, ephemeral: Bool = false, except: ObjectIdentifier? = nil) {
         let epoch = room.state.nextEpoch()
         let frame = ServerFrame.text(event.jsonBytes(), allocator: allocator)
         let name = room.name
@@ -258,7 +259,7 @@ final class Hub: Sendable {
         for (index, count) in room.state.perShard.enumerated() where count > 0 {
             let ref = shards[index]
             ref.loop.execute { [self] in
-                let counts = ref.shard.value.deliver(room: name, epoch: epoch, frame: frame)
+                let counts = ref.shard.value.deliver(room: name, epoch: epoch, frame: frame, ephemeral: ephemeral, except: except)
                 // Counted once per loop and broadcast, not per member.
                 framesOut.add(counts.delivered, ordering: .relaxed)
                 metrics.messagesDelivered.increment(by: Int64(counts.delivered))

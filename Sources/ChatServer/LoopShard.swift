@@ -8,6 +8,8 @@ final class Membership {
     let room: String
     var slot = -1
     var joinEpoch: UInt64 = 0
+    /// When this connection's last `typing` in the room was told (monotonic ns; 0: never).
+    var typedAt: UInt64 = 0
     /// The room entered (set on join): leaving must find it even before a room that was
     /// being loaded is visible in the hub's table.
     var entered: Room?
@@ -105,13 +107,18 @@ final class LoopShard {
     }
 
     /// Writes one pre-encoded frame to every local member that joined before `epoch`.
-    func deliver(room: String, epoch: UInt64, frame: ByteBuffer) -> DeliveryCounts {
+    func deliver(
+        room: String, epoch: UInt64, frame: ByteBuffer, ephemeral: Bool = false, except: ObjectIdentifier? = nil
+    ) -> DeliveryCounts {
         guard let members = rooms[room] else { return DeliveryCounts() }
         var counts = DeliveryCounts()
         let flushPending = !unflushed.isEmpty
         // Compressed once per window size, for every member that negotiated permessage-deflate.
         var compressed: [(bits: Int, frame: ByteBuffer)] = []
         for member in members where member.joinEpoch < epoch {
+            // An ephemeral event (`typing`) skips its sender, and anyone already behind: it
+            // is worth nothing late, and must not push a slow member over its limit.
+            if ephemeral, ObjectIdentifier(member.session) == except || !member.session.keepsUp { continue }
             var out = frame
             let bits = member.session.deflateWindowBits
             if bits != 0 {

@@ -20,6 +20,7 @@ import Testing
         .mute(node: "n1", name: "bob", until: 1_900_000_000),
         .mute(node: "n1", name: "bob", until: nil),
         .unmute(node: "n1", name: "bob"),
+        .typing(node: "n2", room: "lobby", from: "ann \"the quick\""),
     ])
     func eventsSurviveTheClusterNotification(event: ClusterEvent) throws {
         #expect(try roundTrip(event) == event)

@@ -23,6 +23,28 @@ import Testing
         CommandPlan.plan(command, for: session) { muted }
     }
 
+    @Test func typingIsToldInRoomsTheSenderMaySendToAndDroppedSilentlyElsewhere() {
+        #expect(ClientCommand.decode(Array(#"{"type":"typing"}"#.utf8), maxChars: 10) == .success(.typing(room: nil)))
+        #expect(ClientCommand.decode(Array(#"{"type":"typing","room":7}"#.utf8), maxChars: 10) == .failure(.badField))
+        #expect(Self.plan(.typing(room: nil)) == .typing(room: "lobby"))
+        #expect(Self.plan(.typing(room: "elsewhere")) == .refuse(.notJoined))
+        // Muted, or a room it may not send to: nothing happens, and no error either.
+        #expect(Self.plan(.typing(room: nil), muted: true) == .drop)
+        #expect(Self.plan(.typing(room: "announcements"), Self.session(rooms: ["lobby", "announcements"])) == .drop)
+        #expect(
+            Self.plan(.typing(room: "announcements"), Self.session(.moderator, rooms: ["announcements"])) == .typing(room: "announcements"))
+    }
+
+    @Test func typingIsToldOncePerIntervalPerConnectionAndRoom() {
+        let second: UInt64 = 1_000_000_000
+        #expect(Typing.allowed(last: 0, now: 5))
+        #expect(!Typing.allowed(last: 10 * second, now: 11 * second))
+        #expect(Typing.allowed(last: 10 * second, now: 12 * second))
+        // A clock that went back (it is monotonic, but never trap on it).
+        #expect(Typing.allowed(last: 10 * second, now: 1))
+        #expect(ServerEvent.typing(room: "lobby", from: "ann").jsonBytes() == Array(#"{"type":"typing","room":"lobby","from":"ann"}"#.utf8))
+    }
+
     @Test func aMessageWithoutARoomGoesToTheUpgradeRoom() {
         #expect(Self.plan(.message(text: "hi", room: nil)) == .publish(room: "lobby", text: "hi"))
         #expect(Self.plan(.message(text: "hi", room: "elsewhere")) == .refuse(.notJoined))
