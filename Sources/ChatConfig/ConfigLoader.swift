@@ -54,41 +54,22 @@ public enum ConfigLoader {
         try Validation.check(config, file: file, lines: KeyLines(text: ""))
     }
 
-    /// Reads `auth.jwt.key_file` (relative paths from the config file's folder), so that a
-    /// missing or empty key is a config error at load and on reload, never a 401 later.
+    /// Reads `auth.jwt.key_file` and each `webhooks.NAME.secret_file` (relative paths from the
+    /// config file's folder), so that a missing or short key is a config error at load and on
+    /// reload, never a 401 or an unsigned event later.
     static func readKeyFiles(_ config: inout Config, file: String, lines: KeyLines) throws(ConfigError) {
         for (name, hook) in config.webhooks.sorted(by: { $0.key < $1.key }) {
-            let secret = try readSecret(hook.secretFile, key: "webhooks.\(name).secret_file", file: file, lines: lines)
-            config.webhooks[name]?.secret = secret
+            let key = "webhooks.\(name).secret_file"
+            let (path, bytes) = try readFile(hook.secretFile, key: key, file: file, lines: lines)
+            config.webhooks[name]?.secret = try secret(bytes, named: "the secret", path: path, key: key, file: file, lines: lines)
         }
         guard var jwt = config.auth.jwt else { return }
         let key = "auth.jwt.key_file"
-        var path = jwt.keyFile
-        if !path.hasPrefix("/") { path = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path }
-        let bytes: [UInt8]
-        do {
-            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            throw ConfigError(
-                kind: .unreadable, file: file, line: lines.line(of: key), key: key,
-                message: "cannot read \(path): \(describe(error))")
-        }
-        let text = String(decoding: bytes, as: UTF8.self)
+        let (path, bytes) = try readFile(jwt.keyFile, key: key, file: file, lines: lines)
         if jwt.algorithm == "HS256" {
-            // A text secret usually ends with a newline that is not part of it; a binary one
-            // (`head -c 32 /dev/urandom`, not valid UTF-8) is taken byte for byte, since
-            // decoding it as text would replace its bytes and trimming would cut them.
-            let secret =
-                String(validating: bytes, as: UTF8.self).map { Array($0.trimmingCharacters(in: .whitespacesAndNewlines).utf8) }
-                ?? bytes
-            if secret.count < 32 {
-                throw ConfigError(
-                    kind: .invalidValue, file: file, line: lines.line(of: key), key: key,
-                    message: "the HS256 secret in \(path) must be at least 32 bytes, got \(secret.count)")
-            }
-            jwt.key = secret
+            jwt.key = try secret(bytes, named: "the HS256 secret", path: path, key: key, file: file, lines: lines)
         } else {
-            if !text.contains("-----BEGIN PUBLIC KEY-----") {
+            if !String(decoding: bytes, as: UTF8.self).contains("-----BEGIN PUBLIC KEY-----") {
                 throw ConfigError(
                     kind: .invalidValue, file: file, line: lines.line(of: key), key: key,
                     message: "\(path) is not a PEM public key (-----BEGIN PUBLIC KEY-----)")
@@ -98,24 +79,33 @@ public enum ConfigLoader {
         config.auth.jwt = jwt
     }
 
-    /// A shared secret's file, read like an HS256 key: a text secret without its trailing
-    /// newline, a binary one byte for byte; at least 32 bytes.
-    static func readSecret(_ named: String, key: String, file: String, lines: KeyLines) throws(ConfigError) -> [UInt8] {
+    /// The file `named` names (relative to the config file's folder) and its bytes.
+    private static func readFile(
+        _ named: String, key: String, file: String, lines: KeyLines
+    ) throws(ConfigError) -> (path: String, bytes: [UInt8]) {
         var path = named
         if !path.hasPrefix("/") { path = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path }
-        let bytes: [UInt8]
         do {
-            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            return (path, [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
         } catch {
             throw ConfigError(
                 kind: .unreadable, file: file, line: lines.line(of: key), key: key, message: "cannot read \(path): \(describe(error))")
         }
+    }
+
+    /// A shared secret from its file's bytes: at least 32 bytes. A text secret usually ends
+    /// with a newline that is not part of it; a binary one (`head -c 32 /dev/urandom`, not
+    /// valid UTF-8) is taken byte for byte, since decoding it as text would replace its bytes
+    /// and trimming would cut them.
+    private static func secret(
+        _ bytes: [UInt8], named: String, path: String, key: String, file: String, lines: KeyLines
+    ) throws(ConfigError) -> [UInt8] {
         let secret =
             String(validating: bytes, as: UTF8.self).map { Array($0.trimmingCharacters(in: .whitespacesAndNewlines).utf8) } ?? bytes
         if secret.count < 32 {
             throw ConfigError(
                 kind: .invalidValue, file: file, line: lines.line(of: key), key: key,
-                message: "the secret in \(path) must be at least 32 bytes, got \(secret.count)")
+                message: "\(named) in \(path) must be at least 32 bytes, got \(secret.count)")
         }
         return secret
     }
