@@ -21,8 +21,9 @@ final class WebhookDispatcher: Sendable {
     /// Per hook, for `chatctl webhooks`: this node's last success and last failure.
     private let outcomes = NIOLockedValueBox<[String: (success: Double?, failure: Double?, error: String?)]>([:])
 
-    /// Deliveries taken per round; each room gives at most its head.
+    /// Deliveries in flight at once, and for one hook; each room gives at most its head.
     static let batch = 64
+    static let perHook = 16
     /// How long the dispatcher waits with nothing due.
     static let idle: Duration = .milliseconds(200)
 
@@ -36,52 +37,56 @@ final class WebhookDispatcher: Sendable {
         self.logger = logger
     }
 
-    /// Until cancelled. Deliveries run side by side, up to `batch` at a time; as each ends
-    /// the next due heads are claimed, so a slow hook holds up only its own rooms' queues
-    /// (a round that waited for its whole batch held every hook to its slowest).
+    /// Until cancelled. Deliveries run side by side, up to `batch` at a time and `perHook`
+    /// for one hook; as each ends the next due heads are claimed, so a slow hook holds up only
+    /// its own rooms' queues (a round that waited for its whole batch held every hook to its
+    /// slowest, and one hook with many rooms must not take every slot).
     func run() async {
-        await withTaskGroup(of: Bool.self) { group in
-            var inFlight = 0
+        await withTaskGroup(of: String?.self) { group in
+            var inFlight: [String: Int] = [:]
             var napping = false
             var failedClaims = 0
             while !Task.isCancelled {
                 let targets = settings.current.webhooks
-                var claimed: [WebhookDelivery] = []
-                if !targets.isEmpty, inFlight < Self.batch {
-                    // A lease outlives the slowest hook's timeout: a delivery still in flight
-                    // is never taken by another node.
-                    let lease = (targets.values.map { Double($0.timeout.nanoseconds) / 1e9 }.max() ?? 5) + 10
+                var claimedAny = false
+                // A lease outlives the slowest hook's timeout: a delivery still in flight is
+                // never taken by another node.
+                let lease = (targets.values.map { Double($0.timeout.nanoseconds) / 1e9 }.max() ?? 5) + 10
+                for (hook, target) in targets.sorted(by: { $0.key < $1.key }) {
+                    let free = min(Self.perHook - inFlight[hook, default: 0], Self.batch - inFlight.values.reduce(0, +))
+                    guard free > 0 else { continue }
+                    let claimed: [WebhookDelivery]
                     do {
                         claimed = try await store.claimWebhooks(
-                            hooks: targets.keys.sorted(), now: Date().timeIntervalSince1970, leaseSeconds: lease,
-                            limit: Self.batch - inFlight)
+                            hooks: [hook], now: Date().timeIntervalSince1970, leaseSeconds: lease, limit: free)
                         failedClaims = 0
                     } catch {
                         failedClaims += 1
                         if failedClaims == 1 { logger.warning("webhook outbox unreadable: \(error)") }
+                        break
+                    }
+                    for delivery in claimed {
+                        claimedAny = true
+                        inFlight[hook, default: 0] += 1
+                        group.addTask {
+                            await self.deliver(delivery, to: target)
+                            return hook
+                        }
                     }
                 }
-                for delivery in claimed {
-                    guard let target = targets[delivery.hook] else { continue }
-                    inFlight += 1
-                    group.addTask {
-                        await self.deliver(delivery, to: target)
-                        return true
-                    }
-                }
-                if !claimed.isEmpty && inFlight < Self.batch { continue }
+                if claimedAny { continue }
                 // Nothing more to take now: wait for a delivery to end or a nap to pass.
                 if !napping {
                     napping = true
                     let nap = failedClaims > 0 || targets.isEmpty ? Duration.seconds(1) : Self.idle
                     group.addTask {
                         try? await Task.sleep(for: nap)
-                        return false
+                        return nil
                     }
                 }
                 switch await group.next() {
-                case true?: inFlight -= 1
-                case false?: napping = false
+                case let hook??: inFlight[hook, default: 1] -= 1
+                case .some(nil): napping = false
                 case nil: break
                 }
             }
