@@ -684,3 +684,37 @@ def test_typing_crosses_nodes(chatd_factory, pg, database):
             break
     ann.close()
     bob.close()
+
+
+def test_a_reply_crosses_nodes_and_is_in_the_shared_table(chatd_factory, pg, database):
+    """Issue 17, item 3: `replyTo` is carried in the notification and stored in PostgreSQL."""
+    from pgcluster import ORIGIN
+    from websockets.sync.client import connect
+
+    name, url = database
+    nodes = start_nodes(chatd_factory, url, 2)
+
+    def open_(node, who):
+        ws = connect(f"ws://127.0.0.1:{node.port}/chat?token=dev-token&name={who}&room=lobby", origin=ORIGIN,
+                     open_timeout=10)
+        while json.loads(ws.recv(timeout=10))["type"] != "history":
+            pass
+        return ws
+
+    def next_message(ws):
+        while True:
+            event = json.loads(ws.recv(timeout=10))
+            if event["type"] == "message":
+                return event["message"]
+
+    ann, bob = open_(nodes[0], "ann"), open_(nodes[1], "bob")
+    ann.send(json.dumps({"type": "message", "text": "lunch?"}))
+    asked = next_message(bob)
+    bob.send(json.dumps({"type": "message", "text": "yes", "replyTo": asked["seq"]}))
+    assert next_message(ann)["text"] == "lunch?"  # her own, first
+    answer = next_message(ann)
+    assert (answer["text"], answer["replyTo"]) == ("yes", asked["seq"])
+    rows = pg.psql("SELECT reply_to FROM chatd_message WHERE room = 'lobby' AND text = 'yes'", name)
+    assert rows == [str(asked["seq"])]
+    ann.close()
+    bob.close()

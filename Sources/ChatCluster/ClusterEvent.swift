@@ -48,6 +48,7 @@ struct ClusterNotification: Codable {
         var seq: UInt64
         var id, from, text, sentAt, author: String
         var data: String?
+        var replyTo: UInt64?
     }
 
     /// "m" messages, "p" presence, "d" deleted, "e" expired, "h" heartbeat, "kick", "mute", "unmute", "t" typing.
@@ -106,7 +107,7 @@ struct ClusterNotification: Codable {
                     list.map {
                         ChatMessage(
                             id: $0.id, seq: $0.seq, room: subject, from: $0.from, text: $0.text, sentAt: $0.sentAt,
-                            author: $0.author, data: $0.data)
+                            author: $0.author, data: $0.data, replyTo: $0.replyTo)
                     }
                 })
         case "p":

@@ -50,7 +50,8 @@ extension PostgresStore {
         (jsonb_build_object('id', m.event_id, 'type', '\(type)', 'at', m.sent_at, 'room', m.room,
             'message', jsonb_build_object('id', m.id, 'seq', m.seq, 'room', m.room, 'from', m.sender, 'text', m.text,
                 'sentAt', m.sent_at)
-                || CASE WHEN m.data IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('data', m.data::jsonb) END))::text
+                || CASE WHEN m.data IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('data', m.data::jsonb) END
+                || CASE WHEN m.reply_to IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('replyTo', m.reply_to) END))::text
         """
     }
 

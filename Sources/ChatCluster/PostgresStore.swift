@@ -78,6 +78,8 @@ public final class PostgresStore: ChatStore {
             "CREATE INDEX IF NOT EXISTS chatd_webhook_outbox_queue ON chatd_webhook_outbox (hook, room, failed, id)",
             // Message nonces (`MessageNonce`): kept on the row, unique per room and author.
             "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS nonce text",
+            // Replies (`replyTo`): the seq of the message answered, in the same room.
+            "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS reply_to bigint",
             """
             CREATE UNIQUE INDEX IF NOT EXISTS chatd_message_nonce ON chatd_message (room, author, nonce)
             WHERE nonce IS NOT NULL
@@ -109,6 +111,7 @@ public final class PostgresStore: ChatStore {
         var id, from, text, sentAt, author: String
         var data: String?
         var nonce: String?
+        var replyTo: UInt64?
         /// Only beside a nonce, for the statement's duplicate check (`appendQuery`).
         var room: String?
     }
@@ -132,6 +135,7 @@ public final class PostgresStore: ChatStore {
                 let m = batch[i]
                 return Row(
                     id: m.id, from: m.from, text: m.text, sentAt: m.sentAt, author: m.author, data: m.data, nonce: m.nonce,
+                    replyTo: m.replyTo,
                     room: m.nonce == nil ? nil : m.room)
             }
             let checksNonces = byRoom[room]!.contains { batch[$0].nonce != nil }
@@ -236,12 +240,12 @@ public final class PostgresStore: ChatStore {
                 ON CONFLICT (room) DO UPDATE SET last_seq = r.last_seq + excluded.last_seq
                 RETURNING last_seq
             ), ins AS (
-                INSERT INTO chatd_message (room, seq, id, sender, text, sent_at, author, data, nonce)
+                INSERT INTO chatd_message (room, seq, id, sender, text, sent_at, author, data, nonce, reply_to)
                 SELECT \(room), s.last_seq - c.n + e.ord, e.j->>'id', e.j->>'from', e.j->>'text', e.j->>'sentAt',
-                       e.j->>'author', e.j->>'data', e.j->>'nonce'
+                       e.j->>'author', e.j->>'data', e.j->>'nonce', (e.j->>'replyTo')::bigint
                 FROM s, c, e
                 \(unescaped: conflict)
-                RETURNING seq, id, sender, text, sent_at, author, data
+                RETURNING seq, id, sender, text, sent_at, author, data, reply_to
             ), parts AS (
                 SELECT *, (sum(octet_length(text) + coalesce(octet_length(data), 0) + 200) OVER (ORDER BY seq)) / \(part) AS part
                 FROM ins
@@ -249,7 +253,7 @@ public final class PostgresStore: ChatStore {
                 SELECT min(seq) AS first,
                        json_build_object('k', 'm', 'n', \(node)::text, 'r', \(room)::text, 'a', min(seq), 'b', max(seq),
                            'm', json_agg(json_build_object('seq', seq, 'id', id, 'from', sender, 'text', text,
-                                'sentAt', sent_at, 'author', author, 'data', data) ORDER BY seq))::text AS whole,
+                                'sentAt', sent_at, 'author', author, 'data', data, 'replyTo', reply_to) ORDER BY seq))::text AS whole,
                        json_build_object('k', 'm', 'n', \(node)::text, 'r', \(room)::text, 'a', min(seq), 'b', max(seq))::text AS range
                 FROM parts GROUP BY part
             ), sent AS (
@@ -267,22 +271,24 @@ public final class PostgresStore: ChatStore {
             """
     }
 
-    private static let columns = "seq, id, sender, text, sent_at, author, data, room"
+    private static let columns = "seq, id, sender, text, sent_at, author, data, room, reply_to"
 
     private func messages(_ query: PostgresQuery) async throws -> [ChatMessage] {
         try await read(query).map(Self.message)
     }
 
     private static func message(_ row: PostgresRow) throws -> ChatMessage {
-        let (seq, id, sender, text, sentAt, author, data, room) =
-            try row.decode((Int64, String, String, String, String, String, String?, String).self)
-        return ChatMessage(id: id, seq: UInt64(seq), room: room, from: sender, text: text, sentAt: sentAt, author: author, data: data)
+        let (seq, id, sender, text, sentAt, author, data, room, replyTo) =
+            try row.decode((Int64, String, String, String, String, String, String?, String, Int64?).self)
+        return ChatMessage(
+            id: id, seq: UInt64(seq), room: room, from: sender, text: text, sentAt: sentAt, author: author, data: data,
+            replyTo: replyTo.flatMap { UInt64(exactly: $0) })
     }
 
     public func recent(room: String, limit: Int) async throws -> [ChatMessage] {
         try await messages(
             """
-            SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
+            SELECT seq, id, sender, text, sent_at, author, data, room, reply_to FROM chatd_message
             WHERE room = \(room) ORDER BY seq DESC LIMIT \(Int64(limit))
             """
         ).reversed()
@@ -291,7 +297,7 @@ public final class PostgresStore: ChatStore {
     public func messages(room: String, after: UInt64, limit: Int) async throws -> [ChatMessage] {
         try await messages(
             """
-            SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
+            SELECT seq, id, sender, text, sent_at, author, data, room, reply_to FROM chatd_message
             WHERE room = \(room) AND seq > \(Int64(clamping: after)) ORDER BY seq LIMIT \(Int64(limit))
             """)
     }
@@ -299,7 +305,7 @@ public final class PostgresStore: ChatStore {
     public func messages(room: String, before: UInt64, limit: Int) async throws -> [ChatMessage] {
         try await messages(
             """
-            SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
+            SELECT seq, id, sender, text, sent_at, author, data, room, reply_to FROM chatd_message
             WHERE room = \(room) AND seq < \(Int64(clamping: before)) ORDER BY seq DESC LIMIT \(Int64(limit))
             """
         ).reversed()
@@ -313,7 +319,7 @@ public final class PostgresStore: ChatStore {
     public func message(room: String, seq: UInt64) async throws -> ChatMessage? {
         try await messages(
             """
-            SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
+            SELECT seq, id, sender, text, sent_at, author, data, room, reply_to FROM chatd_message
             WHERE room = \(room) AND seq = \(Int64(clamping: seq))
             """
         ).first
@@ -322,7 +328,7 @@ public final class PostgresStore: ChatStore {
     public func message(room: String, author: String, nonce: String) async throws -> ChatMessage? {
         try await messages(
             """
-            SELECT seq, id, sender, text, sent_at, author, data, room FROM chatd_message
+            SELECT seq, id, sender, text, sent_at, author, data, room, reply_to FROM chatd_message
             WHERE room = \(room) AND author = \(author) AND nonce = \(nonce)
             """
         ).first
@@ -332,7 +338,7 @@ public final class PostgresStore: ChatStore {
         try await withOutbox(
             """
             DELETE FROM chatd_message WHERE room = \(room) AND seq = \(Int64(clamping: seq))
-            RETURNING seq, id, sender, text, sent_at, author, data, room
+            RETURNING seq, id, sender, text, sent_at, author, data, room, reply_to
             """
         ) { rows in
             let found = try rows.map(Self.message)
@@ -348,7 +354,7 @@ public final class PostgresStore: ChatStore {
             DELETE FROM chatd_message WHERE (room, seq) IN (
                 SELECT room, seq FROM chatd_message WHERE sender = \(sender) AND sent_at <= \(sentUpTo)
                 LIMIT \(Int64(clamping: max(limit, 0))))
-            RETURNING seq, id, sender, text, sent_at, author, data, room
+            RETURNING seq, id, sender, text, sent_at, author, data, room, reply_to
             """
         ) { rows in
             let found = try rows.map(Self.message).sorted { ($0.room, $0.seq) < ($1.room, $1.seq) }

@@ -16,11 +16,14 @@ public struct ChatMessage: Sendable, Equatable {
     /// The sender's own id for it (`MessageNonce`), kept with it so that a resend finds it.
     /// Never sent to clients: it is the sender's, and only its duplicate answer names it.
     public var nonce: String?
+    /// The `seq` of the message in the same room this one answers (`replyTo`), if any.
+    public var replyTo: UInt64?
 
     public init(
         id: String, seq: UInt64, room: String, from: String, text: String, sentAt: String, author: String = "",
-        data: String? = nil, nonce: String? = nil
+        data: String? = nil, nonce: String? = nil, replyTo: UInt64? = nil
     ) {
+        self.replyTo = replyTo
         self.author = author
         self.data = data
         self.nonce = nonce
@@ -40,6 +43,7 @@ public struct ChatMessage: Sendable, Equatable {
         w.field("from", from)
         w.field("text", text)
         w.field("sentAt", sentAt)
+        if let replyTo { w.field("replyTo", replyTo) }
         if let data {
             w.key("data")
             w.raw(data)

@@ -6,7 +6,7 @@ import Foundation
 public enum ClientCommand: Sendable, Equatable {
     /// `nonce` is the client's own id for the message (`MessageNonce`): a resend with the
     /// same one stores nothing new.
-    case message(text: String, room: String?, nonce: String? = nil)
+    case message(text: String, room: String?, nonce: String? = nil, replyTo: UInt64? = nil)
     case ping
     /// Older messages: those before `before` (default: the newest), at most `limit`.
     case history(before: UInt64?, limit: Int, room: String?)
@@ -76,7 +76,14 @@ public enum ClientCommand: Sendable, Equatable {
                 }
                 nonce = given
             }
-            return messageText(string, maxChars: maxChars).map { .message(text: $0, room: room, nonce: nonce) }
+            var replyTo: UInt64?
+            if let value = event["replyTo"], !(value is NSNull) {
+                guard let n = value as? NSNumber, !BackendProxy.isBool(n), let seq = UInt64(exactly: n.doubleValue), seq > 0 else {
+                    return .failure(.badField)
+                }
+                replyTo = seq
+            }
+            return messageText(string, maxChars: maxChars).map { .message(text: $0, room: room, nonce: nonce, replyTo: replyTo) }
         case "ping":
             return .success(.ping)
         case "typing":

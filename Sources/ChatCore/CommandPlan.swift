@@ -15,7 +15,7 @@ public enum CommandPlan: Sendable, Equatable {
     case history(room: String, before: UInt64?, limit: Int)
     /// Store and broadcast the message; with a `nonce`, only if this author has not already
     /// stored one with it in the room (`MessageNonce`).
-    case publish(room: String, text: String, nonce: String? = nil)
+    case publish(room: String, text: String, nonce: String? = nil, replyTo: UInt64? = nil)
     /// Delete the message if the actor may: a moderator any, an author their own in time.
     case delete(room: String, seq: UInt64, asModerator: Bool)
     /// Verify the token off the event loop; if it is for the same user, it takes over the
@@ -80,13 +80,13 @@ public enum CommandPlan: Sendable, Equatable {
             return session.readableRoom(named).map { .catchUp(room: $0, since: since) }.orRefusal
         case let .history(before, limit, named):
             return session.readableRoom(named).map { .history(room: $0, before: before, limit: limit) }.orRefusal
-        case let .message(text, named, nonce):
+        case let .message(text, named, nonce, replyTo):
             guard let room = session.memberRoom(named) else { return .refuse(.notJoined) }
             if let denied = Authorization.send(session.identity, room: room, rule: session.rules.rule(for: room)) {
                 return .refuse(denied)
             }
             if isMuted() { return .refuse(.muted) }
-            return .publish(room: room, text: text, nonce: nonce)
+            return .publish(room: room, text: text, nonce: nonce, replyTo: replyTo)
         case let .typing(named):
             guard let room = session.memberRoom(named) else { return .refuse(.notJoined) }
             if Authorization.send(session.identity, room: room, rule: session.rules.rule(for: room)) != nil || isMuted() {

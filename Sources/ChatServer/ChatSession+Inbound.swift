@@ -240,11 +240,11 @@ extension ChatSession {
                 // page of older messages is told apart from the welcome.
                 return .history(room: room, messages: messages, before: before ?? ((messages.last?.seq ?? 0) + 1))
             }
-        case let .publish(room, text, nonce):
+        case let .publish(room, text, nonce, replyTo):
             if settings.publishURL.isEmpty {
-                publish(text, in: room, nonce: nonce)
+                publish(text, in: room, nonce: nonce, replyTo: replyTo)
             } else {
-                askPublishProxy(text, in: room, nonce: nonce)
+                askPublishProxy(text, in: room, nonce: nonce, replyTo: replyTo)
             }
         case let .delete(room, seq, asModerator):
             requestDelete(seq: seq, room: room, isModerator: asModerator)
@@ -263,72 +263,16 @@ extension ChatSession {
         }
     }
 
-    func publish(_ text: String, in room: String, nonce: String? = nil) {
+    func publish(_ text: String, in room: String, nonce: String? = nil, replyTo: UInt64? = nil) {
         guard let loop = context?.eventLoop else { return }
         let this = NIOLoopBound(self, eventLoop: loop)
-        if let nonce { return publishUnique(text, in: room, nonce: nonce, loop: loop) }
-        hub.publish(room: room, from: name, text: text, author: authorKey, historyWindow: settings.historyWindow) { result in
+        if let nonce { return publishUnique(text, in: room, nonce: nonce, replyTo: replyTo, loop: loop) }
+        hub.publish(
+            room: room, from: name, text: text, author: authorKey, replyTo: replyTo, historyWindow: settings.historyWindow
+        ) { result in
             // The sender is told; a message that reached history reaches it like any other.
             guard case .failure = result else { return }
             loop.execute { this.value.refuse(.unavailable) }
-        }
-    }
-
-    /// `proxy.publish_url` decides first. The session's later requests wait meanwhile (as
-    /// for a store read), so its messages are stored in the order it sent them, and a client
-    /// sending faster than the backend answers stops being read.
-    func askPublishProxy(_ text: String, in room: String, nonce: String?) {
-        guard let loop = context?.eventLoop else { return }
-        awaitingStore = true
-        let this = NIOLoopBound(self, eventLoop: loop)
-        let current = settings
-        let request = BackendProxy.PublishRequest(
-            room: room, user: UserTarget.shown(userKey: identity.userKey, authorKey: authorKey), name: name, text: text,
-            address: address)
-        let backend = self.backend
-        Task {
-            let answer =
-                await backend?.post(current.publishURL, json: request.body, timeout: current.proxyTimeout)
-                ?? .failure(BackendFailure("no HTTP client"))
-            let verdict: BackendProxy.PublishVerdict =
-                switch answer {
-                case let .success(answer):
-                    BackendProxy.publishVerdict(
-                        status: answer.status, body: answer.body, request: request, maxChars: current.maxMessageChars)
-                case let .failure(failure): .unavailable(detail: failure.description)
-                }
-            loop.execute { this.value.publishChecked(verdict, request: request, nonce: nonce, settings: current) }
-        }
-    }
-
-    func publishChecked(
-        _ verdict: BackendProxy.PublishVerdict, request: BackendProxy.PublishRequest, nonce: String?, settings checked: Settings
-    ) {
-        awaitingStore = false
-        guard let context else { return }
-        defer { resumeReadingIfDue(context) }
-        guard !closing else { return }
-        let metrics = hub.metrics
-        switch verdict {
-        case let .accept(text):
-            metrics.proxyRequests("publish", text == request.text ? "accept" : "rewrite").increment()
-            // The room may have been left, or its sender muted, while the backend decided.
-            guard roomList.contains(request.room) else { return refuse(.notJoined) }
-            if moderation.isMuted(userKey: identity.userKey, authorKey: authorKey) { return refuse(.muted) }
-            publish(text, in: request.room, nonce: nonce)
-        case let .reject(reason):
-            metrics.proxyRequests("publish", "reject").increment()
-            metrics.errors(ErrorCode.rejected.rawValue).increment()
-            send(.error(code: .rejected, message: reason), flush: true)
-        case let .unavailable(detail):
-            metrics.proxyRequests("publish", "unavailable").increment()
-            backend?.logger.warning(
-                "publish proxy gave no usable answer",
-                metadata: ["url": "\(checked.publishURL)", "detail": "\(detail)", "accepted": "\(checked.acceptOnProxyError)"])
-            guard checked.acceptOnProxyError else { return refuse(.proxyUnavailable) }
-            guard roomList.contains(request.room) else { return refuse(.notJoined) }
-            if moderation.isMuted(userKey: identity.userKey, authorKey: authorKey) { return refuse(.muted) }
-            publish(request.text, in: request.room, nonce: nonce)
         }
     }
 
@@ -336,12 +280,13 @@ extension ChatSession {
     /// to be a duplicate (as for a store read), so that a client's messages keep their order
     /// although the check reads the store first, and a resend sent right behind the first
     /// finds it stored.
-    private func publishUnique(_ text: String, in room: String, nonce: String, loop: any EventLoop) {
+    private func publishUnique(_ text: String, in room: String, nonce: String, replyTo: UInt64?, loop: any EventLoop) {
         awaitingStore = true
         let this = NIOLoopBound(self, eventLoop: loop)
         let id = UUID().uuidString.lowercased()
         hub.publish(
-            room: room, from: name, text: text, author: authorKey, id: id, nonce: nonce, historyWindow: settings.historyWindow
+            room: room, from: name, text: text, author: authorKey, id: id, nonce: nonce, replyTo: replyTo,
+            historyWindow: settings.historyWindow
         ) { result in
             loop.execute { this.value.uniqueAnswered(result, id: id, nonce: nonce) }
         }

@@ -121,6 +121,9 @@ public final class SQLiteStore: BlockingAppend {
                     CREATE INDEX webhook_outbox_queue ON webhook_outbox(hook, room, failed, id);
                     """)
         }
+        migrator.registerMigration("v6: replies") { db in
+            try db.execute(sql: "ALTER TABLE message ADD COLUMN reply_to INTEGER")
+        }
         return migrator
     }
 
@@ -164,13 +167,17 @@ public final class SQLiteStore: BlockingAppend {
     private static func insert(_ batch: [ChatMessage], routes: WebhookRoutes, _ db: Database) throws -> [ChatMessage] {
         let insert = try db.cachedStatement(
             sql: """
-                INSERT INTO message (room, seq, id, sender, text, sent_at, author, data, nonce) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO message (room, seq, id, sender, text, sent_at, author, data, nonce, reply_to)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (room, author, nonce) WHERE nonce IS NOT NULL DO NOTHING
                 """)
         var last: [String: UInt64] = [:]
         var stored = batch
         for (index, m) in batch.enumerated() {
-            try insert.execute(arguments: [m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt, m.author, m.data, m.nonce])
+            try insert.execute(
+                arguments: [
+                    m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt, m.author, m.data, m.nonce, m.replyTo.map { Int64(clamping: $0) },
+                ])
             if let nonce = m.nonce, db.changesCount == 0 {
                 // The hub checks before it numbers, so this is the last line of defence only:
                 // the batch is kept, this one answered as the duplicate it is.
@@ -339,7 +346,8 @@ public final class SQLiteStore: BlockingAppend {
         try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
             ChatMessage(
                 id: row["id"], seq: UInt64(row["seq"] as Int64), room: row["room"], from: row["sender"],
-                text: row["text"], sentAt: row["sent_at"], author: row["author"], data: row["data"], nonce: row["nonce"])
+                text: row["text"], sentAt: row["sent_at"], author: row["author"], data: row["data"], nonce: row["nonce"],
+                replyTo: (row["reply_to"] as Int64?).flatMap { UInt64(exactly: $0) })
         }
     }
 }

@@ -35,6 +35,20 @@ import Testing
             Self.plan(.typing(room: "announcements"), Self.session(.moderator, rooms: ["announcements"])) == .typing(room: "announcements"))
     }
 
+    @Test func aReplyNamesAPositiveSeqAndTravelsWithTheMessage() {
+        func decode(_ json: String) -> Result<ClientCommand, ErrorCode> { ClientCommand.decode(Array(json.utf8), maxChars: 50) }
+        #expect(decode(#"{"type":"message","text":"yes","replyTo":41}"#) == .success(.message(text: "yes", room: nil, replyTo: 41)))
+        #expect(decode(#"{"type":"message","text":"yes","replyTo":null}"#) == .success(.message(text: "yes", room: nil)))
+        for bad in ["0", "-1", "1.5", "true", "\"41\"", "1e300", "[41]"] {
+            #expect(decode(#"{"type":"message","text":"yes","replyTo":\#(bad)}"#) == .failure(.badField), "\(bad)")
+        }
+        #expect(Self.plan(.message(text: "yes", room: nil, replyTo: 41)) == .publish(room: "lobby", text: "yes", replyTo: 41))
+        let reply = ChatMessage(id: "i", seq: 42, room: "lobby", from: "ann", text: "yes", sentAt: "t", replyTo: 41)
+        #expect(String(decoding: ServerEvent.message(reply).jsonBytes(), as: UTF8.self).contains(#""sentAt":"t","replyTo":41"#))
+        let plain = ChatMessage(id: "i", seq: 42, room: "lobby", from: "ann", text: "yes", sentAt: "t")
+        #expect(!String(decoding: ServerEvent.message(plain).jsonBytes(), as: UTF8.self).contains("replyTo"))
+    }
+
     @Test func typingIsToldOncePerIntervalPerConnectionAndRoom() {
         let second: UInt64 = 1_000_000_000
         #expect(Typing.allowed(last: 0, now: 5))

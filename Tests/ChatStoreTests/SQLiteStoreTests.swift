@@ -24,6 +24,14 @@ import Testing
         #expect(try await store.recent(room: "b", limit: 5) == [message("b", 1)])
     }
 
+    @Test func aReplyKeepsTheSeqItAnswers() async throws {
+        let store = try SQLiteStore(path: path)
+        var reply = message("a", 2)
+        reply.replyTo = 1
+        try await store.append([message("a", 1), reply])
+        #expect(try await store.recent(room: "a", limit: 5).map(\.replyTo) == [nil, 1])
+    }
+
     @Test func survivesReopening() async throws {
         do {
             let store = try SQLiteStore(path: path)
