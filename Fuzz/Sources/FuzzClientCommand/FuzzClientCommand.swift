@@ -6,11 +6,14 @@ import ChatCore
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
     switch ClientCommand.decode(bytes, maxChars: 500) {
-    case let .success(.message(text, room, nonce)):
+    case let .success(.message(text, room, nonce, replyTo)):
         precondition(!text.isEmpty && text.utf16.count <= 500, "message text out of bounds")
         precondition(Sanitize.visibleText(text) == text, "hidden characters survived")
         precondition(room.map(Sanitize.isValidRoom) ?? true, "invalid room accepted")
         precondition(nonce.map { MessageNonce.isValid($0, maxLength: MessageNonce.maxClientLength) } ?? true, "invalid nonce accepted")
+        precondition(replyTo.map { $0 > 0 } ?? true, "a reply to seq 0 accepted")
+    case let .success(.typing(room)):
+        precondition(room.map(Sanitize.isValidRoom) ?? true, "invalid room accepted")
     case let .success(.join(room, _)), let .success(.leave(room)):
         precondition(Sanitize.isValidRoom(room), "invalid room accepted")
     case let .success(.history(_, limit, _)):
