@@ -84,9 +84,7 @@ enum PublishEndpoint {
         }
         // HTTP ignores the spaces and tabs around a value (RFC 9110 5.5); NIO keeps the
         // trailing ones, which made "k " and "k" two keys (found by review).
-        let keys = head.headers["idempotency-key"].map {
-            String($0.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
-        }
+        let keys = head.headers["idempotency-key"].map(WebSocketUpgrader.trimmed)
         if !keys.isEmpty {
             guard keys.count == 1, MessageNonce.isValid(keys[0], maxLength: MessageNonce.maxKeyLength) else {
                 return .failure(failure(.badRequest, "Idempotency-Key must be 1-\(MessageNonce.maxKeyLength) printable ASCII characters"))

@@ -44,7 +44,8 @@ struct WebSocketUpgrader: HTTPServerProtocolUpgrader, Sendable {
         }
     }
 
-    private static func trimmed(_ value: String) -> String {
+    /// A header value without the spaces and tabs HTTP allows around it (RFC 9110 5.5).
+    static func trimmed(_ value: String) -> String {
         String(value.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
     }
 
