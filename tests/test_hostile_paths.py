@@ -173,13 +173,22 @@ class Offender:
         return int(row[4].split(":")[0], 16) if row else 0
 
     def watch(self):
-        """Starts watching once chatd holds the socket (it has accepted it)."""
+        """Starts watching once chatd holds the socket (it has accepted it). chatd may cut a
+        connection off before the first look — a flood written with the upgrade request can
+        be refused within a millisecond of the 101 — and then the time of that look stands
+        for both the hangup and the release: a later time than the real one, so a bound
+        checked against it still holds for the real one."""
+        hangup = select.poll()
+        hangup.register(self.sock.fileno(), select.POLLRDHUP)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             inode = self.server_inode()
             if inode and inode in socket_inodes(self.pid):
                 self.inode = inode
                 break
+            if hangup.poll(0):
+                self.hangup_at = self.released_at = time.monotonic()
+                return self
             time.sleep(0.01)
         assert self.inode, "chatd did not accept the attacker's connection"
         self.watcher = threading.Thread(target=self._watch, daemon=True)
