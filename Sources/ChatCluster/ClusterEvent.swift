@@ -49,6 +49,8 @@ struct ClusterNotification: Codable {
         var id, from, text, sentAt, author: String
         var data: String?
         var replyTo: UInt64?
+        var editOf: UInt64?
+        var editOfID: String?
     }
 
     /// "m" messages, "p" presence, "d" deleted, "e" expired, "h" heartbeat, "kick", "mute", "unmute", "t" typing.
@@ -104,10 +106,12 @@ struct ClusterNotification: Codable {
             return .messages(
                 node: node, room: subject, through: through,
                 messages: messages.map { list in
-                    list.map {
-                        ChatMessage(
-                            id: $0.id, seq: $0.seq, room: subject, from: $0.from, text: $0.text, sentAt: $0.sentAt,
-                            author: $0.author, data: $0.data, replyTo: $0.replyTo)
+                    list.map { m in
+                        var target: MessageRef?
+                        if let seq = m.editOf, let id = m.editOfID { target = MessageRef(seq: seq, id: id) }
+                        return ChatMessage(
+                            id: m.id, seq: m.seq, room: subject, from: m.from, text: m.text, sentAt: m.sentAt,
+                            author: m.author, data: m.data, replyTo: m.replyTo, editOf: target)
                     }
                 })
         case "p":

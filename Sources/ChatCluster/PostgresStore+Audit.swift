@@ -40,4 +40,16 @@ extension PostgresStore {
         guard let row else { return 0 }
         return Int(try row.decode(Int64.self))
     }
+
+    public func versions(room: String, seq: UInt64) async throws -> [MessageVersion] {
+        try await read(
+            """
+            SELECT previous, sender, sent_at FROM chatd_message
+            WHERE room = \(room) AND edit_of = \(Int64(clamping: seq)) AND previous IS NOT NULL ORDER BY seq
+            """
+        ).map { row in
+            let (text, by, at) = try row.decode((String, String, String).self)
+            return MessageVersion(text: text, replacedBy: by, replacedAt: at)
+        }
+    }
 }

@@ -55,6 +55,13 @@ extension PostgresStore {
         """
     }
 
+    /// An edit's `message_edited` body, as `WebhookEvent.edited` writes it.
+    static let editEventBody = """
+        (jsonb_build_object('id', m.event_id, 'type', 'message_edited', 'at', m.sent_at, 'room', m.room,
+            'edit', jsonb_build_object('seq', m.edit_of, 'id', m.edit_of_id, 'text', m.text, 'editedAt', m.sent_at,
+                'by', m.sender, 'at', m.seq)))::text
+        """
+
     public func setWebhookRoutes(_ routes: WebhookRoutes) { self.routes.withLockedValue { $0 = routes } }
 
     public func enqueueWebhooks(_ events: [WebhookEvent]) async throws {

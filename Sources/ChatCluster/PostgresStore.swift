@@ -80,6 +80,12 @@ public final class PostgresStore: ChatStore {
             "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS nonce text",
             // Replies (`replyTo`): the seq of the message answered, in the same room.
             "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS reply_to bigint",
+            // Edits: rows of their own in the room's log (`SQLiteStore.registerEdits`).
+            "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS edit_of bigint",
+            "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS edit_of_id text",
+            "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS previous text",
+            "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS edited_at text",
+            "CREATE INDEX IF NOT EXISTS chatd_message_edit_of ON chatd_message (room, edit_of) WHERE edit_of IS NOT NULL",
             """
             CREATE UNIQUE INDEX IF NOT EXISTS chatd_message_nonce ON chatd_message (room, author, nonce)
             WHERE nonce IS NOT NULL
@@ -112,6 +118,8 @@ public final class PostgresStore: ChatStore {
         var data: String?
         var nonce: String?
         var replyTo: UInt64?
+        var editOf: UInt64?
+        var editOfID: String?
         /// Only beside a nonce, for the statement's duplicate check (`appendQuery`).
         var room: String?
     }
@@ -135,7 +143,7 @@ public final class PostgresStore: ChatStore {
                 let m = batch[i]
                 return Row(
                     id: m.id, from: m.from, text: m.text, sentAt: m.sentAt, author: m.author, data: m.data, nonce: m.nonce,
-                    replyTo: m.replyTo,
+                    replyTo: m.replyTo, editOf: m.editOf?.seq, editOfID: m.editOf?.id,
                     room: m.nonce == nil ? nil : m.room)
             }
             let checksNonces = byRoom[room]!.contains { batch[$0].nonce != nil }
@@ -143,7 +151,8 @@ public final class PostgresStore: ChatStore {
             queries.append(
                 Self.appendQuery(
                     room: room, count: rows.count, json: json, node: node, checksNonces: checksNonces,
-                    hooks: routes.hooks(for: .message, room: room), at: Date().timeIntervalSince1970))
+                    hooks: routes.hooks(for: .message, room: room), editHooks: routes.hooks(for: .messageEdited, room: room),
+                    at: Date().timeIntervalSince1970))
         }
         // Each room's numbers by message id, in `order`, as its statement commits. A message
         // whose nonce was already used has none: it was not inserted.
@@ -206,7 +215,7 @@ public final class PostgresStore: ChatStore {
 
     static func appendQuery(
         room: String, count: Int, json: String, node: String, checksNonces: Bool = false, hooks: [String] = [],
-        at: Double = 0
+        editHooks: [String] = [], at: Double = 0
     ) -> PostgresQuery {
         let limit = payloadLimit
         let part = Int64(partBytes)
@@ -228,6 +237,7 @@ public final class PostgresStore: ChatStore {
         // no hook for the room the array is empty and no row is made. Duplicates are not in
         // `ins`, so they make no event.
         let body = eventBody("message")
+        let editBody = editEventBody
         return """
             WITH e AS (
                 SELECT x.j, \(unescaped: checksNonces ? "row_number() OVER (ORDER BY x.ord)" : "x.ord") AS ord
@@ -240,12 +250,23 @@ public final class PostgresStore: ChatStore {
                 ON CONFLICT (room) DO UPDATE SET last_seq = r.last_seq + excluded.last_seq
                 RETURNING last_seq
             ), ins AS (
-                INSERT INTO chatd_message (room, seq, id, sender, text, sent_at, author, data, nonce, reply_to)
+                INSERT INTO chatd_message (room, seq, id, sender, text, sent_at, author, data, nonce, reply_to, edit_of, edit_of_id,
+                                           previous)
                 SELECT \(room), s.last_seq - c.n + e.ord, e.j->>'id', e.j->>'from', e.j->>'text', e.j->>'sentAt',
-                       e.j->>'author', e.j->>'data', e.j->>'nonce', (e.j->>'replyTo')::bigint
+                       e.j->>'author', e.j->>'data', e.j->>'nonce', (e.j->>'replyTo')::bigint, (e.j->>'editOf')::bigint,
+                       e.j->>'editOfID',
+                       (SELECT t.text FROM chatd_message t
+                        WHERE t.room = \(room) AND t.seq = (e.j->>'editOf')::bigint AND t.edit_of IS NULL)
                 FROM s, c, e
                 \(unescaped: conflict)
-                RETURNING seq, id, sender, text, sent_at, author, data, reply_to
+                RETURNING seq, id, sender, text, sent_at, author, data, reply_to, edit_of, edit_of_id
+            ), edited AS (
+                -- The statement's snapshot is from before it: the last edit of a message in the
+                -- batch gives it its text.
+                UPDATE chatd_message t SET text = u.text, edited_at = u.sent_at
+                FROM (SELECT DISTINCT ON (edit_of) edit_of, text, sent_at FROM ins WHERE edit_of IS NOT NULL
+                      ORDER BY edit_of, seq DESC) u
+                WHERE t.room = \(room) AND t.seq = u.edit_of AND t.edit_of IS NULL
             ), parts AS (
                 SELECT *, (sum(octet_length(text) + coalesce(octet_length(data), 0) + 200) OVER (ORDER BY seq)) / \(part) AS part
                 FROM ins
@@ -253,7 +274,8 @@ public final class PostgresStore: ChatStore {
                 SELECT min(seq) AS first,
                        json_build_object('k', 'm', 'n', \(node)::text, 'r', \(room)::text, 'a', min(seq), 'b', max(seq),
                            'm', json_agg(json_build_object('seq', seq, 'id', id, 'from', sender, 'text', text,
-                                'sentAt', sent_at, 'author', author, 'data', data, 'replyTo', reply_to) ORDER BY seq))::text AS whole,
+                                'sentAt', sent_at, 'author', author, 'data', data, 'replyTo', reply_to, 'editOf', edit_of,
+                                'editOfID', edit_of_id) ORDER BY seq))::text AS whole,
                        json_build_object('k', 'm', 'n', \(node)::text, 'r', \(room)::text, 'a', min(seq), 'b', max(seq))::text AS range
                 FROM parts GROUP BY part
             ), sent AS (
@@ -261,84 +283,28 @@ public final class PostgresStore: ChatStore {
                 FROM (SELECT * FROM p ORDER BY first) AS ordered
             ), hooked AS (
                 INSERT INTO chatd_webhook_outbox (hook, event_id, type, room, body, created_at, next_at)
-                SELECT h.hook, m.event_id, 'message', m.room, \(unescaped: body), m.at, m.at
+                SELECT h.hook, m.event_id, CASE WHEN m.edit_of IS NULL THEN 'message' ELSE 'message_edited' END, m.room,
+                       CASE WHEN m.edit_of IS NULL THEN \(unescaped: body) ELSE \(unescaped: editBody) END, m.at, m.at
                 FROM (SELECT ins.*, \(room)::text AS room, gen_random_uuid()::text AS event_id,
                              coalesce(extract(epoch FROM ins.sent_at::timestamptz)::double precision, \(at)) AS at FROM ins) AS m
-                CROSS JOIN unnest(\(hooks)::text[]) AS h(hook)
+                CROSS JOIN LATERAL unnest(CASE WHEN m.edit_of IS NULL THEN \(hooks)::text[] ELSE \(editHooks)::text[] END) AS h(hook)
                 ORDER BY m.seq, h.hook
             )
             SELECT ins.seq, ins.id FROM ins, (SELECT count(*) FROM sent) AS notified ORDER BY ins.seq
             """
     }
 
-    private static let columns = "seq, id, sender, text, sent_at, author, data, room, reply_to"
-
-    private func messages(_ query: PostgresQuery) async throws -> [ChatMessage] {
-        try await read(query).map(Self.message)
-    }
-
-    private static func message(_ row: PostgresRow) throws -> ChatMessage {
-        let (seq, id, sender, text, sentAt, author, data, room, replyTo) =
-            try row.decode((Int64, String, String, String, String, String, String?, String, Int64?).self)
-        return ChatMessage(
-            id: id, seq: UInt64(seq), room: room, from: sender, text: text, sentAt: sentAt, author: author, data: data,
-            replyTo: replyTo.flatMap { UInt64(exactly: $0) })
-    }
-
-    public func recent(room: String, limit: Int) async throws -> [ChatMessage] {
-        try await messages(
-            """
-            SELECT seq, id, sender, text, sent_at, author, data, room, reply_to FROM chatd_message
-            WHERE room = \(room) ORDER BY seq DESC LIMIT \(Int64(limit))
-            """
-        ).reversed()
-    }
-
-    public func messages(room: String, after: UInt64, limit: Int) async throws -> [ChatMessage] {
-        try await messages(
-            """
-            SELECT seq, id, sender, text, sent_at, author, data, room, reply_to FROM chatd_message
-            WHERE room = \(room) AND seq > \(Int64(clamping: after)) ORDER BY seq LIMIT \(Int64(limit))
-            """)
-    }
-
-    public func messages(room: String, before: UInt64, limit: Int) async throws -> [ChatMessage] {
-        try await messages(
-            """
-            SELECT seq, id, sender, text, sent_at, author, data, room, reply_to FROM chatd_message
-            WHERE room = \(room) AND seq < \(Int64(clamping: before)) ORDER BY seq DESC LIMIT \(Int64(limit))
-            """
-        ).reversed()
-    }
-
-    public func oldestSequence(room: String) async throws -> UInt64? {
-        try await read("SELECT min(seq) FROM chatd_message WHERE room = \(room)").first
-            .flatMap { try $0.decode(Int64?.self) }.map(UInt64.init)
-    }
-
-    public func message(room: String, seq: UInt64) async throws -> ChatMessage? {
-        try await messages(
-            """
-            SELECT seq, id, sender, text, sent_at, author, data, room, reply_to FROM chatd_message
-            WHERE room = \(room) AND seq = \(Int64(clamping: seq))
-            """
-        ).first
-    }
-
-    public func message(room: String, author: String, nonce: String) async throws -> ChatMessage? {
-        try await messages(
-            """
-            SELECT seq, id, sender, text, sent_at, author, data, room, reply_to FROM chatd_message
-            WHERE room = \(room) AND author = \(author) AND nonce = \(nonce)
-            """
-        ).first
-    }
-
     public func delete(room: String, seq: UInt64) async throws -> ChatMessage? {
         try await withOutbox(
             """
-            DELETE FROM chatd_message WHERE room = \(room) AND seq = \(Int64(clamping: seq))
-            RETURNING seq, id, sender, text, sent_at, author, data, room, reply_to
+            WITH d AS (
+                DELETE FROM chatd_message WHERE room = \(room) AND seq = \(Int64(clamping: seq)) AND edit_of IS NULL
+                RETURNING \(unescaped: Self.columns)
+            ), edits AS (
+                -- Its edits, and so its earlier versions, go with it.
+                DELETE FROM chatd_message m USING d WHERE m.room = d.room AND m.edit_of = d.seq
+            )
+            SELECT * FROM d
             """
         ) { rows in
             let found = try rows.map(Self.message)
@@ -351,15 +317,21 @@ public final class PostgresStore: ChatStore {
         // No ORDER BY in the part: it would sort all of the sender's messages for every part.
         try await withOutbox(
             """
-            DELETE FROM chatd_message WHERE (room, seq) IN (
-                SELECT room, seq FROM chatd_message WHERE sender = \(sender) AND sent_at <= \(sentUpTo)
-                LIMIT \(Int64(clamping: max(limit, 0))))
-            RETURNING seq, id, sender, text, sent_at, author, data, room, reply_to
+            WITH d AS (
+                DELETE FROM chatd_message WHERE (room, seq) IN (
+                    SELECT room, seq FROM chatd_message WHERE sender = \(sender) AND sent_at <= \(sentUpTo)
+                    LIMIT \(Int64(clamping: max(limit, 0))))
+                RETURNING \(unescaped: Self.columns)
+            ), edits AS (
+                -- The sender's edits are among the rows found; the edits of their messages go too.
+                DELETE FROM chatd_message m USING d WHERE m.room = d.room AND m.edit_of = d.seq AND d.edit_of IS NULL
+            )
+            SELECT * FROM d
             """
         ) { rows in
             let found = try rows.map(Self.message).sorted { ($0.room, $0.seq) < ($1.room, $1.seq) }
             let now = Date().timeIntervalSince1970
-            return (found, found.map { WebhookEvent.deleted($0, at: now) })
+            return (found, found.filter(\.isMessage).map { WebhookEvent.deleted($0, at: now) })
         }
     }
 
@@ -375,7 +347,8 @@ public final class PostgresStore: ChatStore {
             """
             WITH cut AS (
                 SELECT greatest(
-                    coalesce((SELECT seq FROM chatd_message WHERE room = \(room) ORDER BY seq DESC LIMIT 1 OFFSET \(offset)), 0),
+                    coalesce((SELECT seq FROM chatd_message WHERE room = \(room) AND edit_of IS NULL
+                              ORDER BY seq DESC LIMIT 1 OFFSET \(offset)), 0),
                     coalesce((SELECT max(seq) FROM chatd_message WHERE room = \(room) AND sent_at < \(before)), 0)) AS c
             ), upto AS (
                 SELECT max(seq) AS u FROM (

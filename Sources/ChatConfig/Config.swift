@@ -270,6 +270,9 @@ public struct Config: Sendable, Equatable {
         /// Seconds after sending during which an author may delete their own message.
         /// 0 disables author deletes. Default 300.
         public var authorDeleteSeconds: Double = 300
+        /// Seconds after sending during which an author may edit their own message.
+        /// 0 disables author edits. Default 900.
+        public var authorEditSeconds: Double = 900
     }
 
     public struct Control: Sendable, Equatable {

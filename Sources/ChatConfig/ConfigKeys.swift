@@ -93,6 +93,7 @@ public enum ConfigKeys {
             ]),
 
         .numeric("moderation.author_delete_seconds", \.moderation.authorDeleteSeconds, .openConnections, 0...604_800, "seconds"),
+        .numeric("moderation.author_edit_seconds", \.moderation.authorEditSeconds, .openConnections, 0...604_800, "seconds"),
 
         .field("control.socket", \.control.socket, .restart, TableReader.string),
         .field(

@@ -144,16 +144,19 @@ public enum BackendProxy {
         public var name: String
         public var text: String
         public var address: String
+        /// An edit: the `seq` of the message whose text `text` is to replace.
+        public var edit: UInt64?
 
-        public init(room: String, user: String, name: String, text: String, address: String) {
+        public init(room: String, user: String, name: String, text: String, address: String, edit: UInt64? = nil) {
             self.room = room
             self.user = user
             self.name = name
             self.text = text
             self.address = address
+            self.edit = edit
         }
 
-        /// `{"room","user","name","text","address"}`
+        /// `{"room","user","name","text","address"}`, and `"edit": SEQ` for an edit.
         public var body: [UInt8] {
             var json = JSONWriter()
             json.beginObject()
@@ -162,6 +165,7 @@ public enum BackendProxy {
             json.field("name", name)
             json.field("text", text)
             json.field("address", address)
+            if let edit { json.field("edit", edit) }
             json.endObject()
             return json.bytes
         }

@@ -14,6 +14,8 @@ public enum ClientCommand: Sendable, Equatable {
     case catchUp(since: UInt64, room: String?)
     /// Deletes the message with this `seq` in the room.
     case delete(seq: UInt64, room: String?)
+    /// Replaces the text of the message with this `seq` in the room.
+    case edit(seq: UInt64, text: String, room: String?)
     /// Joins another room; `since` resumes it as at the upgrade.
     case join(room: String, since: UInt64?)
     case leave(room: String)
@@ -95,11 +97,16 @@ public enum ClientCommand: Sendable, Equatable {
                 return .failure(.badField)
             }
             return .success(.refresh(token: token))
-        case "delete":
-            guard let n = event["seq"] as? NSNumber, let seq = UInt64(exactly: n.doubleValue), seq > 0 else {
+        case "delete", "edit":
+            guard let n = event["seq"] as? NSNumber, !BackendProxy.isBool(n), let seq = UInt64(exactly: n.doubleValue), seq > 0
+            else {
                 return .failure(.badField)
             }
-            return .success(.delete(seq: seq, room: room))
+            if type == "delete" { return .success(.delete(seq: seq, room: room)) }
+            let raw = event["text"]
+            if raw == nil || raw is NSNull { return .failure(.empty) }
+            guard let string = raw as? String else { return .failure(.badField) }
+            return messageText(string, maxChars: maxChars).map { .edit(seq: seq, text: $0, room: room) }
         case "history":
             if let since = event["since"], !(since is NSNull) {
                 guard let n = since as? NSNumber, let v = UInt64(exactly: n.doubleValue) else { return .failure(.badField) }

@@ -18,6 +18,9 @@ public enum CommandPlan: Sendable, Equatable {
     case publish(room: String, text: String, nonce: String? = nil, replyTo: UInt64? = nil)
     /// Delete the message if the actor may: a moderator any, an author their own in time.
     case delete(room: String, seq: UInt64, asModerator: Bool)
+    /// Replace the message's text if the actor may: a moderator any, an author their own in
+    /// time (`moderation.author_edit_seconds`).
+    case edit(room: String, seq: UInt64, text: String, asModerator: Bool)
     /// Verify the token off the event loop; if it is for the same user, it takes over the
     /// session (`TokenRefresh`).
     case refresh(token: String)
@@ -62,7 +65,7 @@ public enum CommandPlan: Sendable, Equatable {
         }
     }
 
-    /// The plan for `command`. `isMuted` is asked only for a message or `typing` (it is a lookup in the
+    /// The plan for `command`. `isMuted` is asked only for a message, an author's edit or `typing` (it is a lookup in the
     /// moderation state, not a session fact).
     public static func plan(_ command: ClientCommand, for session: Session, isMuted: () -> Bool) -> CommandPlan {
         switch command {
@@ -99,6 +102,19 @@ public enum CommandPlan: Sendable, Equatable {
         case let .delete(seq, named):
             return session.readableRoom(named).map { .delete(room: $0, seq: seq, asModerator: session.identity.role.moderates) }
                 .orRefusal
+        case let .edit(seq, text, named):
+            let room: String
+            switch session.readableRoom(named) {
+            case let .success(readable): room = readable
+            case let .failure(code): return .refuse(code)
+            }
+            if session.identity.role.moderates { return .edit(room: room, seq: seq, text: text, asModerator: true) }
+            // An author edits as they send: not where they may not send, nor while muted.
+            if let denied = Authorization.send(session.identity, room: room, rule: session.rules.rule(for: room)) {
+                return .refuse(denied)
+            }
+            if isMuted() { return .refuse(.muted) }
+            return .edit(room: room, seq: seq, text: text, asModerator: false)
         }
     }
 }

@@ -35,6 +35,13 @@ public struct HistoryWindow: Sendable {
         return Array(storage[head...] + storage[..<head])
     }
 
+    /// Changes the message numbered `seq` (not an edit of it), if held.
+    public mutating func update(message seq: UInt64, _ change: (ChatMessage) -> ChatMessage) {
+        guard let index = storage.firstIndex(where: { $0.seq == seq && $0.isMessage }) else { return }
+        storage[index] = change(storage[index])
+        generation &+= 1
+    }
+
     /// Drops the messages `matching` says so of (deleted or erased ones).
     public mutating func remove(where matching: (ChatMessage) -> Bool) {
         let kept = messages.filter { !matching($0) }

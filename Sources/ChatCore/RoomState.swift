@@ -52,7 +52,15 @@ public struct RoomState: Sendable {
     /// A message is durable: into the window; the caller broadcasts it.
     public mutating func committed(_ message: ChatMessage) {
         committed = max(committed, message.seq)
-        history.append(message)
+        record(message)
+    }
+
+    /// Into the window: a message, or an edit, which also changes the message it edits
+    /// (the window is what joiners are sent, so it shows the current text; the edit stays
+    /// in it for resumes from before it).
+    private mutating func record(_ entry: ChatMessage) {
+        if let target = entry.editOf { history.update(message: target.seq) { $0.applying(entry) } }
+        history.append(entry)
     }
 
     /// A cluster message in sequence order (`InOrderDelivery`): into the window, unless it
@@ -60,7 +68,7 @@ public struct RoomState: Sendable {
     public mutating func deliveredInOrder(_ message: ChatMessage) -> Bool {
         guard message.seq > seq else { return false }
         seq = message.seq
-        history.append(message)
+        record(message)
         return true
     }
 

@@ -9,6 +9,7 @@ public enum ServerEvent: Sendable {
     case left(room: String, reason: String)
     /// This connection fell behind in a `drop_oldest` room and `count` events were dropped.
     case missed(room: String, count: Int)
+    /// A message, or an edit (`ChatMessage.editOf`), which goes out as `edited`.
     case message(ChatMessage)
     /// The answer to a resent `nonce`: the message it stored the first time, to the sender
     /// only; nothing was stored or sent to anyone else.
@@ -37,8 +38,22 @@ public enum ServerEvent: Sendable {
             w.field("room", room)
             w.key("messages")
             w.beginArray()
-            for m in messages { m.write(to: &w) }
+            for m in messages where m.isMessage { m.write(to: &w) }
             w.endArray()
+            // A resume's edits of messages the client already has (the messages sent here
+            // carry their current text), in the order they were made.
+            let shown = Set(messages.lazy.filter(\.isMessage).map(\.seq))
+            let edits = messages.filter { $0.editOf.map { !shown.contains($0.seq) } ?? false }
+            if !edits.isEmpty {
+                w.key("edits")
+                w.beginArray()
+                for edit in edits {
+                    w.beginObject()
+                    edit.writeEditFields(to: &w)
+                    w.endObject()
+                }
+                w.endArray()
+            }
             if let recovered { w.field("recovered", recovered) }
             if let before { w.field("before", before) }
         case let .presence(room, message, online):
@@ -46,6 +61,10 @@ public enum ServerEvent: Sendable {
             w.field("room", room)
             w.field("message", message)
             w.field("online", online)
+        case let .message(m) where !m.isMessage:
+            w.field("type", "edited")
+            w.field("room", m.room)
+            m.writeEditFields(to: &w)
         case let .message(m):
             w.field("type", "message")
             w.key("message")

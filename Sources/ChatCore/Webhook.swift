@@ -6,6 +6,7 @@ import Foundation
 public enum WebhookEventType: String, Sendable, CaseIterable, Codable {
     case message
     case messageDeleted = "message_deleted"
+    case messageEdited = "message_edited"
     case join
     case leave
     case roomOccupied = "room_occupied"
@@ -56,6 +57,16 @@ public struct WebhookEvent: Sendable, Equatable {
         make(.message, room: message.room, at: at, id: id) { json in
             json.key("message")
             message.write(to: &json)
+        }
+    }
+
+    /// An edit (`ChatMessage.editOf`): `"edit"` holds the `edited` event's fields.
+    public static func edited(_ edit: ChatMessage, at: Double, id: String = WebhookEvent.newID()) -> Self {
+        make(.messageEdited, room: edit.room, at: at, id: id) { json in
+            json.key("edit")
+            json.beginObject()
+            edit.writeEditFields(to: &json)
+            json.endObject()
         }
     }
 

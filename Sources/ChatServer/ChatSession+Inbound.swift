@@ -244,10 +244,12 @@ extension ChatSession {
             if settings.publishURL.isEmpty {
                 publish(text, in: room, nonce: nonce, replyTo: replyTo)
             } else {
-                askPublishProxy(text, in: room, nonce: nonce, replyTo: replyTo)
+                askPublishProxy(text, in: room, for: .message(nonce: nonce, replyTo: replyTo))
             }
         case let .delete(room, seq, asModerator):
             requestDelete(seq: seq, room: room, isModerator: asModerator)
+        case let .edit(room, seq, text, asModerator):
+            requestEdit(seq: seq, text: text, room: room, isModerator: asModerator)
         case let .refresh(token):
             refresh(token: token)
         case let .typing(room):

@@ -129,7 +129,7 @@ extension Hub {
     func older(room: String, before: UInt64, limit: Int) async -> [ChatMessage] {
         guard let store else {
             guard let room = existingRoom(room) else { return [] }
-            return room.lock.withLock { Array(room.state.history.messages.filter { $0.seq < before }.suffix(limit)) }
+            return room.lock.withLock { Array(room.state.history.messages.filter { $0.seq < before && $0.isMessage }.suffix(limit)) }
         }
         return (try? await store.messages(room: room, before: before, limit: limit)) ?? []
     }

@@ -125,7 +125,7 @@ final class Hub: Sendable {
     /// it is not stored again: `done` is told the original, whose `id` is not `id`.
     func publish(
         room name: String, from: String, text: String, author: String = "", data: String? = nil, id: String? = nil,
-        nonce: String? = nil, replyTo: UInt64? = nil, historyWindow: Int, maxRooms: Int = .max,
+        nonce: String? = nil, replyTo: UInt64? = nil, editOf: MessageRef? = nil, historyWindow: Int, maxRooms: Int = .max,
         done: (@Sendable (Result<ChatMessage, any Error>) -> Void)? = nil
     ) {
         let id = id ?? UUID().uuidString.lowercased()
@@ -134,7 +134,7 @@ final class Hub: Sendable {
         metrics.messagesReceived.increment()
         let draft = ChatMessage(
             id: id, seq: 0, room: name, from: from, text: text, sentAt: sentAt, author: author, data: data, nonce: nonce,
-            replyTo: replyTo)
+            replyTo: replyTo, editOf: editOf)
         if nonce != nil, store != nil {
             return publishUnique(draft, checked: nil, historyWindow: historyWindow, maxRooms: maxRooms, done: done)
         }
@@ -223,13 +223,20 @@ final class Hub: Sendable {
     /// when `announce`, the other nodes').
     func removeFromWindows(_ removed: [ChatMessage], announce: Bool = true) {
         for message in removed {
+            // An edit (a purged sender's) leaves the window with no word to anyone.
+            guard message.isMessage else {
+                guard let room = heldRoom(message.room, orNote: { $0.deleted.insert(message.seq) }) else { continue }
+                room.lock.withLock { room.state.history.remove { $0.seq == message.seq } }
+                continue
+            }
             if announce { tellCluster(.deleted(node: "", room: message.room, seq: message.seq, id: message.id)) }
             // A room this node does not hold has no window to fix: it is loaded from the
             // store, without the message, when next used (making it here would give it an
             // empty window for every later joiner). One being loaded is told.
             guard let room = heldRoom(message.room, orNote: { $0.deleted.insert(message.seq) }) else { continue }
             room.lock.withLock {
-                room.state.history.remove { $0.room == message.room && $0.seq == message.seq }
+                // The message's edits go with it: a resume must not be sent the text of one.
+                room.state.history.remove { $0.room == message.room && ($0.seq == message.seq || $0.editOf?.seq == message.seq) }
                 broadcastLocked(room, event: .deleted(room: message.room, seq: message.seq, id: message.id))
             }
         }

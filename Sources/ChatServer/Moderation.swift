@@ -69,6 +69,40 @@ final class Moderation: Sendable {
         mutes.withLockedValue { $0[name] = until }
     }
 
+    // MARK: Edits
+
+    enum Lookup: Sendable, Equatable {
+        case found(ChatMessage)
+        case notFound
+        case forbidden
+        case failed
+    }
+
+    /// The message `room`/`seq` (not an edit), if `allowed` says so of it: from the store, on
+    /// its queue; without a store, from the room's window, all there is.
+    func editTarget(room: String, seq: UInt64, allowed: @escaping @Sendable (ChatMessage) -> Bool) async -> Lookup {
+        guard let store = hub.store else {
+            let held = hub.existingRoom(room).flatMap { room in
+                room.lock.withLock { room.state.history.messages.last { $0.seq == seq && $0.isMessage } }
+            }
+            guard let held else { return .notFound }
+            return allowed(held) ? .found(held) : .forbidden
+        }
+        return await hub.onStoreQueue {
+            do {
+                guard let message = try await store.message(room: room, seq: seq) else { return .notFound }
+                return allowed(message) ? .found(message) : .forbidden
+            } catch {
+                return .failed
+            }
+        }
+    }
+
+    /// A moderator changed another's message: the audit log says who, and what it said.
+    func recordEdit(of message: ChatMessage, actor: String) async {
+        await record(actor: actor, action: "edit", target: "\(message.room)#\(message.seq) by \(message.from)", reason: "moderator")
+    }
+
     // MARK: Deletes
 
     /// Deletes `room`/`seq` if `allowed` says so of the stored message; members get `deleted`.
@@ -102,19 +136,20 @@ final class Moderation: Sendable {
         // What was sent until now: a sender who keeps sending cannot keep the purge going.
         let upTo = Hub.sentAtNow()
         while more {
-            let part: Result<Int, any Error> = await hub.onStoreQueue { [hub] in
+            // Rows taken (edits included: fewer than a part means none are left), and messages.
+            let part: Result<(rows: Int, messages: Int), any Error> = await hub.onStoreQueue { [hub] in
                 do {
                     let removed = try await store.purge(sender: name, sentUpTo: upTo, limit: Self.purgePart)
                     hub.removeFromWindows(removed)
-                    return .success(removed.count)
+                    return .success((removed.count, removed.filter(\.isMessage).count))
                 } catch {
                     return .failure(error)
                 }
             }
             switch part {
             case let .success(count):
-                total += count
-                more = count == Self.purgePart
+                total += count.messages
+                more = count.rows == Self.purgePart
             case let .failure(error):
                 failure = error
                 more = false

@@ -34,6 +34,7 @@ final class Settings: Sendable {
     let historyWindow: Int
     let resumeLimit: Int
     let authorDeleteSeconds: Double
+    let authorEditSeconds: Double
     /// `auth.jwt.refresh_ahead_seconds` (0 without `[auth.jwt]`).
     let refreshAheadSeconds: Double
     let echoEnabled: Bool
@@ -89,6 +90,7 @@ final class Settings: Sendable {
         historyWindow = config.history.window
         resumeLimit = config.history.resumeLimit
         authorDeleteSeconds = config.moderation.authorDeleteSeconds
+        authorEditSeconds = config.moderation.authorEditSeconds
         refreshAheadSeconds = config.auth.jwt?.refreshAheadSeconds ?? 0
         echoEnabled = config.server.echoEndpoint
         trustedProxies = TrustedProxies(config.server.trustedProxies.compactMap(TrustedProxies.Network.init))

@@ -21,30 +21,34 @@ public protocol ChatStore: Sendable {
     /// original (another `id`).
     func append(_ batch: [ChatMessage]) async throws -> [ChatMessage]
 
-    /// The newest `limit` messages of a room, oldest first.
+    /// The newest `limit` entries of a room (messages and edits), oldest first: a window.
     func recent(room: String, limit: Int) async throws -> [ChatMessage]
 
-    /// Messages with `seq > after`, oldest first, at most `limit`.
+    /// Entries with `seq > after`, oldest first, at most `limit`: messages and edits
+    /// (`ChatMessage.editOf`), as a resume and a cluster's in-order delivery need them.
     func messages(room: String, after: UInt64, limit: Int) async throws -> [ChatMessage]
 
-    /// Messages with `seq < before`, the newest `limit` of them, oldest first.
+    /// Messages (not edits) with `seq < before`, the newest `limit` of them, oldest first.
     func messages(room: String, before: UInt64, limit: Int) async throws -> [ChatMessage]
 
     /// The oldest sequence number still held for a room, or nil when none is.
     func oldestSequence(room: String) async throws -> UInt64?
 
-    /// One message, or nil.
+    /// One message (not an edit), or nil.
     func message(room: String, seq: UInt64) async throws -> ChatMessage?
 
     /// The message `author` stored in `room` with `nonce`, while it is held (`MessageNonce`).
     func message(room: String, author: String, nonce: String) async throws -> ChatMessage?
 
+    /// The texts a message had before each of its edits, oldest first.
+    func versions(room: String, seq: UInt64) async throws -> [MessageVersion]
+
     /// Removes one message; returns it, or nil when there was none.
     func delete(room: String, seq: UInt64) async throws -> ChatMessage?
 
     /// Removes up to `limit` of the messages sent under this name at or before `sentUpTo`
-    /// (a `sentAt`); returns what was removed, by room, then number. Fewer than `limit`
-    /// means none are left.
+    /// (a `sentAt`), with the edits of those messages; returns what was removed (the
+    /// sender's edits among it), by room, then number. Fewer than `limit` means none are left.
     func purge(sender: String, sentUpTo: String, limit: Int) async throws -> [ChatMessage]
 
     /// Every room that ever had a message.

@@ -124,6 +124,7 @@ public final class SQLiteStore: BlockingAppend {
         migrator.registerMigration("v6: replies") { db in
             try db.execute(sql: "ALTER TABLE message ADD COLUMN reply_to INTEGER")
         }
+        registerEdits(&migrator)
         return migrator
     }
 
@@ -167,16 +168,18 @@ public final class SQLiteStore: BlockingAppend {
     private static func insert(_ batch: [ChatMessage], routes: WebhookRoutes, _ db: Database) throws -> [ChatMessage] {
         let insert = try db.cachedStatement(
             sql: """
-                INSERT INTO message (room, seq, id, sender, text, sent_at, author, data, nonce, reply_to)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO message (room, seq, id, sender, text, sent_at, author, data, nonce, reply_to, edit_of, edit_of_id, previous)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (room, author, nonce) WHERE nonce IS NOT NULL DO NOTHING
                 """)
         var last: [String: UInt64] = [:]
         var stored = batch
         for (index, m) in batch.enumerated() {
+            let previous = try m.editOf.flatMap { try applyEdit(m, to: $0, db) }
             try insert.execute(
                 arguments: [
                     m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt, m.author, m.data, m.nonce, m.replyTo.map { Int64(clamping: $0) },
+                    m.editOf.map { Int64(clamping: $0.seq) }, m.editOf?.id, previous,
                 ])
             if let nonce = m.nonce, db.changesCount == 0 {
                 // The hub checks before it numbers, so this is the last line of defence only:
@@ -192,13 +195,16 @@ public final class SQLiteStore: BlockingAppend {
                 ON CONFLICT(room) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)
                 """)
         for (room, seq) in last { try upsert.execute(arguments: [room, Int64(seq)]) }
-        if routes.wants(.message) {
+        if routes.wants(.message) || routes.wants(.messageEdited) {
             let now = Date().timeIntervalSince1970
             let new = zip(batch, stored).filter { $0.0.id == $0.1.id }.map(\.1)
             // A message happened when it was sent; its place in the room's order is its row's
             // (joins and leaves are written in theirs by the committer).
             try outbox(
-                new.map { WebhookEvent.message($0, at: Timestamp.milliseconds(iso8601: $0.sentAt).map { Double($0) / 1000 } ?? now) },
+                new.map { m in
+                    let at = Timestamp.milliseconds(iso8601: m.sentAt).map { Double($0) / 1000 } ?? now
+                    return m.isMessage ? WebhookEvent.message(m, at: at) : WebhookEvent.edited(m, at: at)
+                },
                 routes: routes, db)
         }
         return stored
@@ -224,7 +230,7 @@ public final class SQLiteStore: BlockingAppend {
     public func messages(room: String, before: UInt64, limit: Int) async throws -> [ChatMessage] {
         try await pool.read { db in
             try Self.messages(
-                db, sql: "SELECT * FROM message WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                db, sql: "SELECT * FROM message WHERE room = ? AND seq < ? AND edit_of IS NULL ORDER BY seq DESC LIMIT ?",
                 arguments: [room, Int64(clamping: before), limit]
             ).reversed()
         }
@@ -238,7 +244,9 @@ public final class SQLiteStore: BlockingAppend {
 
     public func message(room: String, seq: UInt64) async throws -> ChatMessage? {
         try await pool.read { db in
-            try Self.messages(db, sql: "SELECT * FROM message WHERE room = ? AND seq = ?", arguments: [room, Int64(clamping: seq)]).first
+            try Self.messages(
+                db, sql: "SELECT * FROM message WHERE room = ? AND seq = ? AND edit_of IS NULL", arguments: [room, Int64(clamping: seq)]
+            ).first
         }
     }
 
@@ -246,11 +254,14 @@ public final class SQLiteStore: BlockingAppend {
         let routes = self.routes.withLock { $0 }
         return try await pool.write { db in
             let found = try Self.messages(
-                db, sql: "SELECT * FROM message WHERE room = ? AND seq = ?",
+                db, sql: "SELECT * FROM message WHERE room = ? AND seq = ? AND edit_of IS NULL",
                 arguments: [room, Int64(clamping: seq)]
             ).first
             if let found {
-                try db.execute(sql: "DELETE FROM message WHERE room = ? AND seq = ?", arguments: [room, Int64(clamping: seq)])
+                // Its edits, and so its earlier versions, go with it.
+                try db.execute(
+                    sql: "DELETE FROM message WHERE room = ? AND (seq = ? OR edit_of = ?)",
+                    arguments: [room, Int64(clamping: seq), Int64(clamping: seq)])
                 try Self.outbox([WebhookEvent.deleted(found, at: Date().timeIntervalSince1970)], routes: routes, db)
             }
             return found
@@ -266,12 +277,13 @@ public final class SQLiteStore: BlockingAppend {
                 arguments: [sender, sentUpTo, Int64(clamping: max(limit, 0))]
             ).sorted { ($0.room, $0.seq) < ($1.room, $1.seq) }
             // Compiled once for the part, not once per message.
-            let delete = try db.cachedStatement(sql: "DELETE FROM message WHERE room = ? AND seq = ?")
+            // The sender's edits are among the rows found; the edits of their messages go too.
+            let delete = try db.cachedStatement(sql: "DELETE FROM message WHERE room = ? AND (seq = ? OR edit_of = ?)")
             for message in found {
-                try delete.execute(arguments: [message.room, Int64(clamping: message.seq)])
+                try delete.execute(arguments: [message.room, Int64(clamping: message.seq), Int64(clamping: message.seq)])
             }
             let now = Date().timeIntervalSince1970
-            try Self.outbox(found.map { WebhookEvent.deleted($0, at: now) }, routes: routes, db)
+            try Self.outbox(found.filter(\.isMessage).map { WebhookEvent.deleted($0, at: now) }, routes: routes, db)
             return found
         }
     }
@@ -287,7 +299,7 @@ public final class SQLiteStore: BlockingAppend {
                 let newest = try Int64.fetchOne(
                     db,
                     sql: """
-                        SELECT seq FROM message WHERE room = ? ORDER BY seq DESC LIMIT 1 OFFSET ?
+                        SELECT seq FROM message WHERE room = ? AND edit_of IS NULL ORDER BY seq DESC LIMIT 1 OFFSET ?
                         """, arguments: [room, keepLast])
             {
                 cutoff = newest
@@ -347,7 +359,8 @@ public final class SQLiteStore: BlockingAppend {
             ChatMessage(
                 id: row["id"], seq: UInt64(row["seq"] as Int64), room: row["room"], from: row["sender"],
                 text: row["text"], sentAt: row["sent_at"], author: row["author"], data: row["data"], nonce: row["nonce"],
-                replyTo: (row["reply_to"] as Int64?).flatMap { UInt64(exactly: $0) })
+                replyTo: (row["reply_to"] as Int64?).flatMap { UInt64(exactly: $0) },
+                editOf: Self.editOf(row), editedAt: row["edited_at"])
         }
     }
 }

@@ -12,6 +12,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(room.map(Sanitize.isValidRoom) ?? true, "invalid room accepted")
         precondition(nonce.map { MessageNonce.isValid($0, maxLength: MessageNonce.maxClientLength) } ?? true, "invalid nonce accepted")
         precondition(replyTo.map { $0 > 0 } ?? true, "a reply to seq 0 accepted")
+    case let .success(.edit(seq, text, room)):
+        precondition(seq > 0, "an edit of seq 0 accepted")
+        precondition(!text.isEmpty && text.utf16.count <= 500, "edit text out of bounds")
+        precondition(Sanitize.visibleText(text) == text, "hidden characters survived an edit")
+        precondition(room.map(Sanitize.isValidRoom) ?? true, "invalid room accepted")
     case let .success(.typing(room)):
         precondition(room.map(Sanitize.isValidRoom) ?? true, "invalid room accepted")
     case let .success(.join(room, _)), let .success(.leave(room)):

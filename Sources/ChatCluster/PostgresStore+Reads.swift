@@ -1,0 +1,71 @@
+public import ChatCore
+import PostgresNIO
+
+/// Reading history: the room's log (messages and edits) for windows, resumes and in-order
+/// delivery; messages alone for pages of older history and lookups by number.
+extension PostgresStore {
+    static let columns = "seq, id, sender, text, sent_at, author, data, room, reply_to, edit_of, edit_of_id, edited_at"
+
+    func messages(_ query: PostgresQuery) async throws -> [ChatMessage] {
+        try await read(query).map(Self.message)
+    }
+
+    static func message(_ row: PostgresRow) throws -> ChatMessage {
+        let (seq, id, sender, text, sentAt, author, data, room, replyTo, editOf, editOfID, editedAt) =
+            try row.decode((Int64, String, String, String, String, String, String?, String, Int64?, Int64?, String?, String?).self)
+        var target: MessageRef?
+        if let editOf, let editOfID, let at = UInt64(exactly: editOf) { target = MessageRef(seq: at, id: editOfID) }
+        return ChatMessage(
+            id: id, seq: UInt64(seq), room: room, from: sender, text: text, sentAt: sentAt, author: author, data: data,
+            replyTo: replyTo.flatMap { UInt64(exactly: $0) }, editOf: target, editedAt: editedAt)
+    }
+
+    public func recent(room: String, limit: Int) async throws -> [ChatMessage] {
+        try await messages(
+            """
+            SELECT \(unescaped: Self.columns) FROM chatd_message
+            WHERE room = \(room) ORDER BY seq DESC LIMIT \(Int64(limit))
+            """
+        ).reversed()
+    }
+
+    public func messages(room: String, after: UInt64, limit: Int) async throws -> [ChatMessage] {
+        try await messages(
+            """
+            SELECT \(unescaped: Self.columns) FROM chatd_message
+            WHERE room = \(room) AND seq > \(Int64(clamping: after)) ORDER BY seq LIMIT \(Int64(limit))
+            """)
+    }
+
+    public func messages(room: String, before: UInt64, limit: Int) async throws -> [ChatMessage] {
+        try await messages(
+            """
+            SELECT \(unescaped: Self.columns) FROM chatd_message
+            WHERE room = \(room) AND seq < \(Int64(clamping: before)) AND edit_of IS NULL ORDER BY seq DESC LIMIT \(Int64(limit))
+            """
+        ).reversed()
+    }
+
+    public func oldestSequence(room: String) async throws -> UInt64? {
+        try await read("SELECT min(seq) FROM chatd_message WHERE room = \(room)").first
+            .flatMap { try $0.decode(Int64?.self) }.map(UInt64.init)
+    }
+
+    public func message(room: String, seq: UInt64) async throws -> ChatMessage? {
+        try await messages(
+            """
+            SELECT \(unescaped: Self.columns) FROM chatd_message
+            WHERE room = \(room) AND seq = \(Int64(clamping: seq)) AND edit_of IS NULL
+            """
+        ).first
+    }
+
+    public func message(room: String, author: String, nonce: String) async throws -> ChatMessage? {
+        try await messages(
+            """
+            SELECT \(unescaped: Self.columns) FROM chatd_message
+            WHERE room = \(room) AND author = \(author) AND nonce = \(nonce)
+            """
+        ).first
+    }
+}

@@ -1,0 +1,60 @@
+import ChatCore
+import Foundation
+import NIOCore
+
+extension ChatSession {
+    /// Moderators edit any message of their room; an author their own, within the window.
+    /// The message is looked up on the store queue (after every message submitted before, so
+    /// an edit right behind its message finds it); the edit is then published like a message,
+    /// taking the room's next number, and every member gets `edited`.
+    func requestEdit(seq: UInt64, text: String, room: String, isModerator: Bool) {
+        let author = authorKey
+        let window = settings.authorEditSeconds
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let actor = "\(name) (\(role.rawValue), connection \(id))"
+        let (moderation, loop) = (self.moderation, context!.eventLoop)
+        let this = NIOLoopBound(self, eventLoop: loop)
+        let promise = loop.makePromise(of: Moderation.Lookup.self)
+        promise.completeWithTask {
+            await moderation.editTarget(room: room, seq: seq) { message in
+                isModerator
+                    || (window > 0 && message.author == author
+                        && Double(now - (Timestamp.milliseconds(iso8601: message.sentAt) ?? 0)) <= window * 1000)
+            }
+        }
+        promise.futureResult.whenSuccess { lookup in
+            switch lookup {
+            case let .found(target):
+                let audited = isModerator && target.author != author ? actor : nil
+                if this.value.settings.publishURL.isEmpty {
+                    this.value.publishEdit(of: target, text: text, actor: audited)
+                } else {
+                    // The backend that checks messages checks their edits too (`"edit": SEQ`).
+                    this.value.askPublishProxy(text, in: room, for: .edit(of: target, actor: audited))
+                }
+            case .notFound: this.value.sendError(.notFound)
+            case .forbidden: this.value.sendError(.forbidden)
+            case .failed: this.value.sendError(.unavailable)
+            }
+        }
+    }
+
+    /// `actor` is set for a moderator's edit of another's message, which the audit log records.
+    func publishEdit(of target: ChatMessage, text: String, actor: String?) {
+        guard let loop = context?.eventLoop else { return }
+        let this = NIOLoopBound(self, eventLoop: loop)
+        let moderation = moderation
+        hub.publish(
+            room: target.room, from: name, text: text, author: authorKey,
+            editOf: MessageRef(seq: target.seq, id: target.id), historyWindow: settings.historyWindow
+        ) { result in
+            switch result {
+            case .success:
+                guard let actor else { return }
+                Task { await moderation.recordEdit(of: target, actor: actor) }
+            case .failure:
+                loop.execute { this.value.refuse(.unavailable) }
+            }
+        }
+    }
+}
