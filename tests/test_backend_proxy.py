@@ -183,6 +183,28 @@ def test_the_publish_proxy_keeps_rewrites_and_rejects_in_the_order_sent(chatd_fa
         assert texts[-3:] == ["slow 0.4 first", "SECOND", "third"] and "buy spam now" not in texts
 
 
+def test_the_publish_proxy_checks_edits_too(chatd_factory, tmp_path, backend):
+    """An edit is checked like a message (`"edit": SEQ` tells the backend which one): a
+    rejected edit changes nothing, a rewritten one is stored rewritten."""
+    port, _, _ = start(chatd_factory, tmp_path, backend)
+    with open_ws(port, "token=dev-token&name=witness") as witness, open_ws(port, "token=dev-token&name=sam") as sam:
+        until(witness, "history")
+        until(sam, "history")
+        sam.send(json.dumps({"type": "message", "text": "hello"}))
+        sent = until(witness, "message")
+        sam.send(json.dumps({"type": "edit", "seq": sent["seq"], "text": "now with spam"}))
+        error = until(sam, "error")
+        assert (error["code"], error["message"]) == ("rejected", "no spam here")
+        sam.send(json.dumps({"type": "edit", "seq": sent["seq"], "text": "shout hello"}))
+        edited = until(witness, "edited")
+        assert (edited["seq"], edited["text"]) == (sent["seq"], "HELLO")
+        asked = [r["body"] for r in backend.seen("/publish")]
+        assert [(a["text"], a.get("edit")) for a in asked] == [
+            ("hello", None), ("now with spam", sent["seq"]), ("shout hello", sent["seq"])]
+    with open_ws(port, "token=dev-token&name=late") as late:
+        assert [m["text"] for m in until(late, "history")["messages"] if m["seq"] == sent["seq"]] == ["HELLO"]
+
+
 def test_publish_on_error_rejects_or_accepts_when_the_backend_is_down(chatd_factory, tmp_path, backend):
     port, control, chatd = start(chatd_factory, tmp_path, backend)
     with open_ws(port, "token=dev-token&name=witness") as witness, open_ws(port, "token=dev-token&name=sam") as sam:

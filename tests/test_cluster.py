@@ -718,3 +718,54 @@ def test_a_reply_crosses_nodes_and_is_in_the_shared_table(chatd_factory, pg, dat
     assert rows == [str(asked["seq"])]
     ann.close()
     bob.close()
+
+
+def test_an_edit_crosses_nodes_in_its_place_and_a_resume_on_another_node_gets_it(chatd_factory, pg, database):
+    """Issue 17, items 1 and 6: an edit takes the room's next number in PostgreSQL, reaches
+    the other node's members in order among the messages, changes the shared row (the text
+    it replaced kept in the edit's), and a client that resumes from before it on the other
+    node ends with what a fresh joiner there sees."""
+    from pgcluster import ORIGIN
+    from websockets.sync.client import connect
+
+    name, url = database
+    nodes = start_nodes(chatd_factory, url, 2)
+
+    def open_(node, who, since=None):
+        query = f"token=dev-token&name={who}&room=lobby" + (f"&since={since}" if since is not None else "")
+        ws = connect(f"ws://127.0.0.1:{node.port}/chat?{query}", origin=ORIGIN, open_timeout=10)
+        while (event := json.loads(ws.recv(timeout=10)))["type"] != "history":
+            pass
+        return ws, event
+
+    def next_of(ws, *types):
+        while True:
+            event = json.loads(ws.recv(timeout=10))
+            if event["type"] in types:
+                return event
+
+    (ann, _), (carol, _) = open_(nodes[0], "ann"), open_(nodes[1], "carol")
+    ann.send(json.dumps({"type": "message", "text": "helo"}))
+    first = next_of(carol, "message")["message"]
+    seen = first["seq"]
+    ann.send(json.dumps({"type": "edit", "seq": first["seq"], "text": "hello"}))
+    ann.send(json.dumps({"type": "message", "text": "after the edit"}))
+    edited = next_of(carol, "edited", "message")
+    assert edited["type"] == "edited", "the edit reached the other node after the message behind it"
+    assert (edited["seq"], edited["id"], edited["text"], edited["at"]) == (first["seq"], first["id"], "hello", seen + 1)
+    assert next_of(carol, "message")["message"]["seq"] == seen + 2
+    rows = pg.psql(f"SELECT text || '|' || coalesce(edited_at, '') FROM chatd_message WHERE room = 'lobby' AND seq = {seen}", name)
+    assert rows == [f"hello|{edited['editedAt']}"]
+    assert pg.psql(f"SELECT previous FROM chatd_message WHERE room = 'lobby' AND edit_of = {seen}", name) == ["helo"]
+
+    fresh, current = open_(nodes[1], "fresh")
+    back, resumed = open_(nodes[1], "back", since=seen)
+    assert resumed["recovered"] is True
+    view = {seen: first["text"]}
+    view.update({m["seq"]: m["text"] for m in resumed["messages"]})
+    for edit in resumed.get("edits", []):
+        view[edit["seq"]] = edit["text"]
+    assert view == {m["seq"]: m["text"] for m in current["messages"]}
+    assert [m["editedAt"] for m in current["messages"] if m["seq"] == seen] == [edited["editedAt"]]
+    for ws in (ann, carol, fresh, back):
+        ws.close()

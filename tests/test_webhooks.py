@@ -209,7 +209,7 @@ def test_two_nodes_on_postgresql_deliver_each_event_once(chatd_factory, tmp_path
         secret = tmp_path / "webhook.secret"
         secret.write_bytes(SECRET)
         extra = (f'[webhooks.app]\nurl = "{backend.url("/hook")}"\nsecret_file = "{secret}"\n'
-                 'events = ["message"]\ntimeout_seconds = 2\n')
+                 'events = ["message", "message_edited"]\ntimeout_seconds = 2\n')
         nodes = start_nodes(chatd_factory, url, 2, extra)
         clients = [connect(f"ws://127.0.0.1:{n.port}/chat?token=dev-token&name=u{i}", origin=ORIGIN, open_timeout=15)
                    for i, n in enumerate(nodes)]
@@ -218,18 +218,47 @@ def test_two_nodes_on_postgresql_deliver_each_event_once(chatd_factory, tmp_path
         for i in range(30):
             for ws in clients:
                 ws.send(json.dumps({"type": "message", "text": f"m{i}"}))
-        for ws in clients:
+        own = []
+        for i, ws in enumerate(clients):
             for _ in range(60):
-                until(ws, "message")
-        events = receiver.wait(lambda ev: len(messages(ev)) >= 60, "60 message events")
+                m = until(ws, "message")["message"]
+                if i == 0 and m["from"] == "u0":
+                    own.append(m)
+        # An edit's event is written by the same statement as its row (`message_edited`).
+        clients[0].send(json.dumps({"type": "edit", "seq": own[0]["seq"], "text": "m0, edited"}))
+        until(clients[1], "edited")
+        events = receiver.wait(lambda ev: len(messages(ev)) >= 60 and any(e["type"] == "message_edited" for e in ev),
+                               "60 message events and an edit")
         # Each event once (not once per node), the room's in the database's order.
         deliveries = [e["id"] for e in receiver.verified()]
-        assert len(deliveries) == len(set(deliveries)) == 60
+        assert len(deliveries) == len(set(deliveries)) == 61
         assert messages(events) == list(range(1, 61))
+        edit = events[-1]
+        assert edit["type"] == "message_edited" and edit["room"] == "lobby"
+        assert {k: edit["edit"][k] for k in ("seq", "id", "text", "by", "at")} == {
+            "seq": own[0]["seq"], "id": own[0]["id"], "text": "m0, edited", "by": "u0", "at": 61}
         for ws in clients:
             ws.close()
     finally:
         pg.cleanup()
+
+
+def test_an_edit_is_told_as_message_edited_in_its_place(chatd_factory, tmp_path, backend):
+    receiver = Receiver(backend)
+    port, _, _ = start(chatd_factory, tmp_path, backend, events=["message", "message_edited"])
+    with open_ws(port, "token=dev-token&name=ann") as ann:
+        until(ann, "history")
+        ann.send(json.dumps({"type": "message", "text": "helo"}))
+        sent = until(ann, "message")["message"]
+        ann.send(json.dumps({"type": "edit", "seq": sent["seq"], "text": "hello"}))
+        ann.send(json.dumps({"type": "message", "text": "next"}))
+        until(ann, "edited")
+        until(ann, "message")
+    events = receiver.wait(lambda ev: len(ev) >= 3, "two messages and an edit")
+    assert [e["type"] for e in events] == ["message", "message_edited", "message"]
+    edit = events[1]["edit"]
+    assert (edit["seq"], edit["id"], edit["text"], edit["by"], edit["at"]) == (sent["seq"], sent["id"], "hello", "ann", sent["seq"] + 1)
+    assert events[2]["message"]["seq"] == sent["seq"] + 2
 
 
 def test_a_resent_nonce_makes_no_second_event(chatd_factory, tmp_path, backend):

@@ -22,20 +22,33 @@ extension ChatSession {
                         && Double(now - (Timestamp.milliseconds(iso8601: message.sentAt) ?? 0)) <= window * 1000)
             }
         }
+        // The session's later requests wait for the lookup (as for a store read), so that a
+        // message sent right behind an edit is numbered after it, as it was sent.
+        awaitingStore = true
         promise.futureResult.whenSuccess { lookup in
-            switch lookup {
-            case let .found(target):
-                let audited = isModerator && target.author != author ? actor : nil
-                if this.value.settings.publishURL.isEmpty {
-                    this.value.publishEdit(of: target, text: text, actor: audited)
-                } else {
-                    // The backend that checks messages checks their edits too (`"edit": SEQ`).
-                    this.value.askPublishProxy(text, in: room, for: .edit(of: target, actor: audited))
-                }
-            case .notFound: this.value.sendError(.notFound)
-            case .forbidden: this.value.sendError(.forbidden)
-            case .failed: this.value.sendError(.unavailable)
+            this.value.editLookedUp(lookup, text: text, room: room, actor: isModerator ? actor : nil)
+        }
+    }
+
+    private func editLookedUp(_ lookup: Moderation.Lookup, text: String, room: String, actor: String?) {
+        awaitingStore = false
+        guard let context else { return }
+        defer { resumeReadingIfDue(context) }
+        guard !closing else { return }
+        switch lookup {
+        case let .found(target):
+            // The room may have been left while the message was looked up.
+            guard roomList.contains(room) else { return sendError(.notJoined) }
+            let audited = target.author != authorKey ? actor : nil
+            if settings.publishURL.isEmpty {
+                publishEdit(of: target, text: text, actor: audited)
+            } else {
+                // The backend that checks messages checks their edits too (`"edit": SEQ`).
+                askPublishProxy(text, in: room, for: .edit(of: target, actor: audited))
             }
+        case .notFound: sendError(.notFound)
+        case .forbidden: sendError(.forbidden)
+        case .failed: sendError(.unavailable)
         }
     }
 
