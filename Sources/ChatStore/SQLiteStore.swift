@@ -124,6 +124,7 @@ public final class SQLiteStore: BlockingAppend {
         migrator.registerMigration("v6: replies") { db in
             try db.execute(sql: "ALTER TABLE message ADD COLUMN reply_to INTEGER")
         }
+        registerRestrictions(&migrator)
         return migrator
     }
 
