@@ -101,7 +101,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         self.limits = limits
         self.moderation = moderation
         identity = session.identity
-        authorKey = session.identity.guestNames ? "\(session.identity.userKey):\(session.name)" : session.identity.userKey
+        authorKey = session.identity.authorKey
         self.address = address
         credential = session.credential
         since = session.since
