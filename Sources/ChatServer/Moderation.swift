@@ -5,8 +5,8 @@ import Logging
 import NIOConcurrencyHelpers
 
 /// Deletes, mutes, bans and erasures, each written to the audit log (a table and a log line).
-/// Store work runs on the committer's queue, after every message submitted before it, so a
-/// delete never races the commit of the message it names.
+/// A delete's store work runs on the committer's queue, after every message submitted before it, so it
+/// never races the commit of the message it names.
 final class Moderation: Sendable {
     enum Outcome: Sendable, Equatable {
         case deleted(ChatMessage)

@@ -150,3 +150,37 @@ import Testing
         try await s.stop()
     }
 }
+
+/// Bans: the identity's connections closed with 1008 "banned", its upgrades refused with 403,
+/// and, stored with the history, still so after a restart; mutes too.
+@Suite struct BanTests {
+    @Test func aBanClosesRefusesAndOutlivesARestart() async throws {
+        let path = NSTemporaryDirectory() + "chatd-test-\(UUID().uuidString)/history.sqlite"
+        let s = try await TestServer.start { $0.history.path = path }
+        let troll = try await s.join(name: "troll")
+        let other = try await s.join(name: "other")
+        let applied = await s.server.restrict(.ban, user: "guest:troll", seconds: nil, actor: "test", reason: "abuse")
+        #expect(applied.target == "guest:troll" && applied.closed == 1 && applied.notStored == nil)
+        let closed: (UInt16?, String) = try await troll.next { if case let .close(c, r) = $0 { return (c, r) } else { return nil } }
+        #expect(closed.0 == 1008 && closed.1 == "banned")
+        try await other.sendJSON("still here")
+        _ = try await other.nextJSON(type: "message")
+        let refused = ClientError.rejected(status: 403, body: "banned: this identity may not connect\n")
+        await #expect(throws: refused) { _ = try await s.join(name: "troll") }
+        _ = await s.server.restrict(.mute, user: "guest:other", seconds: 3600, actor: "test", reason: "loud")
+        await other.close()
+        try await s.stop()
+
+        let again = try await TestServer.start { $0.history.path = path }
+        await #expect(throws: refused) { _ = try await again.join(name: "troll") }
+        let muted = try await again.join(name: "other")
+        try await muted.sendJSON("muted?")
+        #expect(try await muted.nextJSON(type: "error")["code"] as? String == "muted")
+        #expect(try await again.server.restrictions(.ban).map(\.actor) == ["test"])
+        #expect(await again.server.lift(.ban, user: "guest:troll", actor: "test", reason: "appeal").lifted)
+        let back = try await again.join(name: "troll")
+        #expect(await again.server.auditLog(since: 0).map(\.action) == ["ban", "mute", "unban"])
+        for c in [muted, back] { await c.close() }
+        try await again.stop()
+    }
+}
