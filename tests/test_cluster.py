@@ -769,3 +769,60 @@ def test_an_edit_crosses_nodes_in_its_place_and_a_resume_on_another_node_gets_it
     assert [m["editedAt"] for m in current["messages"] if m["seq"] == seen] == [edited["editedAt"]]
     for ws in (ann, carol, fresh, back):
         ws.close()
+
+
+def test_bans_and_mutes_are_shared_and_outlive_a_node_restart(chatd_factory, pg, database):
+    """A ban on node 1 closes the banned identity's connection on node 2 (1008 "banned")
+    and node 2 refuses its upgrades; a mute set on node 1 holds on node 2 after node 2
+    restarts (read from chatd_restrictions before its doors open)."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    from pgcluster import ORIGIN
+    from wsclient import Chat
+
+    name, url = database
+    n1, n2 = start_nodes(chatd_factory, url, 2)
+
+    def ctl(node, *args):
+        r = chatctl(*args, socket_path=node.control)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r
+
+    def refused(node, who):
+        try:
+            connect(f"ws://127.0.0.1:{node.port}/chat?token=dev-token&name={who}&room=lobby", origin=ORIGIN,
+                    open_timeout=10).close()
+        except InvalidStatus as refusal:
+            return refusal.response.status_code
+        return None
+
+    mallory = Chat(n2.port, name="mallory", origin=ORIGIN)
+    ctl(n1, "ban", "guest:mallory", "--reason", "abuse")
+    assert mallory.close_code() == 1008 and mallory.ws.close_reason == "banned"
+    # The notification that closed her also holds the ban on node 2 (and it is in the table).
+    assert refused(n2, "mallory") == 403
+    assert pg.psql("SELECT kind, target FROM chatd_restrictions", name) == ["ban|guest:mallory"]
+    [ban] = json.loads(ctl(n2, "bans", "--json").stdout)["restrictions"]
+    assert ban["target"] == "guest:mallory" and ban["actor"].startswith("chatctl (root") and ban["reason"] == "abuse"
+
+    ctl(n1, "mute", "guest:bob", "--for", "1h")
+    n2.stop()
+    n2.start()
+    assert refused(n2, "mallory") == 403
+    bob = Chat(n2.port, name="bob", origin=ORIGIN)
+    bob.send("muted?")
+    assert bob.until("error")["code"] == "muted"
+
+    # Lifted on node 2, both hold no more anywhere: the unban reaches node 1 by notification.
+    ctl(n2, "unban", "guest:mallory")
+    ctl(n2, "unmute", "guest:bob")
+    deadline = time.monotonic() + 10
+    while refused(n1, "mallory") == 403:
+        assert time.monotonic() < deadline, "the unban did not reach node 1"
+        time.sleep(0.05)  # each try is answered; this only spaces them
+    bob.send("back")
+    assert bob.message() == "back"
+    bob.close()
+    audit = json.loads(ctl(n1, "audit", "--json").stdout)["audit"]
+    assert [a["action"] for a in audit] == ["ban", "mute", "unban", "unmute"]

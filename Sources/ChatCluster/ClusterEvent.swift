@@ -20,6 +20,9 @@ public enum ClusterEvent: Sendable, Equatable {
     /// Muted until (seconds since 1970; nil: until unmuted).
     case mute(node: String, name: String, until: Double?)
     case unmute(node: String, name: String)
+    /// Banned until (nil: until unbanned): the upgrade is refused, and connections closed.
+    case ban(node: String, name: String, until: Double?)
+    case unban(node: String, name: String)
     /// Someone on `node` is typing in `room` (`typing`; never stored).
     case typing(node: String, room: String, from: String)
     /// The listener (re)connected: anything may have been missed; catch up from the tables.
@@ -53,10 +56,11 @@ struct ClusterNotification: Codable {
         var editOfID: String?
     }
 
-    /// "m" messages, "p" presence, "d" deleted, "e" expired, "h" heartbeat, "kick", "mute", "unmute", "t" typing.
+    /// "m" messages, "p" presence, "d" deleted, "e" expired, "h" heartbeat, "kick", "mute", "unmute", "ban", "unban",
+    /// "t" typing.
     var kind: String
     var node: String
-    /// The room; for "kick", "mute" and "unmute" the user's name.
+    /// The room; for "kick", "mute", "unmute", "ban" and "unban" the user's name.
     var subject: String?
     /// "m": the last sequence number of the batch.
     var through: UInt64?
@@ -132,6 +136,12 @@ struct ClusterNotification: Codable {
         case "unmute":
             guard let subject else { return nil }
             return .unmute(node: node, name: subject)
+        case "ban":
+            guard let subject else { return nil }
+            return .ban(node: node, name: subject, until: until)
+        case "unban":
+            guard let subject else { return nil }
+            return .unban(node: node, name: subject)
         case "t":
             guard let subject, let text else { return nil }
             return .typing(node: node, room: subject, from: text)
@@ -160,6 +170,12 @@ struct ClusterNotification: Codable {
             (subject, self.until) = (name, until)
         case let .unmute(node, name):
             self.init(kind: "unmute", node: node)
+            subject = name
+        case let .ban(node, name, until):
+            self.init(kind: "ban", node: node)
+            (subject, self.until) = (name, until)
+        case let .unban(node, name):
+            self.init(kind: "unban", node: node)
             subject = name
         case let .typing(node, room, from):
             self.init(kind: "t", node: node)

@@ -90,6 +90,7 @@ public final class PostgresStore: ChatStore {
             CREATE UNIQUE INDEX IF NOT EXISTS chatd_message_nonce ON chatd_message (room, author, nonce)
             WHERE nonce IS NOT NULL
             """,
+            Self.restrictionTable,
             "SELECT pg_advisory_unlock(7437001)",
         ]
         let logger = Logger(label: "chatd.migrate")

@@ -19,6 +19,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case purgeUser = "purge-user"
         case webhooks
         case webhooksRetry = "webhooks-retry"
+        case ban, unban, mutes, bans
     }
 
     public var v: Int
@@ -33,7 +34,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var reason: String?
     /// `delete`: the message's sequence number in `room`.
     public var seq: UInt64?
-    /// `mute`: how long; nil mutes until `unmute`.
+    /// `mute`, `ban`: how long; nil until `unmute`, `unban`.
     public var seconds: Double?
     /// `audit`: entries at or after this time (seconds since 1970).
     public var since: Double?
@@ -84,6 +85,10 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     /// many connections on this node answer to it now.
     public var muted: String?
     public var matched: Int?
+    /// `ban`: the identity key applied; `kicked` counts the connections of this node closed.
+    public var banned: String?
+    /// `mutes`, `bans`: those in force, every node's, with who set them and why.
+    public var restrictions: [Restriction]?
     /// `webhooks`: every hook configured or with events in the outbox.
     public var webhooks: [WebhookInfo]?
     /// `webhooks-retry`: how many failed events are pending again.
@@ -130,7 +135,8 @@ public struct WebhookInfo: Codable, Sendable, Equatable {
 
 public struct ControlError: Codable, Sendable, Equatable, Error {
     /// Stable: `bad_request`, `unsupported_version`, `unknown_command`, `permission_denied`,
-    /// `not_found`, `reload_failed`, `forbidden`.
+    /// `not_found`, `reload_failed`, `forbidden`, `unavailable`, `not_stored` (a mute or ban
+    /// that holds on every node but was not written to the store: it ends with a restart).
     public var code: String
     public var message: String
 

@@ -26,6 +26,10 @@ public struct Identity: Sendable, Equatable {
         self.expiresAt = expiresAt
     }
 
+    /// Who the connection's messages are by: the user key, and where the holder picks a
+    /// guest name the name too (the guests of one token are told apart by it).
+    public var authorKey: String { guestNames ? "\(userKey):\(name)" : userKey }
+
     /// True when the credential lets its holder use `room` at all (room rules come on top).
     public func mayUse(room: String) -> Bool {
         role == .admin || rooms.matches(room)

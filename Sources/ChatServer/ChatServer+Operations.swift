@@ -64,17 +64,28 @@ extension ChatServer {
         }
     }
 
-    public func mute(user: String, seconds: Double?, actor: String, reason: String) async {
-        await core.moderation.mute(user, seconds: seconds, actor: actor, reason: reason)
+    /// Mutes or bans `user` (a `UserTarget`) on every node; nil, or why it holds only until
+    /// the nodes restart (the store could not take it).
+    public func restrict(
+        _ kind: Restriction.Kind, user: String, seconds: Double?, actor: String, reason: String
+    ) async -> (target: String, closed: Int, notStored: String?) {
+        let applied = await core.moderation.restrict(kind, user, seconds: seconds, actor: actor, reason: reason)
+        return (applied.target, applied.closed, applied.notStored)
+    }
+
+    /// Lifts a mute or ban on every node; false when there was none in force.
+    public func lift(_ kind: Restriction.Kind, user: String, actor: String, reason: String) async -> (lifted: Bool, notStored: String?) {
+        await core.moderation.lift(kind, user, actor: actor, reason: reason)
+    }
+
+    /// The mutes or bans in force, with who set them and why.
+    public func restrictions(_ kind: Restriction.Kind) async throws -> [Restriction] {
+        try await core.moderation.list(kind)
     }
 
     /// How many connections of this node answer to the identity `user` (`UserTarget`).
     public func connectionCount(user: String) async -> Int {
         await core.hub.onEveryLoop { $0.count(user: user) }.reduce(0, +)
-    }
-
-    public func unmute(user: String, actor: String, reason: String) async -> Bool {
-        await core.moderation.unmute(user, actor: actor, reason: reason)
     }
 
     public func purge(user: String, actor: String, reason: String) async -> Result<Int, OperationFailure> {

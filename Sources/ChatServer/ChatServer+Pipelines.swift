@@ -119,24 +119,27 @@ extension ChatServer {
                     let promise = channel.eventLoop.makePromise(of: Result<Identity, UpgradeRefusal>.self)
                     promise.completeWithTask { await core.askConnectProxy(request, settings: current) }
                     return promise.futureResult.map {
-                        Self.upgradeAnswer(attempt, $0, extensions: extensions, settings: current, state: state)
+                        Self.upgradeAnswer(
+                            attempt, $0, extensions: extensions, settings: current, state: state, moderation: core.moderation)
                     }
                 }
                 if let identity = authenticator.staticIdentity(attempt.credential) {
                     return channel.eventLoop.makeSucceededFuture(
-                        Self.upgradeAnswer(attempt, .success(identity), extensions: extensions, settings: current, state: state))
+                        Self.upgradeAnswer(
+                            attempt, .success(identity), extensions: extensions, settings: current, state: state,
+                            moderation: core.moderation))
                 }
                 guard authenticator.mayBeJWT(attempt.credential) else {
                     return channel.eventLoop.makeSucceededFuture(
                         Self.upgradeAnswer(
                             attempt, .failure(UpgradeRefusal(AuthFailure.unknownToken)), extensions: extensions, settings: current,
-                            state: state))
+                            state: state, moderation: core.moderation))
                 }
                 // A JWT: its signature is checked in a task, off the event loop.
                 let promise = channel.eventLoop.makePromise(of: Result<Identity, UpgradeRefusal>.self)
                 promise.completeWithTask { await authenticator.identify(attempt.credential).mapError(UpgradeRefusal.init) }
                 return promise.futureResult.map {
-                    Self.upgradeAnswer(attempt, $0, extensions: extensions, settings: current, state: state)
+                    Self.upgradeAnswer(attempt, $0, extensions: extensions, settings: current, state: state, moderation: core.moderation)
                 }
             },
             upgraded: { channel, head in
@@ -214,7 +217,7 @@ extension ChatServer {
     /// chosen subprotocol), or nil with the refusal left for the HTTP handler to send.
     private static func upgradeAnswer(
         _ attempt: UpgradeGate.Attempt, _ identified: Result<Identity, UpgradeRefusal>, extensions: [String],
-        settings: Settings, state: ConnectionState
+        settings: Settings, state: ConnectionState, moderation: Moderation
     ) -> HTTPHeaders? {
         let admitted: UpgradeGate.Decision<UpgradeGate.Session> =
             switch identified {
@@ -222,6 +225,9 @@ extension ChatServer {
             case let .failure(refusal): .reject(status: refusal.status, reason: refusal.reason)
             }
         switch admitted {
+        case let .accept(session) where moderation.isBanned(userKey: session.identity.userKey, authorKey: session.identity.authorKey):
+            state.rejection = (403, Self.bannedReason)
+            return nil
         case let .accept(session):
             state.session = session
             var headers = HTTPHeaders()
@@ -237,6 +243,9 @@ extension ChatServer {
             return nil
         }
     }
+
+    /// What a banned identity's upgrade is refused with (403).
+    static let bannedReason = "banned: this identity may not connect"
 
     /// The request's headers named in `proxy.forward_headers`, in that order; a header sent
     /// more than once is joined as HTTP joins it (`; ` for cookies, `, ` otherwise).

@@ -218,6 +218,8 @@ public final class ChatServer: Sendable {
             }
             core.logger.notice("history store", metadata: ["database": "\(url.redacted)", "node": "\(bus?.node ?? "")"])
         }
+        // Before the doors open: a banned client must not get in while the bans load.
+        try await core.moderation.reload()
         try Task.checkCancellation()
         var bound = Bound()
         let passed = options.listenFDs

@@ -101,7 +101,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         self.limits = limits
         self.moderation = moderation
         identity = session.identity
-        authorKey = session.identity.guestNames ? "\(session.identity.userKey):\(session.name)" : session.identity.userKey
+        authorKey = session.identity.authorKey
         self.address = address
         credential = session.credential
         since = session.since
@@ -154,6 +154,11 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         hub.shards[shardIndex].shard.value.register(self)
         scheduleExpiry()
         if echo { return }
+        // Banned after the upgrade's check, before this registration: the ban's kick did not
+        // find this session, so it is found here (the ban is held before the kick runs).
+        if moderation.isBanned(userKey: identity.userKey, authorKey: authorKey) {
+            return close(code: .policyViolation, reason: Moderation.banReason)
+        }
         send(.system(message: "connected as \(name)", clientId: id), flush: false)
         carryOut(plan(.join(room: primaryRoom, since: since)), announce: false)
         hub.shards[shardIndex].shard.value.ensureHeartbeat(intervalNanoseconds: settings.pingIntervalNanoseconds)

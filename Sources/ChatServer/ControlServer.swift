@@ -257,16 +257,15 @@ enum ControlCommands {
             case .success: response.deleted = 1
             case let .failure(error): return ControlResponse(ok: false, error: ControlError(error))
             }
-        case .mute:
-            guard let user = request.user else { return .failure("bad_request", "mute needs a user name") }
-            if let seconds = request.seconds, !(seconds > 0) { return .failure("bad_request", "the duration must be positive") }
-            await server.mute(user: user, seconds: request.seconds, actor: actor, reason: reason)
-            response.muted = UserTarget.normalized(user)
-            response.matched = await server.connectionCount(user: user)
-        case .unmute:
-            guard let user = request.user else { return .failure("bad_request", "unmute needs a user name") }
-            guard await server.unmute(user: user, actor: actor, reason: reason) else {
-                return .failure("not_found", "\(user) is not muted")
+        case .mute, .ban:
+            return await restrict(request, server: server, actor: actor)
+        case .unmute, .unban:
+            return await lift(request, server: server, actor: actor)
+        case .mutes, .bans:
+            do {
+                response.restrictions = try await server.restrictions(request.command == .bans ? .ban : .mute)
+            } catch {
+                return .failure("unavailable", "mutes and bans cannot be read: \(error)")
             }
         case .purgeUser:
             guard let user = request.user else { return .failure("bad_request", "purge-user needs a user name") }

@@ -149,7 +149,7 @@ extension Hub {
                     DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [self] in handleClusterEvent(.resync) }
                 }
             }
-        case .kick, .mute, .unmute:
+        case .kick, .mute, .unmute, .ban, .unban:
             break  // ServerCore's: moderation
         }
     }

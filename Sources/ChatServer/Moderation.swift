@@ -4,9 +4,9 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 
-/// Deletes, mutes and erasures, each written to the audit log (a table and a log line).
-/// Store work runs on the committer's queue, after every message submitted before it, so a
-/// delete never races the commit of the message it names.
+/// Deletes, mutes, bans and erasures, each written to the audit log (a table and a log line).
+/// A delete's store work runs on the committer's queue, after every message submitted before it, so it
+/// never races the commit of the message it names.
 final class Moderation: Sendable {
     enum Outcome: Sendable, Equatable {
         case deleted(ChatMessage)
@@ -15,58 +15,17 @@ final class Moderation: Sendable {
         case failed(String)
     }
 
-    private let hub: Hub
-    private let logger: Logger
-    /// identity (`UserTarget`) → muted until (seconds since 1970; .infinity for "until
-    /// unmuted"). Keyed on identities, not display names: a muted user who reconnects under
-    /// another name stays muted, and a guest who types a muted user's name is not.
-    private let mutes = NIOLockedValueBox<[String: Double]>([:])
+    let hub: Hub
+    let logger: Logger
+    /// Mutes and bans in force, by kind and identity (`UserTarget`): a cache of the store's
+    /// (the only copy without one), consulted on every message and upgrade. Keyed on
+    /// identities, not display names: a muted user who reconnects under another name stays
+    /// muted, and a guest who types a muted user's name is not.
+    let held = NIOLockedValueBox(Held())
 
     init(hub: Hub, logger: Logger) {
         self.hub = hub
         self.logger = logger
-    }
-
-    // MARK: Mutes
-
-    /// True when the session's author key (identity and guest name) or its credential's
-    /// user key is muted.
-    func isMuted(userKey: String, authorKey: String, now: Double = Date().timeIntervalSince1970) -> Bool {
-        mutes.withLockedValue { mutes in
-            for key in UserTarget.keys(userKey: userKey, authorKey: authorKey) {
-                guard let until = mutes[key] else { continue }
-                if until <= now {
-                    mutes[key] = nil
-                    continue
-                }
-                return true
-            }
-            return false
-        }
-    }
-
-    func mute(_ target: String, seconds: Double?, actor: String, reason: String) async {
-        let name = UserTarget.normalized(target)
-        // A duration past any real use is "until unmuted"; no arithmetic can overflow.
-        let until = seconds.flatMap { $0.isFinite && $0 < 1e10 ? Date().timeIntervalSince1970 + max(0, $0) : nil } ?? .infinity
-        mutes.withLockedValue { $0[name] = until }
-        hub.tellCluster(.mute(node: "", name: name, until: until.isFinite ? until : nil))
-        await record(
-            actor: actor, action: "mute", target: name + (until.isFinite ? " for \(Int((seconds ?? 0).rounded()))s" : ""), reason: reason)
-    }
-
-    /// Returns false when the name was not muted.
-    func unmute(_ target: String, actor: String, reason: String) async -> Bool {
-        let name = UserTarget.normalized(target)
-        let was = mutes.withLockedValue { $0.removeValue(forKey: name) != nil }
-        if was { hub.tellCluster(.unmute(node: "", name: name)) }
-        if was { await record(actor: actor, action: "unmute", target: name, reason: reason) }
-        return was
-    }
-
-    /// Another node's mute (nil: unmute); its audit entry is that node's.
-    func applyMute(_ name: String, until: Double?) {
-        mutes.withLockedValue { $0[name] = until }
     }
 
     // MARK: Edits
@@ -171,7 +130,7 @@ final class Moderation: Sendable {
         (try? await hub.store?.auditLog(since: since, limit: limit)) ?? []
     }
 
-    private func record(actor: String, action: String, target: String, reason: String) async {
+    func record(actor: String, action: String, target: String, reason: String) async {
         let entry = AuditEntry(at: Date().timeIntervalSince1970, actor: actor, action: action, target: target, reason: reason)
         logger.notice("moderation", metadata: ["actor": "\(actor)", "action": "\(action)", "target": "\(target)", "reason": "\(reason)"])
         do {

@@ -91,7 +91,9 @@ enum OpenAPIDocument {
                       schema:
                         $ref: "#/components/schemas/Error"
                 "403":
-                  description: The key may not publish to this room (`api.keys.NAME.rooms`).
+                  description: >-
+                    The key may not publish to this room (`api.keys.NAME.rooms`), or the key is banned
+                    (`chatctl ban server:NAME`; `code` is `banned`).
                   content:
                     application/json:
                       schema:
@@ -277,8 +279,8 @@ enum OpenAPIDocument {
             Refused:
               description: >-
                 The upgrade is refused; the text says why (400 a malformed handshake; 401 a missing,
-                wrong or expired credential; 403 an Origin or a room not allowed; 429 too many attempts
-                from the address; 503 the server full or stopping).
+                wrong or expired credential; 403 an Origin or a room not allowed, or a banned identity;
+                429 too many attempts from the address; 503 the server full or stopping).
               content:
                 text/plain:
                   schema:
@@ -333,6 +335,10 @@ enum OpenAPIDocument {
                 error:
                   type: string
                   description: Why, in words.
+                code:
+                  type: string
+                  enum: [banned]
+                  description: Set on refusals a client tells apart by more than the status.
             Health:
               type: object
               required: [ok, clients]

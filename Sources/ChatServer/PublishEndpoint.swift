@@ -77,6 +77,10 @@ enum PublishEndpoint {
             answer.headers.append(("WWW-Authenticate", "Bearer"))
             return .failure(answer)
         }
+        let publisher = ServerCore.publisher(key.name)
+        if server.moderation.isBanned(userKey: publisher, authorKey: publisher) {
+            return .failure(failure(.forbidden, "the key's publisher \(publisher) is banned", code: "banned"))
+        }
         var request: PublishRequest
         switch PublishRequest.decode(body?.readableBytesView ?? ByteBuffer().readableBytesView, maxChars: settings.maxMessageChars) {
         case let .success(decoded): request = decoded
@@ -109,10 +113,12 @@ enum PublishEndpoint {
         failure(HTTPResponseStatus(statusCode: refusal.status), refusal.reason)
     }
 
-    private static func failure(_ status: HTTPResponseStatus, _ reason: String) -> Answer {
+    /// `code`: stable, for refusals a client must tell apart from the others of the status.
+    private static func failure(_ status: HTTPResponseStatus, _ reason: String, code: String? = nil) -> Answer {
         var w = JSONWriter()
         w.beginObject()
         w.field("error", reason)
+        if let code { w.field("code", code) }
         w.endObject()
         return Answer(status: status, json: w.bytes)
     }

@@ -5,7 +5,7 @@ import Logging
 import NIOConcurrencyHelpers
 
 /// Enforces each room's retention policy, and `retention.audit_max_age_hours` on the audit
-/// log, one pass at a time, in transactions of at most `batch` rows, so message commits
+/// log (and drops expired mutes and bans), one pass at a time, in transactions of at most `batch` rows, so message commits
 /// (and so delivery) wait at most for one short delete.
 final class RetentionJob: Sendable {
     static let batch = 1000
@@ -79,6 +79,12 @@ final class RetentionJob: Sendable {
             logger.info("retention: expired \(total) messages")
         }
         await pruneAudit(store, maxAgeHours: retention.auditMaxAgeHours)
+        // Reading them deletes the mutes and bans that expired (`ChatStore.restrictions`).
+        do {
+            _ = try await store.restrictions(now: Date().timeIntervalSince1970)
+        } catch {
+            logger.error("retention job failed on mutes and bans: \(error)")
+        }
         return total
     }
 

@@ -64,7 +64,7 @@ final class ServerCore: Sendable {
     ) {
         let metrics = self.metrics
         hub.publish(
-            room: request.room, from: from, text: request.text, author: "server:\(from)",
+            room: request.room, from: from, text: request.text, author: Self.publisher(from),
             data: request.data, id: id, nonce: request.idempotencyKey, historyWindow: current.historyWindow,
             maxRooms: current.maxRooms
         ) { result in
@@ -80,6 +80,10 @@ final class ServerCore: Sendable {
         }
     }
 
+    /// The identity the server's events are by: `server:KEY` for the publish API's key KEY
+    /// (what `chatctl ban` takes to stop that key), `server:operator` for `chatctl publish`.
+    static func publisher(_ name: String) -> String { "server:\(name)" }
+
     func publish(_ request: PublishRequest, from: String) async -> Result<ChatMessage, PublishRefusal> {
         await withCheckedContinuation { continuation in
             publish(request, from: from) { continuation.resume(returning: $0) }
@@ -92,9 +96,17 @@ final class ServerCore: Sendable {
         case let .kick(_, name, reason):
             Task { [hub] in _ = await hub.onEveryLoop { $0.kick(connection: nil, user: name, reason: reason) } }
         case let .mute(_, name, until):
-            moderation.applyMute(name, until: until ?? .infinity)
+            moderation.apply(.mute, name, until: until)
         case let .unmute(_, name):
-            moderation.applyMute(name, until: nil)
+            moderation.applyLift(.mute, name)
+        case let .ban(_, name, until):
+            moderation.apply(.ban, name, until: until)
+        case let .unban(_, name):
+            moderation.applyLift(.ban, name)
+        case .resync:
+            // Mutes and bans told meanwhile were missed too: the table has them.
+            moderation.reloadAfterResync()
+            hub.handleClusterEvent(event)
         default:
             hub.handleClusterEvent(event)
         }

@@ -70,6 +70,20 @@ public protocol ChatStore: Sendable {
     /// `before` (seconds since 1970), oldest first; returns how many were deleted.
     func expireAudit(before: Double, batch: Int) async throws -> Int
 
+    // MARK: Mutes and bans
+
+    /// Records a mute or a ban, replacing the one of the same kind and target (a re-ban
+    /// takes the new duration, actor and reason).
+    func setRestriction(_ restriction: Restriction) async throws
+
+    /// Lifts one; returns false when there was none in force at `now` (an expired row is
+    /// removed all the same).
+    func removeRestriction(kind: Restriction.Kind, target: String, now: Double) async throws -> Bool
+
+    /// Those in force at `now`, by kind and target; expired rows are deleted on the way, so
+    /// the table holds no more than what is in force plus what expired since the last read.
+    func restrictions(now: Double) async throws -> [Restriction]
+
     // MARK: Webhook outbox
 
     /// Which hooks get which events, from now on: `append`, `delete`, `purge` and `audit`

@@ -125,6 +125,7 @@ public final class SQLiteStore: BlockingAppend {
             try db.execute(sql: "ALTER TABLE message ADD COLUMN reply_to INTEGER")
         }
         registerEdits(&migrator)
+        registerRestrictions(&migrator)
         return migrator
     }
 

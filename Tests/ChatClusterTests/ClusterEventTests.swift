@@ -20,6 +20,9 @@ import Testing
         .mute(node: "n1", name: "bob", until: 1_900_000_000),
         .mute(node: "n1", name: "bob", until: nil),
         .unmute(node: "n1", name: "bob"),
+        .ban(node: "n2", name: "jwt:https://issuer:mallory", until: 1_900_000_000.5),
+        .ban(node: "n2", name: "guest:mallory", until: nil),
+        .unban(node: "n2", name: "guest:mallory"),
         .typing(node: "n2", room: "lobby", from: "ann \"the quick\""),
     ])
     func eventsSurviveTheClusterNotification(event: ClusterEvent) throws {

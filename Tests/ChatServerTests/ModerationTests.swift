@@ -72,16 +72,16 @@ import Testing
     @Test func mutedUsersGetAnErrorUntilUnmutedOrExpired() async throws {
         let s = try await TestServer.start()
         let troll = try await s.join(name: "troll")
-        await s.server.mute(user: "guest:troll", seconds: nil, actor: "test", reason: "spam")
+        _ = await s.server.restrict(.mute, user: "guest:troll", seconds: nil, actor: "test", reason: "spam")
         try await troll.sendJSON("spam")
         #expect(try await troll.nextJSON(type: "error")["code"] as? String == "muted")
-        #expect(await s.server.unmute(user: "guest:troll", actor: "test", reason: "served"))
-        #expect(await !s.server.unmute(user: "guest:troll", actor: "test", reason: "again"))
+        #expect(await s.server.lift(.mute, user: "guest:troll", actor: "test", reason: "served").lifted)
+        #expect(await !s.server.lift(.mute, user: "guest:troll", actor: "test", reason: "again").lifted)
         try await troll.sendJSON("sorry")
         _ = try await troll.nextJSON(type: "message")
         // A timed mute ends by itself.
         // 1 s: "too soon" must still land inside it when every suite runs at once on two cores.
-        await s.server.mute(user: "guest:troll", seconds: 1, actor: "test", reason: "short")
+        _ = await s.server.restrict(.mute, user: "guest:troll", seconds: 1, actor: "test", reason: "short")
         try await troll.sendJSON("too soon")
         #expect(try await troll.nextJSON(type: "error")["code"] as? String == "muted")
         let deadline = ContinuousClock.now + .seconds(10)
@@ -148,5 +148,39 @@ import Testing
         let r = await s.server.deleteMessage(room: "lobby", seq: 5, actor: "test", reason: "")
         #expect(throws: (any Error).self) { try r.get() }
         try await s.stop()
+    }
+}
+
+/// Bans: the identity's connections closed with 1008 "banned", its upgrades refused with 403,
+/// and, stored with the history, still so after a restart; mutes too.
+@Suite struct BanTests {
+    @Test func aBanClosesRefusesAndOutlivesARestart() async throws {
+        let path = NSTemporaryDirectory() + "chatd-test-\(UUID().uuidString)/history.sqlite"
+        let s = try await TestServer.start { $0.history.path = path }
+        let troll = try await s.join(name: "troll")
+        let other = try await s.join(name: "other")
+        let applied = await s.server.restrict(.ban, user: "guest:troll", seconds: nil, actor: "test", reason: "abuse")
+        #expect(applied.target == "guest:troll" && applied.closed == 1 && applied.notStored == nil)
+        let closed: (UInt16?, String) = try await troll.next { if case let .close(c, r) = $0 { return (c, r) } else { return nil } }
+        #expect(closed.0 == 1008 && closed.1 == "banned")
+        try await other.sendJSON("still here")
+        _ = try await other.nextJSON(type: "message")
+        let refused = ClientError.rejected(status: 403, body: "banned: this identity may not connect\n")
+        await #expect(throws: refused) { _ = try await s.join(name: "troll") }
+        _ = await s.server.restrict(.mute, user: "guest:other", seconds: 3600, actor: "test", reason: "loud")
+        await other.close()
+        try await s.stop()
+
+        let again = try await TestServer.start { $0.history.path = path }
+        await #expect(throws: refused) { _ = try await again.join(name: "troll") }
+        let muted = try await again.join(name: "other")
+        try await muted.sendJSON("muted?")
+        #expect(try await muted.nextJSON(type: "error")["code"] as? String == "muted")
+        #expect(try await again.server.restrictions(.ban).map(\.actor) == ["test"])
+        #expect(await again.server.lift(.ban, user: "guest:troll", actor: "test", reason: "appeal").lifted)
+        let back = try await again.join(name: "troll")
+        #expect(await again.server.auditLog(since: 0).map(\.action) == ["ban", "mute", "unban"])
+        for c in [muted, back] { await c.close() }
+        try await again.stop()
     }
 }

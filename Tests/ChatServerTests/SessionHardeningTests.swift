@@ -113,7 +113,7 @@ import Testing
         let alice = try await WebSocketClient.connect(to: s.url("token=alice-secret&name=alice"), origin: "http://localhost:8080")
         _ = try await alice.nextJSON(type: "presence")
         let impostor = try await s.join(name: "alice")  // a guest of the plain token, calling itself alice
-        await s.server.mute(user: "alice", seconds: nil, actor: "test", reason: "spam")
+        _ = await s.server.restrict(.mute, user: "alice", seconds: nil, actor: "test", reason: "spam")
         try await alice.sendJSON("muted?")
         #expect(try await alice.nextJSON(type: "error")["code"] as? String == "muted")
         try await impostor.sendJSON("not me")
