@@ -826,3 +826,56 @@ def test_bans_and_mutes_are_shared_and_outlive_a_node_restart(chatd_factory, pg,
     bob.close()
     audit = json.loads(ctl(n1, "audit", "--json").stdout)["audit"]
     assert [a["action"] for a in audit] == ["ban", "mute", "unban", "unmute"]
+
+
+def test_reactions_from_two_nodes_are_counted_once_each_and_reach_both(chatd_factory, pg, database):
+    """Issue 17, item 2 on PostgreSQL: reaction changes from both nodes at once are each a
+    numbered entry; every member on both nodes ends with the counts in chatd_message, each
+    reader counted once (chatd_reaction); a resume on either node ends with them too."""
+    from pgcluster import ORIGIN
+    from websockets.sync.client import connect
+
+    name, url = database
+    nodes = start_nodes(chatd_factory, url, 2)
+
+    def open_(node, who, since=None):
+        query = f"token=dev-token&name={who}&room=lobby" + (f"&since={since}" if since is not None else "")
+        ws = connect(f"ws://127.0.0.1:{node.port}/chat?{query}", origin=ORIGIN, open_timeout=10)
+        while (event := json.loads(ws.recv(timeout=10)))["type"] != "history":
+            pass
+        return ws, event
+
+    def next_of(ws, type_):
+        while True:
+            event = json.loads(ws.recv(timeout=10))
+            if event["type"] == type_:
+                return event
+
+    (ann, _), (bob, _) = open_(nodes[0], "ann"), open_(nodes[1], "bob")
+    ann.send(json.dumps({"type": "message", "text": "vote"}))
+    vote = next_of(bob, "message")["message"]
+    next_of(ann, "message")
+    readers = [open_(nodes[i % 2], f"r{i}")[0] for i in range(6)]
+    for ws in readers:
+        ws.send(json.dumps({"type": "react", "seq": vote["seq"], "emoji": "👍"}))
+    for ws in readers[:2]:
+        ws.send(json.dumps({"type": "react", "seq": vote["seq"], "emoji": "👍"}))  # again: no second count
+    readers[5].send(json.dumps({"type": "react", "seq": vote["seq"], "emoji": "🎉"}))
+    expected = {"👍": 6, "🎉": 1}
+    for ws in (ann, bob):
+        changes = [next_of(ws, "reactions") for _ in range(9)]
+        assert sorted(c["at"] for c in changes) == [c["at"] for c in changes], "out of order"
+        assert changes[-1]["counts"] == expected
+    stored = pg.psql(f"SELECT reactions FROM chatd_message WHERE room = 'lobby' AND seq = {vote['seq']}", name)
+    assert {e: n for e, n in json.loads(stored[0])} == expected
+    assert pg.psql(f"SELECT count(*) FROM chatd_reaction WHERE room = 'lobby' AND seq = {vote['seq']}", name) == ["7"]
+    for node in nodes:
+        back, resumed = open_(node, "back", since=vote["seq"])
+        assert resumed["reactions"][-1]["counts"] == expected
+        fresh, current = open_(node, "r0")
+        shown = next(m for m in current["messages"] if m["seq"] == vote["seq"])
+        assert (shown["reactions"], shown["mine"]) == (expected, ["👍"])
+        back.close()
+        fresh.close()
+    for ws in [ann, bob, *readers]:
+        ws.close()

@@ -54,6 +54,10 @@ struct ClusterNotification: Codable {
         var replyTo: UInt64?
         var editOf: UInt64?
         var editOfID: String?
+        var reaction: String?
+        var added: Bool?
+        /// A reaction change's counts, as the stores keep them (`Reactions.encode`).
+        var reactions: String?
     }
 
     /// "m" messages, "p" presence, "d" deleted, "e" expired, "h" heartbeat, "kick", "mute", "unmute", "ban", "unban",
@@ -115,7 +119,9 @@ struct ClusterNotification: Codable {
                         if let seq = m.editOf, let id = m.editOfID { target = MessageRef(seq: seq, id: id) }
                         return ChatMessage(
                             id: m.id, seq: m.seq, room: subject, from: m.from, text: m.text, sentAt: m.sentAt,
-                            author: m.author, data: m.data, replyTo: m.replyTo, editOf: target)
+                            author: m.author, data: m.data, replyTo: m.replyTo, editOf: target,
+                            reaction: m.reaction.flatMap { emoji in m.added.map { ReactionChange(emoji: emoji, added: $0) } },
+                            reactions: Reactions.decode(m.reactions))
                     }
                 })
         case "p":

@@ -4,20 +4,25 @@ import PostgresNIO
 /// Reading history: the room's log (messages and edits) for windows, resumes and in-order
 /// delivery; messages alone for pages of older history and lookups by number.
 extension PostgresStore {
-    static let columns = "seq, id, sender, text, sent_at, author, data, room, reply_to, edit_of, edit_of_id, edited_at"
+    static let columns =
+        "seq, id, sender, text, sent_at, author, data, room, reply_to, edit_of, edit_of_id, edited_at, reaction, added, reactions"
 
     func messages(_ query: PostgresQuery) async throws -> [ChatMessage] {
         try await read(query).map(Self.message)
     }
 
     static func message(_ row: PostgresRow) throws -> ChatMessage {
-        let (seq, id, sender, text, sentAt, author, data, room, replyTo, editOf, editOfID, editedAt) =
-            try row.decode((Int64, String, String, String, String, String, String?, String, Int64?, Int64?, String?, String?).self)
+        let (seq, id, sender, text, sentAt, author, data, room, replyTo, editOf, editOfID, editedAt, reaction, added, reactions) =
+            try row.decode(
+                (Int64, String, String, String, String, String, String?, String, Int64?, Int64?, String?, String?, String?, Bool?, String?)
+                    .self)
         var target: MessageRef?
         if let editOf, let editOfID, let at = UInt64(exactly: editOf) { target = MessageRef(seq: at, id: editOfID) }
         return ChatMessage(
             id: id, seq: UInt64(seq), room: room, from: sender, text: text, sentAt: sentAt, author: author, data: data,
-            replyTo: replyTo.flatMap { UInt64(exactly: $0) }, editOf: target, editedAt: editedAt)
+            replyTo: replyTo.flatMap { UInt64(exactly: $0) }, editOf: target, editedAt: editedAt,
+            reaction: reaction.flatMap { emoji in added.map { ReactionChange(emoji: emoji, added: $0) } },
+            reactions: Reactions.decode(reactions))
     }
 
     public func recent(room: String, limit: Int) async throws -> [ChatMessage] {
@@ -67,5 +72,22 @@ extension PostgresStore {
             WHERE room = \(room) AND author = \(author) AND nonce = \(nonce)
             """
         ).first
+    }
+
+    public func ownReactions(room: String, reactor: String, seqs: [UInt64]) async throws -> [UInt64: [String]] {
+        guard let low = seqs.min(), let high = seqs.max() else { return [:] }
+        var out: [UInt64: [String]] = [:]
+        for row in try await read(
+            """
+            SELECT seq, emoji FROM chatd_reaction
+            WHERE room = \(room) AND reactor = \(reactor) AND seq BETWEEN \(Int64(clamping: low)) AND \(Int64(clamping: high))
+            ORDER BY id
+            """)
+        {
+            let (seq, emoji) = try row.decode((Int64, String).self)
+            guard let at = UInt64(exactly: seq) else { continue }
+            out[at, default: []].append(emoji)
+        }
+        return out
     }
 }

@@ -86,6 +86,16 @@ public final class PostgresStore: ChatStore {
             "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS previous text",
             "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS edited_at text",
             "CREATE INDEX IF NOT EXISTS chatd_message_edit_of ON chatd_message (room, edit_of) WHERE edit_of IS NOT NULL",
+            // Reactions (`SQLiteStore.registerReactions`).
+            "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS reaction text",
+            "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS added boolean",
+            "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS reactions text",
+            """
+            CREATE TABLE IF NOT EXISTS chatd_reaction (
+                id bigserial PRIMARY KEY, room text NOT NULL, seq bigint NOT NULL, emoji text NOT NULL, reactor text NOT NULL,
+                UNIQUE (room, seq, emoji, reactor))
+            """,
+            "CREATE INDEX IF NOT EXISTS chatd_reaction_reactor ON chatd_reaction (room, reactor, seq)",
             """
             CREATE UNIQUE INDEX IF NOT EXISTS chatd_message_nonce ON chatd_message (room, author, nonce)
             WHERE nonce IS NOT NULL
@@ -121,6 +131,8 @@ public final class PostgresStore: ChatStore {
         var replyTo: UInt64?
         var editOf: UInt64?
         var editOfID: String?
+        var reaction: String?
+        var added: Bool?
         /// Only beside a nonce, for the statement's duplicate check (`appendQuery`).
         var room: String?
     }
@@ -144,7 +156,8 @@ public final class PostgresStore: ChatStore {
                 let m = batch[i]
                 return Row(
                     id: m.id, from: m.from, text: m.text, sentAt: m.sentAt, author: m.author, data: m.data, nonce: m.nonce,
-                    replyTo: m.replyTo, editOf: m.editOf?.seq, editOfID: m.editOf?.id,
+                    replyTo: m.replyTo, editOf: m.editOf?.seq, editOfID: m.editOf?.id, reaction: m.reaction?.emoji,
+                    added: m.reaction?.added,
                     room: m.nonce == nil ? nil : m.room)
             }
             let checksNonces = byRoom[room]!.contains { batch[$0].nonce != nil }
@@ -153,18 +166,18 @@ public final class PostgresStore: ChatStore {
                 Self.appendQuery(
                     room: room, count: rows.count, json: json, node: node, checksNonces: checksNonces,
                     hooks: routes.hooks(for: .message, room: room), editHooks: routes.hooks(for: .messageEdited, room: room),
-                    at: Date().timeIntervalSince1970))
+                    at: Date().timeIntervalSince1970, hasReactions: byRoom[room]!.contains { batch[$0].reaction != nil }))
         }
         // Each room's numbers by message id, in `order`, as its statement commits. A message
         // whose nonce was already used has none: it was not inserted.
-        let numbered = NIOLockedValueBox<[[String: UInt64]]>([])
+        let numbered = NIOLockedValueBox<[[String: Numbered]]>([])
         var failure: (any Error)?
         do {
             try await pool.rows(queries, timeout: Self.writeTimeout) { _, rows in
-                var seqs: [String: UInt64] = [:]
+                var seqs: [String: Numbered] = [:]
                 for row in rows {
-                    let (seq, id) = try row.decode((Int64, String).self)
-                    seqs[id] = UInt64(seq)
+                    let (seq, id, reactions) = try row.decode((Int64, String, String?).self)
+                    seqs[id] = Numbered(seq: UInt64(seq), reactions: reactions)
                 }
                 numbered.withLockedValue { $0.append(seqs) }
             }
@@ -187,7 +200,7 @@ public final class PostgresStore: ChatStore {
 
     /// True when the statement of message `index`'s room committed.
     private static func wasCommitted(
-        _ index: Int, _ order: [String], _ byRoom: [String: [Int]], _ numbered: NIOLockedValueBox<[[String: UInt64]]>
+        _ index: Int, _ order: [String], _ byRoom: [String: [Int]], _ numbered: NIOLockedValueBox<[[String: Numbered]]>
     ) -> Bool {
         let committed = numbered.withLockedValue { $0.count }
         return order.prefix(committed).contains { byRoom[$0]!.contains(index) }
@@ -195,104 +208,25 @@ public final class PostgresStore: ChatStore {
 
     /// `batch` with the numbers of the messages inserted (`seqs[k]` by id, for the indices
     /// `indices[k]`); nil for the others.
-    private static func numbering(_ batch: [ChatMessage], _ indices: [[Int]], _ seqs: [[String: UInt64]]) -> [ChatMessage?] {
+    /// What the statement gave a message: its number and, for a reaction change, the counts
+    /// it left.
+    struct Numbered: Sendable {
+        var seq: UInt64
+        var reactions: String?
+    }
+
+    private static func numbering(_ batch: [ChatMessage], _ indices: [[Int]], _ seqs: [[String: Numbered]]) -> [ChatMessage?] {
         var stored = [ChatMessage?](repeating: nil, count: batch.count)
         for (roomIndices, roomSeqs) in zip(indices, seqs) {
             for i in roomIndices {
-                guard let seq = roomSeqs[batch[i].id] else { continue }
+                guard let numbered = roomSeqs[batch[i].id] else { continue }
                 var m = batch[i]
-                m.seq = seq
+                m.seq = numbered.seq
+                if m.reaction != nil { m.reactions = Reactions.decode(numbered.reactions) }
                 stored[i] = m
             }
         }
         return stored
-    }
-
-    /// Messages go into a room's notifications in parts of about this many bytes (counted
-    /// roughly: text, data and 200 for the rest of each), so that a large batch is sent as
-    /// several notifications that fit rather than one range the other nodes must read from
-    /// the table. A part that still does not fit (long texts, escaping) is sent as its range.
-    static let partBytes = 3900
-
-    static func appendQuery(
-        room: String, count: Int, json: String, node: String, checksNonces: Bool = false, hooks: [String] = [],
-        editHooks: [String] = [], at: Double = 0
-    ) -> PostgresQuery {
-        let limit = payloadLimit
-        let part = Int64(partBytes)
-        // Batches without a nonce keep the statement they always had: no filter, no renumbering.
-        // With one, a message whose nonce its author already used in the room is left out before
-        // numbers are taken, so it leaves no gap. Two nodes inserting the same nonce at once both
-        // pass that test: the unique index then skips the later one (a gap of one number), which
-        // comes back without a row and is answered as a duplicate, instead of failing the batch.
-        let check =
-            checksNonces
-            ? """
-            WHERE x.j->>'nonce' IS NULL OR NOT EXISTS (
-                SELECT 1 FROM chatd_message m
-                WHERE m.room = x.j->>'room' AND m.author = x.j->>'author' AND m.nonce = x.j->>'nonce')
-            """ : ""
-        let conflict = checksNonces ? "ON CONFLICT (room, author, nonce) WHERE nonce IS NOT NULL DO NOTHING" : ""
-        // The webhook outbox rows are written by the same statement, so in the same
-        // transaction as the messages (a data-modifying WITH runs whether read or not); with
-        // no hook for the room the array is empty and no row is made. Duplicates are not in
-        // `ins`, so they make no event.
-        let body = eventBody("message")
-        let editBody = editEventBody
-        return """
-            WITH e AS (
-                SELECT x.j, \(unescaped: checksNonces ? "row_number() OVER (ORDER BY x.ord)" : "x.ord") AS ord
-                FROM jsonb_array_elements(\(json)::jsonb) WITH ORDINALITY AS x(j, ord)
-                \(unescaped: check)
-            ), c AS (
-                SELECT count(*) AS n FROM e
-            ), s AS (
-                INSERT INTO chatd_room_sequence AS r (room, last_seq) SELECT \(room), c.n FROM c
-                ON CONFLICT (room) DO UPDATE SET last_seq = r.last_seq + excluded.last_seq
-                RETURNING last_seq
-            ), ins AS (
-                INSERT INTO chatd_message (room, seq, id, sender, text, sent_at, author, data, nonce, reply_to, edit_of, edit_of_id,
-                                           previous)
-                SELECT \(room), s.last_seq - c.n + e.ord, e.j->>'id', e.j->>'from', e.j->>'text', e.j->>'sentAt',
-                       e.j->>'author', e.j->>'data', e.j->>'nonce', (e.j->>'replyTo')::bigint, (e.j->>'editOf')::bigint,
-                       e.j->>'editOfID',
-                       (SELECT t.text FROM chatd_message t
-                        WHERE t.room = \(room) AND t.seq = (e.j->>'editOf')::bigint AND t.edit_of IS NULL)
-                FROM s, c, e
-                \(unescaped: conflict)
-                RETURNING seq, id, sender, text, sent_at, author, data, reply_to, edit_of, edit_of_id
-            ), edited AS (
-                -- The statement's snapshot is from before it: the last edit of a message in the
-                -- batch gives it its text.
-                UPDATE chatd_message t SET text = u.text, edited_at = u.sent_at
-                FROM (SELECT DISTINCT ON (edit_of) edit_of, text, sent_at FROM ins WHERE edit_of IS NOT NULL
-                      ORDER BY edit_of, seq DESC) u
-                WHERE t.room = \(room) AND t.seq = u.edit_of AND t.edit_of IS NULL
-            ), parts AS (
-                SELECT *, (sum(octet_length(text) + coalesce(octet_length(data), 0) + 200) OVER (ORDER BY seq)) / \(part) AS part
-                FROM ins
-            ), p AS (
-                SELECT min(seq) AS first,
-                       json_build_object('k', 'm', 'n', \(node)::text, 'r', \(room)::text, 'a', min(seq), 'b', max(seq),
-                           'm', json_agg(json_build_object('seq', seq, 'id', id, 'from', sender, 'text', text,
-                                'sentAt', sent_at, 'author', author, 'data', data, 'replyTo', reply_to, 'editOf', edit_of,
-                                'editOfID', edit_of_id) ORDER BY seq))::text AS whole,
-                       json_build_object('k', 'm', 'n', \(node)::text, 'r', \(room)::text, 'a', min(seq), 'b', max(seq))::text AS range
-                FROM parts GROUP BY part
-            ), sent AS (
-                SELECT pg_notify(\(channel), CASE WHEN octet_length(whole) <= \(limit) THEN whole ELSE range END)
-                FROM (SELECT * FROM p ORDER BY first) AS ordered
-            ), hooked AS (
-                INSERT INTO chatd_webhook_outbox (hook, event_id, type, room, body, created_at, next_at)
-                SELECT h.hook, m.event_id, CASE WHEN m.edit_of IS NULL THEN 'message' ELSE 'message_edited' END, m.room,
-                       CASE WHEN m.edit_of IS NULL THEN \(unescaped: body) ELSE \(unescaped: editBody) END, m.at, m.at
-                FROM (SELECT ins.*, \(room)::text AS room, gen_random_uuid()::text AS event_id,
-                             coalesce(extract(epoch FROM ins.sent_at::timestamptz)::double precision, \(at)) AS at FROM ins) AS m
-                CROSS JOIN LATERAL unnest(CASE WHEN m.edit_of IS NULL THEN \(hooks)::text[] ELSE \(editHooks)::text[] END) AS h(hook)
-                ORDER BY m.seq, h.hook
-            )
-            SELECT ins.seq, ins.id FROM ins, (SELECT count(*) FROM sent) AS notified ORDER BY ins.seq
-            """
     }
 
     public func delete(room: String, seq: UInt64) async throws -> ChatMessage? {
@@ -302,8 +236,10 @@ public final class PostgresStore: ChatStore {
                 DELETE FROM chatd_message WHERE room = \(room) AND seq = \(Int64(clamping: seq)) AND edit_of IS NULL
                 RETURNING \(unescaped: Self.columns)
             ), edits AS (
-                -- Its edits, and so its earlier versions, go with it.
+                -- Its changes, and so its earlier versions, go with it, and its reactions.
                 DELETE FROM chatd_message m USING d WHERE m.room = d.room AND m.edit_of = d.seq
+            ), reactions AS (
+                DELETE FROM chatd_reaction r USING d WHERE r.room = d.room AND r.seq = d.seq
             )
             SELECT * FROM d
             """
@@ -326,6 +262,8 @@ public final class PostgresStore: ChatStore {
             ), edits AS (
                 -- The sender's edits are among the rows found; the edits of their messages go too.
                 DELETE FROM chatd_message m USING d WHERE m.room = d.room AND m.edit_of = d.seq AND d.edit_of IS NULL
+            ), reactions AS (
+                DELETE FROM chatd_reaction r USING d WHERE r.room = d.room AND r.seq = d.seq AND d.edit_of IS NULL
             )
             SELECT * FROM d
             """
@@ -356,6 +294,8 @@ public final class PostgresStore: ChatStore {
                     SELECT seq FROM chatd_message, cut WHERE room = \(room) AND seq <= cut.c ORDER BY seq LIMIT \(Int64(batch))) x
             ), del AS (
                 DELETE FROM chatd_message m USING upto WHERE m.room = \(room) AND m.seq <= upto.u RETURNING m.seq
+            ), reactions AS (
+                DELETE FROM chatd_reaction r USING upto WHERE r.room = \(room) AND r.seq <= upto.u
             )
             SELECT count(*), coalesce(max(seq), 0) FROM del
             """

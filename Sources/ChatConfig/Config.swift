@@ -146,6 +146,9 @@ public struct Config: Sendable, Equatable {
         public var maxHeaders = 64
         /// Rooms one connection may be in at once; more `join`s get `too_many_rooms`. Default 16.
         public var maxRoomsPerConnection = 16
+        /// Different emoji one message may have as reactions; a `react` with another gets
+        /// `too_many_reactions`. Default 20.
+        public var maxReactionsPerMessage = 20
         /// Unsent bytes a connection may have before it counts as behind: its rooms'
         /// `slow_consumer` policy then applies. Default 65536.
         public var sendBufferBytes = 65536

@@ -50,6 +50,7 @@ public enum ConfigKeys {
         .numeric("limits.max_header_bytes", \.limits.maxHeaderBytes, .newConnections, 512...1_048_576, "bytes"),
         .numeric("limits.max_headers", \.limits.maxHeaders, .newConnections, 8...10_000),
         .numeric("limits.max_rooms_per_connection", \.limits.maxRoomsPerConnection, .openConnections, 1...10_000),
+        .numeric("limits.max_reactions_per_message", \.limits.maxReactionsPerMessage, .openConnections, 1...1000),
         // A reload sets the write-buffer water marks on open channels too.
         .numeric("limits.send_buffer_bytes", \.limits.sendBufferBytes, .openConnections, 4096...67_108_864, "bytes"),
         .numeric("limits.send_queue_frames", \.limits.sendQueueFrames, .openConnections, 1...1_000_000),

@@ -18,18 +18,28 @@ public struct ChatMessage: Sendable, Equatable {
     public var nonce: String?
     /// The `seq` of the message in the same room this one answers (`replyTo`), if any.
     public var replyTo: UInt64?
-    /// Set when this entry of the room's log is an edit, not a message: the message it
-    /// changes. Its `text` is the new text, `sentAt` when the edit was made, `from` and
-    /// `author` the editor's. An edit takes a number in the room like a message, so that a
-    /// resume from `since` (and the cluster's in-order delivery) carries it in its place.
+    /// Set when this entry of the room's log is a change, not a message: the message it
+    /// changes. An edit (`reaction` nil) has the new text as `text`; `sentAt` is when the
+    /// change was made, `from` and `author` who made it. A change takes a number in the room
+    /// like a message, so that a resume from `since` (and the cluster's in-order delivery)
+    /// carries it in its place.
     public var editOf: MessageRef?
     /// A message: when it was last edited (ISO 8601), nil when never.
     public var editedAt: String?
+    /// A change that adds or removes a reaction (`editOf` names its message).
+    public var reaction: ReactionChange?
+    /// A message: its reactions now; a reaction change: its message's reactions after it.
+    public var reactions: [ReactionCount] = []
+    /// The reactions of one reader among `reactions` (a copy made for that reader).
+    public var mine: [String]?
 
     public init(
         id: String, seq: UInt64, room: String, from: String, text: String, sentAt: String, author: String = "",
-        data: String? = nil, nonce: String? = nil, replyTo: UInt64? = nil, editOf: MessageRef? = nil, editedAt: String? = nil
+        data: String? = nil, nonce: String? = nil, replyTo: UInt64? = nil, editOf: MessageRef? = nil, editedAt: String? = nil,
+        reaction: ReactionChange? = nil, reactions: [ReactionCount] = []
     ) {
+        self.reaction = reaction
+        self.reactions = reactions
         self.replyTo = replyTo
         self.editOf = editOf
         self.editedAt = editedAt
@@ -54,6 +64,13 @@ public struct ChatMessage: Sendable, Equatable {
         w.field("sentAt", sentAt)
         if let replyTo { w.field("replyTo", replyTo) }
         if let editedAt { w.field("editedAt", editedAt) }
+        if !reactions.isEmpty { ReactionCount.write(reactions, as: "reactions", to: &w) }
+        if let mine, !mine.isEmpty {
+            w.key("mine")
+            w.beginArray()
+            for emoji in mine { w.value(emoji) }
+            w.endArray()
+        }
         if let data {
             w.key("data")
             w.raw(data)
@@ -74,8 +91,9 @@ public struct MessageRef: Sendable, Equatable, Hashable {
 }
 
 extension ChatMessage {
-    /// True for a message, false for an edit (`editOf`).
+    /// True for a message, false for a change of one (`editOf`).
     public var isMessage: Bool { editOf == nil }
+    public var isEdit: Bool { editOf != nil && reaction == nil }
 
     /// An edit's fields as the `edited` event and a resume's `edits` carry them: the message
     /// changed (`seq`, `id`), its new `text`, `editedAt`, who edited it (`by`) and the
@@ -90,12 +108,30 @@ extension ChatMessage {
         w.field("at", seq)
     }
 
-    /// `self` (a message) with an edit applied.
-    public func applying(_ edit: ChatMessage) -> ChatMessage {
+    /// `self` (a message) with a change applied: an edit's text, or a reaction change's counts.
+    public func applying(_ change: ChatMessage) -> ChatMessage {
         var changed = self
-        changed.text = edit.text
-        changed.editedAt = edit.sentAt
+        if change.reaction != nil {
+            changed.reactions = change.reactions
+        } else {
+            changed.text = change.text
+            changed.editedAt = change.sentAt
+        }
         return changed
+    }
+
+    /// A reaction change's fields as the `reactions` event and a resume's `reactions` carry
+    /// them: the message (`seq`, `id`), its `counts` after the change, and the change itself
+    /// (`emoji`, `added`, `by`, and its own place `at`).
+    func writeReactionFields(to w: inout JSONWriter) {
+        guard let editOf, let reaction else { return }
+        w.field("seq", editOf.seq)
+        w.field("id", editOf.id)
+        ReactionCount.write(reactions, as: "counts", to: &w)
+        w.field("emoji", reaction.emoji)
+        w.field("added", reaction.added)
+        w.field("by", from)
+        w.field("at", seq)
     }
 }
 
@@ -110,5 +146,35 @@ public struct MessageVersion: Sendable, Equatable {
         self.text = text
         self.replacedBy = replacedBy
         self.replacedAt = replacedAt
+    }
+}
+
+/// How many reacted to a message with one emoji.
+public struct ReactionCount: Sendable, Equatable {
+    public var emoji: String
+    public var count: Int
+
+    public init(emoji: String, count: Int) {
+        self.emoji = emoji
+        self.count = count
+    }
+
+    /// `"key":{"👍":2,…}`, in the order the emoji were first used.
+    static func write(_ counts: [ReactionCount], as key: String, to w: inout JSONWriter) {
+        w.key(key)
+        w.beginObject()
+        for c in counts { w.field(c.emoji, c.count) }
+        w.endObject()
+    }
+}
+
+/// A change that adds (`added`) or removes one reader's `emoji` on a message.
+public struct ReactionChange: Sendable, Equatable {
+    public var emoji: String
+    public var added: Bool
+
+    public init(emoji: String, added: Bool) {
+        self.emoji = emoji
+        self.added = added
     }
 }

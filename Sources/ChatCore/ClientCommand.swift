@@ -16,6 +16,8 @@ public enum ClientCommand: Sendable, Equatable {
     case delete(seq: UInt64, room: String?)
     /// Replaces the text of the message with this `seq` in the room.
     case edit(seq: UInt64, text: String, room: String?)
+    /// Adds (`react`) or removes (`unreact`) the sender's `emoji` on the message.
+    case react(seq: UInt64, emoji: String, added: Bool, room: String?)
     /// Joins another room; `since` resumes it as at the upgrade.
     case join(room: String, since: UInt64?)
     case leave(room: String)
@@ -97,12 +99,16 @@ public enum ClientCommand: Sendable, Equatable {
                 return .failure(.badField)
             }
             return .success(.refresh(token: token))
-        case "delete", "edit":
+        case "delete", "edit", "react", "unreact":
             guard let n = event["seq"] as? NSNumber, !BackendProxy.isBool(n), let seq = UInt64(exactly: n.doubleValue), seq > 0
             else {
                 return .failure(.badField)
             }
             if type == "delete" { return .success(.delete(seq: seq, room: room)) }
+            if type == "react" || type == "unreact" {
+                guard let emoji = event["emoji"] as? String, Reactions.isEmoji(emoji) else { return .failure(.badField) }
+                return .success(.react(seq: seq, emoji: emoji, added: type == "react", room: room))
+            }
             let raw = event["text"]
             if raw == nil || raw is NSNull { return .failure(.empty) }
             guard let string = raw as? String else { return .failure(.badField) }

@@ -21,6 +21,8 @@ public enum CommandPlan: Sendable, Equatable {
     /// Replace the message's text if the actor may: a moderator any, an author their own in
     /// time (`moderation.author_edit_seconds`).
     case edit(room: String, seq: UInt64, text: String, asModerator: Bool)
+    /// Add or remove the sender's reaction (anyone who may read the room and is not muted).
+    case react(room: String, seq: UInt64, emoji: String, added: Bool)
     /// Verify the token off the event loop; if it is for the same user, it takes over the
     /// session (`TokenRefresh`).
     case refresh(token: String)
@@ -65,7 +67,7 @@ public enum CommandPlan: Sendable, Equatable {
         }
     }
 
-    /// The plan for `command`. `isMuted` is asked only for a message, an author's edit or `typing` (it is a lookup in the
+    /// The plan for `command`. `isMuted` is asked only for a message, an author's edit, a reaction or `typing` (it is a lookup in the
     /// moderation state, not a session fact).
     public static func plan(_ command: ClientCommand, for session: Session, isMuted: () -> Bool) -> CommandPlan {
         switch command {
@@ -115,6 +117,10 @@ public enum CommandPlan: Sendable, Equatable {
             }
             if isMuted() { return .refuse(.muted) }
             return .edit(room: room, seq: seq, text: text, asModerator: false)
+        case let .react(seq, emoji, added, named):
+            // Reactions say nothing new: a room read-only for the sender still takes them.
+            return session.readableRoom(named).map { isMuted() ? .refuse(.muted) : .react(room: $0, seq: seq, emoji: emoji, added: added) }
+                .orRefusal
         }
     }
 }

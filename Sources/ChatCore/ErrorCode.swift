@@ -31,6 +31,9 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
     /// A `message` not sent because the publish proxy did not answer usably and
     /// `proxy.publish_on_error` is `reject`: the client may send it again.
     case proxyUnavailable = "proxy_unavailable"
+    /// A `react` with an emoji new to a message that has `limits.max_reactions_per_message`
+    /// different ones already.
+    case tooManyReactions = "too_many_reactions"
 
     /// The human-readable `message` sent with the code.
     public func message(maxChars: Int) -> String {
@@ -56,6 +59,7 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
                 "The new token was not accepted (it must be a valid token for the same user); the session ends when the current one expires."
         case .rejected: return "The message was rejected."
         case .proxyUnavailable: return "The message could not be checked, so it was not sent. Try again shortly."
+        case .tooManyReactions: return "This message has as many different reactions as it may; use one of them."
         case .badField:
             return
                 "A field has the wrong type: text must be a string; before and limit positive integers; room a room name; token a string."

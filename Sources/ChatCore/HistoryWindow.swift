@@ -1,60 +1,82 @@
-/// The last `limit` messages of a room, oldest first: a ring buffer, so that appending to a
-/// full window costs the same as appending to an empty one.
+/// The last `limit` messages of a room, oldest first, with the changes (edits, reactions)
+/// made since the oldest of them: the room's log from there on, which a fresh joiner is
+/// shown (messages, in their current state) and a resume is served from.
+///
+/// Only messages count against `limit`, so that a burst of reactions does not push
+/// messages out of what joiners see; the changes are bounded too, to `entriesPerMessage`
+/// entries in all per message of the limit, so that they cannot grow it without bound.
 public struct HistoryWindow: Sendable {
     public private(set) var limit: Int
+    /// The entries from `head` on; those before it were dropped and are let go of in bulk.
     private var storage: [ChatMessage] = []
-    private var head = 0  // index of the oldest element once the ring is full
+    private var head = 0
+    private var messageCount = 0
     /// Changes with every change to what the window holds: two reads at the same generation
     /// hold the same messages (a room's encoded welcome is kept for as long as it stays).
     public private(set) var generation: UInt64 = 0
+
+    public static let entriesPerMessage = 4
 
     public init(limit: Int) {
         self.limit = max(0, limit)
         storage.reserveCapacity(min(self.limit, 1024))
     }
 
-    public var count: Int { storage.count }
+    /// Entries held (messages and changes).
+    public var count: Int { storage.count - head }
 
-    /// The oldest message held.
-    public var first: ChatMessage? { storage.isEmpty ? nil : storage[head] }
+    /// The oldest entry held.
+    public var first: ChatMessage? { head < storage.count ? storage[head] : nil }
 
-    public mutating func append(_ message: ChatMessage) {
+    private var entryLimit: Int {
+        limit.multipliedReportingOverflow(by: Self.entriesPerMessage).overflow ? .max : limit * Self.entriesPerMessage
+    }
+
+    public mutating func append(_ entry: ChatMessage) {
         guard limit > 0 else { return }
         generation &+= 1
-        if storage.count < limit {
-            storage.append(message)
-        } else {
-            storage[head] = message
-            head = (head + 1) % limit
+        storage.append(entry)
+        if entry.isMessage { messageCount += 1 }
+        while messageCount > limit || count > entryLimit {
+            if storage[head].isMessage { messageCount -= 1 }
+            head += 1
+        }
+        // Let go of what was dropped once it is most of the array: appending stays O(1)
+        // amortised, as the ring it replaces was.
+        if head >= 64, head * 2 >= storage.count {
+            storage.removeFirst(head)
+            head = 0
         }
     }
 
-    /// Oldest first.
-    public var messages: [ChatMessage] {
-        guard head != 0 else { return storage }
-        return Array(storage[head...] + storage[..<head])
-    }
+    /// Oldest first: messages and changes.
+    public var messages: [ChatMessage] { Array(storage[head...]) }
 
-    /// Changes the message numbered `seq` (not an edit of it), if held.
+    /// Changes the message numbered `seq` (not a change of it), if held.
     public mutating func update(message seq: UInt64, _ change: (ChatMessage) -> ChatMessage) {
-        guard let index = storage.firstIndex(where: { $0.seq == seq && $0.isMessage }) else { return }
+        guard let index = storage[head...].firstIndex(where: { $0.seq == seq && $0.isMessage }) else { return }
         storage[index] = change(storage[index])
         generation &+= 1
     }
 
-    /// Drops the messages `matching` says so of (deleted or erased ones).
+    /// Drops the entries `matching` says so of (deleted or erased ones).
     public mutating func remove(where matching: (ChatMessage) -> Bool) {
         let kept = messages.filter { !matching($0) }
-        if kept.count != storage.count { generation &+= 1 }
+        if kept.count != count { generation &+= 1 }
         storage = kept
         head = 0
+        messageCount = kept.count { $0.isMessage }
     }
 
     public mutating func resize(to newLimit: Int) {
-        let kept = Array(messages.suffix(max(0, newLimit)))
-        if kept.count != storage.count { generation &+= 1 }
+        let all = messages
         limit = max(0, newLimit)
-        storage = kept
+        storage = []
         head = 0
+        messageCount = 0
+        let before = generation
+        for entry in all { append(entry) }
+        // A resize that keeps every entry changes nothing a welcome shows.
+        generation = count == all.count ? before : before &+ 1
     }
 }

@@ -9,7 +9,8 @@ public enum ServerEvent: Sendable {
     case left(room: String, reason: String)
     /// This connection fell behind in a `drop_oldest` room and `count` events were dropped.
     case missed(room: String, count: Int)
-    /// A message, or an edit (`ChatMessage.editOf`), which goes out as `edited`.
+    /// A message, or a change of one (`ChatMessage.editOf`): an edit goes out as `edited`, a
+    /// reaction change as `reactions`.
     case message(ChatMessage)
     /// The answer to a resent `nonce`: the message it stored the first time, to the sender
     /// only; nothing was stored or sent to anyone else.
@@ -40,20 +41,9 @@ public enum ServerEvent: Sendable {
             w.beginArray()
             for m in messages where m.isMessage { m.write(to: &w) }
             w.endArray()
-            // A resume's edits of messages the client already has (the messages sent here
-            // carry their current text), in the order they were made.
-            let shown = Set(messages.lazy.filter(\.isMessage).map(\.seq))
-            let edits = messages.filter { $0.editOf.map { !shown.contains($0.seq) } ?? false }
-            if !edits.isEmpty {
-                w.key("edits")
-                w.beginArray()
-                for edit in edits {
-                    w.beginObject()
-                    edit.writeEditFields(to: &w)
-                    w.endObject()
-                }
-                w.endArray()
-            }
+            // A resume's changes of messages the client already has (the messages sent here
+            // are in their current state); a fresh joiner needs none.
+            if recovered != nil { Self.writeChanges(of: messages, to: &w) }
             if let recovered { w.field("recovered", recovered) }
             if let before { w.field("before", before) }
         case let .presence(room, message, online):
@@ -61,6 +51,10 @@ public enum ServerEvent: Sendable {
             w.field("room", room)
             w.field("message", message)
             w.field("online", online)
+        case let .message(m) where m.reaction != nil:
+            w.field("type", "reactions")
+            w.field("room", m.room)
+            m.writeReactionFields(to: &w)
         case let .message(m) where !m.isMessage:
             w.field("type", "edited")
             w.field("room", m.room)
@@ -113,4 +107,33 @@ public enum ServerEvent: Sendable {
     }
 
     public var json: String { String(decoding: jsonBytes(), as: UTF8.self) }
+
+    /// `"edits"`, every edit in the order made, and `"reactions"`, each message's last
+    /// reaction change (its counts are the message's now), of messages not among `entries`.
+    private static func writeChanges(of entries: [ChatMessage], to w: inout JSONWriter) {
+        let shown = Set(entries.lazy.filter(\.isMessage).map(\.seq))
+        let changes = entries.filter { $0.editOf.map { !shown.contains($0.seq) } ?? false }
+        let edits = changes.filter(\.isEdit)
+        if !edits.isEmpty {
+            w.key("edits")
+            w.beginArray()
+            for edit in edits {
+                w.beginObject()
+                edit.writeEditFields(to: &w)
+                w.endObject()
+            }
+            w.endArray()
+        }
+        var lastReaction: [UInt64: Int] = [:]
+        for (index, change) in changes.enumerated() where change.reaction != nil { lastReaction[change.editOf!.seq] = index }
+        guard !lastReaction.isEmpty else { return }
+        w.key("reactions")
+        w.beginArray()
+        for index in lastReaction.values.sorted() {
+            w.beginObject()
+            changes[index].writeReactionFields(to: &w)
+            w.endObject()
+        }
+        w.endArray()
+    }
 }

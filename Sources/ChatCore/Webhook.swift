@@ -231,7 +231,7 @@ public struct WebhookBacklog: Sendable, Equatable, Codable {
 extension WebhookEvent {
     /// The room a moderation action concerns: a delete's `ROOM#SEQ by …`; "" otherwise.
     static func room(of entry: AuditEntry) -> String {
-        guard entry.action == "delete", let hash = entry.target.firstIndex(of: "#") else { return "" }
+        guard entry.action == "delete" || entry.action == "edit", let hash = entry.target.firstIndex(of: "#") else { return "" }
         let room = String(entry.target[..<hash])
         return Sanitize.isValidRoom(room) ? room : ""
     }

@@ -227,15 +227,17 @@ extension ChatSession {
             leave(room, reason: "request")
         case let .catchUp(room, since):
             guard let entered = memberships.first(where: { $0.room == room })?.entered else { return }
-            let (hub, resumeLimit) = (hub, settings.resumeLimit)
+            let (hub, resumeLimit, reader) = (hub, settings.resumeLimit, authorKey)
             answerFromStore {
                 let welcome = await hub.catchUp(in: entered, since: since, limit: resumeLimit)
-                return .history(room: room, messages: welcome.messages, recovered: welcome.recovered)
+                let marked = await hub.markingOwnReactions(welcome.messages, room: room, reader: reader)
+                return .history(room: room, messages: marked, recovered: welcome.recovered)
             }
         case let .history(room, before, limit):
-            let hub = hub
+            let (hub, reader) = (hub, authorKey)
             answerFromStore {
-                let messages = await hub.older(room: room, before: before ?? UInt64.max, limit: limit)
+                let older = await hub.older(room: room, before: before ?? UInt64.max, limit: limit)
+                let messages = await hub.markingOwnReactions(older, room: room, reader: reader)
                 // `before` is echoed (or, for "the newest", one past the last returned) so that a
                 // page of older messages is told apart from the welcome.
                 return .history(room: room, messages: messages, before: before ?? ((messages.last?.seq ?? 0) + 1))
@@ -250,6 +252,8 @@ extension ChatSession {
             requestDelete(seq: seq, room: room, isModerator: asModerator)
         case let .edit(room, seq, text, asModerator):
             requestEdit(seq: seq, text: text, room: room, isModerator: asModerator)
+        case let .react(room, seq, emoji, added):
+            requestReaction(seq: seq, emoji: emoji, added: added, room: room)
         case let .refresh(token):
             refresh(token: token)
         case let .typing(room):

@@ -20,12 +20,14 @@ extension Hub {
         join(
             member,
             JoinRequest(
-                shardIndex: shardIndex, since: since, maxMembers: maxMembers, maxRooms: maxRooms,
-                historyWindow: historyWindow, resumeLimit: resumeLimit), done: done)
+                shardIndex: shardIndex, reader: member.session.authorKey, since: since, maxMembers: maxMembers,
+                maxRooms: maxRooms, historyWindow: historyWindow, resumeLimit: resumeLimit), done: done)
     }
 
     struct JoinRequest: Sendable {
         var shardIndex: Int
+        /// The joiner's author key, for its own reactions among what it is sent (`ownReactions`).
+        var reader = ""
         var since: UInt64?
         var maxMembers: Int
         var maxRooms: Int
@@ -43,7 +45,7 @@ extension Hub {
             switch found {
             case let .success(room):
                 room.lock.withLock { room.state.startEntering() }
-                onLoop { self.enter(room, bound.value.member, request, older: nil, done: bound.value.done) }
+                onLoop { self.enter(room, bound.value.member, request, older: nil, own: nil, done: bound.value.done) }
             case let .failure(refusal):
                 let code: ErrorCode = refusal == .full ? .serverFull : .unavailable
                 onLoop { bound.value.done(.failure(code)) }
@@ -54,9 +56,20 @@ extension Hub {
     /// Joins a room this node holds, on the member's loop. Asks for the room again when it
     /// was let go before its lock was taken; reads the store first when a resume needs it.
     private func enter(
-        _ room: Room, _ member: Membership, _ request: JoinRequest, older: OlderPart?,
+        _ room: Room, _ member: Membership, _ request: JoinRequest, older: OlderPart?, own: [UInt64: [String]]?,
         done: @escaping (Result<Welcome, ErrorCode>) -> Void
     ) {
+        // The joiner's own reactions among the window's are read first, off the loop, when
+        // there are reactions in it: what it is sent before anything else shows them.
+        if own == nil, let store, let reacted = room.lock.withLock({ Self.reacted(room.state.history.messages) }) {
+            let loop = shards[request.shardIndex].loop
+            let bound = NIOLoopBound((member: member, done: done), eventLoop: loop)
+            Task {
+                let own = (try? await store.ownReactions(room: room.name, reactor: request.reader, seqs: reacted)) ?? [:]
+                loop.execute { self.enter(room, bound.value.member, request, older: older, own: own, done: bound.value.done) }
+            }
+            return
+        }
         let name = member.session.name
         let joining = RoomState.Joining(
             shard: request.shardIndex, maxMembers: request.maxMembers, since: request.since,
@@ -90,14 +103,47 @@ extension Hub {
             let bound = NIOLoopBound((member: member, done: done), eventLoop: loop)
             Task {
                 let part = await readPart(room, after: after, adding: older, since: request.since ?? 0, limit: request.resumeLimit)
-                loop.execute { self.enter(room, bound.value.member, request, older: part, done: bound.value.done) }
+                loop.execute { self.enter(room, bound.value.member, request, older: part, own: own, done: bound.value.done) }
             }
         case let .entered(_, local, welcome):
             tellCluster(.presence(node: "", room: room.name, online: local, text: "\(name) joined"))
             member.entered = room
             shards[request.shardIndex].shard.value.add(member)
-            done(.success(welcome))
+            done(.success(Self.personal(welcome, own: own ?? [:])))
         }
+    }
+
+    /// The numbers of the messages among `entries` that have reactions, nil when none has.
+    static func reacted(_ entries: [ChatMessage]) -> [UInt64]? {
+        let seqs = entries.lazy.filter { $0.isMessage && !$0.reactions.isEmpty }.map(\.seq)
+        return seqs.isEmpty ? nil : Array(seqs)
+    }
+
+    /// `welcome` for the reader whose reactions are `own`: its messages marked with them (and
+    /// so no longer the window every joiner is sent).
+    static func personal(_ welcome: Welcome, own: [UInt64: [String]]) -> Welcome {
+        guard !own.isEmpty else { return welcome }
+        var out = welcome
+        out.messages = mine(welcome.messages, own: own)
+        out.window = nil
+        return out
+    }
+
+    static func mine(_ entries: [ChatMessage], own: [UInt64: [String]]) -> [ChatMessage] {
+        entries.map { entry in
+            guard entry.isMessage, let emoji = own[entry.seq] else { return entry }
+            var marked = entry
+            marked.mine = emoji.filter { e in entry.reactions.contains { $0.emoji == e } }
+            return marked
+        }
+    }
+
+    /// `entries` marked with `reader`'s own reactions, read from the store (a page of history,
+    /// a catch-up).
+    func markingOwnReactions(_ entries: [ChatMessage], room: String, reader: String) async -> [ChatMessage] {
+        guard let store, let reacted = Self.reacted(entries) else { return entries }
+        let own = (try? await store.ownReactions(room: room, reactor: reader, seqs: reacted)) ?? [:]
+        return Self.mine(entries, own: own)
     }
 
     /// `older` with the stored messages after `after` added, up to the room's last number now.

@@ -125,16 +125,18 @@ final class Hub: Sendable {
     /// it is not stored again: `done` is told the original, whose `id` is not `id`.
     func publish(
         room name: String, from: String, text: String, author: String = "", data: String? = nil, id: String? = nil,
-        nonce: String? = nil, replyTo: UInt64? = nil, editOf: MessageRef? = nil, historyWindow: Int, maxRooms: Int = .max,
+        nonce: String? = nil, replyTo: UInt64? = nil, editOf: MessageRef? = nil, reaction: ReactionChange? = nil,
+        historyWindow: Int, maxRooms: Int = .max,
         done: (@Sendable (Result<ChatMessage, any Error>) -> Void)? = nil
     ) {
         let id = id ?? UUID().uuidString.lowercased()
         let sentAt = Self.sentAtNow()
         messagesIn.add(1, ordering: .relaxed)
         metrics.messagesReceived.increment()
-        let draft = ChatMessage(
+        var draft = ChatMessage(
             id: id, seq: 0, room: name, from: from, text: text, sentAt: sentAt, author: author, data: data, nonce: nonce,
             replyTo: replyTo, editOf: editOf)
+        draft.reaction = reaction
         if nonce != nil, store != nil {
             return publishUnique(draft, checked: nil, historyWindow: historyWindow, maxRooms: maxRooms, done: done)
         }

@@ -16,6 +16,7 @@ final class Settings: Sendable {
     let maxBodyBytes: Int
     let rules: RoomRules
     let maxRoomsPerConnection: Int
+    let maxReactionsPerMessage: Int
     let sendBuffer: ChannelOptions.Types.WriteBufferWaterMarkOption.Value
     let sendQueueFrames: Int
     let maxMessageChars: Int
@@ -65,6 +66,7 @@ final class Settings: Sendable {
         maxBodyBytes = config.api.maxBodyBytes
         rules = RoomRules(config.rooms.rules)
         maxRoomsPerConnection = config.limits.maxRoomsPerConnection
+        maxReactionsPerMessage = config.limits.maxReactionsPerMessage
         // Writable again once half the buffer has gone: hysteresis, not a flap per frame.
         // NIO traps on a low mark under 1: never let a config that slipped past validation reach it.
         let high = max(2, config.limits.sendBufferBytes)

@@ -40,6 +40,10 @@ public protocol ChatStore: Sendable {
     /// The message `author` stored in `room` with `nonce`, while it is held (`MessageNonce`).
     func message(room: String, author: String, nonce: String) async throws -> ChatMessage?
 
+    /// The emoji `reactor` (an author key) reacted with on each of `seqs` in `room`, in the
+    /// order used; messages it has not reacted to are absent.
+    func ownReactions(room: String, reactor: String, seqs: [UInt64]) async throws -> [UInt64: [String]]
+
     /// The texts a message had before each of its edits, oldest first.
     func versions(room: String, seq: UInt64) async throws -> [MessageVersion]
 

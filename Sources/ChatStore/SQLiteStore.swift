@@ -126,6 +126,7 @@ public final class SQLiteStore: BlockingAppend {
         }
         registerEdits(&migrator)
         registerRestrictions(&migrator)
+        registerReactions(&migrator)
         return migrator
     }
 
@@ -169,18 +170,27 @@ public final class SQLiteStore: BlockingAppend {
     private static func insert(_ batch: [ChatMessage], routes: WebhookRoutes, _ db: Database) throws -> [ChatMessage] {
         let insert = try db.cachedStatement(
             sql: """
-                INSERT INTO message (room, seq, id, sender, text, sent_at, author, data, nonce, reply_to, edit_of, edit_of_id, previous)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO message (room, seq, id, sender, text, sent_at, author, data, nonce, reply_to, edit_of, edit_of_id, previous,
+                                     reaction, added, reactions)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (room, author, nonce) WHERE nonce IS NOT NULL DO NOTHING
                 """)
         var last: [String: UInt64] = [:]
         var stored = batch
         for (index, m) in batch.enumerated() {
-            let previous = try m.editOf.flatMap { try applyEdit(m, to: $0, db) }
+            var previous: String?
+            if let target = m.editOf {
+                if let change = m.reaction {
+                    stored[index].reactions = try applyReaction(change, of: m, to: target, db)
+                } else {
+                    previous = try applyEdit(m, to: target, db)
+                }
+            }
             try insert.execute(
                 arguments: [
                     m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt, m.author, m.data, m.nonce, m.replyTo.map { Int64(clamping: $0) },
-                    m.editOf.map { Int64(clamping: $0.seq) }, m.editOf?.id, previous,
+                    m.editOf.map { Int64(clamping: $0.seq) }, m.editOf?.id, previous, m.reaction?.emoji, m.reaction?.added,
+                    Reactions.encode(stored[index].reactions),
                 ])
             if let nonce = m.nonce, db.changesCount == 0 {
                 // The hub checks before it numbers, so this is the last line of defence only:
@@ -202,9 +212,10 @@ public final class SQLiteStore: BlockingAppend {
             // A message happened when it was sent; its place in the room's order is its row's
             // (joins and leaves are written in theirs by the committer).
             try outbox(
-                new.map { m in
+                new.compactMap { m in
                     let at = Timestamp.milliseconds(iso8601: m.sentAt).map { Double($0) / 1000 } ?? now
-                    return m.isMessage ? WebhookEvent.message(m, at: at) : WebhookEvent.edited(m, at: at)
+                    // Reactions are not told to webhooks.
+                    return m.isMessage ? WebhookEvent.message(m, at: at) : m.isEdit ? WebhookEvent.edited(m, at: at) : nil
                 },
                 routes: routes, db)
         }
@@ -259,10 +270,11 @@ public final class SQLiteStore: BlockingAppend {
                 arguments: [room, Int64(clamping: seq)]
             ).first
             if let found {
-                // Its edits, and so its earlier versions, go with it.
+                // Its changes, and so its earlier versions and its reactions, go with it.
                 try db.execute(
                     sql: "DELETE FROM message WHERE room = ? AND (seq = ? OR edit_of = ?)",
                     arguments: [room, Int64(clamping: seq), Int64(clamping: seq)])
+                try db.execute(sql: "DELETE FROM reaction WHERE room = ? AND seq = ?", arguments: [room, Int64(clamping: seq)])
                 try Self.outbox([WebhookEvent.deleted(found, at: Date().timeIntervalSince1970)], routes: routes, db)
             }
             return found
@@ -280,8 +292,10 @@ public final class SQLiteStore: BlockingAppend {
             // Compiled once for the part, not once per message.
             // The sender's edits are among the rows found; the edits of their messages go too.
             let delete = try db.cachedStatement(sql: "DELETE FROM message WHERE room = ? AND (seq = ? OR edit_of = ?)")
+            let reactions = try db.cachedStatement(sql: "DELETE FROM reaction WHERE room = ? AND seq = ?")
             for message in found {
                 try delete.execute(arguments: [message.room, Int64(clamping: message.seq), Int64(clamping: message.seq)])
+                if message.isMessage { try reactions.execute(arguments: [message.room, Int64(clamping: message.seq)]) }
             }
             let now = Date().timeIntervalSince1970
             try Self.outbox(found.filter(\.isMessage).map { WebhookEvent.deleted($0, at: now) }, routes: routes, db)
@@ -322,7 +336,9 @@ public final class SQLiteStore: BlockingAppend {
                         SELECT max(seq) FROM (SELECT seq FROM message WHERE room = ? AND seq <= ? ORDER BY seq LIMIT ?)
                         """, arguments: [room, cutoff, batch]) ?? 0
             try db.execute(sql: "DELETE FROM message WHERE room = ? AND seq <= ?", arguments: [room, upTo])
-            return (db.changesCount, UInt64(upTo))
+            let count = db.changesCount
+            try db.execute(sql: "DELETE FROM reaction WHERE room = ? AND seq <= ?", arguments: [room, upTo])
+            return (count, UInt64(upTo))
         }
     }
 
@@ -355,39 +371,14 @@ public final class SQLiteStore: BlockingAppend {
         }
     }
 
-    fileprivate static func messages(_ db: Database, sql: String, arguments: StatementArguments) throws -> [ChatMessage] {
+    static func messages(_ db: Database, sql: String, arguments: StatementArguments) throws -> [ChatMessage] {
         try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
             ChatMessage(
                 id: row["id"], seq: UInt64(row["seq"] as Int64), room: row["room"], from: row["sender"],
                 text: row["text"], sentAt: row["sent_at"], author: row["author"], data: row["data"], nonce: row["nonce"],
                 replyTo: (row["reply_to"] as Int64?).flatMap { UInt64(exactly: $0) },
-                editOf: Self.editOf(row), editedAt: row["edited_at"])
+                editOf: Self.editOf(row), editedAt: row["edited_at"], reaction: Self.reaction(row),
+                reactions: Reactions.decode(row["reactions"]))
         }
-    }
-}
-
-// MARK: Message nonces
-
-extension SQLiteStore {
-    /// The nonce is kept on the message row: the message is the window's record, so a resend
-    /// is recognised for as long as the message is held, and retention ends both at once.
-    static func registerNonces(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("v4: message nonces") { db in
-            try db.execute(
-                sql: """
-                    ALTER TABLE message ADD COLUMN nonce TEXT;
-                    CREATE UNIQUE INDEX message_nonce ON message(room, author, nonce) WHERE nonce IS NOT NULL;
-                    """)
-        }
-    }
-
-    public func message(room: String, author: String, nonce: String) async throws -> ChatMessage? {
-        try await pool.read { db in try Self.message(db, room: room, author: author, nonce: nonce) }
-    }
-
-    fileprivate static func message(_ db: Database, room: String, author: String, nonce: String) throws -> ChatMessage? {
-        try messages(
-            db, sql: "SELECT * FROM message WHERE room = ? AND author = ? AND nonce = ?", arguments: [room, author, nonce]
-        ).first
     }
 }

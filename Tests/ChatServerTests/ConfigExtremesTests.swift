@@ -183,6 +183,7 @@ import Testing
         case "retention.rooms.NAME.max_age_hours": c.retention.rooms["r"]?.maxAgeHours = far
         case "moderation.author_delete_seconds": c.moderation.authorDeleteSeconds = far
         case "moderation.author_edit_seconds": c.moderation.authorEditSeconds = far
+        case "limits.max_reactions_per_message": c.limits.maxReactionsPerMessage = big
         case "compression.min_bytes": c.compression.minBytes = big
         case "compression.level": c.compression.level = big
         case "control.allowed_uids": c.control.allowedUIDs = [big]

@@ -17,6 +17,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(!text.isEmpty && text.utf16.count <= 500, "edit text out of bounds")
         precondition(Sanitize.visibleText(text) == text, "hidden characters survived an edit")
         precondition(room.map(Sanitize.isValidRoom) ?? true, "invalid room accepted")
+    case let .success(.react(seq, emoji, _, room)):
+        precondition(seq > 0, "a reaction to seq 0 accepted")
+        precondition(Reactions.isEmoji(emoji) && emoji.count == 1, "a reaction that is not one emoji accepted")
+        precondition(room.map(Sanitize.isValidRoom) ?? true, "invalid room accepted")
     case let .success(.typing(room)):
         precondition(room.map(Sanitize.isValidRoom) ?? true, "invalid room accepted")
     case let .success(.join(room, _)), let .success(.leave(room)):
