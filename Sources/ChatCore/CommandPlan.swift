@@ -27,6 +27,11 @@ public enum CommandPlan: Sendable, Equatable {
     /// Tell the room's other members that the sender is typing, unless it did in the last
     /// `Typing.intervalNanoseconds` (`Typing.allowed`).
     case typing(room: String)
+    /// Store the identity's read position in the room (it only moves forward), answer it,
+    /// and tell the identity's other connections (`ReadMarkers`).
+    case read(room: String, seq: UInt64)
+    /// Answer `rooms`: the connection's rooms and the identity's others, with read positions.
+    case rooms
     /// Nothing at all: a `typing` from someone who may not send there (muted, read-only)
     /// is dropped without an error, as extra ones are.
     case drop
@@ -115,6 +120,8 @@ public enum CommandPlan: Sendable, Equatable {
             }
             if isMuted() { return .refuse(.muted) }
             return .edit(room: room, seq: seq, text: text, asModerator: false)
+        case .read, .rooms:
+            return planReadMarker(command, for: session)
         }
     }
 }
