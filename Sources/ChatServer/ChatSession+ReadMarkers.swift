@@ -77,7 +77,9 @@ extension ChatSession {
                 }
                 let names = Set(joined.map(\.room))
                 let others = try await store.readMarkers(reader: reader, limit: ReadMarkers.otherRoomsListed + names.count)
-                    .filter { !names.contains($0.room) && Authorization.read(identity, room: $0.room, rule: rules.rule(for: $0.room)) == nil }
+                    .filter {
+                        !names.contains($0.room) && Authorization.read(identity, room: $0.room, rule: rules.rule(for: $0.room)) == nil
+                    }
                     .prefix(ReadMarkers.otherRoomsListed)
                 for (room, _) in others {
                     let state = try await store.readState(reader: reader, room: room, through: .max, limit: limit)
