@@ -879,3 +879,49 @@ def test_reactions_from_two_nodes_are_counted_once_each_and_reach_both(chatd_fac
         fresh.close()
     for ws in [ann, bob, *readers]:
         ws.close()
+
+
+def test_a_read_on_one_node_reaches_the_same_identitys_tab_on_the_other(chatd_factory, pg, database):
+    """Issue 17, item 5: a read position is stored in chatd_read_marker, told to the reader's
+    connections on the other node (and not to another identity there), and a welcome on
+    either node counts from it."""
+    from pgcluster import ORIGIN
+    from websockets.sync.client import connect
+
+    name, url = database
+    nodes = start_nodes(chatd_factory, url, 2)
+
+    def open_(node, who):
+        ws = connect(f"ws://127.0.0.1:{node.port}/chat?token=dev-token&name={who}&room=lobby", origin=ORIGIN, open_timeout=10)
+        return ws, next_of(ws, "unread")
+
+    def next_of(ws, *types):
+        while True:
+            event = json.loads(ws.recv(timeout=10))
+            if event["type"] in types:
+                return event
+
+    (ann_a, _), (ann_b, _), (bob_b, _) = open_(nodes[0], "ann"), open_(nodes[1], "ann"), open_(nodes[1], "bob")
+    for text in ("one", "two", "three"):
+        bob_b.send(json.dumps({"type": "message", "text": text}))
+    while next_of(ann_a, "message")["message"]["seq"] != 3:
+        pass
+    ann_a.send(json.dumps({"type": "read", "seq": 2}))
+    assert next_of(ann_a, "read") == {"type": "read", "room": "lobby", "seq": 2}
+    assert next_of(ann_b, "read") == {"type": "read", "room": "lobby", "seq": 2}
+    # bob, on the node that was told, hears nothing of it.
+    bob_b.send(json.dumps({"type": "ping"}))
+    assert next_of(bob_b, "pong", "read")["type"] == "pong"
+    rows = pg.psql("SELECT reader || '|' || room || '|' || seq FROM chatd_read_marker", name)
+    assert len(rows) == 1 and rows[0].endswith(":ann|lobby|2"), rows
+    # A new tab on either node starts from the shared position.
+    for node in nodes:
+        tab, unread = open_(node, "ann")
+        assert unread == {"type": "unread", "room": "lobby", "readSeq": 2, "unread": 1, "lastSeq": 3}
+        tab.close()
+    # The other node's tab reads further: the first is told.
+    ann_b.send(json.dumps({"type": "read", "seq": 3}))
+    assert next_of(ann_b, "read")["seq"] == 3
+    assert next_of(ann_a, "read") == {"type": "read", "room": "lobby", "seq": 3}
+    for ws in (ann_a, ann_b, bob_b):
+        ws.close()

@@ -25,6 +25,8 @@ public enum ClusterEvent: Sendable, Equatable {
     case unban(node: String, name: String)
     /// Someone on `node` is typing in `room` (`typing`; never stored).
     case typing(node: String, room: String, from: String)
+    /// `reader`'s position in `room` moved to `seq` (`ReadMarkers`): its connections here are told.
+    case read(node: String, room: String, reader: String, seq: UInt64)
     /// The listener (re)connected: anything may have been missed; catch up from the tables.
     case resync
 }
@@ -61,7 +63,7 @@ struct ClusterNotification: Codable {
     }
 
     /// "m" messages, "p" presence, "d" deleted, "e" expired, "h" heartbeat, "kick", "mute", "unmute", "ban", "unban",
-    /// "t" typing.
+    /// "t" typing, "rd" a read marker.
     var kind: String
     var node: String
     /// The room; for "kick", "mute", "unmute", "ban" and "unban" the user's name.
@@ -71,7 +73,7 @@ struct ClusterNotification: Codable {
     var messages: [Message]?
     /// "p": the sender's members in the room.
     var count: Int?
-    /// "p": the presence text; "kick": the reason.
+    /// "p": the presence text; "kick": the reason; "rd": the reader.
     var text: String?
     /// "h": when the heartbeat was sent (seconds since 1970), for the lag.
     var beatAt: Double?
@@ -79,7 +81,7 @@ struct ClusterNotification: Codable {
     var beat: Int?
     var counts: [String: Int]?
     var lastPart: Bool?
-    /// "d": the deleted message; "e": the last expired one.
+    /// "d": the deleted message; "e": the last expired one; "rd": the position read.
     var seq: UInt64?
     var messageID: String?
     var until: Double?
@@ -151,6 +153,9 @@ struct ClusterNotification: Codable {
         case "t":
             guard let subject, let text else { return nil }
             return .typing(node: node, room: subject, from: text)
+        case "rd":
+            guard let subject, let text, let seq else { return nil }
+            return .read(node: node, room: subject, reader: text, seq: seq)
         default:
             return nil
         }
@@ -186,6 +191,9 @@ struct ClusterNotification: Codable {
         case let .typing(node, room, from):
             self.init(kind: "t", node: node)
             (subject, text) = (room, from)
+        case let .read(node, room, reader, seq):
+            self.init(kind: "rd", node: node)
+            (subject, text, self.seq) = (room, reader, seq)
         case .messages, .snapshot, .nodeGone, .resync:
             return nil
         }

@@ -101,6 +101,7 @@ public final class PostgresStore: ChatStore {
             WHERE nonce IS NOT NULL
             """,
             Self.restrictionTable,
+            Self.readMarkerTable,
             "SELECT pg_advisory_unlock(7437001)",
         ]
         let logger = Logger(label: "chatd.migrate")

@@ -25,6 +25,10 @@ public enum ClientCommand: Sendable, Equatable {
     case refresh(token: String)
     /// The sender is typing in the room (told to its other members, never stored).
     case typing(room: String?)
+    /// The identity has read the room up to `seq` (`ReadMarkers`).
+    case read(seq: UInt64, room: String?)
+    /// The identity's rooms with their read positions and unread counts.
+    case rooms
 
     /// The longest `refresh` token taken (16 KiB, twice `limits.max_header_bytes`' default).
     public static let maxTokenBytes = 16384
@@ -131,6 +135,8 @@ public enum ClientCommand: Sendable, Equatable {
                 count = min(v, maxHistoryPage)
             }
             return .success(.history(before: beforeSeq, limit: count, room: room))
+        case "read", "rooms":
+            return decodeReadMarker(type: type, event, room: room)
         default:
             return .failure(.badType)
         }

@@ -29,6 +29,11 @@ public enum CommandPlan: Sendable, Equatable {
     /// Tell the room's other members that the sender is typing, unless it did in the last
     /// `Typing.intervalNanoseconds` (`Typing.allowed`).
     case typing(room: String)
+    /// Store the identity's read position in the room (it only moves forward), answer it,
+    /// and tell the identity's other connections (`ReadMarkers`).
+    case read(room: String, seq: UInt64)
+    /// Answer `rooms`: the connection's rooms and the identity's others, with read positions.
+    case rooms
     /// Nothing at all: a `typing` from someone who may not send there (muted, read-only)
     /// is dropped without an error, as extra ones are.
     case drop
@@ -121,6 +126,8 @@ public enum CommandPlan: Sendable, Equatable {
             // Reactions say nothing new: a room read-only for the sender still takes them.
             return session.readableRoom(named).map { isMuted() ? .refuse(.muted) : .react(room: $0, seq: seq, emoji: emoji, added: added) }
                 .orRefusal
+        case .read, .rooms:
+            return planReadMarker(command, for: session)
         }
     }
 }

@@ -24,6 +24,8 @@ public enum ServerEvent: Sendable {
     case refreshed(exp: Int)
     /// `from` is typing in `room` (to its other members; never stored).
     case typing(room: String, from: String)
+    /// Read positions and unread counts (`ReadMarkers`).
+    case reads(ReadEvent)
 
     /// The event as UTF-8 JSON text.
     public func jsonBytes() -> [UInt8] {
@@ -101,6 +103,8 @@ public enum ServerEvent: Sendable {
             w.field("type", "typing")
             w.field("room", room)
             w.field("from", from)
+        case let .reads(event):
+            event.write(to: &w)
         }
         w.endObject()
         return w.bytes

@@ -262,6 +262,10 @@ extension ChatSession {
             guard Typing.allowed(last: member.typedAt, now: now) else { return }
             member.typedAt = now
             hub.typing(member, from: name)
+        case let .read(room, seq):
+            markRead(room: room, seq: seq)
+        case .rooms:
+            answerRooms()
         case .drop:
             break
         case let .refuse(code):

@@ -224,6 +224,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             send(history, flush: true)
         }
+        tellUnread(member)
     }
 
     func leave(_ room: String, reason: String) {
@@ -377,6 +378,8 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             hub.webhookEvents?.add(events)
         }
     }
+    /// This connection's writes of read positions (`markRead`).
+    var readWrites = ReadWrites()
     /// Webhook events of a leave that came while a message was still on its way to the
     /// committer (`Hub.tellWebhooks`): handed over after it.
     var deferredWebhookEvents: [WebhookEvent] = []

@@ -149,6 +149,8 @@ extension Hub {
                     DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [self] in handleClusterEvent(.resync) }
                 }
             }
+        case let .read(_, name, reader, seq):
+            tellReader(reader, room: name, seq: seq, except: nil, announce: false)
         case .kick, .mute, .unmute, .ban, .unban:
             break  // ServerCore's: moderation
         }

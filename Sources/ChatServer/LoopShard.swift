@@ -78,8 +78,26 @@ final class LoopShard {
     /// Every session on this loop, members or not (echo sessions), for shutdown.
     private var sessions: [ObjectIdentifier: ChatSession] = [:]
 
-    func register(_ session: ChatSession) { sessions[ObjectIdentifier(session)] = session }
-    func unregister(_ session: ChatSession) { sessions[ObjectIdentifier(session)] = nil }
+    /// Chat sessions by author key, for read markers: a `read` is told to the identity's
+    /// other connections, and a scan of every session here per read would not be cheap.
+    private var readers: [String: Set<ObjectIdentifier>] = [:]
+
+    func register(_ session: ChatSession) {
+        sessions[ObjectIdentifier(session)] = session
+        if !session.echo { readers[session.authorKey, default: []].insert(ObjectIdentifier(session)) }
+    }
+
+    func unregister(_ session: ChatSession) {
+        sessions[ObjectIdentifier(session)] = nil
+        guard !session.echo else { return }
+        readers[session.authorKey]?.remove(ObjectIdentifier(session))
+        if readers[session.authorKey]?.isEmpty == true { readers[session.authorKey] = nil }
+    }
+
+    /// Sends `event` to the sessions of `reader` here, but `except`.
+    func tellReader(_ reader: String, _ event: ServerEvent, except: ObjectIdentifier?) {
+        for id in readers[reader] ?? [] where id != except { sessions[id]?.send(event, flush: true) }
+    }
 
     /// Closes every session on this loop with `code`.
     func closeAll(code: ChatCore.CloseCode, reason: String) {

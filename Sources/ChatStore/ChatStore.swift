@@ -88,6 +88,19 @@ public protocol ChatStore: Sendable {
     /// the table holds no more than what is in force plus what expired since the last read.
     func restrictions(now: Double) async throws -> [Restriction]
 
+    // MARK: Read markers
+
+    /// Moves `reader`'s position in `room` to `seq` unless it is already there or beyond;
+    /// returns the position stored and whether it moved.
+    func markRead(reader: String, room: String, seq: UInt64) async throws -> (seq: UInt64, moved: Bool)
+
+    /// `reader`'s position in `room` (0: never read) and, counted up to `limit`, the messages
+    /// after it up to `through` that are not edits and not the reader's own.
+    func readState(reader: String, room: String, through: UInt64, limit: Int) async throws -> (readSeq: UInt64, unread: Int)
+
+    /// The rooms `reader` has positions in, at most `limit`, most recently read first.
+    func readMarkers(reader: String, limit: Int) async throws -> [(room: String, seq: UInt64)]
+
     // MARK: Webhook outbox
 
     /// Which hooks get which events, from now on: `append`, `delete`, `purge` and `audit`

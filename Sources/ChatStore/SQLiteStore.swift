@@ -126,6 +126,7 @@ public final class SQLiteStore: BlockingAppend {
         }
         registerEdits(&migrator)
         registerRestrictions(&migrator)
+        registerReadMarkers(&migrator)
         registerReactions(&migrator)
         return migrator
     }

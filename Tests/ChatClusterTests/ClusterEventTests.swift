@@ -24,6 +24,7 @@ import Testing
         .ban(node: "n2", name: "guest:mallory", until: nil),
         .unban(node: "n2", name: "guest:mallory"),
         .typing(node: "n2", room: "lobby", from: "ann \"the quick\""),
+        .read(node: "n1", room: "lobby", reader: "token:dev-token:ann", seq: 42),
     ])
     func eventsSurviveTheClusterNotification(event: ClusterEvent) throws {
         #expect(try roundTrip(event) == event)

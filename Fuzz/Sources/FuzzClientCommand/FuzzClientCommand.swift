@@ -25,6 +25,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(room.map(Sanitize.isValidRoom) ?? true, "invalid room accepted")
     case let .success(.join(room, _)), let .success(.leave(room)):
         precondition(Sanitize.isValidRoom(room), "invalid room accepted")
+    case let .success(.read(seq, room)):
+        precondition(seq > 0, "a read of seq 0 accepted")
+        precondition(room.map(Sanitize.isValidRoom) ?? true, "invalid room accepted")
     case let .success(.history(_, limit, _)):
         precondition(limit > 0 && limit <= ClientCommand.maxHistoryPage, "history limit out of bounds")
     default:
