@@ -102,7 +102,7 @@ def start_nodes(chatd_factory, url, count, extra=""):
 
 def history(pg, database, room="lobby"):
     """(seq, text) of every message of `room` in the shared table."""
-    rows = pg.psql(f"SELECT seq, text FROM chatd_message WHERE room = '{room}' ORDER BY seq", database)
+    rows = pg.psql(f"SELECT seq, text FROM chatd_message WHERE room = '{room}' AND edit_of IS NULL ORDER BY seq", database)
     return [(int(seq), text) for seq, text in (row.split("|", 1) for row in rows)]
 
 

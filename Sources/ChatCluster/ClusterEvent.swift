@@ -60,6 +60,7 @@ struct ClusterNotification: Codable {
         var added: Bool?
         /// A reaction change's counts, as the stores keep them (`Reactions.encode`).
         var reactions: String?
+        var deletion: Bool?
     }
 
     /// "m" messages, "p" presence, "d" deleted, "e" expired, "h" heartbeat, "kick", "mute", "unmute", "ban", "unban",
@@ -123,7 +124,7 @@ struct ClusterNotification: Codable {
                             id: m.id, seq: m.seq, room: subject, from: m.from, text: m.text, sentAt: m.sentAt,
                             author: m.author, data: m.data, replyTo: m.replyTo, editOf: target,
                             reaction: m.reaction.flatMap { emoji in m.added.map { ReactionChange(emoji: emoji, added: $0) } },
-                            reactions: Reactions.decode(m.reactions))
+                            reactions: Reactions.decode(m.reactions), deletion: m.deletion ?? false)
                     }
                 })
         case "p":

@@ -12,7 +12,8 @@ extension PostgresStore {
 
     static func appendQuery(
         room: String, count: Int, json: String, node: String, checksNonces: Bool = false, hooks: [String] = [],
-        editHooks: [String] = [], at: Double = 0, hasReactions: Bool = false
+        editHooks: [String] = [], deleteHooks: [String] = [], at: Double = 0, hasReactions: Bool = false,
+        hasDeletions: Bool = false
     ) -> PostgresQuery {
         let limit = payloadLimit
         let part = Int64(partBytes)
@@ -36,7 +37,7 @@ extension PostgresStore {
         let body = eventBody("message")
         let editBody = editEventBody
         // Only batches with reaction changes change reactions; the others keep their statement.
-        let reactions = hasReactions ? reactionSteps : ""
+        let reactions = (hasReactions ? reactionSteps : "") + (hasDeletions ? deletionSteps : "")
         let counts = hasReactions ? "(SELECT k.j FROM counts k WHERE k.seq = (e.j->>'editOf')::bigint)" : "NULL"
         return """
             WITH e AS (
@@ -50,25 +51,27 @@ extension PostgresStore {
                 ON CONFLICT (room) DO UPDATE SET last_seq = r.last_seq + excluded.last_seq
                 RETURNING last_seq
             ), rm AS (
-                SELECT \(room)::text AS room
+                SELECT \(room)::text AS room, \(deleteHooks)::text[] AS delete_hooks
             )\(unescaped: reactions), ins AS (
                 INSERT INTO chatd_message (room, seq, id, sender, text, sent_at, author, data, nonce, reply_to, edit_of, edit_of_id,
-                                           previous, reaction, added, reactions)
+                                           previous, reaction, added, reactions, deletion)
                 SELECT \(room), s.last_seq - c.n + e.ord, e.j->>'id', e.j->>'from', e.j->>'text', e.j->>'sentAt',
                        e.j->>'author', e.j->>'data', e.j->>'nonce', (e.j->>'replyTo')::bigint, (e.j->>'editOf')::bigint,
                        e.j->>'editOfID',
                        (SELECT t.text FROM chatd_message t
                         WHERE t.room = \(room) AND t.seq = (e.j->>'editOf')::bigint AND t.edit_of IS NULL AND e.j->>'reaction' IS NULL),
                        e.j->>'reaction', (e.j->>'added')::boolean,
-                       CASE WHEN e.j->>'reaction' IS NOT NULL THEN \(unescaped: counts) END
+                       CASE WHEN e.j->>'reaction' IS NOT NULL THEN \(unescaped: counts) END, (e.j->>'deletion')::boolean
                 FROM s, c, e
                 \(unescaped: conflict)
-                RETURNING seq, id, sender, text, sent_at, author, data, reply_to, edit_of, edit_of_id, reaction, added, reactions
+                RETURNING seq, id, sender, text, sent_at, author, data, reply_to, edit_of, edit_of_id, reaction, added, reactions,
+                          deletion
             ), edited AS (
                 -- The statement's snapshot is from before it: the last edit of a message in the
                 -- batch gives it its text.
                 UPDATE chatd_message t SET text = u.text, edited_at = u.sent_at
-                FROM (SELECT DISTINCT ON (edit_of) edit_of, text, sent_at FROM ins WHERE edit_of IS NOT NULL AND reaction IS NULL
+                FROM (SELECT DISTINCT ON (edit_of) edit_of, text, sent_at FROM ins
+                      WHERE edit_of IS NOT NULL AND reaction IS NULL AND deletion IS NULL
                       ORDER BY edit_of, seq DESC) u
                 WHERE t.room = \(room) AND t.seq = u.edit_of AND t.edit_of IS NULL
             ), parts AS (
@@ -77,9 +80,11 @@ extension PostgresStore {
             ), p AS (
                 SELECT min(seq) AS first,
                        json_build_object('k', 'm', 'n', \(node)::text, 'r', \(room)::text, 'a', min(seq), 'b', max(seq),
-                           'm', json_agg(json_build_object('seq', seq, 'id', id, 'from', sender, 'text', text,
+                           -- Without the keys a plain message leaves null: the parts' size budget is for messages.
+                           'm', json_agg(json_strip_nulls(json_build_object('seq', seq, 'id', id, 'from', sender, 'text', text,
                                 'sentAt', sent_at, 'author', author, 'data', data, 'replyTo', reply_to, 'editOf', edit_of,
-                                'editOfID', edit_of_id, 'reaction', reaction, 'added', added, 'reactions', reactions)
+                                'editOfID', edit_of_id, 'reaction', reaction, 'added', added, 'reactions', reactions,
+                                'deletion', deletion))
                                 ORDER BY seq))::text AS whole,
                        json_build_object('k', 'm', 'n', \(node)::text, 'r', \(room)::text, 'a', min(seq), 'b', max(seq))::text AS range
                 FROM parts GROUP BY part
@@ -94,10 +99,38 @@ extension PostgresStore {
                 FROM (SELECT ins.*, \(room)::text AS room, gen_random_uuid()::text AS event_id,
                              coalesce(extract(epoch FROM ins.sent_at::timestamptz)::double precision, \(at)) AS at FROM ins) AS m
                 CROSS JOIN LATERAL unnest(CASE WHEN m.edit_of IS NULL THEN \(hooks)::text[]
-                                               WHEN m.reaction IS NULL THEN \(editHooks)::text[] ELSE '{}'::text[] END) AS h(hook)
+                                               WHEN m.reaction IS NULL AND m.deletion IS NULL THEN \(editHooks)::text[]
+                                               ELSE '{}'::text[] END) AS h(hook)
                 ORDER BY m.seq, h.hook
             )
             SELECT ins.seq, ins.id, ins.reactions FROM ins, (SELECT count(*) FROM sent) AS notified ORDER BY ins.seq
+            """
+    }
+
+    /// A deletion removes its message with the message's changes and reactions, rows the
+    /// statement found (the deletion's own row, inserted by it, is not among them), and
+    /// writes the `message_deleted` event of the message as it was.
+    static var deletionSteps: String {
+        let r = "(SELECT room FROM rm)"
+        let body = eventBody("message_deleted")
+        return """
+            , gone AS (
+                DELETE FROM chatd_message t USING e
+                WHERE (e.j->>'deletion')::boolean AND t.room = \(r)
+                  AND (t.seq = (e.j->>'editOf')::bigint OR t.edit_of = (e.j->>'editOf')::bigint)
+                RETURNING t.seq, t.id, t.sender, t.text, t.sent_at, t.author, t.data, t.reply_to, t.edit_of
+            ), gone_reactions AS (
+                DELETE FROM chatd_reaction g USING e
+                WHERE (e.j->>'deletion')::boolean AND g.room = \(r) AND g.seq = (e.j->>'editOf')::bigint
+            ), gone_hooked AS (
+                INSERT INTO chatd_webhook_outbox (hook, event_id, type, room, body, created_at, next_at)
+                SELECT h.hook, m.event_id, 'message_deleted', m.room,
+                       (\(body)::jsonb || jsonb_build_object('seq', m.seq,
+                            'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))::text,
+                       extract(epoch FROM now())::double precision, extract(epoch FROM now())::double precision
+                FROM (SELECT gone.*, \(r) AS room, gen_random_uuid()::text AS event_id FROM gone WHERE gone.edit_of IS NULL) AS m
+                CROSS JOIN unnest((SELECT delete_hooks FROM rm)) AS h(hook)
+            )
             """
     }
 

@@ -5,24 +5,26 @@ import PostgresNIO
 /// delivery; messages alone for pages of older history and lookups by number.
 extension PostgresStore {
     static let columns =
-        "seq, id, sender, text, sent_at, author, data, room, reply_to, edit_of, edit_of_id, edited_at, reaction, added, reactions"
+        "seq, id, sender, text, sent_at, author, data, room, reply_to, edit_of, edit_of_id, edited_at, reaction, added, reactions, deletion"
 
     func messages(_ query: PostgresQuery) async throws -> [ChatMessage] {
         try await read(query).map(Self.message)
     }
 
     static func message(_ row: PostgresRow) throws -> ChatMessage {
-        let (seq, id, sender, text, sentAt, author, data, room, replyTo, editOf, editOfID, editedAt, reaction, added, reactions) =
+        let (seq, id, sender, text, sentAt, author, data, room, replyTo, editOf, editOfID, editedAt, reaction, added, reactions, deletion) =
             try row.decode(
-                (Int64, String, String, String, String, String, String?, String, Int64?, Int64?, String?, String?, String?, Bool?, String?)
-                    .self)
+                (
+                    Int64, String, String, String, String, String, String?, String, Int64?, Int64?, String?, String?, String?, Bool?,
+                    String?, Bool?
+                ).self)
         var target: MessageRef?
         if let editOf, let editOfID, let at = UInt64(exactly: editOf) { target = MessageRef(seq: at, id: editOfID) }
         return ChatMessage(
             id: id, seq: UInt64(seq), room: room, from: sender, text: text, sentAt: sentAt, author: author, data: data,
             replyTo: replyTo.flatMap { UInt64(exactly: $0) }, editOf: target, editedAt: editedAt,
             reaction: reaction.flatMap { emoji in added.map { ReactionChange(emoji: emoji, added: $0) } },
-            reactions: Reactions.decode(reactions))
+            reactions: Reactions.decode(reactions), deletion: deletion ?? false)
     }
 
     public func recent(room: String, limit: Int) async throws -> [ChatMessage] {

@@ -90,6 +90,7 @@ public final class PostgresStore: ChatStore {
             "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS reaction text",
             "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS added boolean",
             "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS reactions text",
+            "ALTER TABLE chatd_message ADD COLUMN IF NOT EXISTS deletion boolean",
             """
             CREATE TABLE IF NOT EXISTS chatd_reaction (
                 id bigserial PRIMARY KEY, room text NOT NULL, seq bigint NOT NULL, emoji text NOT NULL, reactor text NOT NULL,
@@ -134,6 +135,7 @@ public final class PostgresStore: ChatStore {
         var editOfID: String?
         var reaction: String?
         var added: Bool?
+        var deletion: Bool?
         /// Only beside a nonce, for the statement's duplicate check (`appendQuery`).
         var room: String?
     }
@@ -158,7 +160,7 @@ public final class PostgresStore: ChatStore {
                 return Row(
                     id: m.id, from: m.from, text: m.text, sentAt: m.sentAt, author: m.author, data: m.data, nonce: m.nonce,
                     replyTo: m.replyTo, editOf: m.editOf?.seq, editOfID: m.editOf?.id, reaction: m.reaction?.emoji,
-                    added: m.reaction?.added,
+                    added: m.reaction?.added, deletion: m.deletion ? true : nil,
                     room: m.nonce == nil ? nil : m.room)
             }
             let checksNonces = byRoom[room]!.contains { batch[$0].nonce != nil }
@@ -167,7 +169,9 @@ public final class PostgresStore: ChatStore {
                 Self.appendQuery(
                     room: room, count: rows.count, json: json, node: node, checksNonces: checksNonces,
                     hooks: routes.hooks(for: .message, room: room), editHooks: routes.hooks(for: .messageEdited, room: room),
-                    at: Date().timeIntervalSince1970, hasReactions: byRoom[room]!.contains { batch[$0].reaction != nil }))
+                    deleteHooks: routes.hooks(for: .messageDeleted, room: room), at: Date().timeIntervalSince1970,
+                    hasReactions: byRoom[room]!.contains { batch[$0].reaction != nil },
+                    hasDeletions: byRoom[room]!.contains { batch[$0].deletion }))
         }
         // Each room's numbers by message id, in `order`, as its statement commits. A message
         // whose nonce was already used has none: it was not inserted.

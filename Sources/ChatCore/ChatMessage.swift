@@ -28,6 +28,9 @@ public struct ChatMessage: Sendable, Equatable {
     public var editedAt: String?
     /// A change that adds or removes a reaction (`editOf` names its message).
     public var reaction: ReactionChange?
+    /// A change that deletes its message (`editOf`): what is left of it in the log, so that a
+    /// resume from before it learns of it. It holds nothing of the message.
+    public var deletion = false
     /// A message: its reactions now; a reaction change: its message's reactions after it.
     public var reactions: [ReactionCount] = []
     /// The reactions of one reader among `reactions` (a copy made for that reader).
@@ -36,8 +39,9 @@ public struct ChatMessage: Sendable, Equatable {
     public init(
         id: String, seq: UInt64, room: String, from: String, text: String, sentAt: String, author: String = "",
         data: String? = nil, nonce: String? = nil, replyTo: UInt64? = nil, editOf: MessageRef? = nil, editedAt: String? = nil,
-        reaction: ReactionChange? = nil, reactions: [ReactionCount] = []
+        reaction: ReactionChange? = nil, reactions: [ReactionCount] = [], deletion: Bool = false
     ) {
+        self.deletion = deletion
         self.reaction = reaction
         self.reactions = reactions
         self.replyTo = replyTo
@@ -93,7 +97,7 @@ public struct MessageRef: Sendable, Equatable, Hashable {
 extension ChatMessage {
     /// True for a message, false for a change of one (`editOf`).
     public var isMessage: Bool { editOf == nil }
-    public var isEdit: Bool { editOf != nil && reaction == nil }
+    public var isEdit: Bool { editOf != nil && reaction == nil && !deletion }
 
     /// An edit's fields as the `edited` event and a resume's `edits` carry them: the message
     /// changed (`seq`, `id`), its new `text`, `editedAt`, who edited it (`by`) and the
@@ -118,6 +122,14 @@ extension ChatMessage {
             changed.editedAt = change.sentAt
         }
         return changed
+    }
+
+    /// A deletion's fields as the `deleted` event carries them.
+    func writeDeletionFields(to w: inout JSONWriter) {
+        guard let editOf else { return }
+        w.field("seq", editOf.seq)
+        w.field("id", editOf.id)
+        w.field("at", seq)
     }
 
     /// A reaction change's fields as the `reactions` event and a resume's `reactions` carry

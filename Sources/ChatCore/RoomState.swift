@@ -59,7 +59,14 @@ public struct RoomState: Sendable {
     /// (the window is what joiners are sent, so it shows the current text; the edit stays
     /// in it for resumes from before it).
     private mutating func record(_ entry: ChatMessage) {
-        if let target = entry.editOf { history.update(message: target.seq) { $0.applying(entry) } }
+        if let target = entry.editOf {
+            if entry.deletion {
+                // The message and its changes go; the deletion stays, for resumes.
+                history.remove { $0.seq == target.seq || $0.editOf?.seq == target.seq }
+            } else {
+                history.update(message: target.seq) { $0.applying(entry) }
+            }
+        }
         history.append(entry)
     }
 

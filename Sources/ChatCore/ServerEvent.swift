@@ -53,6 +53,10 @@ public enum ServerEvent: Sendable {
             w.field("room", room)
             w.field("message", message)
             w.field("online", online)
+        case let .message(m) where m.deletion:
+            w.field("type", "deleted")
+            w.field("room", m.room)
+            m.writeDeletionFields(to: &w)
         case let .message(m) where m.reaction != nil:
             w.field("type", "reactions")
             w.field("room", m.room)
@@ -112,7 +116,7 @@ public enum ServerEvent: Sendable {
 
     public var json: String { String(decoding: jsonBytes(), as: UTF8.self) }
 
-    /// `"edits"`, every edit in the order made, and `"reactions"`, each message's last
+    /// `"edits"`, every edit in the order made, `"deleted"`, the deletions, and `"reactions"`, each message's last
     /// reaction change (its counts are the message's now), of messages not among `entries`.
     private static func writeChanges(of entries: [ChatMessage], to w: inout JSONWriter) {
         let shown = Set(entries.lazy.filter(\.isMessage).map(\.seq))
@@ -124,6 +128,17 @@ public enum ServerEvent: Sendable {
             for edit in edits {
                 w.beginObject()
                 edit.writeEditFields(to: &w)
+                w.endObject()
+            }
+            w.endArray()
+        }
+        let deletions = changes.filter(\.deletion)
+        if !deletions.isEmpty {
+            w.key("deleted")
+            w.beginArray()
+            for deletion in deletions {
+                w.beginObject()
+                deletion.writeDeletionFields(to: &w)
                 w.endObject()
             }
             w.endArray()

@@ -57,7 +57,10 @@ extension ChatServer {
 
     /// Deletes a message as an operator; members get `deleted`.
     public func deleteMessage(room: String, seq: UInt64, actor: String, reason: String) async -> Result<Void, OperationFailure> {
-        switch await core.moderation.delete(room: room, seq: seq, actor: actor, reason: reason, allowed: { _ in true }) {
+        let window = core.settings.current.historyWindow
+        switch await core.moderation.delete(
+            room: room, seq: seq, actor: actor, reason: reason, historyWindow: window, allowed: { _ in true })
+        {
         case .deleted: return .success(())
         case .notFound, .forbidden: return .failure(.notFound("no message \(seq) in room \(room)"))
         case let .failed(why): return .failure(.failed(why))

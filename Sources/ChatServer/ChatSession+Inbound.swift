@@ -86,6 +86,8 @@ extension ChatSession {
             if framesWhileClosing > ConnectionBounds.framesWhileClosing { context.close(promise: nil) }
             return
         }
+        // Nothing may follow a close (RFC 6455 5.5.1): what does is not read.
+        guard deferredClose == nil else { return }
         inReadPass = true
         switch head.opcode {
         case .ping:
@@ -170,6 +172,10 @@ extension ChatSession {
         if !closing {
             // Answering a held request may start a store read: reading waits for it too.
             guard answerHeldRequests(context: context), !awaitingStore else { return }
+            if let close = deferredClose {
+                deferredClose = nil
+                return receivedClose(close)
+            }
         }
         if readPending {
             readPending = false
@@ -320,13 +326,16 @@ extension ChatSession {
     func requestDelete(seq: UInt64, room: String, isModerator: Bool) {
         let author = authorKey
         let window = settings.authorDeleteSeconds
+        let historyWindow = settings.historyWindow
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let actor = "\(name) (\(role.rawValue), connection \(id))"
         let (moderation, loop) = (self.moderation, context!.eventLoop)
         let this = NIOLoopBound(self, eventLoop: loop)
         let promise = loop.makePromise(of: Moderation.Outcome.self)
         promise.completeWithTask {
-            await moderation.delete(room: room, seq: seq, actor: actor, reason: isModerator ? "moderator" : "author") { message in
+            await moderation.delete(
+                room: room, seq: seq, actor: actor, reason: isModerator ? "moderator" : "author", historyWindow: historyWindow
+            ) { message in
                 isModerator
                     || (window > 0 && message.author == author
                         && Double(now - (Timestamp.milliseconds(iso8601: message.sentAt) ?? 0)) <= window * 1000)
@@ -345,6 +354,12 @@ extension ChatSession {
     /// Answers a client's close with the same code (RFC 6455 5.5.1), or with 1002/1007 when
     /// the close frame itself is malformed.
     func receivedClose(_ payload: ByteBuffer) {
+        // Requests sent before the close are carried out first: a message sent right before
+        // closing, while a store read held the requests behind it, is not lost.
+        if intake.hasWaiting || awaitingStore {
+            deferredClose = payload
+            return
+        }
         let answer = CloseHandshake.answer(toClose: payload.readableBytesView)
         close(rawCode: answer.code, reason: answer.reason)
     }

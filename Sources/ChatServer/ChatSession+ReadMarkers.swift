@@ -43,18 +43,23 @@ extension ChatSession {
 
     /// Right after a room's welcome: the identity's position in it and the messages unread,
     /// counted to the room's last stored number now (those after it reach this connection
-    /// live). Later requests wait for it, as for a history read, so that a `read` sent right
-    /// behind the welcome is answered after it.
+    /// live). Requests do not wait for it: a client that connects, sends and closes is not
+    /// held up by a count it may not even read.
     func tellUnread(_ member: Membership) {
-        guard let store = hub.store, let room = member.entered else { return }
+        guard let store = hub.store, let room = member.entered, let loop = context?.eventLoop else { return }
         let storage = hub.storage
         let (name, reader) = (member.room, authorKey)
         let through = room.lock.withLock { room.state.storedSeq(storage) }
-        answerFromStoreIfAny {
+        let this = NIOLoopBound(self, eventLoop: loop)
+        Task {
             guard
                 let state = try? await store.readState(reader: reader, room: name, through: through, limit: ReadMarkers.unreadCap + 1)
-            else { return nil }
-            return .reads(.unread(ReadState(room: name, readSeq: state.readSeq, counted: state.unread, lastSeq: through)))
+            else { return }
+            let event = ServerEvent.reads(.unread(ReadState(room: name, readSeq: state.readSeq, counted: state.unread, lastSeq: through)))
+            loop.execute {
+                guard this.value.context != nil, !this.value.closing else { return }
+                this.value.send(event, flush: true)
+            }
         }
     }
 

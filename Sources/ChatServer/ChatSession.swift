@@ -368,6 +368,9 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         intake.strikesAllowed = bounds.strikesAllowed
     }
 
+    /// A client's close that arrived while its earlier requests waited: answered once they are.
+    var deferredClose: ByteBuffer?
+
     /// True while a request waits for the history store: later requests wait behind it, so
     /// answers keep the order of the requests, and nothing more is read meanwhile.
     var awaitingStore = false {

@@ -126,7 +126,7 @@ final class Hub: Sendable {
     func publish(
         room name: String, from: String, text: String, author: String = "", data: String? = nil, id: String? = nil,
         nonce: String? = nil, replyTo: UInt64? = nil, editOf: MessageRef? = nil, reaction: ReactionChange? = nil,
-        historyWindow: Int, maxRooms: Int = .max,
+        deletion: Bool = false, historyWindow: Int, maxRooms: Int = .max,
         done: (@Sendable (Result<ChatMessage, any Error>) -> Void)? = nil
     ) {
         let id = id ?? UUID().uuidString.lowercased()
@@ -137,6 +137,7 @@ final class Hub: Sendable {
             id: id, seq: 0, room: name, from: from, text: text, sentAt: sentAt, author: author, data: data, nonce: nonce,
             replyTo: replyTo, editOf: editOf)
         draft.reaction = reaction
+        draft.deletion = deletion
         if nonce != nil, store != nil {
             return publishUnique(draft, checked: nil, historyWindow: historyWindow, maxRooms: maxRooms, done: done)
         }

@@ -65,23 +65,32 @@ final class Moderation: Sendable {
     // MARK: Deletes
 
     /// Deletes `room`/`seq` if `allowed` says so of the stored message; members get `deleted`.
+    /// A deletion is an entry of the room's log, like an edit: it takes the room's next
+    /// number, and the store removes the message (its changes and reactions with it) in the
+    /// transaction that stores the deletion, so that a resume from before it, on any node,
+    /// learns of it in its place.
     func delete(
-        room: String, seq: UInt64, actor: String, reason: String,
+        room: String, seq: UInt64, actor: String, reason: String, historyWindow: Int,
         allowed: @escaping @Sendable (ChatMessage) -> Bool
     ) async -> Outcome {
-        guard let store = hub.store else { return .failed("no history store") }
-        return await hub.onStoreQueue { [self] in
-            do {
-                guard let message = try await store.message(room: room, seq: seq) else { return .notFound }
-                guard allowed(message) else { return .forbidden }
-                guard let removed = try await store.delete(room: room, seq: seq) else { return .notFound }
-                hub.removeFromWindows([removed])
-                await record(actor: actor, action: "delete", target: "\(room)#\(seq) by \(removed.from)", reason: reason)
-                return .deleted(removed)
-            } catch {
-                return .failed("\(error)")
-            }
+        guard hub.store != nil else { return .failed("no history store") }
+        let message: ChatMessage
+        switch await editTarget(room: room, seq: seq, allowed: allowed) {
+        case let .found(found): message = found
+        case .notFound: return .notFound
+        case .forbidden: return .forbidden
+        case .failed: return .failed("the history store could not be read")
         }
+        let stored: Result<ChatMessage, any Error> = await withCheckedContinuation { done in
+            // Nothing of the message, nor of who deleted it (the audit log says), in its place.
+            hub.publish(
+                room: room, from: "", text: "", editOf: MessageRef(seq: message.seq, id: message.id), deletion: true,
+                historyWindow: historyWindow
+            ) { done.resume(returning: $0) }
+        }
+        if case let .failure(error) = stored { return .failed("\(error)") }
+        await record(actor: actor, action: "delete", target: "\(room)#\(seq) by \(message.from)", reason: reason)
+        return .deleted(message)
     }
 
     /// Erases every message sent under `name`; returns how many. In parts of

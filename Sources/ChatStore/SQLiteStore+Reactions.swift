@@ -1,4 +1,5 @@
 import ChatCore
+import Foundation
 import GRDB
 
 // MARK: Reactions
@@ -14,6 +15,7 @@ extension SQLiteStore {
                     ALTER TABLE message ADD COLUMN reaction TEXT;
                     ALTER TABLE message ADD COLUMN added INTEGER;
                     ALTER TABLE message ADD COLUMN reactions TEXT;
+                    ALTER TABLE message ADD COLUMN deletion INTEGER;
                     CREATE TABLE reaction (
                         id INTEGER PRIMARY KEY AUTOINCREMENT,
                         room TEXT NOT NULL,
@@ -57,6 +59,20 @@ extension SQLiteStore {
             sql: "UPDATE message SET reactions = ? WHERE room = ? AND seq = ? AND edit_of IS NULL",
             arguments: [Reactions.encode(counts), entry.room, seq])
         return counts
+    }
+
+    /// Removes the message `target`, its changes and its reactions, for the deletion `entry`
+    /// stored in the same transaction; its `message_deleted` event goes into the outbox.
+    static func applyDeletion(_ entry: ChatMessage, of target: MessageRef, routes: WebhookRoutes, _ db: Database) throws {
+        let seq = Int64(clamping: target.seq)
+        guard
+            let found = try messages(
+                db, sql: "SELECT * FROM message WHERE room = ? AND seq = ? AND edit_of IS NULL", arguments: [entry.room, seq]
+            ).first
+        else { return }
+        try db.execute(sql: "DELETE FROM message WHERE room = ? AND (seq = ? OR edit_of = ?)", arguments: [entry.room, seq, seq])
+        try db.execute(sql: "DELETE FROM reaction WHERE room = ? AND seq = ?", arguments: [entry.room, seq])
+        try outbox([WebhookEvent.deleted(found, at: Date().timeIntervalSince1970)], routes: routes, db)
     }
 
     static func reaction(_ row: Row) -> ReactionChange? {

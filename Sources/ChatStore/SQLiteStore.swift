@@ -172,8 +172,8 @@ public final class SQLiteStore: BlockingAppend {
         let insert = try db.cachedStatement(
             sql: """
                 INSERT INTO message (room, seq, id, sender, text, sent_at, author, data, nonce, reply_to, edit_of, edit_of_id, previous,
-                                     reaction, added, reactions)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     reaction, added, reactions, deletion)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (room, author, nonce) WHERE nonce IS NOT NULL DO NOTHING
                 """)
         var last: [String: UInt64] = [:]
@@ -183,6 +183,8 @@ public final class SQLiteStore: BlockingAppend {
             if let target = m.editOf {
                 if let change = m.reaction {
                     stored[index].reactions = try applyReaction(change, of: m, to: target, db)
+                } else if m.deletion {
+                    try applyDeletion(m, of: target, routes: routes, db)
                 } else {
                     previous = try applyEdit(m, to: target, db)
                 }
@@ -191,7 +193,7 @@ public final class SQLiteStore: BlockingAppend {
                 arguments: [
                     m.room, Int64(m.seq), m.id, m.from, m.text, m.sentAt, m.author, m.data, m.nonce, m.replyTo.map { Int64(clamping: $0) },
                     m.editOf.map { Int64(clamping: $0.seq) }, m.editOf?.id, previous, m.reaction?.emoji, m.reaction?.added,
-                    Reactions.encode(stored[index].reactions),
+                    Reactions.encode(stored[index].reactions), m.deletion ? true : nil,
                 ])
             if let nonce = m.nonce, db.changesCount == 0 {
                 // The hub checks before it numbers, so this is the last line of defence only:
@@ -379,7 +381,7 @@ public final class SQLiteStore: BlockingAppend {
                 text: row["text"], sentAt: row["sent_at"], author: row["author"], data: row["data"], nonce: row["nonce"],
                 replyTo: (row["reply_to"] as Int64?).flatMap { UInt64(exactly: $0) },
                 editOf: Self.editOf(row), editedAt: row["edited_at"], reaction: Self.reaction(row),
-                reactions: Reactions.decode(row["reactions"]))
+                reactions: Reactions.decode(row["reactions"]), deletion: row["deletion"] ?? false)
         }
     }
 }
