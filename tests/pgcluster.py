@@ -66,12 +66,13 @@ class Postgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def node_config(port, url, node, extra=""):
+def node_config(port, url, node, extra="", moderator_tokens=()):
     return f"""
 [server]
 listen = ["127.0.0.1:{port}"]
 [auth]
 tokens = ["dev-token"]
+moderator_tokens = {json.dumps(list(moderator_tokens))}
 allowed_origins = ["{ORIGIN}"]
 [limits]
 rate_messages = 100000
@@ -88,13 +89,14 @@ node_timeout_seconds = 3
 """
 
 
-def start_nodes(chatd_factory, url, count, extra=""):
+def start_nodes(chatd_factory, url, count, extra="", moderator_tokens=()):
     nodes = []
     for i in range(count):
         port, metrics = free_port(), free_port()
         control = Path(tempfile.mkdtemp(prefix="chatd-ctl-")) / "control.sock"
         c = chatd_factory(node_config(port, url, f"n{i + 1}", extra + f'\n[control]\nsocket = "{control}"\n'
-                                                                      f'[metrics]\nlisten = "127.0.0.1:{metrics}"\n'))
+                                                                      f'[metrics]\nlisten = "127.0.0.1:{metrics}"\n',
+                                      moderator_tokens))
         c.port, c.control, c.metrics = port, control, metrics
         nodes.append(c.start())
     return nodes

@@ -925,3 +925,52 @@ def test_a_read_on_one_node_reaches_the_same_identitys_tab_on_the_other(chatd_fa
     assert next_of(ann_a, "read") == {"type": "read", "room": "lobby", "seq": 3}
     for ws in (ann_a, ann_b, bob_b):
         ws.close()
+
+
+def test_a_database_of_the_previous_release_is_migrated_and_keeps_working(chatd_factory, pg, database):
+    """Issue 17, item 8: a database the release before edits, reactions, read markers and
+    durable bans left (tests/fixtures/postgres-0.x-schema.sql: its DDL and rows) is taken
+    by today's nodes: its messages are shown (with their reply), and every new feature works
+    on them, on both nodes."""
+    from pathlib import Path
+
+    from pgcluster import ORIGIN
+    from websockets.sync.client import connect
+
+    name, url = database
+    pg.psql((Path(__file__).parent / "fixtures" / "postgres-0.x-schema.sql").read_text(), name)
+    nodes = start_nodes(chatd_factory, url, 2, moderator_tokens=["mod-token"])
+
+    def open_(node, query):
+        ws = connect(f"ws://127.0.0.1:{node.port}/chat?{query}", origin=ORIGIN, open_timeout=10)
+        while (event := json.loads(ws.recv(timeout=10)))["type"] != "history":
+            pass
+        return ws, event
+
+    def next_of(ws, type_):
+        while True:
+            event = json.loads(ws.recv(timeout=10))
+            assert event["type"] != "error", event
+            if event["type"] == type_:
+                return event
+
+    ann, welcome = open_(nodes[0], "token=dev-token&name=ann&room=lobby")
+    assert [(m["seq"], m["text"], m.get("replyTo")) for m in welcome["messages"]] == [
+        (1, "from the old release", None), (2, "a reply, from then", 1)]
+    mia, _ = open_(nodes[1], "token=mod-token&name=mia&room=lobby")
+    mia.send(json.dumps({"type": "edit", "seq": 1, "text": "from the old release (edited)"}))
+    assert next_of(ann, "edited")["at"] == 3
+    ann.send(json.dumps({"type": "react", "seq": 2, "emoji": "👍"}))
+    assert next_of(mia, "reactions")["counts"] == {"👍": 1}
+    ann.send(json.dumps({"type": "read", "seq": 2}))
+    assert next_of(ann, "read")["seq"] == 2
+    mia.send(json.dumps({"type": "delete", "seq": 2}))
+    assert next_of(ann, "deleted")["seq"] == 2
+    ann.send(json.dumps({"type": "message", "text": "and a new one"}))
+    assert next_of(mia, "message")["message"]["seq"] == 6
+    assert history(pg, name) == [(1, "from the old release (edited)"), (6, "and a new one")]
+    assert chatctl("ban", "token:dev:nobody", "--reason", "test", socket_path=nodes[0].control).returncode == 0
+    assert pg.psql("SELECT count(*) FROM chatd_restrictions", name) == ["1"]
+    assert int(pg.psql("SELECT count(*) FROM chatd_audit", name)[0]) >= 3  # the old mute, the edit, the delete, the ban
+    for ws in (ann, mia):
+        ws.close()
