@@ -79,6 +79,14 @@ def test_authors_may_not_edit_when_the_window_is_zero_and_moderators_always_may(
         mia.send(json.dumps({"type": "edit", "seq": sent["seq"], "text": "[removed link]"}))
         edited = until(ann, "edited")
         assert (edited["text"], edited["by"]) == ("[removed link]", "mia")
+        # The text it replaced is kept for moderators: on their connection, and for operators.
+        mia.send(json.dumps({"type": "versions", "seq": sent["seq"]}))
+        versions = until(mia, "versions")
+        assert (versions["seq"], [(v["text"], v["replacedBy"]) for v in versions["versions"]]) == (sent["seq"], [("sp4m", "mia")])
+        ann.send(json.dumps({"type": "versions", "seq": sent["seq"]}))
+        assert until(ann, "error")["code"] == "forbidden"
+    listed = chatctl("versions", "lobby", str(sent["seq"]), socket_path=control)
+    assert listed.returncode == 0 and "sp4m" in listed.stdout and "mia" in listed.stdout, listed.stderr
     audit = chatctl("audit", "--json", socket_path=control)
     assert audit.returncode == 0, audit.stderr
     flat = json.dumps(json.loads(audit.stdout))

@@ -20,6 +20,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case webhooks
         case webhooksRetry = "webhooks-retry"
         case ban, unban, mutes, bans
+        case versions
     }
 
     public var v: Int
@@ -32,7 +33,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var user: String?
     /// `kick`: the close reason the client sees; moderation: the reason for the audit log.
     public var reason: String?
-    /// `delete`: the message's sequence number in `room`.
+    /// `delete`, `versions`: the message's sequence number in `room`.
     public var seq: UInt64?
     /// `mute`, `ban`: how long; nil until `unmute`, `unban`.
     public var seconds: Double?
@@ -93,6 +94,8 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var webhooks: [WebhookInfo]?
     /// `webhooks-retry`: how many failed events are pending again.
     public var retried: Int?
+    /// `versions`: the texts a message had before each of its edits, oldest first.
+    public var versions: [MessageVersion]?
 
     public init(ok: Bool = true, error: ControlError? = nil) {
         self.ok = ok

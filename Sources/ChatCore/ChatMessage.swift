@@ -148,7 +148,7 @@ extension ChatMessage {
 }
 
 /// A text a message had before an edit replaced it.
-public struct MessageVersion: Sendable, Equatable {
+public struct MessageVersion: Sendable, Equatable, Codable {
     public var text: String
     /// The editor's name, and when (ISO 8601).
     public var replacedBy: String

@@ -16,6 +16,8 @@ public enum ClientCommand: Sendable, Equatable {
     case delete(seq: UInt64, room: String?)
     /// Replaces the text of the message with this `seq` in the room.
     case edit(seq: UInt64, text: String, room: String?)
+    /// A moderator asks for the texts the message had before its edits.
+    case versions(seq: UInt64, room: String?)
     /// Adds (`react`) or removes (`unreact`) the sender's `emoji` on the message.
     case react(seq: UInt64, emoji: String, added: Bool, room: String?)
     /// Joins another room; `since` resumes it as at the upgrade.
@@ -103,12 +105,13 @@ public enum ClientCommand: Sendable, Equatable {
                 return .failure(.badField)
             }
             return .success(.refresh(token: token))
-        case "delete", "edit", "react", "unreact":
+        case "delete", "edit", "react", "unreact", "versions":
             guard let n = event["seq"] as? NSNumber, !BackendProxy.isBool(n), let seq = UInt64(exactly: n.doubleValue), seq > 0
             else {
                 return .failure(.badField)
             }
             if type == "delete" { return .success(.delete(seq: seq, room: room)) }
+            if type == "versions" { return .success(.versions(seq: seq, room: room)) }
             if type == "react" || type == "unreact" {
                 guard let emoji = event["emoji"] as? String, Reactions.isEmoji(emoji) else { return .failure(.badField) }
                 return .success(.react(seq: seq, emoji: emoji, added: type == "react", room: room))

@@ -21,6 +21,8 @@ public enum CommandPlan: Sendable, Equatable {
     /// Replace the message's text if the actor may: a moderator any, an author their own in
     /// time (`moderation.author_edit_seconds`).
     case edit(room: String, seq: UInt64, text: String, asModerator: Bool)
+    /// Read a message's earlier versions (moderators).
+    case versions(room: String, seq: UInt64)
     /// Add or remove the sender's reaction (anyone who may read the room and is not muted).
     case react(room: String, seq: UInt64, emoji: String, added: Bool)
     /// Verify the token off the event loop; if it is for the same user, it takes over the
@@ -128,6 +130,9 @@ public enum CommandPlan: Sendable, Equatable {
                 .orRefusal
         case .read, .rooms:
             return planReadMarker(command, for: session)
+        case let .versions(seq, named):
+            guard session.identity.role.moderates else { return .refuse(.forbidden) }
+            return session.readableRoom(named).map { .versions(room: $0, seq: seq) }.orRefusal
         }
     }
 }

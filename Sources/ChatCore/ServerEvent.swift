@@ -22,6 +22,8 @@ public enum ServerEvent: Sendable {
     case expiring(seconds: Int)
     /// A `refresh` was accepted: the session now ends at `exp` (Unix seconds).
     case refreshed(exp: Int)
+    /// The texts message `seq` had before its edits (`versions`, for moderators).
+    case versions(room: String, seq: UInt64, versions: [MessageVersion])
     /// `from` is typing in `room` (to its other members; never stored).
     case typing(room: String, from: String)
     /// Read positions and unread counts (`ReadMarkers`).
@@ -103,6 +105,20 @@ public enum ServerEvent: Sendable {
         case let .refreshed(exp):
             w.field("type", "refreshed")
             w.field("exp", exp)
+        case let .versions(room, seq, versions):
+            w.field("type", "versions")
+            w.field("room", room)
+            w.field("seq", seq)
+            w.key("versions")
+            w.beginArray()
+            for v in versions {
+                w.beginObject()
+                w.field("text", v.text)
+                w.field("replacedBy", v.replacedBy)
+                w.field("replacedAt", v.replacedAt)
+                w.endObject()
+            }
+            w.endArray()
         case let .typing(room, from):
             w.field("type", "typing")
             w.field("room", room)

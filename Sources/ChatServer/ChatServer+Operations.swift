@@ -67,6 +67,17 @@ extension ChatServer {
         }
     }
 
+    /// The texts a message had before each of its edits (for operators; moderators ask with
+    /// `versions` on their connection).
+    public func messageVersions(room: String, seq: UInt64) async -> Result<[MessageVersion], OperationFailure> {
+        guard let store = core.hub.store else { return .failure(.failed("no history store")) }
+        do {
+            return .success(try await store.versions(room: room, seq: seq))
+        } catch {
+            return .failure(.failed("the history store could not be read: \(error)"))
+        }
+    }
+
     /// Mutes or bans `user` (a `UserTarget`) on every node; nil, or why it holds only until
     /// the nodes restart (the store could not take it).
     public func restrict(

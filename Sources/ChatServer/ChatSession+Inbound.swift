@@ -258,6 +258,14 @@ extension ChatSession {
             requestDelete(seq: seq, room: room, isModerator: asModerator)
         case let .edit(room, seq, text, asModerator):
             requestEdit(seq: seq, text: text, room: room, isModerator: asModerator)
+        case let .versions(room, seq):
+            guard let store = hub.store else { return sendError(.unavailable) }
+            answerFromStore {
+                guard let versions = try? await store.versions(room: room, seq: seq) else {
+                    return .error(code: .unavailable, message: "The versions could not be read. Try again shortly.")
+                }
+                return .versions(room: room, seq: seq, versions: versions)
+            }
         case let .react(room, seq, emoji, added):
             requestReaction(seq: seq, emoji: emoji, added: added, room: room)
         case let .refresh(token):

@@ -257,6 +257,14 @@ enum ControlCommands {
             case .success: response.deleted = 1
             case let .failure(error): return ControlResponse(ok: false, error: ControlError(error))
             }
+        case .versions:
+            guard let room = request.room, let seq = request.seq else {
+                return .failure("bad_request", "versions needs a room and a sequence number")
+            }
+            switch await server.messageVersions(room: room, seq: seq) {
+            case let .success(versions): response.versions = versions
+            case let .failure(error): return ControlResponse(ok: false, error: ControlError(error))
+            }
         case .mute, .ban:
             return await restrict(request, server: server, actor: actor)
         case .unmute, .unban:

@@ -15,7 +15,8 @@ struct Chatctl: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Status.self, Connections.self, Rooms.self, Kick.self, Reload.self, Delete.self, Mute.self, Publish.self,
-            Unmute.self, Ban.self, Unban.self, Mutes.self, Bans.self, PurgeUser.self, Audit.self, Webhooks.self, Smoke.self,
+            Unmute.self, Ban.self, Unban.self, Mutes.self, Bans.self, PurgeUser.self, Audit.self, Versions.self, Webhooks.self,
+            Smoke.self,
         ]
     )
 }

@@ -31,6 +31,20 @@ struct Delete: ParsableCommand {
     }
 }
 
+struct Versions: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the texts a message had before each of its edits, oldest first, with who replaced each and when.")
+    @OptionGroup var control: ControlOptions
+    @Argument(help: "Room.") var room: String
+    @Argument(help: "Sequence number of the message.") var seq: UInt64
+
+    func run() throws {
+        let response = try control.run(ControlRequest(command: .versions, room: room, seq: seq))
+        guard !control.json else { return }
+        Output.table(["replaced at", "replaced by", "text"], (response.versions ?? []).map { [$0.replacedAt, $0.replacedBy, $0.text] })
+    }
+}
+
 struct Mute: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Mute a user: their messages get the error `muted` until unmuted or the time is up.")

@@ -45,6 +45,15 @@ import Testing
                 == .edit(room: "announcements", seq: 7, text: "x", asModerator: true))
     }
 
+    @Test func onlyModeratorsAskForEarlierVersions() {
+        #expect(Self.decode(#"{"type":"versions","seq":7}"#) == .success(.versions(seq: 7, room: nil)))
+        #expect(Self.decode(#"{"type":"versions","seq":0}"#) == .failure(.badField))
+        #expect(CommandPlanTests.plan(.versions(seq: 7, room: nil), CommandPlanTests.session()) == .refuse(.forbidden))
+        let moderator = CommandPlanTests.session(.moderator)
+        #expect(CommandPlanTests.plan(.versions(seq: 7, room: nil), moderator) == .versions(room: "lobby", seq: 7))
+        #expect(CommandPlanTests.plan(.versions(seq: 7, room: "elsewhere"), moderator) == .refuse(.notJoined))
+    }
+
     @Test func anEditGoesOutAsEditedAndAMessageShowsWhenItWasEdited() throws {
         let event = try JSONSerialization.jsonObject(with: Data(ServerEvent.message(Self.edit).jsonBytes())) as! [String: Any]
         #expect(event["type"] as? String == "edited")
