@@ -55,14 +55,23 @@ extension PostgresStore {
             )\(unescaped: reactions), ins AS (
                 INSERT INTO chatd_message (room, seq, id, sender, text, sent_at, author, data, nonce, reply_to, edit_of, edit_of_id,
                                            previous, reaction, added, reactions, deletion)
-                SELECT \(room), s.last_seq - c.n + e.ord, e.j->>'id', e.j->>'from', e.j->>'text', e.j->>'sentAt',
-                       e.j->>'author', e.j->>'data', e.j->>'nonce', (e.j->>'replyTo')::bigint, (e.j->>'editOf')::bigint,
-                       e.j->>'editOfID',
+                -- A change of a message already gone is stored, and sent, as a deletion of it that
+                -- holds nothing of the change (`ChatMessage.gone`).
+                SELECT \(room), s.last_seq - c.n + e.ord, e.j->>'id', CASE WHEN e.gone THEN '' ELSE e.j->>'from' END,
+                       CASE WHEN e.gone THEN '' ELSE e.j->>'text' END, e.j->>'sentAt',
+                       CASE WHEN e.gone THEN '' ELSE e.j->>'author' END, e.j->>'data', e.j->>'nonce', (e.j->>'replyTo')::bigint,
+                       (e.j->>'editOf')::bigint, e.j->>'editOfID',
                        (SELECT t.text FROM chatd_message t
                         WHERE t.room = \(room) AND t.seq = (e.j->>'editOf')::bigint AND t.edit_of IS NULL AND e.j->>'reaction' IS NULL),
-                       e.j->>'reaction', (e.j->>'added')::boolean,
-                       CASE WHEN e.j->>'reaction' IS NOT NULL THEN \(unescaped: counts) END, (e.j->>'deletion')::boolean
-                FROM s, c, e
+                       CASE WHEN e.gone THEN NULL ELSE e.j->>'reaction' END, CASE WHEN e.gone THEN NULL ELSE (e.j->>'added')::boolean END,
+                       CASE WHEN e.j->>'reaction' IS NOT NULL AND NOT e.gone THEN \(unescaped: counts) END,
+                       CASE WHEN e.gone THEN true ELSE (e.j->>'deletion')::boolean END
+                FROM s, c, (
+                    SELECT e.*, CASE WHEN e.j->>'editOf' IS NULL OR coalesce((e.j->>'deletion')::boolean, false) THEN false
+                                     ELSE NOT EXISTS (SELECT 1 FROM chatd_message t
+                                                      WHERE t.room = \(room) AND t.seq = (e.j->>'editOf')::bigint
+                                                        AND t.edit_of IS NULL) END AS gone
+                    FROM e) AS e
                 \(unescaped: conflict)
                 RETURNING seq, id, sender, text, sent_at, author, data, reply_to, edit_of, edit_of_id, reaction, added, reactions,
                           deletion
@@ -103,7 +112,8 @@ extension PostgresStore {
                                                ELSE '{}'::text[] END) AS h(hook)
                 ORDER BY m.seq, h.hook
             )
-            SELECT ins.seq, ins.id, ins.reactions FROM ins, (SELECT count(*) FROM sent) AS notified ORDER BY ins.seq
+            SELECT ins.seq, ins.id, ins.reactions, coalesce(ins.deletion, false) FROM ins, (SELECT count(*) FROM sent) AS notified
+            ORDER BY ins.seq
             """
     }
 

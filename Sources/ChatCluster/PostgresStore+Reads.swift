@@ -28,12 +28,17 @@ extension PostgresStore {
     }
 
     public func recent(room: String, limit: Int) async throws -> [ChatMessage] {
-        try await messages(
+        let newest = try await messages(
             """
             SELECT \(unescaped: Self.columns) FROM chatd_message
-            WHERE room = \(room) ORDER BY seq DESC LIMIT \(Int64(limit))
+            WHERE room = \(room) AND edit_of IS NULL ORDER BY seq DESC LIMIT \(Int64(limit))
+            """)
+        let entries = try await messages(
             """
-        ).reversed()
+            SELECT \(unescaped: Self.columns) FROM chatd_message
+            WHERE room = \(room) ORDER BY seq DESC LIMIT \(Int64(HistoryWindow.entryLimit(messages: limit)))
+            """)
+        return HistoryWindow.window(messages: newest, entries: entries)
     }
 
     public func messages(room: String, after: UInt64, limit: Int) async throws -> [ChatMessage] {

@@ -181,8 +181,8 @@ public final class PostgresStore: ChatStore {
             try await pool.rows(queries, timeout: Self.writeTimeout) { _, rows in
                 var seqs: [String: Numbered] = [:]
                 for row in rows {
-                    let (seq, id, reactions) = try row.decode((Int64, String, String?).self)
-                    seqs[id] = Numbered(seq: UInt64(seq), reactions: reactions)
+                    let (seq, id, reactions, deletion) = try row.decode((Int64, String, String?, Bool).self)
+                    seqs[id] = Numbered(seq: UInt64(seq), reactions: reactions, deletion: deletion)
                 }
                 numbered.withLockedValue { $0.append(seqs) }
             }
@@ -218,6 +218,8 @@ public final class PostgresStore: ChatStore {
     struct Numbered: Sendable {
         var seq: UInt64
         var reactions: String?
+        /// A change stored as a deletion: its message was gone.
+        var deletion: Bool
     }
 
     private static func numbering(_ batch: [ChatMessage], _ indices: [[Int]], _ seqs: [[String: Numbered]]) -> [ChatMessage?] {
@@ -228,7 +230,7 @@ public final class PostgresStore: ChatStore {
                 var m = batch[i]
                 m.seq = numbered.seq
                 if m.reaction != nil { m.reactions = Reactions.decode(numbered.reactions) }
-                stored[i] = m
+                stored[i] = numbered.deletion && !m.deletion ? ChatMessage.gone(m) : m
             }
         }
         return stored

@@ -112,6 +112,14 @@ extension ChatMessage {
         w.field("at", seq)
     }
 
+    /// In place of `change`, whose message is gone: a deletion of it, holding nothing of the
+    /// change (the store stores and sends this instead).
+    public static func gone(_ change: ChatMessage) -> ChatMessage {
+        ChatMessage(
+            id: change.id, seq: change.seq, room: change.room, from: "", text: "", sentAt: change.sentAt, editOf: change.editOf,
+            deletion: true)
+    }
+
     /// `self` (a message) with a change applied: an edit's text, or a reaction change's counts.
     public func applying(_ change: ChatMessage) -> ChatMessage {
         var changed = self

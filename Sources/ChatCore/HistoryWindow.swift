@@ -4,13 +4,17 @@
 ///
 /// Only messages count against `limit`, so that a burst of reactions does not push
 /// messages out of what joiners see; the changes are bounded too, to `entriesPerMessage`
-/// entries in all per message of the limit, so that they cannot grow it without bound.
+/// entries in all per message of the limit, so that they cannot grow it without bound: past
+/// that the oldest change goes, and resumes from before it (`coveredFrom`) read the store.
 public struct HistoryWindow: Sendable {
     public private(set) var limit: Int
     /// The entries from `head` on; those before it were dropped and are let go of in bulk.
     private var storage: [ChatMessage] = []
     private var head = 0
     private var messageCount = 0
+    /// Every entry from this number on is held (but deleted ones): a resume may be served
+    /// from here; older changes were let go.
+    public private(set) var coveredFrom: UInt64 = 0
     /// Changes with every change to what the window holds: two reads at the same generation
     /// hold the same messages (a room's encoded welcome is kept for as long as it stays).
     public private(set) var generation: UInt64 = 0
@@ -28,18 +32,20 @@ public struct HistoryWindow: Sendable {
     /// The oldest entry held.
     public var first: ChatMessage? { head < storage.count ? storage[head] : nil }
 
-    private var entryLimit: Int {
-        limit.multipliedReportingOverflow(by: Self.entriesPerMessage).overflow ? .max : limit * Self.entriesPerMessage
-    }
+    private var entryLimit: Int { Self.entryLimit(messages: limit) }
 
     public mutating func append(_ entry: ChatMessage) {
         guard limit > 0 else { return }
         generation &+= 1
         storage.append(entry)
         if entry.isMessage { messageCount += 1 }
-        while messageCount > limit || count > entryLimit {
+        while messageCount > limit {
             if storage[head].isMessage { messageCount -= 1 }
             head += 1
+        }
+        if count > entryLimit, let oldest = storage[head...].firstIndex(where: { !$0.isMessage }) {
+            coveredFrom = max(coveredFrom, storage[oldest].seq + 1)
+            storage.remove(at: oldest)
         }
         // Let go of what was dropped once it is most of the array: appending stays O(1)
         // amortised, as the ring it replaces was.
@@ -51,6 +57,36 @@ public struct HistoryWindow: Sendable {
 
     /// Oldest first: messages and changes.
     public var messages: [ChatMessage] { Array(storage[head...]) }
+
+    /// The entries a resume may be served from: every one from `coveredFrom` on.
+    public var resumable: [ChatMessage] {
+        guard coveredFrom > 0 else { return messages }
+        return storage[head...].filter { $0.seq >= coveredFrom }
+    }
+
+    /// The first entry of `resumable`.
+    public var resumableFirst: ChatMessage? { storage[head...].first { $0.seq >= coveredFrom } }
+
+    /// A window read from a store, oldest first, from the newest messages and the newest
+    /// entries (both newest first): the entries from the oldest of those messages on, and
+    /// before them the messages older than every entry read.
+    public static func window(messages: [ChatMessage], entries: [ChatMessage]) -> [ChatMessage] {
+        let oldestMessage = messages.last?.seq ?? 0
+        let tail = entries.filter { $0.seq >= oldestMessage }
+        let oldestEntry = tail.last?.seq ?? .max
+        return messages.filter { $0.seq < oldestEntry }.reversed() + tail.reversed()
+    }
+
+    /// The most entries a window holds.
+    public static func entryLimit(messages limit: Int) -> Int {
+        limit.multipliedReportingOverflow(by: entriesPerMessage).overflow ? .max : limit * entriesPerMessage
+    }
+
+    /// Entries older than `seq` (loaded from the store without the changes between them)
+    /// are for welcomes only.
+    public mutating func covered(from seq: UInt64) {
+        coveredFrom = max(coveredFrom, seq)
+    }
 
     /// Changes the message numbered `seq` (not a change of it), if held.
     public mutating func update(message seq: UInt64, _ change: (ChatMessage) -> ChatMessage) {

@@ -27,7 +27,7 @@ extension RoomState {
     /// The room as a resume sees it now.
     public func resumeView(_ storage: Storage) -> ResumePlan.Room {
         ResumePlan.Room(
-            windowFirst: history.first?.seq, lastStored: storedSeq(storage), delivered: seq,
+            windowFirst: history.resumableFirst?.seq, lastStored: storedSeq(storage), delivered: seq,
             hasStore: storage.hasStore, storeNumbersMessages: storage.storeNumbersMessages)
     }
 
@@ -43,7 +43,7 @@ extension RoomState {
         if let after = ResumePlan.readNeeded(since: since, older: older, limit: limit, room: resumeView(storage)) {
             return .read(after: after)
         }
-        return .welcome(ResumePlan.welcome(since: since, window: history.messages, lastSeq: storedSeq(storage), older: older))
+        return .welcome(ResumePlan.welcome(since: since, window: history.resumable, lastSeq: storedSeq(storage), older: older))
     }
 
     /// A member on its way in (`startEntering`), joining on loop `shard`.

@@ -62,8 +62,9 @@ extension ChatSession {
             editOf: MessageRef(seq: target.seq, id: target.id), historyWindow: settings.historyWindow
         ) { result in
             switch result {
-            case .success:
-                guard let actor else { return }
+            case let .success(stored):
+                // A message deleted meanwhile was not edited (`ChatMessage.gone`).
+                guard let actor, !stored.deletion else { return }
                 Task { await moderation.recordEdit(of: target, actor: actor) }
             case .failure:
                 loop.execute { this.value.refuse(.unavailable) }

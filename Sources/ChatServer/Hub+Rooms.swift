@@ -93,6 +93,10 @@ extension Hub {
         room.state.synced = synced
         if refusal == nil, lastSeq > 0, let recent = try? await store.recent(room: name, limit: historyWindow) {
             for message in recent { room.state.history.append(message) }
+            // Past the newest entries (`ChatStore.recent`) only messages were read: resumes
+            // from before them read the store.
+            let entries = HistoryWindow.entryLimit(messages: historyWindow)
+            if recent.count > entries { room.state.history.covered(from: recent[recent.count - entries].seq) }
         }
         let result: Result<Room, RoomRefusal> = refusal.map { .failure($0) } ?? .success(room)
         var heard: (messages: [ChatMessage], through: UInt64) = ([], 0)

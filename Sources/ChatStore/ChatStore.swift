@@ -21,7 +21,9 @@ public protocol ChatStore: Sendable {
     /// original (another `id`).
     func append(_ batch: [ChatMessage]) async throws -> [ChatMessage]
 
-    /// The newest `limit` entries of a room (messages and edits), oldest first: a window.
+    /// A room's window, oldest first: its newest `limit` messages, and its newest
+    /// `HistoryWindow.entryLimit(messages: limit)` entries of every kind (the changes among
+    /// them, with the messages they change).
     func recent(room: String, limit: Int) async throws -> [ChatMessage]
 
     /// Entries with `seq > after`, oldest first, at most `limit`: messages and edits

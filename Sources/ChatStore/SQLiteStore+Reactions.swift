@@ -75,6 +75,12 @@ extension SQLiteStore {
         try outbox([WebhookEvent.deleted(found, at: Date().timeIntervalSince1970)], routes: routes, db)
     }
 
+    static func messageExists(room: String, seq: UInt64, _ db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db, sql: "SELECT 1 FROM message WHERE room = ? AND seq = ? AND edit_of IS NULL", arguments: [room, Int64(clamping: seq)])
+            != nil
+    }
+
     static func reaction(_ row: Row) -> ReactionChange? {
         guard let emoji = row["reaction"] as String?, let added = row["added"] as Bool? else { return nil }
         return ReactionChange(emoji: emoji, added: added)

@@ -114,12 +114,17 @@ import Testing
         window.append(second)
         for seq in 5...7 { window.append(Self.change(UInt64(seq), "👍", counts: [ReactionCount(emoji: "👍", count: 1)])) }
         #expect(window.messages.map(\.seq) == [3, 4, 5, 6, 7])
+        #expect(window.coveredFrom == 0 && window.resumableFirst?.seq == 3)
         for seq in 8...100 { window.append(Self.change(UInt64(seq), "👍", counts: [])) }
+        // The oldest changes went, not the messages; resumes from before them read the store.
         #expect(window.count == 2 * HistoryWindow.entriesPerMessage)
+        #expect(window.messages.filter(\.isMessage).map(\.seq) == [3, 4])
         #expect(window.messages.last?.seq == 100)
+        #expect(window.coveredFrom == 95 && window.resumableFirst?.seq == 95)
+        #expect(window.resumable.map(\.seq) == Array(95...100))
         var third = Self.message
         third.seq = 101
         window.append(third)
-        #expect(window.messages.filter(\.isMessage).map(\.seq) == [101])
+        #expect(window.messages.filter(\.isMessage).map(\.seq) == [4, 101])
     }
 }

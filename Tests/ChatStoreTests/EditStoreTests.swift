@@ -37,7 +37,7 @@ import Testing
         #expect(after.map(\.seq) == [2, 3, 4])
         #expect(after[1].editOf == MessageRef(seq: 1, id: "id-1"))
         #expect(after[1].text == "fixed")
-        #expect(try await store.recent(room: "a", limit: 2).map(\.seq) == [3, 4])
+        #expect(try await store.recent(room: "a", limit: 2).map(\.seq) == [2, 3, 4])  // two messages, and the edit between
         #expect(try await store.lastSequence(room: "a") == 4)
     }
 
@@ -57,11 +57,16 @@ import Testing
         #expect(try await store.messages(room: "a", after: 0, limit: 10).map(\.seq) == [2])
     }
 
-    @Test func anEditOfAMessageAlreadyGoneKeepsItsPlaceAndChangesNothing() async throws {
+    /// Found by review: an edit asked for before a delete and stored after it kept its text
+    /// and was sent after the deletion. It is stored, and sent, as a deletion of the message.
+    @Test func anEditOfAMessageAlreadyGoneIsStoredAsItsDeletionHoldingNothing() async throws {
         let store = try SQLiteStore(path: path)
         try await store.append([message(1)])
-        try await store.append([edit(2, of: 9, text: "nothing")])
-        #expect(try await store.messages(room: "a", after: 0, limit: 10).map(\.seq) == [1, 2])
+        let stored = try await store.append([edit(2, of: 9, text: "nothing")])
+        #expect(stored[0].deletion && stored[0].text.isEmpty && stored[0].editOf?.seq == 9 && stored[0].id == "edit-2")
+        let log = try await store.messages(room: "a", after: 0, limit: 10)
+        #expect(log.map(\.seq) == [1, 2])
+        #expect(log[1].deletion && log[1].text.isEmpty && log[1].from.isEmpty)
         #expect(try await store.message(room: "a", seq: 1)?.text == "text 1")
         #expect(try await store.versions(room: "a", seq: 9).isEmpty)
     }

@@ -59,8 +59,24 @@ import Testing
         let store = try SQLiteStore(path: path)
         try await store.append([message(1)])
         let stored = try await store.append([react(2, on: 9, "👍", by: "ann")])
-        #expect(stored[0].reactions.isEmpty)
+        #expect(stored[0].reactions.isEmpty && stored[0].deletion && stored[0].reaction == nil)
         #expect(try await store.messages(room: "a", after: 0, limit: 10).map(\.seq) == [1, 2])
         #expect(try await store.ownReactions(room: "a", reactor: "user:ann", seqs: [9]).isEmpty)
+    }
+}
+
+extension ReactionStoreTests {
+    /// Found by review: 200 reaction changes left a window (read at a room's load) of
+    /// changes only, and a welcome with no message. The window read has the newest messages
+    /// whatever came after them.
+    @Test func aFloodOfReactionsLeavesTheWindowItsMessages() async throws {
+        let store = try SQLiteStore(path: path)
+        try await store.append([message(1), message(2), message(3)])
+        try await store.append((4...303).map { react(UInt64($0), on: 1, "👍", by: "r\($0 % 7)", added: $0 % 2 == 0) })
+        let window = try await store.recent(room: "a", limit: 50)
+        #expect(window.filter(\.isMessage).map(\.seq) == [1, 2, 3])
+        #expect(window.count == 3 + HistoryWindow.entryLimit(messages: 50))
+        #expect(window.map(\.seq) == window.map(\.seq).sorted())
+        #expect(window.last?.seq == 303)
     }
 }
