@@ -135,3 +135,41 @@ def test_a_resume_from_before_edits_ends_with_what_a_fresh_joiner_sees(chatd_fac
         back.send(json.dumps({"type": "history", "since": seen}))
         assert view(until(back, "history"), had) == current
     assert current[sent[0]["seq"]] == "one (again)"
+
+
+def test_changes_racing_a_delete_leave_nothing_of_the_message(chatd_factory):
+    """Found by review: an edit or a reaction asked for before a delete and stored after it
+    kept the edit's text in the store and was sent after `deleted`. Here they are sent at
+    once, many times: after a message's `deleted`, nothing of it is sent, and no resume or
+    store holds its text."""
+    import sqlite3
+    port = free_port()
+    chatd = chatd_factory(shipped_config(port, overrides={
+        "auth.moderator_tokens": ["mod-token"], "limits.rate_messages": 10000, "limits.user_rate_messages": 10000,
+        "limits.ip_rate_messages": 10000})).start()
+    with open_ws(port, "token=dev-token&name=ann") as ann, open_ws(port, "token=mod-token&name=mia") as mia, \
+            open_ws(port, "token=dev-token&name=watch") as watch:
+        for ws in (ann, mia, watch):
+            until(ws, "history")
+        for trial in range(30):
+            ann.send(json.dumps({"type": "message", "text": f"t{trial}"}))
+            seq = until(ann, "message")["message"]["seq"]
+            for k in range(3):
+                ann.send(json.dumps({"type": "edit", "seq": seq, "text": f"t{trial} secret {k}"}))
+            mia.send(json.dumps({"type": "delete", "seq": seq}))
+            ann.send(json.dumps({"type": "react", "seq": seq, "emoji": "👍"}))
+            ann.send(json.dumps({"type": "message", "text": f"end {trial}"}))
+            after_delete = None
+            while True:
+                event = json.loads(watch.recv(timeout=10))
+                if event["type"] == "message" and event["message"]["text"] == f"end {trial}":
+                    break
+                if event.get("seq") != seq:
+                    continue
+                if event["type"] == "deleted":
+                    after_delete = after_delete or []
+                elif after_delete is not None:
+                    after_delete.append(event)
+            assert after_delete is not None and all(e["type"] == "deleted" for e in after_delete), (trial, after_delete)
+    with sqlite3.connect(f"file:{chatd.dir / 'history.sqlite'}?mode=ro", uri=True) as db:
+        assert db.execute("SELECT count(*) FROM message WHERE text LIKE '%secret%'").fetchone() == (0,)

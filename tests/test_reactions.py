@@ -90,3 +90,28 @@ def test_a_resume_from_before_reactions_ends_with_a_fresh_joiners_counts(chatd_f
         for change in resumed["reactions"]:
             view[change["seq"]] = change["counts"]
         assert view == current == {one["seq"]: {"👍": 1, "🎉": 1}}
+
+
+def test_a_flood_of_reaction_changes_leaves_joiners_their_messages_across_a_restart(chatd_factory):
+    """Found by review: 200 reaction changes (10 guests, 20 each, within the shipped rate
+    limits) left new joiners a welcome with no message, before and after a restart."""
+    port = free_port()
+    chatd = chatd_factory(shipped_config(port)).start()
+    with open_ws(port, "token=dev-token&name=ann") as ann:
+        until(ann, "history")
+        for text in ("one", "two", "three"):
+            ann.send(json.dumps({"type": "message", "text": text}))
+            until(ann, "message")
+        first = until(open_ws(port, "token=dev-token&name=peek"), "history")["messages"][0]["seq"]
+        for i in range(10):
+            with open_ws(port, f"token=dev-token&name=g{i}") as g:
+                until(g, "history")
+                for k in range(20):
+                    react(g, first, "🎉", added=k % 2 == 0)
+                    until(g, "reactions")
+    for restart in (False, True):
+        if restart:
+            chatd.stop()
+            chatd.start()
+        with open_ws(port, "token=dev-token&name=late") as late:
+            assert [m["text"] for m in until(late, "history")["messages"]] == ["one", "two", "three"], restart

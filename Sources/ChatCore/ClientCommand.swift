@@ -71,7 +71,9 @@ public enum ClientCommand: Sendable, Equatable {
             if type == "leave" { return .success(.leave(room: room)) }
             var since: UInt64?
             if let value = event["since"], !(value is NSNull) {
-                guard let n = value as? NSNumber, let v = UInt64(exactly: n.doubleValue) else { return .failure(.badField) }
+                guard let n = value as? NSNumber, !BackendProxy.isBool(n), let v = UInt64(exactly: n.doubleValue) else {
+                    return .failure(.badField)
+                }
                 since = v
             }
             return .success(.join(room: room, since: since))
@@ -122,19 +124,25 @@ public enum ClientCommand: Sendable, Equatable {
             return messageText(string, maxChars: maxChars).map { .edit(seq: seq, text: $0, room: room) }
         case "history":
             if let since = event["since"], !(since is NSNull) {
-                guard let n = since as? NSNumber, let v = UInt64(exactly: n.doubleValue) else { return .failure(.badField) }
+                guard let n = since as? NSNumber, !BackendProxy.isBool(n), let v = UInt64(exactly: n.doubleValue) else {
+                    return .failure(.badField)
+                }
                 return .success(.catchUp(since: v, room: room))
             }
             let before = event["before"]
             let limit = event["limit"]
             var beforeSeq: UInt64?
             if let before, !(before is NSNull) {
-                guard let n = before as? NSNumber, let v = UInt64(exactly: n.doubleValue) else { return .failure(.badField) }
+                guard let n = before as? NSNumber, !BackendProxy.isBool(n), let v = UInt64(exactly: n.doubleValue) else {
+                    return .failure(.badField)
+                }
                 beforeSeq = v
             }
             var count = 50
             if let limit, !(limit is NSNull) {
-                guard let n = limit as? NSNumber, let v = Int(exactly: n.doubleValue), v > 0 else { return .failure(.badField) }
+                guard let n = limit as? NSNumber, !BackendProxy.isBool(n), let v = Int(exactly: n.doubleValue), v > 0 else {
+                    return .failure(.badField)
+                }
                 count = min(v, maxHistoryPage)
             }
             return .success(.history(before: beforeSeq, limit: count, room: room))

@@ -62,7 +62,7 @@ public enum ErrorCode: String, Error, Sendable, CaseIterable {
         case .tooManyReactions: return "This message has as many different reactions as it may; use one of them."
         case .badField:
             return
-                "A field has the wrong type: text must be a string; before and limit positive integers; room a room name; token a string."
+                "A field has the wrong type or value: text must be a string; seq, before and limit positive integers, since a non-negative one; room a room name; emoji one emoji; token a string."
         }
     }
 }

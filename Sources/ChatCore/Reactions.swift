@@ -6,14 +6,56 @@ public enum Reactions {
     /// take about 35.
     public static let maxEmojiBytes = 64
 
-    /// One grapheme that is an emoji: one shown as an emoji by default, one made so by its
-    /// variation selector (U+FE0F), a keycap, or a flag or ZWJ sequence. A digit or a letter
-    /// alone is not one, though Unicode counts some of them as emoji characters.
+    /// One emoji in its fully qualified form (Unicode's emoji-test), so that one emoji cannot
+    /// take several of a message's reaction slots in look-alike spellings (found by review:
+    /// 👍 with text or repeated variation selectors, a trailing joiner, combining marks, a
+    /// lone regional indicator or skin tone). An emoji is shown as one by default, or made so
+    /// by U+FE0F; it may carry a skin tone (on a base that takes one), a keycap (on 0-9 # *)
+    /// or a tag sequence (subdivision flags); two regional indicators are a flag; several
+    /// are joined by U+200D.
     public static func isEmoji(_ s: String) -> Bool {
-        guard !s.isEmpty, s.utf8.count <= maxEmojiBytes, s.count == 1, let scalars = s.first?.unicodeScalars else { return false }
-        if scalars.contains(where: { $0.properties.isEmojiPresentation }) { return true }
-        guard scalars.count > 1, scalars.first!.properties.isEmoji else { return false }
-        return scalars.contains { $0.value == 0xFE0F || $0.value == 0x20E3 || $0.value == 0x200D }
+        guard !s.isEmpty, s.utf8.count <= maxEmojiBytes, s.count == 1 else { return false }
+        let scalars = Array(s.unicodeScalars)
+        var i = 0
+        guard component(scalars, &i) else { return false }
+        while i < scalars.count {
+            guard scalars[i].value == 0x200D else { return false }
+            i += 1
+            guard component(scalars, &i) else { return false }
+        }
+        return true
+    }
+
+    private static func isRegionalIndicator(_ u: Unicode.Scalar) -> Bool { (0x1F1E6...0x1F1FF).contains(u.value) }
+
+    private static func component(_ s: [Unicode.Scalar], _ i: inout Int) -> Bool {
+        guard i < s.count else { return false }
+        let base = s[i]
+        if isRegionalIndicator(base) {
+            guard i + 1 < s.count, isRegionalIndicator(s[i + 1]) else { return false }
+            i += 2
+            return true
+        }
+        let p = base.properties
+        guard p.isEmoji, !p.isEmojiModifier else { return false }
+        i += 1
+        let modifier = i < s.count && s[i].properties.isEmojiModifier && p.isEmojiModifierBase
+        if modifier {
+            i += 1
+        } else if !p.isEmojiPresentation {
+            guard i < s.count, s[i].value == 0xFE0F else { return false }
+            i += 1
+            if i < s.count, s[i].value == 0x20E3 {
+                guard "0123456789#*".unicodeScalars.contains(base) else { return false }
+                i += 1
+            }
+        }
+        if i < s.count, (0xE0020...0xE007E).contains(s[i].value) {
+            while i < s.count, (0xE0020...0xE007E).contains(s[i].value) { i += 1 }
+            guard i < s.count, s[i].value == 0xE007F else { return false }
+            i += 1
+        }
+        return true
     }
 
     /// `counts` with one reader's `emoji` added or taken away; emoji no one uses any more

@@ -109,6 +109,18 @@ public enum ResumePlan {
         return part
     }
 
+    /// True when nothing between `since` and the first of `entries` is missing but messages
+    /// whose deletions are among them (a deletion is an entry of the log, so the client is
+    /// told). A hole expiry or an erasure left is not explained: not recovered.
+    static func startsRight(_ entries: [ChatMessage], since: UInt64) -> Bool {
+        guard let first = entries.first?.seq, first > since else { return false }
+        let missing = first - since - 1
+        guard missing > 0 else { return true }
+        let deleted = Set(entries.lazy.filter(\.deletion).compactMap { $0.editOf?.seq })
+        guard missing <= UInt64(deleted.count) else { return false }
+        return (since + 1..<first).allSatisfy { deleted.contains($0) }
+    }
+
     /// The messages after `since`: from the window when it reaches back far enough, else with
     /// the older part read from the store (history is immutable but for deletes, so reading
     /// it before the window's snapshot is safe, as long as nothing between the two went
@@ -125,7 +137,6 @@ public enum ResumePlan {
         }
         let upTo = window.first?.seq ?? (lastSeq + 1)
         let merged = older.messages.filter { $0.seq < upTo } + window
-        // A message deleted meanwhile is a known hole: not recovered either.
-        return Welcome(messages: merged, recovered: merged.first.map { $0.seq == since + 1 } ?? false)
+        return Welcome(messages: merged, recovered: startsRight(merged, since: since))
     }
 }

@@ -129,4 +129,25 @@ import Testing
         let plain = BackendProxy.PublishRequest(room: "lobby", user: "u", name: "ann", text: "x", address: "127.0.0.1")
         #expect(String(decoding: plain.body, as: UTF8.self).contains("edit") == false)
     }
+
+    /// Found by review: messages deleted before a resume left a hole that made it
+    /// `recovered: false`, though their deletions are in the log and told.
+    @Test func aHoleThatTheLogsDeletionsExplainIsRecovered() {
+        func deletion(_ seq: UInt64, of target: UInt64) -> ChatMessage {
+            ChatMessage.gone(
+                ChatMessage(
+                    id: "d-\(seq)", seq: seq, room: "lobby", from: "", text: "", sentAt: "", editOf: MessageRef(seq: target, id: "m")))
+        }
+        func message(_ seq: UInt64) -> ChatMessage {
+            ChatMessage(id: "m-\(seq)", seq: seq, room: "lobby", from: "a", text: "t", sentAt: "")
+        }
+        let entries = [message(3), message(4), deletion(5, of: 1), deletion(6, of: 2)]
+        #expect(ResumePlan.startsRight(entries, since: 0))
+        #expect(ResumePlan.startsRight(entries, since: 1))
+        #expect(ResumePlan.startsRight(entries, since: 2))
+        #expect(!ResumePlan.startsRight([message(3), message(4), deletion(5, of: 1)], since: 0))
+        #expect(!ResumePlan.startsRight([message(3)], since: 0))
+        #expect(!ResumePlan.startsRight([message(3)], since: 3))
+        #expect(!ResumePlan.startsRight([], since: 0))
+    }
 }

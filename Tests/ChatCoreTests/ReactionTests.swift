@@ -10,8 +10,16 @@ import Testing
     }
 
     @Test func aReactionIsOneEmojiGrapheme() {
-        for yes in ["👍", "👍🏽", "❤️", "🇯🇵", "👨‍👩‍👧", "1️⃣", "🎉", "☺️"] { #expect(Reactions.isEmoji(yes), "\(yes)") }
-        for no in ["", "a", "1", "#", "ok", "👍👍", "👍 ", "\u{200D}", "\u{FE0F}", "©", String(repeating: "👍", count: 20)] {
+        for yes in ["👍", "👍🏽", "❤️", "🇯🇵", "👨‍👩‍👧", "1️⃣", "🎉", "☺️", "❤️‍🔥", "🏳️‍🌈", "👩🏽‍💻", "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}"] {
+            #expect(Reactions.isEmoji(yes), "\(yes)")
+        }
+        // Look-alikes of one emoji (found by review), and what is not an emoji at all.
+        let lookAlikes = [
+            "👍\u{FE0F}", "👍" + String(repeating: "\u{FE0F}", count: 20), "👍\u{FE0E}", "👍\u{200D}",
+            "👍" + String(repeating: "\u{0301}", count: 30),
+            "🇯", "🏽", "1\u{20E3}", "❤\u{FE0E}", "❤", "a\u{FE0F}\u{20E3}",
+        ]
+        for no in ["", "a", "1", "#", "ok", "👍👍", "👍 ", "\u{200D}", "\u{FE0F}", "©", String(repeating: "👍", count: 20)] + lookAlikes {
             #expect(!Reactions.isEmoji(no), "\(no.unicodeScalars.map { String($0.value, radix: 16) })")
         }
     }
