@@ -176,6 +176,10 @@ def test_bad_durations_get_clear_answers(server):
         assert answer["ok"] is False and answer["error"]["code"] == "bad_request", answer
     answer = control_request(control, {"command": "ban", "user": "", "seconds": 5})
     assert answer["error"]["code"] == "bad_request", answer
+    # Not identities (found by review: each was stored and listed).
+    for user in (" ", "guest:", "guest:a\nb", "x" * 5000, " guest:a", "guest:\u0007"):
+        answer = control_request(control, {"command": "ban", "user": user})
+        assert answer["ok"] is False and answer["error"]["code"] == "bad_request", (user[:20], answer)
     # A duration past any real use is "until lifted", not an overflow.
     answer = control_request(control, {"command": "mute", "user": "guest:x", "seconds": 1e308})
     assert answer["ok"] is True, answer
