@@ -2,20 +2,8 @@
 it with the message, history and resumes carry it, and it survives a restart."""
 import json
 
-from websockets.sync.client import connect
-
 from conftest import free_port, shipped_config
-
-
-def open_ws(port, query):
-    return connect(f"ws://127.0.0.1:{port}/chat?{query}", origin=f"http://localhost:{port}", open_timeout=10)
-
-
-def until(ws, type_):
-    while True:
-        event = json.loads(ws.recv(timeout=10))
-        if event["type"] == type_:
-            return event
+from wsclient import open_ws, until
 
 
 def test_a_reply_reaches_everyone_and_stays_in_history_across_a_restart(chatd_factory):

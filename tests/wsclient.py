@@ -34,3 +34,16 @@ class Chat:
 
     def close(self):
         self._connection.__exit__(None, None, None)
+
+
+def open_ws(port, query):
+    """A WebSocket client of chatd on 127.0.0.1:`port`, from the allowed origin."""
+    return connect(f"ws://127.0.0.1:{port}/chat?{query}", origin=f"http://localhost:{port}", open_timeout=10)
+
+
+def until(ws, type_):
+    """The next event of `type_` (others are passed over), within 10 s."""
+    while True:
+        event = json.loads(ws.recv(timeout=10))
+        if event["type"] == type_:
+            return event
