@@ -145,3 +145,46 @@ def test_a_kick_of_a_backed_up_client_is_done_in_2_seconds(chatd_factory, tmp_pa
     finally:
         publisher.close()
         slow.close()
+
+
+def read_frames(s, deadline):
+    """Server frames (opcode, payload) until a close frame or the end of the stream."""
+    buf, frames = b"", []
+    s.settimeout(max(0.1, deadline - time.monotonic()))
+    while True:
+        while len(buf) >= 2:
+            n, start = buf[1] & 0x7F, 2
+            if n == 126:
+                if len(buf) < 4:
+                    break
+                n, start = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    break
+                n, start = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < start + n:
+                break
+            frames.append((buf[0] & 0x0F, buf[start:start + n]))
+            buf = buf[start + n:]
+            if frames[-1][0] == 0x8:
+                return frames
+        chunk = s.recv(65536)
+        if not chunk:
+            return frames
+        buf += chunk
+
+
+def test_requests_sent_right_before_a_close_are_answered_before_it(chatd_factory, tmp_path):
+    """Found by review: a message (or an edit) written in the same TCP write as the close
+    frame was stored, but its sender was sent only the close, not the message: a client
+    that reads "no echo" as "not sent" would send it again."""
+    port, _, _ = start(chatd_factory, tmp_path)
+    s = upgrade(port, "ann", "lobby")
+    read_frames_until = time.monotonic() + 10
+    close = b"\x88\x82\x00\x00\x00\x00\x03\xe8"  # 1000, masked with 0
+    s.sendall(frame(json.dumps({"type": "message", "text": "last words"})) + close)
+    frames = read_frames(s, read_frames_until)
+    s.close()
+    texts = [json.loads(p) for op, p in frames if op == 0x1]
+    assert frames and frames[-1][0] == 0x8, frames[-3:]
+    assert any(e.get("type") == "message" and e["message"]["text"] == "last words" for e in texts), texts

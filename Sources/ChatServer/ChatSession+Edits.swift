@@ -57,6 +57,7 @@ extension ChatSession {
         guard let loop = context?.eventLoop else { return }
         let this = NIOLoopBound(self, eventLoop: loop)
         let moderation = moderation
+        publishesInFlight += 1
         hub.publish(
             room: target.room, from: name, text: text, author: authorKey,
             editOf: MessageRef(seq: target.seq, id: target.id), historyWindow: settings.historyWindow
@@ -64,10 +65,13 @@ extension ChatSession {
             switch result {
             case let .success(stored):
                 // A message deleted meanwhile was not edited (`ChatMessage.gone`).
-                guard let actor, !stored.deletion else { return }
-                Task { await moderation.recordEdit(of: target, actor: actor) }
+                if let actor, !stored.deletion { Task { await moderation.recordEdit(of: target, actor: actor) } }
+                loop.execute { this.value.publishSettled() }
             case .failure:
-                loop.execute { this.value.refuse(.unavailable) }
+                loop.execute {
+                    this.value.refuse(.unavailable)
+                    this.value.publishSettled()
+                }
             }
         }
     }

@@ -172,7 +172,7 @@ extension ChatSession {
         if !closing {
             // Answering a held request may start a store read: reading waits for it too.
             guard answerHeldRequests(context: context), !awaitingStore else { return }
-            if let close = deferredClose {
+            if publishesInFlight == 0, let close = deferredClose {
                 deferredClose = nil
                 return receivedClose(close)
             }
@@ -291,12 +291,15 @@ extension ChatSession {
         guard let loop = context?.eventLoop else { return }
         let this = NIOLoopBound(self, eventLoop: loop)
         if let nonce { return publishUnique(text, in: room, nonce: nonce, replyTo: replyTo, loop: loop) }
+        publishesInFlight += 1
         hub.publish(
             room: room, from: name, text: text, author: authorKey, replyTo: replyTo, historyWindow: settings.historyWindow
         ) { result in
             // The sender is told; a message that reached history reaches it like any other.
-            guard case .failure = result else { return }
-            loop.execute { this.value.refuse(.unavailable) }
+            loop.execute {
+                if case .failure = result { this.value.refuse(.unavailable) }
+                this.value.publishSettled()
+            }
         }
     }
 
@@ -359,12 +362,18 @@ extension ChatSession {
         }
     }
 
+    /// One of `publishesInFlight` is stored or failed: a close waiting for it may be answered.
+    func publishSettled() {
+        publishesInFlight = max(publishesInFlight - 1, 0)
+        if publishesInFlight == 0, deferredClose != nil, let context { resumeReadingIfDue(context) }
+    }
+
     /// Answers a client's close with the same code (RFC 6455 5.5.1), or with 1002/1007 when
     /// the close frame itself is malformed.
     func receivedClose(_ payload: ByteBuffer) {
         // Requests sent before the close are carried out first: a message sent right before
         // closing, while a store read held the requests behind it, is not lost.
-        if intake.hasWaiting || awaitingStore {
+        if intake.hasWaiting || awaitingStore || publishesInFlight > 0 {
             deferredClose = payload
             return
         }

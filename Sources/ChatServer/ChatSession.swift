@@ -370,6 +370,9 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A client's close that arrived while its earlier requests waited: answered once they are.
     var deferredClose: ByteBuffer?
+    /// The session's messages and edits handed to the hub and not yet stored (or failed): a
+    /// close waits for them, so that their sender is sent them first (found by review).
+    var publishesInFlight = 0
 
     /// True while a request waits for the history store: later requests wait behind it, so
     /// answers keep the order of the requests, and nothing more is read meanwhile.
