@@ -95,6 +95,14 @@ public struct MessageRef: Sendable, Equatable, Hashable {
 }
 
 extension ChatMessage {
+    /// True when `author` may still change this message as its author (delete it, edit it):
+    /// it is theirs and was sent at most `windowSeconds` before `nowMilliseconds` (a window of
+    /// 0 allows nothing).
+    public func isChangeable(by author: String, windowSeconds: Double, nowMilliseconds: Int64) -> Bool {
+        windowSeconds > 0 && self.author == author
+            && Double(nowMilliseconds - (Timestamp.milliseconds(iso8601: sentAt) ?? 0)) <= windowSeconds * 1000
+    }
+
     /// True for a message, false for a change of one (`editOf`).
     public var isMessage: Bool { editOf == nil }
     public var isEdit: Bool { editOf != nil && reaction == nil && !deletion }

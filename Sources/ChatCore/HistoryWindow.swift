@@ -64,6 +64,10 @@ public struct HistoryWindow: Sendable {
         return storage[head...].filter { $0.seq >= coveredFrom }
     }
 
+    /// The messages held that have reactions, nil when none has (a joiner's own are read for
+    /// those only). No copy of the window is made: a join asks under the room's lock.
+    public var reacted: [UInt64]? { storage[head...].reactedMessages }
+
     /// The first entry of `resumable`.
     public var resumableFirst: ChatMessage? { storage[head...].first { $0.seq >= coveredFrom } }
 

@@ -72,6 +72,14 @@ public enum Reactions {
     }
 }
 
+extension Sequence<ChatMessage> {
+    /// The numbers of the messages among these that have reactions, nil when none has.
+    public var reactedMessages: [UInt64]? {
+        let seqs = compactMap { $0.isMessage && !$0.reactions.isEmpty ? $0.seq : nil }
+        return seqs.isEmpty ? nil : seqs
+    }
+}
+
 extension Reactions {
     /// Counts as the stores keep them: `[["👍",2],["🎉",1]]`, an array so that the order
     /// (first use) survives a JSON object's lack of one.

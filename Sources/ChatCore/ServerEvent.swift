@@ -137,36 +137,24 @@ public enum ServerEvent: Sendable {
     private static func writeChanges(of entries: [ChatMessage], to w: inout JSONWriter) {
         let shown = Set(entries.lazy.filter(\.isMessage).map(\.seq))
         let changes = entries.filter { $0.editOf.map { !shown.contains($0.seq) } ?? false }
-        let edits = changes.filter(\.isEdit)
-        if !edits.isEmpty {
-            w.key("edits")
-            w.beginArray()
-            for edit in edits {
-                w.beginObject()
-                edit.writeEditFields(to: &w)
-                w.endObject()
-            }
-            w.endArray()
-        }
-        let deletions = changes.filter(\.deletion)
-        if !deletions.isEmpty {
-            w.key("deleted")
-            w.beginArray()
-            for deletion in deletions {
-                w.beginObject()
-                deletion.writeDeletionFields(to: &w)
-                w.endObject()
-            }
-            w.endArray()
-        }
+        writeObjects("edits", changes.filter(\.isEdit), to: &w) { $0.writeEditFields(to: &$1) }
+        writeObjects("deleted", changes.filter(\.deletion), to: &w) { $0.writeDeletionFields(to: &$1) }
         var lastReaction: [UInt64: Int] = [:]
         for (index, change) in changes.enumerated() where change.reaction != nil { lastReaction[change.editOf!.seq] = index }
-        guard !lastReaction.isEmpty else { return }
-        w.key("reactions")
+        let reactions = lastReaction.values.sorted().map { changes[$0] }
+        writeObjects("reactions", reactions, to: &w) { $0.writeReactionFields(to: &$1) }
+    }
+
+    /// `"key":[{…},…]`, one object per item as `fields` writes it; nothing when there is none.
+    private static func writeObjects<T>(
+        _ key: String, _ items: [T], to w: inout JSONWriter, _ fields: (T, inout JSONWriter) -> Void
+    ) {
+        guard !items.isEmpty else { return }
+        w.key(key)
         w.beginArray()
-        for index in lastReaction.values.sorted() {
+        for item in items {
             w.beginObject()
-            changes[index].writeReactionFields(to: &w)
+            fields(item, &w)
             w.endObject()
         }
         w.endArray()

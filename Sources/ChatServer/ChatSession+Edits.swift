@@ -17,9 +17,7 @@ extension ChatSession {
         let promise = loop.makePromise(of: Moderation.Lookup.self)
         promise.completeWithTask {
             await moderation.editTarget(room: room, seq: seq) { message in
-                isModerator
-                    || (window > 0 && message.author == author
-                        && Double(now - (Timestamp.milliseconds(iso8601: message.sentAt) ?? 0)) <= window * 1000)
+                isModerator || message.isChangeable(by: author, windowSeconds: window, nowMilliseconds: now)
             }
         }
         // The session's later requests wait for the lookup (as for a store read), so that a

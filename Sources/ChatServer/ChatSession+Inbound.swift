@@ -347,9 +347,7 @@ extension ChatSession {
             await moderation.delete(
                 room: room, seq: seq, actor: actor, reason: isModerator ? "moderator" : "author", historyWindow: historyWindow
             ) { message in
-                isModerator
-                    || (window > 0 && message.author == author
-                        && Double(now - (Timestamp.milliseconds(iso8601: message.sentAt) ?? 0)) <= window * 1000)
+                isModerator || message.isChangeable(by: author, windowSeconds: window, nowMilliseconds: now)
             }
         }
         promise.futureResult.whenSuccess { outcome in

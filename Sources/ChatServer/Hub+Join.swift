@@ -61,7 +61,7 @@ extension Hub {
     ) {
         // The joiner's own reactions among the window's are read first, off the loop, when
         // there are reactions in it: what it is sent before anything else shows them.
-        if own == nil, let store, let reacted = room.lock.withLock({ Self.reacted(room.state.history.messages) }) {
+        if own == nil, let store, let reacted = room.lock.withLock({ room.state.history.reacted }) {
             let loop = shards[request.shardIndex].loop
             let bound = NIOLoopBound((member: member, done: done), eventLoop: loop)
             Task {
@@ -113,12 +113,6 @@ extension Hub {
         }
     }
 
-    /// The numbers of the messages among `entries` that have reactions, nil when none has.
-    static func reacted(_ entries: [ChatMessage]) -> [UInt64]? {
-        let seqs = entries.lazy.filter { $0.isMessage && !$0.reactions.isEmpty }.map(\.seq)
-        return seqs.isEmpty ? nil : Array(seqs)
-    }
-
     /// `welcome` for the reader whose reactions are `own`: its messages marked with them (and
     /// so no longer the window every joiner is sent).
     static func personal(_ welcome: Welcome, own: [UInt64: [String]]) -> Welcome {
@@ -141,7 +135,7 @@ extension Hub {
     /// `entries` marked with `reader`'s own reactions, read from the store (a page of history,
     /// a catch-up).
     func markingOwnReactions(_ entries: [ChatMessage], room: String, reader: String) async -> [ChatMessage] {
-        guard let store, let reacted = Self.reacted(entries) else { return entries }
+        guard let store, let reacted = entries.reactedMessages else { return entries }
         let own = (try? await store.ownReactions(room: room, reactor: reader, seqs: reacted)) ?? [:]
         return Self.mine(entries, own: own)
     }

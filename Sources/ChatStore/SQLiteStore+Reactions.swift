@@ -29,16 +29,12 @@ extension SQLiteStore {
         }
     }
 
-    /// Adds or removes the change's author's reaction on the message `target` and returns its
-    /// counts after (in the order of first use); nothing, for a message that is gone.
+    /// Adds or removes the change's author's reaction on the message `target`, which `insert`
+    /// found to be there, and returns its counts after (in the order of first use).
     static func applyReaction(_ change: ReactionChange, of entry: ChatMessage, to target: MessageRef, _ db: Database) throws
         -> [ReactionCount]
     {
         let seq = Int64(clamping: target.seq)
-        guard
-            try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM message WHERE room = ? AND seq = ? AND edit_of IS NULL", arguments: [entry.room, seq]) != nil
-        else { return [] }
         if change.added {
             try db.execute(
                 sql: "INSERT INTO reaction (room, seq, emoji, reactor) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
