@@ -75,7 +75,7 @@ install: release
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/chatd \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DATADIR)/doc/chatd
 	install -m 0755 -s $(RELEASE)/chatd $(RELEASE)/chatctl $(DESTDIR)$(BINDIR)/
-	install -m 0644 web/index.html web/app.js web/style.css web/favicon.svg $(DESTDIR)$(DATADIR)/chatd/www/
+	install -m 0644 $(wildcard web/*.html web/*.js web/*.css web/*.svg web/*.ts) $(DESTDIR)$(DATADIR)/chatd/www/
 	install -m 0644 man/chatctl.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/chatd.toml.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/chatd.8 $(DESTDIR)$(MANDIR)/man8/

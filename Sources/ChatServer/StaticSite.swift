@@ -1,7 +1,10 @@
 import Foundation
 import NIOCore
 
-/// The browser page, read from disk once at start (and on reload) and served from memory.
+/// The browser pages, read from disk once at start (and on reload) and served from memory.
+/// Every regular file directly in the folder whose name and kind are known is served at
+/// `/NAME`; nothing on disk is looked at per request, so no request path reaches the file
+/// system.
 struct StaticSite: Sendable {
     struct File: Sendable {
         let contentType: String
@@ -11,35 +14,74 @@ struct StaticSite: Sendable {
         var styleHashes: [String] = []
     }
 
-    static let files: [(path: String, name: String, type: String)] = [
-        ("/", "index.html", "text/html; charset=utf-8"),
-        ("/index.html", "index.html", "text/html; charset=utf-8"),
-        ("/app.js", "app.js", "text/javascript; charset=utf-8"),
-        ("/style.css", "style.css", "text/css; charset=utf-8"),
-        ("/favicon.svg", "favicon.svg", "image/svg+xml"),
+    /// Served kinds, by the name's extension. Anything else in the folder is left alone.
+    static let types: [String: String] = [
+        "html": "text/html; charset=utf-8",
+        "js": "text/javascript; charset=utf-8",
+        "mjs": "text/javascript; charset=utf-8",
+        "css": "text/css; charset=utf-8",
+        "svg": "image/svg+xml",
+        "png": "image/png",
+        "ico": "image/x-icon",
+        "json": "application/json",
+        "ts": "text/plain; charset=utf-8",
+        "txt": "text/plain; charset=utf-8",
     ]
+    /// Pages also served without their `.html`: `/` is the chat, `/admin` the console.
+    static let aliases: [String: String] = ["/": "index.html", "/admin": "admin.html"]
+    /// A file larger than this is a mistake in the folder, not a page: start fails naming it.
+    static let maxFileBytes = 8 << 20
+
+    struct TooLarge: Error, CustomStringConvertible {
+        let path: String
+        var description: String { "\(path) is larger than \(StaticSite.maxFileBytes >> 20) MiB" }
+    }
 
     let root: String
     private let byPath: [String: File]
 
     init(root: String) throws {
         self.root = root
-        var byPath: [String: File] = [:]
-        for entry in Self.files {
-            let url = URL(fileURLWithPath: root).appendingPathComponent(entry.name)
-            // Only the page itself is required; an operator's single-file page is fine.
-            guard entry.name == "index.html" || FileManager.default.fileExists(atPath: url.path) else { continue }
+        let folder = URL(fileURLWithPath: root)
+        // Only the page itself is required; an operator's single-file page is fine.
+        var names = Set((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+        names.insert("index.html")
+        var byName: [String: File] = [:]
+        for name in names where Self.isServable(name) {
+            let url = folder.appendingPathComponent(name)
+            var isDirectory: ObjCBool = false
+            guard name == "index.html" || (FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && !isDirectory.boolValue)
+            else { continue }
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
+            if size > Self.maxFileBytes { throw TooLarge(path: url.path) }
             let data = try Data(contentsOf: url)
-            var file = File(contentType: entry.type, body: ByteBuffer(bytes: data))
-            if entry.type.hasPrefix("text/html") {
+            let type = Self.types[Self.extension(of: name)] ?? "application/octet-stream"
+            var file = File(contentType: type, body: ByteBuffer(bytes: data))
+            if type.hasPrefix("text/html") {
                 (file.scriptHashes, file.styleHashes) = InlineHashes.of(html: String(decoding: data, as: UTF8.self))
             }
-            byPath[entry.path] = file
+            byName[name] = file
         }
+        var byPath: [String: File] = [:]
+        for (name, file) in byName { byPath["/" + name] = file }
+        for (alias, name) in Self.aliases { byPath[alias] = byName[name] }
         self.byPath = byPath
     }
 
     func file(at path: String) -> File? { byPath[path] }
+
+    /// Plain names with a served extension; no dot files, no editor leftovers.
+    static func isServable(_ name: String) -> Bool {
+        guard !name.hasPrefix("."), name.utf8.count <= 128,
+            name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "._-".unicodeScalars.contains($0)) })
+        else { return false }
+        return types[self.extension(of: name)] != nil
+    }
+
+    private static func `extension`(of name: String) -> String {
+        guard let dot = name.lastIndex(of: ".") else { return "" }
+        return String(name[name.index(after: dot)...]).lowercased()
+    }
 }
 
 /// Finds the page's folder when the configuration names none.
