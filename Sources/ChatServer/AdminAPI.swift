@@ -45,6 +45,12 @@ final class AdminAPI: Sendable {
             answer.headers.append(("Allow", endpoint == .actions ? "POST" : "GET, HEAD"))
             return reply(answer)
         }
+        // No token guesses nothing: a 401 that costs no attempt (and is never a 429).
+        guard let token = UpgradeGate.bearerToken(head.headers.first(name: "authorization")), !token.isEmpty else {
+            var answer = Self.failure(.unauthorized, "missing token (Authorization: Bearer TOKEN of a credential with role admin)")
+            answer.headers.append(("WWW-Authenticate", "Bearer"))
+            return reply(answer)
+        }
         let settings = core.settings.current
         let now = NIODeadline.now().uptimeNanoseconds
         guard core.limits.mayAttempt(address: address, settings: settings, now: now) else {
@@ -57,9 +63,6 @@ final class AdminAPI: Sendable {
             var answer = Self.failure(.unauthorized, reason)
             answer.headers.append(("WWW-Authenticate", "Bearer"))
             reply(answer)
-        }
-        guard let token = UpgradeGate.bearerToken(head.headers.first(name: "authorization")), !token.isEmpty else {
-            return unauthorized("missing token (Authorization: Bearer TOKEN of a credential with role admin)")
         }
         let request = Request(
             endpoint: endpoint, parameters: parameters, body: body, tooLarge: tooLarge,

@@ -213,10 +213,10 @@ enum OpenAPIDocument {
                 - name: room
                   in: query
                   required: false
-                  description: Only the connections in this room.
+                  description: Only the connections in this room; empty is every room.
                   schema:
                     type: string
-                    pattern: "^[A-Za-z0-9_-]{1,32}$"
+                    pattern: "^[A-Za-z0-9_-]{0,32}$"
               responses:
                 "200":
                   description: The report.
@@ -605,7 +605,9 @@ enum OpenAPIDocument {
                   schema:
                     $ref: "#/components/schemas/AdminError"
             AdminTooMany:
-              description: Too many wrong tokens from this address (they share the publish API's attempt bucket).
+              description: >-
+                Too many wrong tokens from this address (they share the upgrades' and the publish API's
+                attempt bucket, `limits.upgrades_per_minute_per_ip`). A request without a token is a 401, never this.
               headers:
                 Retry-After:
                   required: true
@@ -853,18 +855,19 @@ enum OpenAPIDocument {
               type: object
               required: [command]
               additionalProperties: false
+              description: A field given as null is taken as absent; fields the command does not use are ignored.
               properties:
-                v: {type: integer, const: 1, description: The control protocol's version (implied when absent).}
+                v: {const: 1, description: The control protocol's version (implied when absent).}
                 command:
                   type: string
                   enum: [kick, delete, mute, unmute, ban, unban, purge-user, webhooks-retry]
-                room: {type: string, description: "delete: the message's room."}
-                connection: {type: string, description: "kick: one connection by id..."}
-                user: {type: string, description: "...or every connection of this identity; mute, unmute, ban, unban, purge-user: whom."}
-                reason: {type: string, description: For the audit log (and a kick's close frame).}
-                seq: {type: integer, minimum: 1, description: "delete: the message's sequence number."}
-                seconds: {type: number, exclusiveMinimum: 0, description: "mute, ban: how long; absent until lifted."}
-                hook: {type: string, description: "webhooks-retry: the hook."}
+                room: {type: [string, "null"], description: "delete: the message's room."}
+                connection: {type: [string, "null"], description: "kick: one connection by id..."}
+                user: {type: [string, "null"], description: "...or every connection of this identity; mute, unmute, ban, unban, purge-user: whom."}
+                reason: {type: [string, "null"], description: For the audit log (and a kick's close frame).}
+                seq: {type: [integer, "null"], description: "delete: the message's sequence number (a negative one is a 400)."}
+                seconds: {type: [number, "null"], description: "mute, ban: how long, a positive number of seconds (else 400); absent until lifted."}
+                hook: {type: [string, "null"], description: "webhooks-retry: the hook."}
             ControlResponse:
               type: object
               required: [v, ok]

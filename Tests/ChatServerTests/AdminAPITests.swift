@@ -69,6 +69,25 @@ import Testing
         try await s.stop()
     }
 
+    /// Wrong tokens cost their address attempts, as wrong publish keys do: guessing is slowed
+    /// to `limits.upgrades_per_minute_per_ip`. No token at all guesses nothing and costs nothing.
+    @Test func wrongTokensRunOutTheAddressAttempts() async throws {
+        var root = Config.Credential()
+        root.tokenSHA256 = Self.sha256("root-secret")
+        root.role = .admin
+        let s = try await TestServer.start {
+            $0.auth.credentials = ["root": root]
+            $0.limits.upgradesPerMinutePerIP = 3
+        }
+        var statuses: [Int] = []
+        for i in 0..<6 { statuses.append(try await get(s, "/api/admin/status", token: "guess-\(i)").head.status) }
+        #expect(statuses.prefix(3) == [401, 401, 401] && statuses.suffix(2) == [429, 429])
+        let limited = try await get(s, "/api/admin/status", token: "root-secret")
+        #expect(limited.head.status == 429 && limited.head.header("retry-after") != nil)
+        #expect(try await get(s, "/api/admin/status", token: nil).head.status == 401)
+        try await s.stop()
+    }
+
     @Test func postsAreRefusedFromForeignOriginsAndWhenNotJSON() async throws {
         let s = try await Self.start()
         let body = #"{"command":"kick","user":"guest:nobody"}"#
