@@ -129,7 +129,7 @@ def test_an_admin_kicks_and_mutes_from_the_console_through_nginx(chatd_factory, 
 
 def test_the_console_speaks_chinese_and_the_api_refuses_cross_site_use(chatd_factory, browser_factory):
     port = free_port()
-    chatd_factory(chat_config(port, extra=CREDENTIALS)).start()
+    chatd_factory(chat_config(port, extra=CREDENTIALS + '[metrics]\nlisten = ""\n')).start()
     browser = browser_factory(lang="zh-CN")
     sign_in(browser, f"http://localhost:{port}/admin", ADMIN_TOKEN)
     wait(browser).until(lambda d: d.find_element(By.ID, "console").is_displayed())

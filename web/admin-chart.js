@@ -1,7 +1,7 @@
 // Line charts as plain inline SVG, built with DOM calls (no library, nothing inline for
 // the CSP to refuse: colours come from admin.css by class).
 const NS = "http://www.w3.org/2000/svg";
-const W = 600, H = 160, PAD_L = 44, PAD_B = 18, PAD_T = 8, PAD_R = 8;
+const H = 160, PAD_L = 44, PAD_B = 18, PAD_T = 8, PAD_R = 8;
 
 function el(name, attrs, parent) {
   const node = document.createElementNS(NS, name);
@@ -18,9 +18,11 @@ function niceMax(value) {
 }
 
 /// Replaces `container`'s chart: `lines` = [{name, cls, points: [[t, v], ...]}], t in seconds.
-export function drawChart(container, lines, { label, empty }) {
+export function drawChart(container, lines, { label, empty, span: spanLabel }) {
   const all = lines.flatMap((l) => l.points);
-  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", class: "chart-svg", preserveAspectRatio: "none" });
+  // Drawn at the box's own width (redrawn every poll), so that text is never stretched.
+  const W = Math.max(240, Math.round(container.getBoundingClientRect().width) || 600);
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", class: "chart-svg" });
   const title = el("title", {}, svg);
   title.textContent = label;
   if (all.length < 2) {
@@ -40,7 +42,13 @@ export function drawChart(container, lines, { label, empty }) {
     tick.textContent = Number.isInteger(v) ? String(v) : v.toFixed(1);
   }
   const span = el("text", { x: W - PAD_R, y: H - 4, "text-anchor": "end", class: "chart-axis" }, svg);
-  span.textContent = `${Math.round((t1 - t0) / 60)} min`;
+  span.textContent = spanLabel(t1 - t0);
+  if (lines.length > 1) {
+    lines.forEach((line, i) => {
+      const key = el("text", { x: PAD_L + 8 + i * 70, y: PAD_T + 12, class: `chart-legend ${line.cls}` }, svg);
+      key.textContent = line.name;
+    });
+  }
   for (const line of lines) {
     if (line.points.length < 2) continue;
     const points = line.points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ");

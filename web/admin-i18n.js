@@ -30,7 +30,7 @@ const STRINGS = {
     truncated: (shown, total) => `Showing ${shown} of ${total} connections.`,
     noRooms: "No rooms in use.", noConnections: "No connections.", noAudit: "No entries.", noWebhooks: "No webhooks.",
     seconds: (s) => `${s}s`, minutes: (m) => `${m}m`, hours: (h, m) => `${h}h ${m}m`, days: (d, h) => `${d}d ${h}h`,
-    noData: "Collecting samples…",
+    noData: "Collecting samples…", legendIn: "in/s", legendOut: "out/s",
   },
   zh: {
     title: "chatd 管理控制台", logout: "退出", signIn: "登录", signInButton: "登录", token: "令牌",
@@ -62,7 +62,7 @@ const STRINGS = {
     truncated: (shown, total) => `显示 ${total} 个连接中的 ${shown} 个。`,
     noRooms: "没有使用中的房间。", noConnections: "没有连接。", noAudit: "没有记录。", noWebhooks: "没有 Webhook。",
     seconds: (s) => `${s} 秒`, minutes: (m) => `${m} 分`, hours: (h, m) => `${h} 小时 ${m} 分`, days: (d, h) => `${d} 天 ${h} 小时`,
-    noData: "正在收集数据…",
+    noData: "正在收集数据…", legendIn: "收/秒", legendOut: "发/秒",
   },
 };
 

@@ -170,12 +170,12 @@ function renderWebhooks(data) {
 function renderSeries(data) {
   const samples = data.samples;
   drawChart($("chart-messages"), [
-    { name: "in/s", cls: "in", points: samples.filter((s) => s.inPerSecond != null).map((s) => [s.at, s.inPerSecond]) },
-    { name: "out/s", cls: "out", points: samples.filter((s) => s.outPerSecond != null).map((s) => [s.at, s.outPerSecond]) },
-  ], { label: t.chartMessages, empty: t.noData });
+    { name: t.legendIn, cls: "in", points: samples.filter((s) => s.inPerSecond != null).map((s) => [s.at, s.inPerSecond]) },
+    { name: t.legendOut, cls: "out", points: samples.filter((s) => s.outPerSecond != null).map((s) => [s.at, s.outPerSecond]) },
+  ], { label: t.chartMessages, empty: t.noData, span: duration });
   drawChart($("chart-connections"), [
     { name: t.connections, cls: "conn", points: samples.map((s) => [s.at, s.connections]) },
-  ], { label: t.chartConnections, empty: t.noData });
+  ], { label: t.chartConnections, empty: t.noData, span: duration });
 }
 
 // MARK: Polling

@@ -121,7 +121,8 @@ final class AdminAPI: Sendable {
     static func act(_ body: ByteBuffer?, actor: String, server: ChatServer) async -> Answer {
         let bytes = Data(body?.readableBytesView ?? ByteBuffer().readableBytesView)
         guard var object = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any] else {
-            return failure(.badRequest, "the body must be a JSON object: a control request such as {\"command\":\"kick\",\"user\":\"NAME\"}")
+            return failure(
+                .badRequest, "the body must be a JSON object: a control request such as {\"command\":\"kick\",\"user\":\"NAME\"}")
         }
         if let command = object["command"], !(command is String) { return failure(.badRequest, "\"command\" must be a string") }
         if let refusal = AdminPolicy.checkAction(command: object["command"] as? String) { return failure(refusal) }

@@ -23,11 +23,15 @@ import Testing
     @Test func postsMustBeJSONFromAnAllowedOriginWhenOneIsNamed() {
         let allowed: Set = ["https://chat.example.com"]
         #expect(AdminPolicy.checkPost(contentType: "application/json", origin: nil, allowedOrigins: allowed) == nil)
-        #expect(AdminPolicy.checkPost(contentType: "Application/JSON; charset=utf-8", origin: "https://chat.example.com", allowedOrigins: allowed) == nil)
+        #expect(
+            AdminPolicy.checkPost(
+                contentType: "Application/JSON; charset=utf-8", origin: "https://chat.example.com", allowedOrigins: allowed) == nil)
         #expect(AdminPolicy.checkPost(contentType: nil, origin: nil, allowedOrigins: allowed)?.status == 415)
         #expect(AdminPolicy.checkPost(contentType: "text/plain", origin: nil, allowedOrigins: allowed)?.status == 415)
-        #expect(AdminPolicy.checkPost(contentType: "application/x-www-form-urlencoded", origin: nil, allowedOrigins: allowed)?.status == 415)
-        #expect(AdminPolicy.checkPost(contentType: "application/json", origin: "https://evil.example", allowedOrigins: allowed)?.status == 403)
+        #expect(
+            AdminPolicy.checkPost(contentType: "application/x-www-form-urlencoded", origin: nil, allowedOrigins: allowed)?.status == 415)
+        #expect(
+            AdminPolicy.checkPost(contentType: "application/json", origin: "https://evil.example", allowedOrigins: allowed)?.status == 403)
         #expect(AdminPolicy.checkPost(contentType: "application/json", origin: "null", allowedOrigins: allowed)?.status == 403)
     }
 
