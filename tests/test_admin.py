@@ -121,6 +121,9 @@ def test_an_admin_kicks_and_mutes_from_the_console_through_nginx(chatd_factory, 
     overview = browser.find_element(By.ID, "overview").text
     assert "Config generation" in overview and "1" in overview
     wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#chart-connections svg"))
+    # Nothing the page does is refused by its CSP (no inline script or style anywhere).
+    refused = [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
+    assert refused == []
     # Signing out forgets the token.
     browser.find_element(By.ID, "logout").click()
     assert browser.execute_script("return sessionStorage.getItem('chatd-admin-token')") is None

@@ -2,6 +2,7 @@ import ChatClient
 import ChatConfig
 import Crypto
 import Foundation
+import JWTKit
 import Testing
 
 /// Issue 18, item 3: the admin console's JSON API against a real chatd.
@@ -66,6 +67,39 @@ import Testing
         #expect(unknown.head.status == 404)
         let wrongMethod = try await get(s, "/api/admin/actions", token: "root-secret")
         #expect(wrongMethod.head.status == 405 && wrongMethod.head.header("allow") == "POST")
+        try await s.stop()
+    }
+
+    struct RoleClaims: JWTPayload {
+        var exp: ExpirationClaim
+        var sub: SubjectClaim
+        var name: String
+        var role: String
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+
+    /// A JWT is checked as the upgrade checks it (off the loop, in a task): role admin may,
+    /// another role may not, an expired one is a 401.
+    @Test func aJWTWithTheAdminRoleMayAndOthersMayNot() async throws {
+        let s = try await TestServer.start { $0.auth.jwt = JWTSessionTests.jwtConfig() }
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: JWTSessionTests.secret), digestAlgorithm: .sha256)
+        func token(_ role: String, expiresIn seconds: Double = 600) async throws -> String {
+            try await keys.sign(
+                RoleClaims(exp: .init(value: Date().addingTimeInterval(seconds)), sub: .init(value: "u-\(role)"), name: role, role: role))
+        }
+        #expect(try await get(s, "/api/admin/rooms", token: try await token("admin")).head.status == 200)
+        #expect(try await get(s, "/api/admin/rooms", token: try await token("moderator")).head.status == 403)
+        let expired = try await get(s, "/api/admin/rooms", token: try await token("admin", expiresIn: -60))
+        let expiredError = try json(expired)["error"] as? String
+        #expect(expired.head.status == 401 && expiredError == "token expired")
+        // The actor names the JWT's display name.
+        let victim = try await s.join(name: "victim")
+        let kicked = try await post(s, #"{"command":"kick","user":"guest:victim"}"#, token: try await token("admin"))
+        #expect(kicked.head.status == 200)
+        #expect(try await victim.nextClose() == 1008)
+        let audit = try json(try await get(s, "/api/admin/audit?action=kick", token: try await token("admin")))
+        #expect((audit["entries"] as? [[String: Any]])?.first?["actor"] as? String == "admin:admin (console)")
         try await s.stop()
     }
 
