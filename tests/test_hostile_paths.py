@@ -1,6 +1,6 @@
 """The hostile-client suite (issue 13): for every input path of chatd — WebSocket (/chat),
-plain HTTP (static files, /healthz), the publish API, the control socket and the metrics
-listener — a client that floods without reading, one that stalls mid-request, and one that
+plain HTTP (static files, /healthz), the publish API, the admin API (/api/admin/*), the
+control socket and the metrics listener — a client that floods without reading, one that stalls mid-request, and one that
 is closed (FIN, or RST with SO_LINGER 0) while chatd has data queued for it.
 
 chatd is the real binary, started from the shipped etc/chatd.toml with short timeouts
@@ -12,7 +12,7 @@ in docs/security.md, "Hostile clients"):
   and once the offender is gone it is back within baseline + RETURN_MIB;
 - cut-off: chatd closes the offender (lets go of its socket, or sends it FIN/RST) in time:
     * a stall: limits.handshake_timeout_seconds (+1 s) after connecting on HTTP, the publish
-      API and the metrics listener; 10 s (+1 s) after the last byte on the control socket;
+      API, the admin API and the metrics listener; 10 s (+1 s) after the last byte on the control socket;
       2 × heartbeat.ping_interval_seconds (+1 s) after the upgrade for a WebSocket client that
       neither reads nor answers pings;
     * a WebSocket flooder that never reads: chatd stops reading from it once more than
@@ -21,7 +21,7 @@ in docs/security.md, "Hostile clients"):
       answers a ping either, it is gone within 2 × ping interval + 1 s + 2 s of its upgrade;
     * a flooder on the other paths becomes a stall once chatd stops reading from it (and an
       HTTP or publish connection ends after 1000 answers): HTTP and publish connections are
-      closed by the handshake timeout (+1 s) after connecting; the
+      (and admin API) closed by the handshake timeout (+1 s) after connecting; the
       metrics listener and the control socket within their stall bound after the flooder's
       last byte got through;
 - a connection closed while backed up is gone from chatd (its socket released, and for a
@@ -61,6 +61,7 @@ FLOOD_SECONDS = 10
 SLACK = 1.0         # scheduling slack on the cut-off bounds (timers per event loop, polling)
 
 API_KEY = "hostile-suite-publish-key"
+ADMIN_TOKEN = "hostile-suite-admin-token"
 ATTACKER = "127.0.0.1"   # the attackers' address; the witness comes from another one
 WITNESS_ADDRESS = "127.0.0.2"
 
@@ -333,9 +334,11 @@ def start_chatd(chatd_factory, tmp_path, overrides):
     port, metrics_port = free_port(), free_port()
     control = str(tmp_path / "control.sock")
     key_sha = hashlib.sha256(API_KEY.encode()).hexdigest()
+    admin_sha = hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()
     text = shipped_config(port, metrics_port=metrics_port, control_socket=control,
                           overrides={**BASE_OVERRIDES, **overrides},
-                          extra=f'[api.keys.feeder]\nkey_sha256 = "{key_sha}"\nrooms = ["*"]\n')
+                          extra=f'[api.keys.feeder]\nkey_sha256 = "{key_sha}"\nrooms = ["*"]\n'
+                                f'[auth.credentials.root]\ntoken_sha256 = "{admin_sha}"\nrole = "admin"\n')
     return Env(chatd_factory(text).start(), port, metrics_port, control)
 
 
@@ -401,6 +404,18 @@ def publish_request(text="flood"):
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
 
 
+def admin_get(path):
+    return f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\r\n".encode()
+
+
+def admin_action(action):
+    """A console action: a kick of nobody (answered 404 by the control dispatcher, audited only
+    when someone is kicked), so a flood of them costs chatd the whole path but no state."""
+    body = json.dumps(action).encode()
+    return (f"POST /api/admin/actions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+
 CONTROL_STATUS = b'{"v":1,"command":"status"}\n'
 
 
@@ -451,7 +466,7 @@ def flood(offender, chunk, seconds):
 @dataclass
 class Case:
     id: str
-    path: str         # ws, http, publish, control, metrics
+    path: str         # ws, http, publish, admin, control, metrics
     kind: str         # flood, stall, close
     connect: object   # env -> socket (already through any handshake)
     chunk: bytes = b""          # flood: what is written over and over
@@ -505,6 +520,13 @@ def warm(env, path):
                 pass
     elif path == "control":
         assert chatctl("status", socket_path=env.control).returncode == 0
+    elif path == "admin":
+        with tcp(env.port) as s:
+            s.sendall(admin_get("/api/admin/audit").replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1))
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
 
 
 WS_FLOOD_BOUND = 2 * PING + 1 + CLOSE_DEADLINE
@@ -522,6 +544,11 @@ HISTORY_FRAMES = PONG + HISTORY_REQUEST * 2000
 PIPELINED_APP_JS = http_get("/app.js") * 2000
 PIPELINED_PUBLISH = publish_request() * 500
 PIPELINED_METRICS = http_get("/metrics") * 2000
+# The admin API: authenticated reads (each answered from a task, the connections listing the
+# largest), and actions.
+PIPELINED_ADMIN = (admin_get("/api/admin/connections") + admin_get("/api/admin/audit?limit=500")
+                   + admin_get("/api/admin/series")) * 700
+PIPELINED_ADMIN_ACTIONS = admin_action({"command": "kick", "user": "guest:nobody"}) * 500
 
 
 def ws_connect(env):
@@ -581,6 +608,13 @@ CASES = [
          bound=HANDSHAKE + 1),
     Case("publish-close-fin", "publish", "close", http_connect, chunk=PIPELINED_PUBLISH, close="fin", flood_seconds=1),
     Case("publish-close-rst", "publish", "close", http_connect, chunk=PIPELINED_PUBLISH, close="rst", flood_seconds=1),
+    # The admin API: pipelined authenticated reads and actions; half an action's body.
+    Case("admin-flood-reads", "admin", "flood", http_connect, chunk=PIPELINED_ADMIN, bound=HANDSHAKE + 1),
+    Case("admin-flood-actions", "admin", "flood", http_connect, chunk=PIPELINED_ADMIN_ACTIONS, bound=HANDSHAKE + 1),
+    Case("admin-stall-half-body", "admin", "stall", http_connect,
+         partial=admin_action({"command": "kick", "user": "x"})[:-8], bound=HANDSHAKE + 1),
+    Case("admin-close-fin", "admin", "close", http_connect, chunk=PIPELINED_ADMIN, close="fin", flood_seconds=1),
+    Case("admin-close-rst", "admin", "close", http_connect, chunk=PIPELINED_ADMIN, close="rst", flood_seconds=1),
     # The control socket: many requests, one endless line; half a line.
     Case("control-flood-requests", "control", "flood", control_connect, chunk=CONTROL_STATUS * 2000,
          bound=CONTROL_IDLE + 1, since="last"),

@@ -93,3 +93,45 @@ def _labels(value):
     elif isinstance(value, list):
         for item in value:
             yield from _labels(item)
+
+
+ADMIN_TOKEN = "openapi-admin-token-0123"
+
+
+def test_schemathesis_as_an_admin_finds_every_admin_answer_documented(chatd_factory, tmp_path):
+    """The admin API with a valid admin token, so that its 200 answers (and the actions'
+    refusals by the control dispatcher) are checked against the document too."""
+    port = free_port()
+    chatd = chatd_factory(f"""
+[server]
+listen = "127.0.0.1:{port}"
+[auth]
+tokens = ["dev-token"]
+allowed_origins = ["http://localhost:{port}"]
+[auth.credentials.root]
+token_sha256 = "{hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()}"
+role = "admin"
+[metrics]
+listen = ""
+""").start()
+    st = shutil.which("schemathesis") or shutil.which("st")
+    assert st
+    checks = ",".join([
+        "not_a_server_error", "status_code_conformance", "content_type_conformance",
+        "response_schema_conformance", "response_headers_conformance", "negative_data_rejection",
+        "unsupported_method",
+    ])
+    run = subprocess.run(
+        [st, "run", f"http://127.0.0.1:{port}/api/openapi.yaml", "--include-path-regex", "^/api/admin/",
+         "--checks", checks, "--header", f"Authorization: Bearer {ADMIN_TOKEN}", "--max-examples", "60",
+         "--seed", "20261204", "--workers", "1", "--report", "ndjson", "--report-dir", str(tmp_path),
+         "--request-timeout", "10"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    events = [json.loads(line) for line in next(tmp_path.glob("*.ndjson")).read_text().splitlines() if line]
+    labels = {label for event in events for label in _labels(event)}
+    assert {f"GET /api/admin/{name}" for name in ("status", "rooms", "connections", "audit", "webhooks", "series")} \
+        | {"POST /api/admin/actions"} <= labels, labels
+    response, body = get(port, "/healthz")
+    assert response.status == 200
+    assert chatd.proc.poll() is None

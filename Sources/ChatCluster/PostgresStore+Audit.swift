@@ -24,6 +24,19 @@ extension PostgresStore {
         }
     }
 
+    public func recentAudit(limit: Int) async throws -> [AuditEntry] {
+        try await read(
+            """
+            SELECT at, actor, action, target, reason FROM (
+                SELECT id, at, actor, action, target, reason FROM chatd_audit ORDER BY id DESC LIMIT \(Int64(max(limit, 0)))
+            ) AS newest ORDER BY id
+            """
+        ).map { row in
+            let (at, actor, action, target, reason) = try row.decode((Double, String, String, String, String).self)
+            return AuditEntry(at: at, actor: actor, action: action, target: target, reason: reason)
+        }
+    }
+
     public func expireAudit(before: Double, batch: Int) async throws -> Int {
         // Every node's retention job may run this at once; a row deleted by another is
         // simply not counted here.

@@ -11,6 +11,7 @@ import NIOPosix
 extension ChatServer {
     func chatBootstrap() -> ServerBootstrap {
         let core = self.core
+        let admin = AdminAPI(server: self)
         // Refusals at accept are counted from the start, at zero, so dashboards see them.
         for reason in [ClientLimits.PendingRefusal.perAddress, .total] { core.refusedAtAccept(reason, count: 0) }
         return ServerBootstrap(group: group)
@@ -27,7 +28,7 @@ extension ChatServer {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.configure(channel, core: core)
+                    try Self.configure(channel, core: core, admin: admin)
                 }
             }
     }
@@ -63,7 +64,7 @@ extension ChatServer {
     /// A new chat connection's pipeline: the read gate, NIO's HTTP server handlers with the
     /// WebSocket upgrader, and chatd's HTTP handler. Over the pending caps
     /// (`limits.max_pending_connections`, `limits.max_pending_per_ip`) it is closed at once.
-    private static func configure(_ channel: any Channel, core: ServerCore) throws {
+    private static func configure(_ channel: any Channel, core: ServerCore, admin: AdminAPI) throws {
         let settings = core.settings.current
         let peer = channel.remoteAddress?.ipAddress ?? "?"
         // A trusted proxy carries many clients on its one address: only the total caps it.
@@ -192,7 +193,7 @@ extension ChatServer {
             try ops.handler(type: NIOHTTPResponseHeadersValidator.self),
             try ops.handler(type: HTTPServerProtocolErrorHandler.self),
         ]
-        let http = HTTPHandler(server: core, state: state)
+        let http = HTTPHandler(server: core, state: state, admin: admin)
         try ops.addHandler(http, name: HTTPHandler.name)
         state.armUpgrade = { [weak http] in
             guard let http else { return }

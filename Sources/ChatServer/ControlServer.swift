@@ -249,6 +249,10 @@ enum ControlCommands {
                     "not_found", "no connection matches \(request.connection.map { "id \($0)" } ?? "user \(request.user ?? "")")")
             }
             response.kicked = count
+            // Kicks are audited like the other moderation actions: the console's kick button
+            // and chatctl's both leave who closed whom.
+            let who = request.connection.map { "connection \($0)" } ?? "user \(request.user ?? "")"
+            await server.core.moderation.record(actor: actor, action: "kick", target: "\(who): \(count) closed", reason: reason)
         case .delete:
             guard let room = request.room, let seq = request.seq else {
                 return .failure("bad_request", "delete needs a room and a sequence number")

@@ -19,16 +19,26 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let server: ServerCore
     private let state: ConnectionState
+    /// `/api/admin/...`; nil answers those paths 404 (handler tests without a server).
+    private let admin: AdminAPI?
     private var head: HTTPRequestHead?
-    /// The body of a `POST /api/publish`, bounded by `api.max_body_bytes`.
+    /// The body of a `POST /api/publish` or `/api/admin/actions`, bounded by `api.max_body_bytes`.
     private var body: ByteBuffer?
     private var bodyTooLarge = false
     /// A complete request waiting for the socket to drain.
     private var waiting: (head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool)?
 
-    init(server: ServerCore, state: ConnectionState = ConnectionState()) {
+    init(server: ServerCore, state: ConnectionState = ConnectionState(), admin: AdminAPI? = nil) {
         self.server = server
         self.state = state
+        self.admin = admin
+    }
+
+    /// The requests whose body is read: the others' is skipped.
+    private static func takesBody(_ head: HTTPRequestHead) -> Bool {
+        guard head.method == .POST else { return false }
+        let path = QueryString.split(target: head.uri).path
+        return path == PublishEndpoint.path || path == AdminPolicy.prefix + AdminPolicy.Endpoint.actions.rawValue
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -37,14 +47,15 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             head = h
             body = nil
             bodyTooLarge = false
-            guard QueryString.split(target: h.uri).path == PublishEndpoint.path, h.method == .POST else { return }
+            guard Self.takesBody(h) else { return }
             let limit = server.settings.current.maxBodyBytes
             if let length = h.headers.first(name: "content-length").flatMap(Int.init), length > limit {
                 // Refused before the body is read; the connection closes, so the rest is never taken in.
                 head = nil
                 bodyTooLarge = true
                 state.stopIdleTimer()
-                return reply(context, h, PublishEndpoint.tooLarge(limit: limit), close: true)
+                let publish = QueryString.split(target: h.uri).path == PublishEndpoint.path
+                return reply(context, h, PublishEndpoint.tooLarge(limit: limit), close: true, metric: publish)
             }
             body = context.channel.allocator.buffer(capacity: 0)
         case var .body(chunk):
@@ -105,7 +116,18 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func answer(_ request: (head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool), context: ChannelHandlerContext) {
         state.stopIdleTimer()
         let h = request.head
-        if QueryString.split(target: h.uri).path == PublishEndpoint.path {
+        let path = QueryString.split(target: h.uri).path
+        if let admin, AdminAPI.handles(path: path) {
+            let this = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let loop = context.eventLoop
+            let address = server.settings.current.trustedProxies.clientAddress(
+                peer: context.channel.remoteAddress?.ipAddress ?? "?", forwardedFor: h.headers["x-forwarded-for"])
+            admin.answer(h, body: request.body, tooLarge: request.tooLarge, address: address) { answer in
+                loop.execute { this.value.0.reply(this.value.1, h, answer, close: false, metric: false) }
+            }
+            return
+        }
+        if path == PublishEndpoint.path {
             if request.tooLarge {
                 return reply(context, h, PublishEndpoint.tooLarge(limit: server.settings.current.maxBodyBytes), close: true)
             }
@@ -239,8 +261,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func reply(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ answer: PublishEndpoint.Answer, close: Bool) {
-        server.metrics.publishRequests(String(answer.status.code)).increment()
+    private func reply(
+        _ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ answer: PublishEndpoint.Answer, close: Bool, metric: Bool = true
+    ) {
+        if metric { server.metrics.publishRequests(String(answer.status.code)).increment() }
         send(
             context, head, status: answer.status, body: ByteBuffer(bytes: answer.json), type: "application/json",
             extra: answer.headers + [("Cache-Control", "no-store")], close: close)

@@ -1,4 +1,6 @@
+import ChatCore
 import Dispatch
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -74,6 +76,7 @@ final class Housekeeper: @unchecked Sendable {
             }
         }
         if tick % 60 == 0 { server.core.limits.prune(now: sentAt.uptimeNanoseconds) }
+        sampleCounters()
         if let notify {
             let line = server.statusLine()
             let changed = lastStatus.withLockedValue { last -> Bool in
@@ -81,6 +84,18 @@ final class Housekeeper: @unchecked Sendable {
                 return last != line
             }
             if changed { notify(line) }
+        }
+    }
+
+    /// Every `MetricSeries.interval`: the counters the admin console charts.
+    private func sampleCounters() {
+        let core = server.core
+        let now = Date().timeIntervalSince1970
+        core.series.withLockedValue { series in
+            guard series.isDue(now: now) else { return }
+            series.record(
+                at: now, connections: server.connectionCount, messagesIn: core.hub.messagesIn.load(ordering: .relaxed),
+                messagesOut: core.hub.framesOut.load(ordering: .relaxed))
         }
     }
 }

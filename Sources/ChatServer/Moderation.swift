@@ -139,6 +139,11 @@ final class Moderation: Sendable {
         (try? await hub.store?.auditLog(since: since, limit: limit)) ?? []
     }
 
+    /// The newest `limit` entries, oldest first; throws when the store cannot be read.
+    func recentAudit(limit: Int) async throws -> [AuditEntry] {
+        try await hub.store?.recentAudit(limit: limit) ?? []
+    }
+
     func record(actor: String, action: String, target: String, reason: String) async {
         let entry = AuditEntry(at: Date().timeIntervalSince1970, actor: actor, action: action, target: target, reason: reason)
         logger.notice("moderation", metadata: ["actor": "\(actor)", "action": "\(action)", "target": "\(target)", "reason": "\(reason)"])

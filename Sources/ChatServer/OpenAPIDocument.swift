@@ -1,4 +1,5 @@
 // Generated from docs/openapi.yaml by scripts/gen-openapi.sh; do not edit.
+// Over 400 lines: it is the whole document, one string.
 
 /// The OpenAPI document of chatd's HTTP endpoints, served at `/api/openapi.yaml`.
 enum OpenAPIDocument {
@@ -11,8 +12,9 @@ enum OpenAPIDocument {
           summary: The plain-HTTP side of chatd, the WebSocket chat daemon.
           description: >-
             Every HTTP endpoint chatd answers on its listeners (`server.listen`), but for the page's
-            static files (`/`, `/index.html`, `/app.js`, `/style.css`, `/favicon.svg`; any other path
-            is a plain-text 404). GET endpoints also answer HEAD. The chat itself is a
+            static files (every file of the web folder at `/NAME`, `/` the chat page and `/admin` the
+            admin console; any other path is a plain-text 404, and any other path under `/api/admin/`
+            a JSON one). GET endpoints also answer HEAD. The chat itself is a
             WebSocket at `/chat` (docs/protocol.md describes its events); this document describes only
             how the upgrade request is answered. chatd serves this document at `/api/openapi.yaml`.
             Prometheus metrics are on a listener of their own (`metrics.listen`, `/metrics`), not here.
@@ -140,6 +142,295 @@ enum OpenAPIDocument {
                     application/json:
                       schema:
                         $ref: "#/components/schemas/Error"
+          /api/admin/status:
+            get:
+              operationId: adminStatus
+              summary: The server's state (as `chatctl status`)
+              description: >-
+                Version, uptime, connections, rooms in use, message counters, the configuration generation
+                and the last reload's outcome, and the cluster node's view when chatd runs in a cluster.
+                Takes no parameters (any is a 400).
+              security:
+                - adminToken: []
+              responses:
+                "200":
+                  description: The report.
+                  headers:
+                    Cache-Control:
+                      $ref: "#/components/headers/NoStore"
+                  content:
+                    application/json:
+                      schema:
+                        $ref: "#/components/schemas/AdminStatus"
+                "400":
+                  $ref: "#/components/responses/AdminBadRequest"
+                "401":
+                  $ref: "#/components/responses/AdminUnauthorized"
+                "403":
+                  $ref: "#/components/responses/AdminForbidden"
+                "405":
+                  $ref: "#/components/responses/AdminReadOnly"
+                "429":
+                  $ref: "#/components/responses/AdminTooMany"
+          /api/admin/rooms:
+            get:
+              operationId: adminRooms
+              summary: Rooms with their online members and last sequence number
+              description: >-
+                Every room this node holds, by name. The console derives each room's message rate from the
+                change of `lastSeq` between two polls.
+              security:
+                - adminToken: []
+              responses:
+                "200":
+                  description: The report.
+                  headers:
+                    Cache-Control:
+                      $ref: "#/components/headers/NoStore"
+                  content:
+                    application/json:
+                      schema:
+                        $ref: "#/components/schemas/AdminRooms"
+                "400":
+                  $ref: "#/components/responses/AdminBadRequest"
+                "401":
+                  $ref: "#/components/responses/AdminUnauthorized"
+                "403":
+                  $ref: "#/components/responses/AdminForbidden"
+                "405":
+                  $ref: "#/components/responses/AdminReadOnly"
+                "429":
+                  $ref: "#/components/responses/AdminTooMany"
+          /api/admin/connections:
+            get:
+              operationId: adminConnections
+              summary: Open WebSocket connections (as `chatctl connections`)
+              description: >-
+                The longest-connected first, at most 1000; `truncated` says when there were more (`total`).
+              security:
+                - adminToken: []
+              parameters:
+                - name: room
+                  in: query
+                  required: false
+                  description: Only the connections in this room; empty is every room.
+                  schema:
+                    type: string
+                    pattern: "^[A-Za-z0-9_-]{0,32}$"
+              responses:
+                "200":
+                  description: The report.
+                  headers:
+                    Cache-Control:
+                      $ref: "#/components/headers/NoStore"
+                  content:
+                    application/json:
+                      schema:
+                        $ref: "#/components/schemas/AdminConnections"
+                "400":
+                  $ref: "#/components/responses/AdminBadRequest"
+                "401":
+                  $ref: "#/components/responses/AdminUnauthorized"
+                "403":
+                  $ref: "#/components/responses/AdminForbidden"
+                "405":
+                  $ref: "#/components/responses/AdminReadOnly"
+                "429":
+                  $ref: "#/components/responses/AdminTooMany"
+          /api/admin/audit:
+            get:
+              operationId: adminAudit
+              summary: The moderation audit log, newest first, filtered
+              description: >-
+                The audit log that `chatctl audit` reads: of its newest 10,000 entries, those matching every
+                filter given, newest first, at most `limit`. Unknown parameters are a 400.
+              security:
+                - adminToken: []
+              parameters:
+                - name: limit
+                  in: query
+                  required: false
+                  description: At most this many entries (default 100).
+                  schema:
+                    type: integer
+                    minimum: 1
+                    maximum: 500
+                - name: action
+                  in: query
+                  required: false
+                  description: "Only this action: kick, delete, edit, mute, unmute, ban, unban, purge-user."
+                  schema:
+                    type: string
+                - name: actor
+                  in: query
+                  required: false
+                  description: Only entries whose actor contains this text (`admin:alice` finds `admin:alice (console)`).
+                  schema:
+                    type: string
+                - name: room
+                  in: query
+                  required: false
+                  description: Only entries about messages of this room (their target starts with `ROOM#`).
+                  schema:
+                    type: string
+              responses:
+                "200":
+                  description: The report.
+                  headers:
+                    Cache-Control:
+                      $ref: "#/components/headers/NoStore"
+                  content:
+                    application/json:
+                      schema:
+                        $ref: "#/components/schemas/AdminAudit"
+                "400":
+                  $ref: "#/components/responses/AdminBadRequest"
+                "503":
+                  $ref: "#/components/responses/AdminUnavailable"
+                "401":
+                  $ref: "#/components/responses/AdminUnauthorized"
+                "403":
+                  $ref: "#/components/responses/AdminForbidden"
+                "405":
+                  $ref: "#/components/responses/AdminReadOnly"
+                "429":
+                  $ref: "#/components/responses/AdminTooMany"
+          /api/admin/webhooks:
+            get:
+              operationId: adminWebhooks
+              summary: Webhook delivery state (as `chatctl webhooks`)
+              description: >-
+                Every hook configured or with events in the outbox: pending and failed counts (every node's),
+                and this node's last success and failure.
+              security:
+                - adminToken: []
+              responses:
+                "200":
+                  description: The report.
+                  headers:
+                    Cache-Control:
+                      $ref: "#/components/headers/NoStore"
+                  content:
+                    application/json:
+                      schema:
+                        $ref: "#/components/schemas/AdminWebhooks"
+                "400":
+                  $ref: "#/components/responses/AdminBadRequest"
+                "503":
+                  $ref: "#/components/responses/AdminUnavailable"
+                "401":
+                  $ref: "#/components/responses/AdminUnauthorized"
+                "403":
+                  $ref: "#/components/responses/AdminForbidden"
+                "405":
+                  $ref: "#/components/responses/AdminReadOnly"
+                "429":
+                  $ref: "#/components/responses/AdminTooMany"
+          /api/admin/series:
+            get:
+              operationId: adminSeries
+              summary: Recent samples of chatd's own counters
+              description: >-
+                Connections and the message counters, sampled every 5 seconds by chatd's housekeeping
+                timer into a fixed ring of the last 120 samples (10 minutes), oldest first; the console's
+                charts.
+              security:
+                - adminToken: []
+              responses:
+                "200":
+                  description: The report.
+                  headers:
+                    Cache-Control:
+                      $ref: "#/components/headers/NoStore"
+                  content:
+                    application/json:
+                      schema:
+                        $ref: "#/components/schemas/AdminSeries"
+                "400":
+                  $ref: "#/components/responses/AdminBadRequest"
+                "401":
+                  $ref: "#/components/responses/AdminUnauthorized"
+                "403":
+                  $ref: "#/components/responses/AdminForbidden"
+                "405":
+                  $ref: "#/components/responses/AdminReadOnly"
+                "429":
+                  $ref: "#/components/responses/AdminTooMany"
+          /api/admin/actions:
+            post:
+              operationId: adminAction
+              summary: Run a moderation action as chatctl would
+              description: >-
+                The body is a control request (docs/operations.md, "Control socket") of one of the
+                commands kick, delete, mute, unmute, ban, unban, purge-user and webhooks-retry; any other
+                command, or a field the actions do not take, is a 400. It runs through the control
+                socket's own dispatcher, with the actor `admin:NAME (console)` in the audit log. The
+                answer is the control response. Besides the admin token, the body must be declared
+                `application/json` (else 415), and a request that carries `Origin` must come from one of
+                `auth.allowed_origins` (else 403); no CORS header is ever sent.
+              security:
+                - adminToken: []
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema:
+                      $ref: "#/components/schemas/AdminAction"
+                    example:
+                      command: mute
+                      user: credential:bob
+                      seconds: 3600
+                      reason: spam
+              responses:
+                "200":
+                  description: Done; the control response (`kicked`, `muted`, `banned`, `deleted`, `retried`, ...).
+                  headers:
+                    Cache-Control:
+                      $ref: "#/components/headers/NoStore"
+                  content:
+                    application/json:
+                      schema:
+                        $ref: "#/components/schemas/ControlResponse"
+                "400":
+                  $ref: "#/components/responses/AdminBadRequest"
+                "401":
+                  $ref: "#/components/responses/AdminUnauthorized"
+                "403":
+                  $ref: "#/components/responses/AdminForbidden"
+                "404":
+                  description: Nothing matched (no such connection, user or message; `code` is `not_found`).
+                  content:
+                    application/json:
+                      schema:
+                        $ref: "#/components/schemas/AdminError"
+                "405":
+                  description: A method other than POST.
+                  headers:
+                    Allow:
+                      required: true
+                      schema:
+                        type: string
+                        const: POST
+                  content:
+                    application/json:
+                      schema:
+                        $ref: "#/components/schemas/AdminError"
+                "413":
+                  description: The body is larger than `api.max_body_bytes`.
+                  content:
+                    application/json:
+                      schema:
+                        $ref: "#/components/schemas/AdminError"
+                "415":
+                  description: The body is not declared `application/json`.
+                  content:
+                    application/json:
+                      schema:
+                        $ref: "#/components/schemas/AdminError"
+                "429":
+                  $ref: "#/components/responses/AdminTooMany"
+                "503":
+                  $ref: "#/components/responses/AdminUnavailable"
           /healthz:
             get:
               operationId: health
@@ -263,7 +554,76 @@ enum OpenAPIDocument {
               type: http
               scheme: bearer
               description: One of `[api.keys.NAME]` (chatd keeps only its SHA-256).
+            adminToken:
+              type: http
+              scheme: bearer
+              description: >-
+                A credential whose role is admin (`[auth.credentials.NAME]` with `role = "admin"`, or a
+                JWT with the role claim admin), checked as the WebSocket upgrade checks it. Only the
+                Authorization header is read: never a cookie or the query.
+          headers:
+            NoStore:
+              required: true
+              schema:
+                type: string
+                const: no-store
           responses:
+            AdminBadRequest:
+              description: A parameter or field that is not known or not valid, or an action that is not an admin action.
+              content:
+                application/json:
+                  schema:
+                    $ref: "#/components/schemas/AdminError"
+            AdminUnauthorized:
+              description: No token, or one that is not valid (wrong, expired).
+              headers:
+                WWW-Authenticate:
+                  required: true
+                  schema:
+                    type: string
+                    const: Bearer
+              content:
+                application/json:
+                  schema:
+                    $ref: "#/components/schemas/AdminError"
+            AdminForbidden:
+              description: The credential's role is not admin, or a POST's Origin is not one of `auth.allowed_origins`.
+              content:
+                application/json:
+                  schema:
+                    $ref: "#/components/schemas/AdminError"
+            AdminReadOnly:
+              description: A method other than GET or HEAD.
+              headers:
+                Allow:
+                  required: true
+                  schema:
+                    type: string
+                    const: GET, HEAD
+              content:
+                application/json:
+                  schema:
+                    $ref: "#/components/schemas/AdminError"
+            AdminTooMany:
+              description: >-
+                Too many wrong tokens from this address (they share the upgrades' and the publish API's
+                attempt bucket, `limits.upgrades_per_minute_per_ip`). A request without a token is a 401, never this.
+              headers:
+                Retry-After:
+                  required: true
+                  schema:
+                    type: string
+                    pattern: "^[0-9]+$"
+              content:
+                application/json:
+                  schema:
+                    $ref: "#/components/schemas/AdminError"
+            AdminUnavailable:
+              description: The store (audit log, webhook outbox) could not be read, or the action could not be carried out.
+              content:
+                application/json:
+                  schema:
+                    $ref: "#/components/schemas/AdminError"
             ReadOnly:
               description: A method other than GET or HEAD.
               headers:
@@ -356,5 +716,170 @@ enum OpenAPIDocument {
               properties:
                 ready:
                   type: boolean
+            AdminError:
+              type: object
+              required: [error]
+              properties:
+                error:
+                  type: string
+                  description: Why, in words.
+                code:
+                  type: string
+                  description: The control protocol's error code, for an action the dispatcher refused (`not_found`, `bad_request`, ...).
+            ReloadResult:
+              type: object
+              required: [ok, at, generation, applied, needsRestart, revoked]
+              properties:
+                ok: {type: boolean}
+                at: {type: number, description: Seconds since 1970.}
+                generation: {type: integer}
+                error: {type: string}
+                applied: {type: array, items: {type: string}}
+                needsRestart: {type: array, items: {type: string}}
+                revoked: {type: integer, minimum: 0}
+            AdminStatus:
+              type: object
+              required: [version, pid, uptimeSeconds, configGeneration, connections, rooms, messagesIn, messagesOut, ready]
+              properties:
+                version: {type: string}
+                pid: {type: integer}
+                uptimeSeconds: {type: number}
+                configPath: {type: string}
+                configGeneration: {type: integer, minimum: 1}
+                connections: {type: integer, minimum: 0}
+                rooms: {type: integer, minimum: 0, description: Rooms with members.}
+                messagesIn: {type: integer, minimum: 0}
+                messagesOut: {type: integer, minimum: 0}
+                ready: {type: boolean}
+                lastReload:
+                  $ref: "#/components/schemas/ReloadResult"
+                cluster:
+                  type: object
+                  required: [node, database, databaseConnected, listening, reconnects, peers]
+                  properties:
+                    node: {type: string}
+                    database: {type: string, description: The database URL without its password.}
+                    databaseConnected: {type: boolean}
+                    listening: {type: boolean}
+                    lagSeconds: {type: number}
+                    reconnects: {type: integer}
+                    peers: {type: array, items: {type: string}}
+            AdminRooms:
+              type: object
+              required: [rooms]
+              properties:
+                rooms:
+                  type: array
+                  items:
+                    type: object
+                    required: [name, online, lastSeq]
+                    properties:
+                      name: {type: string}
+                      online: {type: integer, minimum: 0}
+                      lastSeq: {type: integer, minimum: 0}
+            AdminConnections:
+              type: object
+              required: [connections, total, truncated]
+              properties:
+                connections:
+                  type: array
+                  maxItems: 1000
+                  items:
+                    type: object
+                    required: [id, name, room, address, connectedSeconds]
+                    properties:
+                      id: {type: string, description: What a kick by connection takes.}
+                      name: {type: string}
+                      user: {type: string, description: "The identity (`credential:alice`, `guest:NAME`'s token key, ...): what mute, ban and kick by user take."}
+                      room: {type: string}
+                      address: {type: string}
+                      connectedSeconds: {type: number}
+                total: {type: integer, minimum: 0}
+                truncated: {type: boolean}
+            AdminAudit:
+              type: object
+              required: [entries, searched]
+              properties:
+                entries:
+                  type: array
+                  maxItems: 500
+                  items:
+                    type: object
+                    required: [at, actor, action, target, reason]
+                    properties:
+                      at: {type: number, description: Seconds since 1970.}
+                      actor: {type: string}
+                      action: {type: string}
+                      target: {type: string}
+                      reason: {type: string}
+                searched: {type: integer, minimum: 0, description: How many of the newest entries were searched.}
+            AdminWebhooks:
+              type: object
+              required: [webhooks]
+              properties:
+                webhooks:
+                  type: array
+                  items:
+                    type: object
+                    required: [name, configured, pending, failed]
+                    properties:
+                      name: {type: string}
+                      configured: {type: boolean}
+                      url: {type: string}
+                      pending: {type: integer, minimum: 0}
+                      failed: {type: integer, minimum: 0}
+                      oldestPendingAt: {type: number}
+                      lastSuccessAt: {type: number}
+                      lastFailureAt: {type: number}
+                      lastError: {type: string}
+            AdminSeries:
+              type: object
+              required: [intervalSeconds, capacity, samples]
+              properties:
+                intervalSeconds: {type: number}
+                capacity: {type: integer}
+                samples:
+                  type: array
+                  maxItems: 120
+                  items:
+                    type: object
+                    required: [at, connections, messagesIn, messagesOut]
+                    properties:
+                      at: {type: number, description: Seconds since 1970.}
+                      connections: {type: integer, minimum: 0}
+                      messagesIn: {type: integer, minimum: 0, description: Messages taken in since start.}
+                      messagesOut: {type: integer, minimum: 0, description: Frames sent since start.}
+                      inPerSecond: {type: number, minimum: 0, description: Since the previous sample; absent on the first.}
+                      outPerSecond: {type: number, minimum: 0}
+            AdminAction:
+              type: object
+              required: [command]
+              additionalProperties: false
+              description: A field given as null is taken as absent; fields the command does not use are ignored.
+              properties:
+                v: {const: 1, description: The control protocol's version (implied when absent).}
+                command:
+                  type: string
+                  enum: [kick, delete, mute, unmute, ban, unban, purge-user, webhooks-retry]
+                room: {type: [string, "null"], description: "delete: the message's room."}
+                connection: {type: [string, "null"], description: "kick: one connection by id..."}
+                user: {type: [string, "null"], description: "...or every connection of this identity; mute, unmute, ban, unban, purge-user: whom."}
+                reason: {type: [string, "null"], description: For the audit log (and a kick's close frame).}
+                seq: {type: [integer, "null"], description: "delete: the message's sequence number (a negative one is a 400)."}
+                seconds: {type: [number, "null"], description: "mute, ban: how long, a positive number of seconds (else 400); absent until lifted."}
+                hook: {type: [string, "null"], description: "webhooks-retry: the hook."}
+            ControlResponse:
+              type: object
+              required: [v, ok]
+              properties:
+                v: {type: integer}
+                ok: {type: boolean, const: true}
+                kicked: {type: integer}
+                kickedElsewhere: {type: boolean}
+                deleted: {type: integer}
+                muted: {type: string}
+                banned: {type: string}
+                matched: {type: integer}
+                retried: {type: integer}
         """#
 }

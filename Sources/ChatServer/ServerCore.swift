@@ -23,6 +23,8 @@ final class ServerCore: Sendable {
     /// True once a graceful stop began: new upgrades get 503. (A connection accepted while
     /// starting is served: socket activation hands chatd its first client before `ready`.)
     let draining = Atomic<Bool>(false)
+    /// The counters' recent samples (the admin console's charts), taken by the housekeeper.
+    let series = NIOLockedValueBox(MetricSeries())
 
     var site: StaticSite { siteBox.withLockedValue { $0 } }
     func replaceSite(_ site: StaticSite) { siteBox.withLockedValue { $0 = site } }

@@ -72,6 +72,9 @@ public protocol ChatStore: Sendable {
     /// Moderation actions at or after `since` (seconds since 1970), oldest first.
     func auditLog(since: Double, limit: Int) async throws -> [AuditEntry]
 
+    /// The newest `limit` moderation actions, oldest first (the admin console's view).
+    func recentAudit(limit: Int) async throws -> [AuditEntry]
+
     /// Deletes, in one short transaction, at most `batch` audit entries recorded before
     /// `before` (seconds since 1970), oldest first; returns how many were deleted.
     func expireAudit(before: Double, batch: Int) async throws -> Int

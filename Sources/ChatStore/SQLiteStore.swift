@@ -374,6 +374,16 @@ public final class SQLiteStore: BlockingAppend {
         }
     }
 
+    public func recentAudit(limit: Int) async throws -> [AuditEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM (SELECT * FROM audit ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [max(limit, 0)]
+            ).map { row in
+                AuditEntry(at: row["at"], actor: row["actor"], action: row["action"], target: row["target"], reason: row["reason"])
+            }
+        }
+    }
+
     public func expireAudit(before: Double, batch: Int) async throws -> Int {
         try await pool.write { db in
             // By the `at` index, oldest first, so a batch is a short transaction beside the
