@@ -247,3 +247,128 @@ def test_restart_mid_conversation_queues_resumes_and_delivers_once(site, tls_bro
         assert all(r["recovered"] is True for r in resumes)
         assert len(log(driver, name, "welcome")) == 2
     assert [text for text, _ in stored(s.chatd)] == texts(alice, "alice")
+
+
+@pytest.mark.parametrize("then", ["reconnect", "reload"])
+def test_a_cut_with_sends_in_flight_resends_the_same_nonces_and_stores_once(site, tls_browser, then):
+    s = site()
+    driver = tls_browser()
+    load(driver, s.url)
+    make(driver, "ann", token="dev-token", name="ann")
+    wait(driver).until(lambda d: state(d, "ann") == "open" and log(d, "ann", "history"))
+    send(driver, "ann", "lobby", "before the cut")
+    wait(driver).until(lambda d: "before the cut" in resolved(d, "ann"))
+
+    # chatd stops answering (SIGSTOP): the next sends leave the browser, through nginx, and
+    # are never acknowledged. Then the connection is cut (nginx goes away) with them in flight.
+    in_flight = ["in flight 1", "in flight 2", "in flight 3"]
+    s.chatd.proc.send_signal(signal.SIGSTOP)
+    try:
+        for text in in_flight:
+            send(driver, "ann", "lobby", text)
+        wait(driver).until(lambda d: len(sent_frames(d, "ann")) == 4)
+        first = {f["text"]: f["nonce"] for f in sent_frames(driver, "ann")[1:]}
+        s.stop_nginx()
+        wait(driver).until(lambda d: state(d, "ann") == "waiting")
+        assert not set(in_flight) & set(resolved(driver, "ann"))
+        if then == "reload":
+            # The page goes away with its messages unacknowledged; its tab keeps sessionStorage.
+            driver.get("about:blank")
+    finally:
+        s.chatd.proc.send_signal(signal.SIGCONT)
+    s.start_nginx()
+
+    if then == "reconnect":
+        wait(driver, 40).until(lambda d: set(in_flight) <= set(resolved(d, "ann")))
+        frames = sent_frames(driver, "ann")
+    else:
+        load(driver, s.url)
+        make(driver, "ann", token="dev-token", name="ann")
+        wait(driver, 40).until(lambda d: state(d, "ann") == "open" and
+                               sum(t in texts(d, "ann") for t in in_flight) == len(in_flight))
+        # The new page's client found the queue in storage; it empties once chatd has them.
+        wait(driver).until(lambda d: d.execute_script("return window.__c.ann.queue.length") == 0)
+        frames = sent_frames(driver, "ann")
+    # Sent again after the cut, each with its first nonce (the reloaded page's client sent
+    # them only after it).
+    for text in in_flight:
+        nonces = [f["nonce"] for f in frames if f.get("text") == text]
+        assert nonces == [first[text]] * (2 if then == "reconnect" else 1), (text, frames)
+    # ...and stored once, under that nonce, in the order sent.
+    rows = stored(s.chatd)
+    assert [text for text, _ in rows] == ["before the cut", *in_flight]
+    assert [nonce for text, nonce in rows[1:]] == [first[t] for t in in_flight]
+    # What the page shows: each once.
+    assert_once_in_order(shown(driver, "ann"), ["before the cut", *in_flight])
+
+
+SECRET = "s" * 40
+
+
+def hs256(seconds, sub="u-1", name="jay"):
+    return jwt.encode({"sub": sub, "name": name, "exp": int(time.time() + seconds)}, SECRET, algorithm="HS256")
+
+
+def answer_token(driver, token):
+    """Hands `token` to every getToken() call waiting; returns how many there were."""
+    return driver.execute_script(
+        "let n = 0; while (window.__tokenWanted.length) { window.__giveToken(arguments[0]); n++; } return n;", token)
+
+
+def test_tokens_are_refreshed_in_band_and_again_after_a_refused_reconnect(site, tls_browser, tmp_path):
+    (tmp_path / "jwt.key").write_text(SECRET)
+    s = site(extra=f"""
+[auth.jwt]
+algorithm = "HS256"
+key_file = "{tmp_path}/jwt.key"
+leeway_seconds = 0
+refresh_ahead_seconds = 2
+""")
+    driver = tls_browser()
+    load(driver, s.url)
+    make(driver, "jay", getToken="test")
+    make(driver, "witness", token="dev-token", name="witness")
+    first_exp = None
+    while first_exp is None:
+        wait(driver).until(lambda d: d.execute_script("return window.__tokenWanted.length") > 0)
+        token = hs256(4)
+        first_exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+        answer_token(driver, token)
+    wait(driver).until(lambda d: state(d, "jay") == "open" and state(d, "witness") == "open")
+
+    # Each `expiring` asks getToken for a fresh token, sent as a `refresh`: the session goes
+    # on past the first token's end, on the same connection.
+    def refreshed_past_first_expiry(d):
+        answer_token(d, hs256(4))
+        return time.time() > first_exp + 1 and len(log(d, "jay", "refreshed")) >= 2
+    wait(driver, 30).until(refreshed_past_first_expiry)
+    send(driver, "jay", "lobby", "after the first token")
+    wait(driver).until(lambda d: answer_token(d, hs256(4)) >= 0 and "after the first token" in resolved(d, "jay"))
+    wait(driver).until(lambda d: "after the first token" in texts(d, "witness"))
+    assert len(log(driver, "jay", "welcome")) == 1
+    assert [e["d"]["state"] for e in log(driver, "jay", "status")] == ["connecting", "open"]
+    assert [e["d"]["in"] for e in log(driver, "jay", "expiring")] and \
+        all(0 <= e["d"]["in"] <= 2 for e in log(driver, "jay", "expiring"))
+
+    # No more fresh tokens: the session ends (1008, credential expired); with getToken the
+    # library connects again, asking for a token each time. An expired one is refused at the
+    # upgrade (401; the browser only sees the socket fail), and the next attempt asks again.
+    def expired_then_refused(d):
+        answer_token(d, hs256(-10))
+        closes = [e["d"] for e in log(d, "jay", "status") if e["d"]["state"] == "waiting"]
+        return len(closes) >= 2
+    wait(driver, 30).until(expired_then_refused)
+    closes = [e["d"] for e in log(driver, "jay", "status") if e["d"]["state"] == "waiting"]
+    assert closes[0]["code"] == 1008 and closes[0]["reason"] == "credential expired"
+    assert closes[1]["code"] == 1006  # the refused upgrade
+    send(driver, "jay", "lobby", "queued while refused")
+    asked = driver.execute_script("return window.__tokenAsked")
+    wait(driver, 30).until(lambda d: answer_token(d, hs256(600)) >= 0 and state(d, "jay") == "open")
+    assert driver.execute_script("return window.__tokenAsked") > asked
+    wait(driver).until(lambda d: "queued while refused" in resolved(d, "jay"))
+    wait(driver).until(lambda d: "queued while refused" in texts(d, "witness"))
+    assert len(log(driver, "jay", "welcome")) == 2
+    for id_ in ("jay", "witness"):
+        assert texts(driver, id_).count("after the first token") == 1
+        assert texts(driver, id_).count("queued while refused") == 1
+    assert [text for text, _ in stored(s.chatd)] == ["after the first token", "queued while refused"]

@@ -130,7 +130,8 @@ export class ChatClient extends EventTarget {
     // a `read` is on its way (chatd merges them anyway; this saves the rate limit).
     /** @type {Map<string, {want: number, stored: number, busy: boolean}>} */ this.reads = new Map();
 
-    if (options.autoConnect !== false) this.connect();
+    // After the constructor's caller has added its listeners: they see the first `status`.
+    if (options.autoConnect !== false) queueMicrotask(() => this.stopped || this.connect());
   }
 
   /** @returns {ConnectionState} */
