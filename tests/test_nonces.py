@@ -186,3 +186,52 @@ def test_the_publish_api_honours_an_idempotency_key(server):
     assert len(stored(port, "deploy 42")) == 3
     status, _, refused = post(port, {"room": "lobby", "text": "x"}, {"Idempotency-Key": "k" * 129})
     assert status == 400 and "Idempotency-Key" in json.loads(refused)["error"]
+
+
+def test_the_sender_is_told_which_message_its_nonce_stored(server):
+    """The broadcast is one frame for every member, so the sender of a message with a nonce
+    is also sent `sent`, naming the nonce with the stored seq and id (what chatd.js resolves
+    its send with); members are not."""
+    port, _ = server
+    ann, _ = join(port, "ann")
+    bob, _ = join(port, "bob")
+    send(ann, "acked", "n-ack-1")
+    ack = until(ann, "sent")
+    shown = until(bob, "message")["message"]
+    assert ack == {"type": "sent", "room": "lobby", "nonce": "n-ack-1", "seq": shown["seq"], "id": shown["id"]}
+    # A resend is answered as a duplicate, not acknowledged again.
+    send(ann, "acked", "n-ack-1")
+    again = until(ann, "message")
+    while not again.get("duplicate"):
+        again = until(ann, "message")
+    assert again["nonce"] == "n-ack-1" and again["message"]["seq"] == shown["seq"]
+    bob.send(json.dumps({"type": "ping"}))
+    rest = []
+    while (event := json.loads(bob.recv(timeout=5)))["type"] != "pong":
+        rest.append(event["type"])
+    assert "sent" not in rest
+
+
+def test_an_error_repeats_the_nonce_of_the_request_it_answers(server):
+    """Any request may carry a nonce, and its error repeats it: refused at once (too long, a
+    room not joined), after a store read (an edit of nothing), and after the requests behind
+    it were answered (a delete, which holds nothing)."""
+    port, _ = server
+    ann, _ = join(port, "ann")
+    ann.send(json.dumps({"type": "message", "text": "x" * 600, "nonce": "n-big"}))
+    assert until(ann, "error") | {"message": ""} == {"type": "error", "code": "too_large", "message": "", "nonce": "n-big"}
+    send(ann, "hi", "n-elsewhere", room="nowhere")
+    assert until(ann, "error")["nonce"] == "n-elsewhere"
+    ann.send(json.dumps({"type": "edit", "seq": 999999, "text": "x", "nonce": "n-edit"}))
+    error = until(ann, "error")
+    assert (error["code"], error["nonce"]) == ("not_found", "n-edit")
+    ann.send(json.dumps({"type": "delete", "seq": 999998, "nonce": "n-del"}))
+    send(ann, "after the delete", "n-after")
+    error = until(ann, "error")
+    assert (error["code"], error["nonce"]) == ("not_found", "n-del")
+    # A request without one gets an error without one.
+    ann.send(json.dumps({"type": "edit", "seq": 999999, "text": "x"}))
+    assert "nonce" not in until(ann, "error")
+    # A malformed nonce on a request other than a message is no nonce.
+    ann.send(json.dumps({"type": "edit", "seq": 999999, "text": "x", "nonce": "\u00e9"}))
+    assert "nonce" not in until(ann, "error")

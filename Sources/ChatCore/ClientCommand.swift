@@ -50,15 +50,32 @@ public enum ClientCommand: Sendable, Equatable {
     /// Decodes one text frame. `maxChars` counts UTF-16 units, as the browser's
     /// `maxlength` and JavaScript's `length` do, so the page and the server agree.
     public static func decode(_ utf8: some Collection<UInt8>, maxChars: Int) -> Result<ClientCommand, ErrorCode> {
+        decodeRequest(utf8, maxChars: maxChars).command
+    }
+
+    /// Decodes one text frame, and finds the `nonce` any request may carry (1–64 printable
+    /// ASCII characters; another value is no nonce, except on a `message`, where it is
+    /// `bad_field`): its error, if it fails, repeats it. Also for a request that fails to
+    /// decode, when its JSON is an object.
+    public static func decodeRequest(
+        _ utf8: some Collection<UInt8>, maxChars: Int
+    ) -> (command: Result<ClientCommand, ErrorCode>, nonce: String?) {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(utf8), options: [.fragmentsAllowed])
         } catch {
-            return .failure(.badJSON)
+            return (.failure(.badJSON), nil)
         }
-        guard let event = object as? [String: Any], let type = event["type"] as? String else {
-            return .failure(.badType)
+        guard let event = object as? [String: Any] else { return (.failure(.badType), nil) }
+        var nonce: String?
+        if let given = event["nonce"] as? String, MessageNonce.isValid(given, maxLength: MessageNonce.maxClientLength) {
+            nonce = given
         }
+        return (decode(event: event, maxChars: maxChars), nonce)
+    }
+
+    private static func decode(event: [String: Any], maxChars: Int) -> Result<ClientCommand, ErrorCode> {
+        guard let type = event["type"] as? String else { return .failure(.badType) }
         let room: String?
         switch event["room"] {
         case nil, is NSNull: room = nil

@@ -15,7 +15,12 @@ public enum ServerEvent: Sendable {
     /// The answer to a resent `nonce`: the message it stored the first time, to the sender
     /// only; nothing was stored or sent to anyone else.
     case duplicate(ChatMessage, nonce: String)
-    case error(code: ErrorCode, message: String)
+    /// `nonce` repeats the nonce of the request this answers, when it carried one, so that a
+    /// client with several requests in flight knows which one failed.
+    case error(code: ErrorCode, message: String, nonce: String? = nil)
+    /// To the sender of a `message` with a nonce, once it is stored: the broadcast itself is
+    /// encoded once for every member and cannot name the nonce.
+    case sent(room: String, nonce: String, seq: UInt64, id: String)
     case pong
     case deleted(room: String, seq: UInt64, id: String)
     /// The session's credential expires in `seconds`: send `refresh` with a new token.
@@ -28,6 +33,12 @@ public enum ServerEvent: Sendable {
     case typing(room: String, from: String)
     /// Read positions and unread counts (`ReadMarkers`).
     case reads(ReadEvent)
+
+    /// An error that answers a request naming `nonce` repeats it; other events are as they are.
+    public func answering(_ nonce: String?) -> ServerEvent {
+        guard let nonce, case let .error(code, message, nil) = self else { return self }
+        return .error(code: code, message: message, nonce: nonce)
+    }
 
     /// The event as UTF-8 JSON text.
     public func jsonBytes() -> [UInt8] {
@@ -77,10 +88,17 @@ public enum ServerEvent: Sendable {
             m.write(to: &w)
             w.field("duplicate", true)
             w.field("nonce", nonce)
-        case let .error(code, message):
+        case let .error(code, message, nonce):
             w.field("type", "error")
             w.field("code", code.rawValue)
             w.field("message", message)
+            if let nonce { w.field("nonce", nonce) }
+        case let .sent(room, nonce, seq, id):
+            w.field("type", "sent")
+            w.field("room", room)
+            w.field("nonce", nonce)
+            w.field("seq", seq)
+            w.field("id", id)
         case .pong:
             w.field("type", "pong")
         case let .joined(room):

@@ -54,7 +54,7 @@ extension ChatSession {
     func publishEdit(of target: ChatMessage, text: String, actor: String?) {
         guard let loop = context?.eventLoop else { return }
         let this = NIOLoopBound(self, eventLoop: loop)
-        let moderation = moderation
+        let (moderation, nonce) = (moderation, answering)
         publishesInFlight += 1
         hub.publish(
             room: target.room, from: name, text: text, author: authorKey,
@@ -67,7 +67,7 @@ extension ChatSession {
                 loop.execute { this.value.publishSettled() }
             case .failure:
                 loop.execute {
-                    this.value.refuse(.unavailable)
+                    this.value.refuse(.unavailable, nonce: nonce)
                     this.value.publishSettled()
                 }
             }

@@ -142,7 +142,8 @@ extension ChatSession {
     func perform(_ action: RequestIntake<ByteBuffer>.Action) {
         switch action {
         case let .handle(data): handleRequest(data)
-        case .refuseRateLimited: sendError(.rateLimited)
+        // A refused frame is not read, so its nonce is not known.
+        case .refuseRateLimited: sendError(.rateLimited, nonce: nil)
         case .wait: break
         case .tooMuchWaiting:
             hub.metrics.slowDisconnects.increment()
@@ -198,14 +199,16 @@ extension ChatSession {
     func storeAnswered(_ event: ServerEvent) {
         awaitingStore = false
         guard let context else { return }
-        send(event, flush: true)
+        send(event.answering(answering), flush: true)
         resumeReadingIfDue(context)
     }
 
     /// A request whose quota was taken (`takeRequest`): parsed, checked, carried out.
     func handleRequest(_ data: ByteBuffer) {
         let command: ClientCommand
-        switch ClientCommand.decode(data.readableBytesView, maxChars: settings.maxMessageChars) {
+        let decoded = ClientCommand.decodeRequest(data.readableBytesView, maxChars: settings.maxMessageChars)
+        answering = decoded.nonce
+        switch decoded.command {
         case let .failure(code): return refuse(code)
         case let .success(decoded): command = decoded
         }
@@ -269,7 +272,7 @@ extension ChatSession {
         case let .react(room, seq, emoji, added):
             requestReaction(seq: seq, emoji: emoji, added: added, room: room)
         case let .refresh(token):
-            refresh(token: token)
+            refresh(token: token, nonce: answering)
         case let .typing(room):
             guard let member = memberships.first(where: { $0.room == room }), member.entered != nil else { return }
             let now = NIODeadline.now().uptimeNanoseconds
@@ -297,7 +300,7 @@ extension ChatSession {
         ) { result in
             // The sender is told; a message that reached history reaches it like any other.
             loop.execute {
-                if case .failure = result { this.value.refuse(.unavailable) }
+                if case .failure = result { this.value.refuse(.unavailable, nonce: nil) }
                 this.value.publishSettled()
             }
         }
@@ -326,10 +329,11 @@ extension ChatSession {
         switch result {
         case let .success(message) where message.id != id:
             send(.duplicate(message, nonce: nonce), flush: true)
-        case .success:
-            break  // the sender gets the broadcast like every member
+        case let .success(message):
+            // The sender gets the broadcast like every member, and this to match it by.
+            send(.sent(room: message.room, nonce: nonce, seq: message.seq, id: message.id), flush: true)
         case .failure:
-            refuse(.unavailable)
+            refuse(.unavailable, nonce: nonce)
         }
     }
 
@@ -340,6 +344,7 @@ extension ChatSession {
         let historyWindow = settings.historyWindow
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let actor = "\(name) (\(role.rawValue), connection \(id))"
+        let nonce = answering
         let (moderation, loop) = (self.moderation, context!.eventLoop)
         let this = NIOLoopBound(self, eventLoop: loop)
         let promise = loop.makePromise(of: Moderation.Outcome.self)
@@ -353,9 +358,9 @@ extension ChatSession {
         promise.futureResult.whenSuccess { outcome in
             switch outcome {
             case .deleted: break  // every member, this one included, gets `deleted`
-            case .notFound: this.value.sendError(.notFound)
-            case .forbidden: this.value.sendError(.forbidden)
-            case .failed: this.value.sendError(.notFound)
+            case .notFound: this.value.sendError(.notFound, nonce: nonce)
+            case .forbidden: this.value.sendError(.forbidden, nonce: nonce)
+            case .failed: this.value.sendError(.notFound, nonce: nonce)
             }
         }
     }

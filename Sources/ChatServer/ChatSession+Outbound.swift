@@ -193,14 +193,18 @@ extension ChatSession {
         context.fireChannelReadComplete()
     }
 
-    func sendError(_ code: ErrorCode) {
-        send(.error(code: code, message: code.message(maxChars: settings.maxMessageChars)), flush: true)
+    func sendError(_ code: ErrorCode) { sendError(code, nonce: answering) }
+
+    func sendError(_ code: ErrorCode, nonce: String?) {
+        send(.error(code: code, message: code.message(maxChars: settings.maxMessageChars), nonce: nonce), flush: true)
     }
 
     /// An action refused: counted by code, answered with an error event.
-    func refuse(_ code: ErrorCode) {
+    func refuse(_ code: ErrorCode) { refuse(code, nonce: answering) }
+
+    func refuse(_ code: ErrorCode, nonce: String?) {
         hub.metrics.errors(code.rawValue).increment()
-        sendError(code)
+        sendError(code, nonce: nonce)
     }
 
     /// Sends a close frame and closes the TCP connection at most `closeGrace` later.

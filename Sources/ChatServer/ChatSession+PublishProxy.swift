@@ -58,7 +58,7 @@ extension ChatSession {
         case let .reject(reason):
             metrics.proxyRequests("publish", "reject").increment()
             metrics.errors(ErrorCode.rejected.rawValue).increment()
-            send(.error(code: .rejected, message: reason), flush: true)
+            send(.error(code: .rejected, message: reason, nonce: answering), flush: true)
         case let .unavailable(detail):
             metrics.proxyRequests("publish", "unavailable").increment()
             backend?.logger.warning(

@@ -36,6 +36,7 @@ extension ChatSession {
             send(.reads(.read(room: room, seq: mark.seq)), flush: true)
         } else {
             hub.metrics.errors(ErrorCode.unavailable.rawValue).increment()
+            // Reads are merged while one is stored: this answers several, so it names none.
             send(.error(code: .unavailable, message: "The read position could not be stored. Try again shortly."), flush: true)
         }
         if let next = readWrites.written(room: room, stored: mark?.seq) { writeReadMarker(room: room, seq: next) }
@@ -111,7 +112,7 @@ extension ChatSession {
     private func storeAnsweredIfAny(_ event: ServerEvent?) {
         awaitingStore = false
         guard let context else { return }
-        if let event { send(event, flush: true) }
+        if let event { send(event.answering(answering), flush: true) }
         resumeReadingIfDue(context)
     }
 }

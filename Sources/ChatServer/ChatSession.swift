@@ -373,6 +373,10 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// The session's messages and edits handed to the hub and not yet stored (or failed): a
     /// close waits for them, so that their sender is sent them first (found by review).
     var publishesInFlight = 0
+    /// The `nonce` of the request being answered: its errors repeat it. Requests answered
+    /// later without holding the next ones (deletes, refreshes, messages without a nonce)
+    /// keep their own copy instead.
+    var answering: String?
 
     /// True while a request waits for the history store: later requests wait behind it, so
     /// answers keep the order of the requests, and nothing more is read meanwhile.

@@ -50,8 +50,8 @@ struct StaticSite: Sendable {
         for name in names where Self.isServable(name) {
             let url = folder.appendingPathComponent(name)
             var isDirectory: ObjCBool = false
-            guard name == "index.html" || (FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && !isDirectory.boolValue)
-            else { continue }
+            let isFile = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && !isDirectory.boolValue
+            guard name == "index.html" || isFile else { continue }
             let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
             if size > Self.maxFileBytes { throw TooLarge(path: url.path) }
             let data = try Data(contentsOf: url)
@@ -72,9 +72,10 @@ struct StaticSite: Sendable {
 
     /// Plain names with a served extension; no dot files, no editor leftovers.
     static func isServable(_ name: String) -> Bool {
-        guard !name.hasPrefix("."), name.utf8.count <= 128,
-            name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "._-".unicodeScalars.contains($0)) })
-        else { return false }
+        let plain = name.unicodeScalars.allSatisfy { c in
+            c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || "._-".unicodeScalars.contains(c))
+        }
+        guard plain, !name.hasPrefix("."), name.utf8.count <= 128 else { return false }
         return types[self.extension(of: name)] != nil
     }
 

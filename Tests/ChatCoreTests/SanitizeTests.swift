@@ -65,6 +65,31 @@ import Testing
         #expect(ServerEvent.history(room: "lobby", messages: []).json == #"{"type":"history","room":"lobby","messages":[]}"#)
         #expect(ServerEvent.left(room: "ops", reason: "forbidden").json == #"{"type":"left","room":"ops","reason":"forbidden"}"#)
     }
+
+    @Test func anErrorRepeatsTheNonceOfTheRequestItAnswers() {
+        let refused = ServerEvent.error(code: .notFound, message: "x")
+        #expect(refused.answering("n1").json == #"{"type":"error","code":"not_found","message":"x","nonce":"n1"}"#)
+        #expect(refused.answering(nil).json == refused.json)
+        // An error that names its own nonce, or another event, is left as it is.
+        #expect(ServerEvent.error(code: .empty, message: "x", nonce: "a").answering("b").json.contains(#""nonce":"a""#))
+        #expect(ServerEvent.pong.answering("n1").json == #"{"type":"pong"}"#)
+        #expect(
+            ServerEvent.sent(room: "lobby", nonce: "n1", seq: 9, id: "i").json
+                == #"{"type":"sent","room":"lobby","nonce":"n1","seq":9,"id":"i"}"#)
+    }
+
+    @Test func anyRequestMayCarryANonce() {
+        func nonce(_ json: String) -> String? { ClientCommand.decodeRequest(Array(json.utf8), maxChars: 500).nonce }
+        #expect(nonce(#"{"type":"edit","seq":3,"text":"t","nonce":"e-1"}"#) == "e-1")
+        #expect(nonce(#"{"type":"nonsense","nonce":"e-2"}"#) == "e-2")
+        #expect(nonce(#"{"type":"edit","seq":0,"nonce":"e-3"}"#) == "e-3")
+        #expect(nonce(#"{"type":"edit","seq":3,"text":"t","nonce":7}"#) == nil)
+        #expect(nonce(#"{"type":"ping","nonce":""}"#) == nil)
+        #expect(nonce(#"["nonce"]"#) == nil)
+        // On a message a malformed nonce is still `bad_field`.
+        let bad = ClientCommand.decodeRequest(Array(#"{"type":"message","text":"t","nonce":""}"#.utf8), maxChars: 500)
+        #expect(bad.command == .failure(.badField) && bad.nonce == nil)
+    }
 }
 
 @Suite struct TimestampTests {
