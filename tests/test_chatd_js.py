@@ -149,7 +149,8 @@ class Site:
     def __init__(self, chatd_factory, tmp_path, extra=""):
         self.tmp = tmp_path
         self.chatd_port, self.tls_port = free_port(), free_port()
-        config = chat_config(self.chatd_port, extra=extra).replace(
+        # No metrics listener: its default port is one fixed address for every chatd.
+        config = chat_config(self.chatd_port, extra='[metrics]\nlisten = ""\n' + extra).replace(
             "allowed_origins = [", f'allowed_origins = ["https://localhost:{self.tls_port}", ')
         self.chatd = chatd_factory(config).start()
         import subprocess
@@ -372,3 +373,75 @@ refresh_ahead_seconds = 2
         assert texts(driver, id_).count("after the first token") == 1
         assert texts(driver, id_).count("queued while refused") == 1
     assert [text for text, _ in stored(s.chatd)] == ["after the first token", "queued while refused"]
+
+
+def test_changes_typing_and_read_markers_arrive_live_and_on_resume(site, tls_browser, browser_factory):
+    s = site()
+    # bob is behind nginx, alice talks to chatd directly: nginx going away cuts bob only.
+    alice, bob = browser_factory(), tls_browser()
+    load(alice, s.direct_url)
+    make(alice, "alice", token="dev-token", name="alice")
+    load(bob, s.url)
+    make(bob, "bob", token="dev-token", name="bob")
+    for driver, name in ((alice, "alice"), (bob, "bob")):
+        wait(driver).until(lambda d, n=name: state(d, n) == "open" and log(d, n, "unread"))
+    assert log(bob, "bob", "unread")[0]["d"] == {"room": "lobby", "readSeq": 0, "unread": 0, "lastSeq": 0}
+
+    for text in ("one", "two", "three"):
+        send(alice, "alice", "lobby", text)
+    wait(alice).until(lambda d: len(resolved(d, "alice")) == 3)
+    seq = {text: m["seq"] for text, m in resolved(alice, "alice").items()}
+    wait(bob).until(lambda d: texts(d, "bob") == ["one", "two", "three"])
+
+    # Live: an edit, a reaction, a deletion, typing, and read markers, each an event once.
+    assert call(alice, "alice", "edit", "lobby", seq["one"], "one, edited") is None
+    assert call(bob, "bob", "react", "lobby", seq["two"], "👍") is None
+    assert call(alice, "alice", "delete", "lobby", seq["three"]) is None
+    assert call(bob, "bob", "edit", "lobby", seq["two"], "not mine") == {"error": "forbidden"}
+    assert call(alice, "alice", "unreact", "lobby", 999, "👍") == {"error": "not_found"}
+    driver_events = {}
+    for driver, name in ((alice, "alice"), (bob, "bob")):
+        wait(driver).until(lambda d, n=name: log(d, n, "edited") and log(d, n, "reactions") and log(d, n, "deleted"))
+        driver_events[name] = {k: [e["d"] for e in log(driver, name, k)] for k in ("edited", "reactions", "deleted")}
+        edited, = driver_events[name]["edited"]
+        assert (edited["seq"], edited["text"], edited["by"]) == (seq["one"], "one, edited", "alice")
+        reaction, = driver_events[name]["reactions"]
+        assert (reaction["seq"], reaction["counts"], reaction["added"], reaction["by"]) == (seq["two"], {"👍": 1}, True, "bob")
+        assert reaction["mine"] is (name == "bob")
+        deleted, = driver_events[name]["deleted"]
+        assert deleted["seq"] == seq["three"] and deleted["at"] > reaction["at"] > edited["at"]
+    driver = bob
+    driver.execute_script("window.__c.bob.typing('lobby'); window.__c.bob.typing('lobby')")
+    wait(alice).until(lambda d: log(d, "alice", "typing"))
+    assert [e["d"] for e in log(alice, "alice", "typing")] == [{"room": "lobby", "from": "bob"}]
+    assert len(sent_frames(bob, "bob", "typing")) == 1  # the second was within 2 s: not sent
+    bob.execute_script(f"for (const s of [1, {seq['one']}, {seq['two']}]) window.__c.bob.markRead('lobby', s)")
+    wait(bob).until(lambda d: log(d, "bob", "read") and log(d, "bob", "read")[-1]["d"]["seq"] == seq["two"])
+    assert len(sent_frames(bob, "bob", "read")) <= 2  # coalesced while one was on its way
+    rooms = call(bob, "bob", "listRooms")
+    assert rooms[0]["room"] == "lobby" and rooms[0]["readSeq"] == seq["two"] and rooms[0]["joined"] is True
+
+    # bob is cut off; meanwhile alice edits, reacts, deletes and writes. bob's resume brings
+    # the changes to messages it has as events, then the new message: each once.
+    s.stop_nginx()
+    wait(bob).until(lambda d: state(d, "bob") == "waiting")
+    assert call(alice, "alice", "edit", "lobby", seq["two"], "two, edited") is None
+    assert call(alice, "alice", "react", "lobby", seq["one"], "🎉") is None
+    assert call(alice, "alice", "delete", "lobby", seq["one"]) is None
+    send(alice, "alice", "lobby", "four")
+    wait(alice).until(lambda d: "four" in resolved(d, "alice"))
+    s.start_nginx()
+    wait(bob, 40).until(lambda d: "four" in texts(d, "bob"))
+    # From the cut on: the resume's changes to messages bob has, as events, before the
+    # resume's history (only the new message); the reaction to a message deleted since is
+    # gone with it. Nothing seen before the cut comes again.
+    entries = log(bob, "bob")
+    cut = max(i for i, e in enumerate(entries) if e["t"] == "status" and e["d"]["state"] == "waiting")
+    after = [e for e in entries[cut:] if e["t"] in ("edited", "deleted", "reactions", "history", "message")]
+    assert [e["t"] for e in after] == ["edited", "deleted", "history"], after
+    assert (after[0]["d"]["seq"], after[0]["d"]["text"], after[0]["d"]["by"]) == (seq["two"], "two, edited", "alice")
+    assert after[1]["d"]["seq"] == seq["one"]
+    resume = after[2]["d"]
+    assert resume["resumed"] is True and resume["recovered"] is True
+    assert [m["text"] for m in resume["messages"]] == ["four"]
+    assert texts(bob, "bob").count("four") == 1

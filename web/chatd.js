@@ -20,6 +20,11 @@
  *   autoConnect?: boolean, resumeOnLoad?: boolean, WebSocket?: typeof WebSocket}} ChatClientOptions
  */
 /** @typedef {{nonce: string, room: string, text: string, replyTo?: number}} Queued */
+/**
+ * @typedef {{kind: string, frame: object, match: (e: any) => boolean, nonce: string, written: boolean,
+ *   order: number, timer?: ReturnType<typeof setTimeout>, resolve: (v: any) => void,
+ *   reject: (e: Error) => void}} Pending
+ */
 
 /** An error event of chatd answering one of our requests (`code` as in docs/protocol.md),
  * or the library's own: `disconnected`, `closed`, `offline`. */
@@ -43,6 +48,9 @@ const DRAIN_POLL_MS = 50;
 // After `rate_limited`, resend the unacknowledged messages this much later (nonces make the
 // resend safe).
 const RATE_RETRY_MS = 1500;
+// A request's answer may be lost (a frame refused by the rate limit that could not be
+// attributed): its promise is rejected with `timeout` rather than left pending for ever.
+const REQUEST_TIMEOUT_MS = 20000;
 
 // chatd's cleaning of a message text (Sanitize.visibleText, then trim): a broadcast of our
 // own message carries the cleaned text, and matching it needs the same.
@@ -109,7 +117,10 @@ export class ChatClient extends EventTarget {
     // The offline queue: messages not yet known to be stored, oldest first, with their
     // nonces. Kept in storage, so a reload sends them again with the same nonce.
     /** @type {Queued[]} */ this.queue = this.load("queue", []);
-    /** @type {Set<string>} nonces sent on the current connection */ this.inFlight = new Set();
+    // Nonces of the queue sent on this connection and unanswered, with their place among
+    // the requests sent (chatd answers in order).
+    /** @type {Map<string, number>} */ this.inFlight = new Map();
+    this.order = 0;
     /** @type {Map<string, {resolve: (m: Message) => void, reject: (e: Error) => void}>} */
     this.sendPromises = new Map();
     // chatd with `sent` acknowledgements names the seq of each of our messages; before
@@ -122,8 +133,7 @@ export class ChatClient extends EventTarget {
 
     // Requests other than messages, waiting for their answer: in order per kind, as chatd
     // answers a connection's requests in order. Errors name the request's nonce.
-    /** @type {{kind: string, frame: object, match: (e: any) => boolean, nonce: string, written: boolean,
-     *   resolve: (v: any) => void, reject: (e: Error) => void}[]} */
+    /** @type {Pending[]} */
     this.requests = [];
     /** @type {Map<string, number>} */ this.typingSent = new Map();
     // Read positions per room: the highest asked for, the highest chatd stored, and whether
@@ -339,7 +349,7 @@ export class ChatClient extends EventTarget {
       this.write(since === undefined ? { type: "join", room } : { type: "join", room, since });
     }
     // Requests made while offline (joins) go out now, behind the rejoins.
-    for (const r of this.requests) if (!r.written) r.written = this.write({ ...r.frame, nonce: r.nonce });
+    for (const r of this.requests) if (!r.written) this.writeRequest(r);
     for (const [room, r] of this.reads) if (r.want > r.stored) this.sendRead(room, r);
     this.flush();
   }
@@ -448,7 +458,7 @@ export class ChatClient extends EventTarget {
       const frame = { type: "message", room: item.room, text: item.text, nonce: item.nonce };
       if (item.replyTo !== undefined) frame.replyTo = item.replyTo;
       this.write(frame);
-      this.inFlight.add(item.nonce);
+      this.inFlight.set(item.nonce, ++this.order);
     }
   }
 
@@ -499,27 +509,42 @@ export class ChatClient extends EventTarget {
    * @returns {Promise<any>}
    */
   request(kind, frame, match, { whenOffline = "reject" } = {}) {
-    const nonce = newNonce();
     return new Promise((resolve, reject) => {
-      const written = this._state === "open" && this.write({ ...frame, nonce });
-      if (!written && whenOffline === "reject") return reject(new ChatError("offline", "not connected"));
-      this.requests.push({ kind, frame, match, nonce, written, resolve, reject });
+      /** @type {Pending} */
+      const r = { kind, frame, match, nonce: newNonce(), written: false, order: 0, resolve, reject };
+      if (this._state === "open") this.writeRequest(r);
+      if (!r.written && whenOffline === "reject") return reject(new ChatError("offline", "not connected"));
+      this.requests.push(r);
     });
+  }
+
+  /** @param {Pending} r */
+  writeRequest(r) {
+    r.written = this.write({ ...r.frame, nonce: r.nonce });
+    if (!r.written) return;
+    r.order = ++this.order;
+    r.timer = setTimeout(() => this.settleRequest(r, new ChatError("timeout", "no answer from chatd")), REQUEST_TIMEOUT_MS);
+  }
+
+  /** @param {Pending} r @param {any} outcome an answer, or the ChatError to reject with */
+  settleRequest(r, outcome) {
+    const i = this.requests.indexOf(r);
+    if (i < 0) return;
+    this.requests.splice(i, 1);
+    clearTimeout(r.timer);
+    if (outcome instanceof ChatError) r.reject(outcome);
+    else r.resolve(outcome);
   }
 
   /** Settles the oldest request of `kind` that `e` answers. @param {string} kind @param {any} e */
   answer(kind, e) {
-    const i = this.requests.findIndex((r) => r.kind === kind && r.match(e));
-    if (i < 0) return;
-    const [r] = this.requests.splice(i, 1);
-    r.resolve(e);
+    const r = this.requests.find((r) => r.kind === kind && r.match(e));
+    if (r) this.settleRequest(r, e);
   }
 
-  /** @param {string} code @param {(r: {written: boolean}) => boolean} [which] */
+  /** @param {string} code @param {(r: Pending) => boolean} [which] */
   failRequests(code, which = () => true) {
-    const failing = this.requests.filter(which);
-    this.requests = this.requests.filter((r) => !failing.includes(r));
-    for (const r of failing) r.reject(new ChatError(code, "the connection closed before the answer"));
+    for (const r of this.requests.filter(which)) this.settleRequest(r, new ChatError(code, "the connection closed before the answer"));
   }
 
   /** @param {string} room @param {number} seq @param {string} text @returns {Promise<void>} */
@@ -648,13 +673,25 @@ export class ChatClient extends EventTarget {
     if (e.nonce !== undefined) {
       const item = this.queue.find((q) => q.nonce === e.nonce);
       if (item) return this.messageFailed(item, error);
-      const i = this.requests.findIndex((r) => r.nonce === e.nonce);
-      if (i >= 0) return this.requests.splice(i, 1)[0].reject(error);
+      const r = this.requests.find((r) => r.nonce === e.nonce);
+      if (r) return this.settleRequest(r, error);
     }
-    // Without a nonce (a chatd before errors named them): a rate limit still means the
-    // messages in flight may not have been taken.
-    if (e.code === "rate_limited" && this.inFlight.size) return this.resendLater();
+    if (e.code === "rate_limited" && this.rateLimited(error)) return;
     this.emit("error", { code: e.code, message: e.message });
+  }
+
+  /**
+   * `rate_limited` names no nonce (chatd did not read the refused frame), but answers keep
+   * their order: the refused frame is the oldest request still unanswered.
+   * @param {ChatError} error @returns {boolean} whether it was one of ours
+   */
+  rateLimited(error) {
+    const request = this.requests.filter((r) => r.written).sort((a, b) => a.order - b.order)[0];
+    const message = Math.min(...this.inFlight.values());
+    if (request && request.order < message) this.settleRequest(request, error);
+    else if (this.inFlight.size) this.resendLater();
+    else return false;
+    return true;
   }
 
   /** @param {Queued} item @param {ChatError} error */
