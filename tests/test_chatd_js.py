@@ -445,3 +445,66 @@ def test_changes_typing_and_read_markers_arrive_live_and_on_resume(site, tls_bro
     assert resume["resumed"] is True and resume["recovered"] is True
     assert [m["text"] for m in resume["messages"]] == ["four"]
     assert texts(bob, "bob").count("four") == 1
+
+
+def test_reconnects_back_off_with_full_jitter_up_to_the_cap(chatd_factory, browser_factory):
+    port = free_port()
+    server = chatd_factory(chat_config(port, extra='[metrics]\nlisten = ""\n')).start()
+    driver = browser_factory()
+    load(driver, f"http://localhost:{port}/")
+    make(driver, "quick", token="dev-token", name="quick", backoff={"baseMs": 200, "capMs": 1500})
+    make(driver, "default", token="dev-token", name="default")
+    for id_ in ("quick", "default"):
+        wait(driver).until(lambda d, i=id_: state(d, i) == "open")
+    assert server.stop() == 0
+
+    def attempts(id_):
+        """(time, delayMs, attempt) of each wait after the stop, and the times of connects."""
+        entries = log(driver, id_, "status")
+        down = max(i for i, e in enumerate(entries) if e["d"]["state"] == "open") + 1
+        waits = [(e["at"], e["d"]["delayMs"], e["d"]["attempt"]) for e in entries[down:] if e["d"]["state"] == "waiting"]
+        connects = [e["at"] for e in entries[down:] if e["d"]["state"] == "connecting"]
+        return waits, connects
+    wait(driver, 30).until(lambda d: len(attempts("quick")[1]) >= 8)
+    waits, connects = attempts("quick")
+    delays = [delay for _, delay, _ in waits]
+    # Each delay is drawn from [0, min(cap, base * 2^n)], and kept: the next attempt starts
+    # that long after the failure (give or take the timer's slack).
+    for (at, delay, attempt), next_connect in zip(waits, connects):
+        assert 0 <= delay <= min(1500, 200 * 2 ** (attempt - 1)), waits
+        assert delay - 5 <= next_connect - at <= delay + 500, (waits, connects)
+    assert len(set(delays)) > 1, delays
+    # The default options: base 500 ms, cap 10 s.
+    default_waits, _ = attempts("default")
+    assert default_waits and all(d <= min(10000, 500 * 2 ** (n - 1)) for _, d, n in default_waits), default_waits
+
+    server.start()
+    for id_ in ("quick", "default"):
+        wait(driver, 30).until(lambda d, i=id_: state(d, i) == "open")
+
+
+def test_sends_wait_while_the_socket_buffer_is_full(chatd_factory, browser_factory):
+    port = free_port()
+    chatd_factory(chat_config(port, extra='[metrics]\nlisten = ""\n')).start()
+    driver = browser_factory()
+    load(driver, f"http://localhost:{port}/")
+    make(driver, "slow", token="dev-token", name="slow", maxBufferedAmount=1000)
+    wait(driver).until(lambda d: state(d, "slow") == "open")
+    send(driver, "slow", "lobby", "first")
+    wait(driver).until(lambda d: "first" in resolved(d, "slow"))
+
+    # The socket claims more than maxBufferedAmount unsent (as a stalled link would): the
+    # library keeps the messages queued, looking again until it drains.
+    driver.execute_script("window.__full.slow = true")
+    reads = driver.execute_script("return window.__bufferedReads.slow")
+    send(driver, "slow", "lobby", "held 1")
+    send(driver, "slow", "lobby", "held 2")
+    wait(driver).until(lambda d: d.execute_script("return window.__bufferedReads.slow") >= reads + 5)
+    assert [f["text"] for f in sent_frames(driver, "slow")] == ["first"]
+    assert set(resolved(driver, "slow")) == {"first"}
+    assert driver.execute_script("return window.__c.slow.queue.map((q) => q.text)") == ["held 1", "held 2"]
+
+    driver.execute_script("window.__full.slow = false")
+    wait(driver).until(lambda d: {"held 1", "held 2"} <= set(resolved(d, "slow")))
+    assert [f["text"] for f in sent_frames(driver, "slow")] == ["first", "held 1", "held 2"]
+    assert_once_in_order(shown(driver, "slow"), ["first", "held 1", "held 2"])
