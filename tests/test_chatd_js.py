@@ -4,6 +4,7 @@ serves), behind the packaged nginx site where the test is about the network: res
 connections cut, sends in flight, resumes. Each case checks that nothing is lost and nothing
 is delivered or stored twice."""
 import json
+import re
 import signal
 import sqlite3
 import time
@@ -12,7 +13,7 @@ import jwt
 import pytest
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import chat_config, free_port, start_nginx
+from conftest import ROOT, chat_config, free_port, start_nginx
 from test_proxy import nginx, site_config, tls_browser  # noqa: F401 (fixtures)
 
 # Every event the library fires, recorded per client in window.__log[ID] as {t, at, d}.
@@ -288,7 +289,7 @@ def test_a_cut_with_sends_in_flight_resends_the_same_nonces_and_stores_once(site
         wait(driver, 40).until(lambda d: state(d, "ann") == "open" and
                                sum(t in texts(d, "ann") for t in in_flight) == len(in_flight))
         # The new page's client found the queue in storage; it empties once chatd has them.
-        wait(driver).until(lambda d: d.execute_script("return window.__c.ann.queue.length") == 0)
+        wait(driver).until(lambda d: d.execute_script("return window.__c.ann.queued.length") == 0)
         frames = sent_frames(driver, "ann")
     # Sent again after the cut, each with its first nonce (the reloaded page's client sent
     # them only after it).
@@ -502,9 +503,70 @@ def test_sends_wait_while_the_socket_buffer_is_full(chatd_factory, browser_facto
     wait(driver).until(lambda d: d.execute_script("return window.__bufferedReads.slow") >= reads + 5)
     assert [f["text"] for f in sent_frames(driver, "slow")] == ["first"]
     assert set(resolved(driver, "slow")) == {"first"}
-    assert driver.execute_script("return window.__c.slow.queue.map((q) => q.text)") == ["held 1", "held 2"]
+    assert driver.execute_script("return window.__c.slow.queued.map((q) => q.text)") == ["held 1", "held 2"]
 
     driver.execute_script("window.__full.slow = false")
     wait(driver).until(lambda d: {"held 1", "held 2"} <= set(resolved(d, "slow")))
     assert [f["text"] for f in sent_frames(driver, "slow")] == ["first", "held 1", "held 2"]
     assert_once_in_order(shown(driver, "slow"), ["first", "held 1", "held 2"])
+
+
+def test_requests_answer_their_promises_and_the_declarations_match(chatd_factory, browser_factory):
+    port = free_port()
+    chatd_factory(chat_config(port, extra='[metrics]\nlisten = ""\n')).start()
+    driver = browser_factory()
+    load(driver, f"http://localhost:{port}/")
+    make(driver, "kim", token="dev-token", name="kim")
+    wait(driver).until(lambda d: state(d, "kim") == "open")
+    for i in range(5):
+        send(driver, "kim", "lobby", f"m{i}")
+    wait(driver).until(lambda d: len(resolved(d, "kim")) == 5)
+    seqs = [resolved(driver, "kim")[f"m{i}"]["seq"] for i in range(5)]
+
+    # Errors answer the request that caused them (chatd repeats its nonce).
+    send(driver, "kim", "lobby", "x" * 501)
+    send(driver, "kim", "lobby", " \u200b ")
+    send(driver, "kim", "elsewhere", "not joined")
+    wait(driver).until(lambda d: len(log(d, "kim", "sendRejected")) == 3)
+    assert {e["d"]["text"][:3]: e["d"]["code"] for e in log(driver, "kim", "sendRejected")} == \
+        {"xxx": "too_large", " \u200b ": "empty", "not": "not_joined"}
+    assert call(driver, "kim", "versions", "lobby", seqs[0]) == {"error": "forbidden"}
+    assert call(driver, "kim", "edit", "lobby", 10_000, "no such") == {"error": "not_found"}
+    assert log(driver, "kim", "error") == []  # all of them were answered as the requests' own
+
+    # A reply, a page of older messages, a room joined and left.
+    send(driver, "kim", "lobby", "a reply", replyTo=seqs[1])
+    wait(driver).until(lambda d: "a reply" in resolved(d, "kim"))
+    assert resolved(driver, "kim")["a reply"]["replyTo"] == seqs[1]
+    page = call(driver, "kim", "older", "lobby", seqs[3], 2)
+    assert [m["text"] for m in page] == ["m1", "m2"]
+    assert call(driver, "kim", "join", "extra") is None
+    assert driver.execute_script("return window.__c.kim.rooms") == ["lobby", "extra"]
+    send(driver, "kim", "extra", "in extra")
+    wait(driver).until(lambda d: "in extra" in texts(d, "kim", "extra"))
+    assert call(driver, "kim", "leave", "extra") is None
+    assert driver.execute_script("return window.__c.kim.rooms") == ["lobby"]
+    assert [e["d"] for e in log(driver, "kim", "left")] == [{"room": "extra", "reason": "request"}]
+    assert driver.execute_script("return window.__c.kim.lastSeq('lobby')") == resolved(driver, "kim")["a reply"]["seq"]
+
+    # close() is final: no reconnect, sends refused.
+    driver.execute_script("window.__c.kim.close()")
+    assert state(driver, "kim") == "closed"
+    send(driver, "kim", "lobby", "after close")
+    wait(driver).until(lambda d: log(d, "kim", "sendRejected")[-1]["d"]["text"] == "after close")
+    assert log(driver, "kim", "sendRejected")[-1]["d"]["code"] == "closed"
+
+    # chatd.d.ts declares what the module has: every method and property of ChatClient and
+    # the exported classes.
+    declared = (ROOT / "web" / "chatd.d.ts").read_text()
+    body = declared[declared.index("export class ChatClient"):]
+    body = body[:body.index("\n}\n")]
+    members = set(re.findall(r"^  (?:readonly )?([a-zA-Z]+)[(<:?]", body, re.M)) - {"constructor"}
+    assert {"send", "edit", "older", "listRooms", "state", "rooms", "lastSeq", "on"} <= members
+    missing = driver.execute_script("""
+const c = window.__c.kim;
+return arguments[0].filter((m) => !(m in c));
+""", sorted(members))
+    assert missing == []
+    exported = set(re.findall(r"^export class (\w+)", declared, re.M))
+    assert driver.execute_script("return Object.keys(window.__mod).sort()") == sorted(exported)

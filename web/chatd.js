@@ -154,6 +154,12 @@ export class ChatClient extends EventTarget {
     return this.wanted.filter((room) => this.joined.has(room));
   }
 
+  /** Messages sent and not yet known to be stored, oldest first (a copy).
+   * @returns {{room: string, text: string, nonce: string, replyTo?: number}[]} */
+  get queued() {
+    return this.queue.map((q) => ({ ...q }));
+  }
+
   /** @param {string} room */
   lastSeq(room) {
     return this.marks[room]?.seq ?? 0;
@@ -361,7 +367,7 @@ export class ChatClient extends EventTarget {
     this.joined.add(room);
     this.seen.add(room);
     /** @type {Message[]} */
-    let messages = e.messages ?? [];
+    const messages = e.messages ?? [];
     const fresh = !(resumed && e.recovered);
     if (fresh) {
       // A fresh window (first connection, or a gap chatd could not fill) replaces what the
@@ -369,13 +375,12 @@ export class ChatClient extends EventTarget {
       const top = messages.reduce((n, m) => Math.max(n, m.seq), 0);
       this.marks[room] = { seq: top, pos: top };
     } else {
-      // Exactly what came after `since` (our pos), in log order: the changes to messages
-      // we have, then the messages themselves. Only what this client delivered is dropped.
+      // Exactly what came after `since` (our pos): first the changes to messages the page
+      // has, as events, then the new messages.
       const since = this.marks[room]?.pos ?? 0;
       for (const x of e.edits ?? []) this.change("edited", { room, ...x }, { text: x.text, editedAt: x.editedAt, by: x.by }, since);
       for (const x of e.deleted ?? []) this.change("deleted", { room, ...x }, {}, since);
       for (const x of e.reactions ?? []) this.change("reactions", { room, ...x }, reactionDetail(x, this.name), since);
-      messages = messages.filter((m) => m.seq > since);
       const mark = (this.marks[room] ??= { seq: 0, pos: 0 });
       for (const m of messages) {
         mark.seq = Math.max(mark.seq, m.seq);
