@@ -6,6 +6,7 @@ is delivered or stored twice."""
 import json
 import re
 import signal
+import subprocess
 import sqlite3
 import time
 
@@ -13,7 +14,7 @@ import jwt
 import pytest
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import ROOT, chat_config, free_port, start_nginx
+from conftest import BIN, ROOT, chat_config, free_port, start_nginx
 from test_proxy import nginx, site_config, tls_browser  # noqa: F401 (fixtures)
 
 # Every event the library fires, recorded per client in window.__log[ID] as {t, at, d}.
@@ -154,7 +155,6 @@ class Site:
         config = chat_config(self.chatd_port, extra='[metrics]\nlisten = ""\n' + extra).replace(
             "allowed_origins = [", f'allowed_origins = ["https://localhost:{self.tls_port}", ')
         self.chatd = chatd_factory(config).start()
-        import subprocess
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
                         "-addext", "subjectAltName=DNS:localhost", "-keyout", str(tmp_path / "key.pem"),
                         "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
@@ -570,3 +570,35 @@ return arguments[0].filter((m) => !(m in c));
     assert missing == []
     exported = set(re.findall(r"^export class (\w+)", declared, re.M))
     assert driver.execute_script("return Object.keys(window.__mod).sort()") == sorted(exported)
+
+
+def test_a_join_while_offline_waits_and_a_kick_stops_for_good(chatd_factory, browser_factory, tmp_path):
+    port = free_port()
+    control = tmp_path / "control.sock"
+    server = chatd_factory(chat_config(port, extra=f'[metrics]\nlisten = ""\n[control]\nsocket = "{control}"\n')).start()
+    driver = browser_factory()
+    load(driver, f"http://localhost:{port}/")
+    make(driver, "kay", token="dev-token", name="kay", backoff={"baseMs": 50, "capMs": 200})
+    wait(driver).until(lambda d: state(d, "kay") == "open")
+
+    # Offline, a join waits for the next connection; a message to that room follows it.
+    assert server.stop() == 0
+    wait(driver).until(lambda d: state(d, "kay") == "waiting")
+    driver.execute_script("window.__c.kay.join('later').then(() => window.__log.kay.push({t: 'joinResolved'}))")
+    send(driver, "kay", "later", "into the room joined offline")
+    server.start()
+    wait(driver, 30).until(lambda d: log(d, "kay", "joinResolved") and "into the room joined offline" in resolved(d, "kay"))
+    assert driver.execute_script("return window.__c.kay.rooms") == ["lobby", "later"]
+    assert [f["room"] for f in sent_frames(driver, "kay", "join")] == ["later"]  # joined once
+
+    # A kick (1008) is final: state closed with chatd's code and reason, no reconnect.
+    client_id = driver.execute_script("return window.__c.kay.clientId")
+    r = subprocess.run([str(BIN / "chatctl"), "kick", client_id, "--reason", "go away", "--socket", str(control)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    wait(driver).until(lambda d: state(d, "kay") == "closed")
+    # A reconnect would have been announced, synchronously, by a `waiting` status.
+    assert log(driver, "kay", "status")[-1]["d"] == {"state": "closed", "code": 1008, "reason": "go away"}
+    send(driver, "kay", "lobby", "after the kick")
+    wait(driver).until(lambda d: log(d, "kay", "sendRejected"))
+    assert log(driver, "kay", "sendRejected")[0]["d"] == {"text": "after the kick", "code": "closed"}

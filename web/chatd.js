@@ -182,18 +182,24 @@ export class ChatClient extends EventTarget {
   }
 
   close() {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
-    clearTimeout(this.flushTimer);
     const ws = this.ws;
     this.ws = null;
     if (ws) ws.close(1000);
+    this.stop({});
+  }
+
+  /** For good: by close(), or told by chatd. Unsent messages are dropped, not kept for a
+   * later page to send. @param {{code?: number, reason?: string}} detail */
+  stop(detail) {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.flushTimer);
     this.failRequests("closed");
     for (const [, p] of this.sendPromises) p.reject(new ChatError("closed", "the client was closed"));
     this.sendPromises.clear();
     this.queue = [];
     this.save("queue", this.queue);
-    this.setState("closed", {});
+    this.setState("closed", detail);
   }
 
   async open() {
@@ -244,11 +250,7 @@ export class ChatClient extends EventTarget {
     // 1008 is a policy decision (kicked, banned, revoked): coming back would be refused or
     // undo it. An expired token is the exception when the page can fetch another.
     const expired = reason === "credential expired" && this.options.getToken;
-    if (code === 1008 && !expired) {
-      this.stopped = true;
-      this.setState("closed", { code, reason });
-      return;
-    }
+    if (code === 1008 && !expired) return this.stop({ code, reason });
     this.retry({ code, reason });
   }
 
@@ -349,7 +351,9 @@ export class ChatClient extends EventTarget {
     this.emit("welcome", { clientId: this.clientId, name: this.name, message: e.message });
     // chatd answers a connection's requests in order: the joins go first, so the queued
     // messages of those rooms find them joined.
+    const joining = (/** @type {string} */ room) => this.requests.some((r) => !r.written && r.kind === "join" && r.match({ room }));
     for (const room of this.wanted.slice(1)) {
+      if (joining(room)) continue; // joined by its own request, below
       const since = this.seen.has(room) && this.marks[room] ? this.marks[room].pos : undefined;
       if (since !== undefined) this.resuming.add(room);
       this.write(since === undefined ? { type: "join", room } : { type: "join", room, since });
@@ -399,9 +403,12 @@ export class ChatClient extends EventTarget {
     this.answer("join", e);
   }
 
-  /** A live message (or a `duplicate` answer to a resend, naming its nonce). */
+  /** A live message, or a `duplicate` answer to a resend, naming its nonce. */
   message(/** @type {Message} */ m, /** @type {string | undefined} */ duplicateOf) {
     if (!m || typeof m.seq !== "number") return;
+    // A duplicate answer is not news: the message reached us, or will, by its broadcast or
+    // a resume, in its place among the room's others.
+    if (duplicateOf) return this.settle(duplicateOf, m);
     const mark = (this.marks[m.room] ??= { seq: 0, pos: 0 });
     if (m.seq > mark.pos) {
       mark.pos = m.seq;
@@ -410,8 +417,7 @@ export class ChatClient extends EventTarget {
       this.remember(m);
       this.emit("message", { message: m });
     }
-    if (duplicateOf) this.settle(duplicateOf, m);
-    else this.settleOwn(m, true);
+    this.settleOwn(m, true);
   }
 
   /**
