@@ -513,14 +513,24 @@ def test_sends_wait_while_the_socket_buffer_is_full(chatd_factory, browser_facto
 
 def test_requests_answer_their_promises_and_the_declarations_match(chatd_factory, browser_factory):
     port = free_port()
-    chatd_factory(chat_config(port, extra='[metrics]\nlisten = ""\n')).start()
+    server = chatd_factory(chat_config(port, extra='[metrics]\nlisten = ""\n')).start()
     driver = browser_factory()
     load(driver, f"http://localhost:{port}/")
     make(driver, "kim", token="dev-token", name="kim")
-    wait(driver).until(lambda d: state(d, "kim") == "open")
+    make(driver, "kim2", token="dev-token", name="kim")  # the same identity, as a second tab is
+    wait(driver).until(lambda d: state(d, "kim") == "open" and state(d, "kim2") == "open")
+
+    # Both send the same text at once: each send resolves with its own message (chatd's
+    # `sent` names the nonce), not the first one from "kim" with that text.
+    driver.execute_script("window.__send('kim', 'lobby', 'same'); window.__send('kim2', 'lobby', 'same')")
+    wait(driver).until(lambda d: "same" in resolved(d, "kim") and "same" in resolved(d, "kim2"))
+    mine = {id_: resolved(driver, id_)["same"]["seq"] for id_ in ("kim", "kim2")}
+    assert mine["kim"] != mine["kim2"]
+    nonces = {id_: sent_frames(driver, id_)[0]["nonce"] for id_ in ("kim", "kim2")}
+    assert [nonce for _, nonce in stored(server)] == [nonces[min(mine, key=mine.get)], nonces[max(mine, key=mine.get)]]
     for i in range(5):
         send(driver, "kim", "lobby", f"m{i}")
-    wait(driver).until(lambda d: len(resolved(d, "kim")) == 5)
+    wait(driver).until(lambda d: len(resolved(d, "kim")) == 6)
     seqs = [resolved(driver, "kim")[f"m{i}"]["seq"] for i in range(5)]
 
     # Errors answer the request that caused them (chatd repeats its nonce).
@@ -539,7 +549,7 @@ def test_requests_answer_their_promises_and_the_declarations_match(chatd_factory
     wait(driver).until(lambda d: "a reply" in resolved(d, "kim"))
     assert resolved(driver, "kim")["a reply"]["replyTo"] == seqs[1]
     page = call(driver, "kim", "older", "lobby", seqs[3], 2)
-    assert [m["text"] for m in page] == ["m1", "m2"]
+    assert [m["text"] for m in page] == ["m1", "m2"] and [m["seq"] for m in page] == seqs[1:3]
     assert call(driver, "kim", "join", "extra") is None
     assert driver.execute_script("return window.__c.kim.rooms") == ["lobby", "extra"]
     send(driver, "kim", "extra", "in extra")
