@@ -612,3 +612,28 @@ def test_a_join_while_offline_waits_and_a_kick_stops_for_good(chatd_factory, bro
     send(driver, "kay", "lobby", "after the kick")
     wait(driver).until(lambda d: log(d, "kay", "sendRejected"))
     assert log(driver, "kay", "sendRejected")[0]["d"] == {"text": "after the kick", "code": "closed"}
+
+
+def test_a_long_offline_queue_meets_the_rate_limit_and_is_stored_once_in_order(chatd_factory, browser_factory):
+    port = free_port()
+    server = chatd_factory(chat_config(port, extra='[metrics]\nlisten = ""\n[limits]\nrate_messages = 5\n'
+                                                  'rate_window_seconds = 2\n')).start()
+    driver = browser_factory()
+    load(driver, f"http://localhost:{port}/")
+    make(driver, "lou", token="dev-token", name="lou")
+    wait(driver).until(lambda d: state(d, "lou") == "open")
+    assert server.stop() == 0
+    wait(driver).until(lambda d: state(d, "lou") == "waiting")
+    backlog = [f"backlog {i:02}" for i in range(16)]
+    for text in backlog:
+        send(driver, "lou", "lobby", text)
+    server.start()
+    # More than the 5-frame bucket: chatd refuses some (rate_limited); the library sends
+    # those again, with their nonces, and never so many at once that chatd closes it.
+    wait(driver, 60).until(lambda d: len(resolved(d, "lou")) == len(backlog))
+    statuses = [e["d"] for e in log(driver, "lou", "status")]
+    assert statuses[-1] == {"state": "open"} and all(st.get("code") != 1008 for st in statuses)
+    assert len(log(driver, "lou", "welcome")) == 2  # never closed for flooding
+    assert [text for text, _ in stored(server)] == backlog
+    assert_once_in_order(shown(driver, "lou"), backlog)
+    assert len(sent_frames(driver, "lou")) > len(backlog)  # some were refused and sent again

@@ -48,6 +48,10 @@ const DRAIN_POLL_MS = 50;
 // After `rate_limited`, resend the unacknowledged messages this much later (nonces make the
 // resend safe).
 const RATE_RETRY_MS = 1500;
+// Messages sent ahead of their acknowledgement. Bounded so that a long offline queue does not
+// meet the rate limit all at once (many frames refused in a row close the connection); one
+// at a time after a `rate_limited`, until the queue is empty, so that they stay in order.
+const MAX_IN_FLIGHT = 8;
 // A request's answer may be lost (a frame refused by the rate limit that could not be
 // attributed): its promise is rejected with `timeout` rather than left pending for ever.
 const REQUEST_TIMEOUT_MS = 20000;
@@ -121,6 +125,8 @@ export class ChatClient extends EventTarget {
     // the requests sent (chatd answers in order).
     /** @type {Map<string, number>} */ this.inFlight = new Map();
     this.order = 0;
+    this.window = MAX_IN_FLIGHT;
+    this.pausedUntil = 0;
     /** @type {Map<string, {resolve: (m: Message) => void, reject: (e: Error) => void}>} */
     this.sendPromises = new Map();
     // chatd with `sent` acknowledgements names the seq of each of our messages; before
@@ -242,6 +248,7 @@ export class ChatClient extends EventTarget {
     this.ws = null;
     this.joined.clear();
     this.inFlight.clear();
+    this.pausedUntil = 0; // the rate limit is the connection's
     this.reads.forEach((r) => (r.busy = false));
     clearTimeout(this.flushTimer);
     this.failRequests("disconnected", (r) => r.written);
@@ -457,8 +464,14 @@ export class ChatClient extends EventTarget {
   flush() {
     clearTimeout(this.flushTimer);
     if (this._state !== "open") return;
+    const pause = this.pausedUntil - Date.now();
+    if (pause > 0) {
+      this.flushTimer = setTimeout(() => this.flush(), pause);
+      return;
+    }
     for (const item of this.queue) {
       if (this.inFlight.has(item.nonce)) continue;
+      if (this.inFlight.size >= this.window) return; // each answer sends the next
       if (!this.ws || this.ws.readyState !== 1) return;
       if (this.ws.bufferedAmount > this.maxBuffered) {
         // A socket that does not drain (a slow link) would otherwise grow without bound.
@@ -505,6 +518,8 @@ export class ChatClient extends EventTarget {
     this.inFlight.delete(nonce);
     this.sendPromises.get(nonce)?.resolve(m);
     this.sendPromises.delete(nonce);
+    if (!this.queue.length) this.window = MAX_IN_FLIGHT;
+    this.flush();
   }
 
   /** @param {Message} m */
@@ -707,20 +722,21 @@ export class ChatClient extends EventTarget {
 
   /** @param {Queued} item @param {ChatError} error */
   messageFailed(item, error) {
-    if (error.code === "rate_limited") return this.resendLater();
     this.queue.splice(this.queue.indexOf(item), 1);
     this.save("queue", this.queue);
     this.inFlight.delete(item.nonce);
     this.sendPromises.get(item.nonce)?.reject(error);
     this.sendPromises.delete(item.nonce);
+    this.flush();
   }
 
   resendLater() {
     // Resending every unacknowledged message is safe: chatd answers a nonce it has with
     // `duplicate` and stores nothing.
     this.inFlight.clear();
-    clearTimeout(this.flushTimer);
-    this.flushTimer = setTimeout(() => this.flush(), RATE_RETRY_MS);
+    this.window = 1;
+    this.pausedUntil = Date.now() + RATE_RETRY_MS;
+    this.flush();
   }
 
   // ---- storage -----------------------------------------------------------------------------
