@@ -56,12 +56,6 @@ const MAX_IN_FLIGHT = 8;
 // attributed): its promise is rejected with `timeout` rather than left pending for ever.
 const REQUEST_TIMEOUT_MS = 20000;
 
-// chatd's cleaning of a message text (Sanitize.visibleText, then trim): a broadcast of our
-// own message carries the cleaned text, and matching it needs the same.
-// eslint-disable-next-line no-control-regex
-const HIDDEN = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
-const cleanText = (/** @type {string} */ text) => text.replace(HIDDEN, "").trim();
-
 function newNonce() {
   // getRandomValues, unlike randomUUID, also works outside secure contexts (plain http).
   const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -129,9 +123,8 @@ export class ChatClient extends EventTarget {
     this.pausedUntil = 0;
     /** @type {Map<string, {resolve: (m: Message) => void, reject: (e: Error) => void}>} */
     this.sendPromises = new Map();
-    // chatd with `sent` acknowledgements names the seq of each of our messages; before
-    // one arrives, our own broadcast is recognised by room, author and text instead.
-    this.acksSeen = false;
+    // chatd's `sent` names the seq of each of our messages (matching our broadcast by author
+    // and text would take another tab's message of the same name and text for ours).
     /** @type {Map<string, string>} "room:seq" → nonce, acknowledged before the broadcast */
     this.ackedSeq = new Map();
     /** @type {Map<string, Message>} "room:seq" → the last messages delivered, for late acks */
@@ -406,7 +399,7 @@ export class ChatClient extends EventTarget {
     this.emit("history", detail);
     // Only acknowledged seqs settle sends here: an old message of ours with the same text
     // is not the one in flight.
-    for (const m of messages) this.settleOwn(m, false);
+    for (const m of messages) this.settleAcknowledged(m);
     this.answer("join", e);
   }
 
@@ -424,7 +417,7 @@ export class ChatClient extends EventTarget {
       this.remember(m);
       this.emit("message", { message: m });
     }
-    this.settleOwn(m, true);
+    this.settleAcknowledged(m);
   }
 
   /**
@@ -488,25 +481,18 @@ export class ChatClient extends EventTarget {
 
   /** `{"type":"sent"}`: chatd stored our message with this nonce as `seq`. */
   acknowledged(/** @type {any} */ e) {
-    this.acksSeen = true;
     const stored = this.recent.get(`${e.room}:${e.seq}`);
     if (stored) this.settle(e.nonce, stored);
     else this.ackedSeq.set(`${e.room}:${e.seq}`, e.nonce); // its broadcast is still to come
   }
 
-  /** Our message as delivered: which queued send it settles.
-   * @param {Message} m @param {boolean} live a broadcast, not a history entry */
-  settleOwn(m, live) {
+  /** A message delivered after its `sent`: the send it settles, if any. @param {Message} m */
+  settleAcknowledged(m) {
     const key = `${m.room}:${m.seq}`;
-    const acked = this.ackedSeq.get(key);
-    if (acked) {
-      this.ackedSeq.delete(key);
-      return this.settle(acked, m);
-    }
-    if (!live || this.acksSeen || m.from !== this.name) return;
-    // Without acknowledgements: the oldest message in flight with this room and text.
-    const item = this.queue.find((q) => this.inFlight.has(q.nonce) && q.room === m.room && cleanText(q.text) === m.text);
-    if (item) this.settle(item.nonce, m);
+    const nonce = this.ackedSeq.get(key);
+    if (nonce === undefined) return;
+    this.ackedSeq.delete(key);
+    this.settle(nonce, m);
   }
 
   /** @param {string} nonce @param {Message} m */
