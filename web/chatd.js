@@ -27,7 +27,7 @@
  */
 
 /** An error event of chatd answering one of our requests (`code` as in docs/protocol.md),
- * or the library's own: `disconnected`, `closed`, `offline`. */
+ * or the library's own: `offline`, `disconnected`, `closed`, `timeout`. */
 export class ChatError extends Error {
   /** @param {string} code @param {string} [message] */
   constructor(code, message) {
@@ -636,14 +636,14 @@ export class ChatClient extends EventTarget {
   /** Moves the read position forward; one `read` in flight per room, the highest wins.
    * @param {string} room @param {number} seq */
   markRead(room, seq) {
-    const r = this.read(room);
+    const r = this.readPosition(room);
     if (seq <= r.want) return;
     r.want = seq;
     if (!r.busy) this.sendRead(room, r);
   }
 
   /** @param {string} room */
-  read(room) {
+  readPosition(room) {
     let r = this.reads.get(room);
     if (!r) this.reads.set(room, (r = { want: 0, stored: 0, busy: false }));
     return r;
@@ -656,7 +656,7 @@ export class ChatClient extends EventTarget {
 
   /** A stored position: ours answered, or another tab's. @param {any} e */
   readAnswered(e) {
-    const r = this.read(e.room);
+    const r = this.readPosition(e.room);
     r.stored = Math.max(r.stored, e.seq);
     r.want = Math.max(r.want, e.seq);
     r.busy = false;
