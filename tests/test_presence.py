@@ -102,3 +102,26 @@ def test_typing_reaches_the_others_once_per_interval_and_is_never_stored(chatd_f
             assert [m["text"] for m in event["messages"]] == ["done typing"]
             break
     late.close()
+
+
+def test_members_lists_who_is_in_the_room_each_name_once(chatd_factory):
+    """`members` answers a member of the room with the names in it on this node (each once,
+    with its connections), the count on every node, and refuses a room not joined. A big
+    room's answer is one list for every asker (made at most once a second)."""
+    port = free_port()
+    chatd_factory(chat_config(port)).start()
+    ann = Chat(port, name="ann", room="hall")
+    ann_tab = Chat(port, name="ann", room="hall")
+    bob = Chat(port, name="bob", room="hall")
+    Chat(port, name="cy", room="elsewhere")
+    bob.ws.send(json.dumps({"type": "members", "room": "hall", "nonce": "m-1"}))
+    answer = bob.until("members")
+    assert answer == {"type": "members", "room": "hall", "online": 3, "elsewhere": 0,
+                      "members": [{"name": "ann", "connections": 2}, {"name": "bob", "connections": 1}]}
+    # Without a room it means the upgrade room; a room not joined is refused, naming the request.
+    ann.ws.send(json.dumps({"type": "members"}))
+    assert ann.until("members")["members"] == answer["members"]
+    ann.ws.send(json.dumps({"type": "members", "room": "elsewhere", "nonce": "m-2"}))
+    error = ann.until("error")
+    assert (error["code"], error["nonce"]) == ("not_joined", "m-2")
+    ann_tab.close()

@@ -31,6 +31,8 @@ public enum ClientCommand: Sendable, Equatable {
     case read(seq: UInt64, room: String?)
     /// The identity's rooms with their read positions and unread counts.
     case rooms
+    /// Who is in a room (`MemberList`).
+    case members(room: String?)
 
     /// The longest `refresh` token taken (16 KiB, twice `limits.max_header_bytes`' default).
     public static let maxTokenBytes = 16384
@@ -165,6 +167,8 @@ public enum ClientCommand: Sendable, Equatable {
             return .success(.history(before: beforeSeq, limit: count, room: room))
         case "read", "rooms":
             return decodeReadMarker(type: type, event, room: room)
+        case "members":
+            return .success(.members(room: room))
         default:
             return .failure(.badType)
         }

@@ -36,6 +36,8 @@ public enum CommandPlan: Sendable, Equatable {
     case read(room: String, seq: UInt64)
     /// Answer `rooms`: the connection's rooms and the identity's others, with read positions.
     case rooms
+    /// Answer `members`: who is in the room.
+    case members(room: String)
     /// Nothing at all: a `typing` from someone who may not send there (muted, read-only)
     /// is dropped without an error, as extra ones are.
     case drop
@@ -130,6 +132,8 @@ public enum CommandPlan: Sendable, Equatable {
                 .orRefusal
         case .read, .rooms:
             return planReadMarker(command, for: session)
+        case let .members(named):
+            return session.readableRoom(named).map { .members(room: $0) }.orRefusal
         case let .versions(seq, named):
             guard session.identity.role.moderates else { return .refuse(.forbidden) }
             return session.readableRoom(named).map { .versions(room: $0, seq: seq) }.orRefusal

@@ -33,6 +33,8 @@ public enum ServerEvent: Sendable {
     case typing(room: String, from: String)
     /// Read positions and unread counts (`ReadMarkers`).
     case reads(ReadEvent)
+    /// Who is in `room` on this node; `online` counts every node, `elsewhere` the others.
+    case members(room: String, list: MemberList, online: Int, elsewhere: Int)
 
     /// An error that answers a request naming `nonce` repeats it; other events are as they are.
     public func answering(_ nonce: String?) -> ServerEvent {
@@ -101,6 +103,21 @@ public enum ServerEvent: Sendable {
             w.field("id", id)
         case .pong:
             w.field("type", "pong")
+        case let .members(room, list, online, elsewhere):
+            w.field("type", "members")
+            w.field("room", room)
+            w.key("members")
+            w.beginArray()
+            for m in list.members {
+                w.beginObject()
+                w.field("name", m.name)
+                w.field("connections", m.connections)
+                w.endObject()
+            }
+            w.endArray()
+            w.field("online", online)
+            w.field("elsewhere", elsewhere)
+            if list.truncated { w.field("truncated", true) }
         case let .joined(room):
             w.field("type", "joined")
             w.field("room", room)

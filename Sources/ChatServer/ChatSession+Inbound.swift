@@ -283,6 +283,10 @@ extension ChatSession {
             markRead(room: room, seq: seq)
         case .rooms:
             answerRooms()
+        case let .members(room):
+            guard let entered = memberships.first(where: { $0.room == room })?.entered else { return refuse(.notJoined) }
+            let hub = hub
+            answerFromStore { await hub.members(of: entered) }
         case .drop:
             break
         case let .refuse(code):

@@ -295,6 +295,27 @@ final class Hub: Sendable {
         return results
     }
 
+    /// `members`: who is in the room on this node. One walk of the room's members on every
+    /// loop answers all askers for `MemberList.freshNanoseconds`; while it is redone, askers
+    /// get the previous one.
+    func members(of room: Room) async -> ServerEvent {
+        let now = NIODeadline.now().uptimeNanoseconds
+        let known: MemberList? = room.lock.withLock {
+            guard let last = room.memberList else { return nil }
+            if now &- last.at >= MemberList.freshNanoseconds { room.memberList = (now, last.list) } else { return last.list }
+            return nil
+        }
+        let list: MemberList
+        if let known {
+            list = known
+        } else {
+            list = MemberList(names: await onEveryLoop { $0.names(in: room.name) }.joined())
+            room.lock.withLock { room.memberList = (now, list) }
+        }
+        let (online, elsewhere) = room.lock.withLock { (room.state.total, room.state.remoteMembers) }
+        return .members(room: room.name, list: list, online: online, elsewhere: elsewhere)
+    }
+
     /// True when the room is in use here or has history in the store.
     func roomExists(_ name: String) async -> Bool {
         if existingRoom(name) != nil { return true }

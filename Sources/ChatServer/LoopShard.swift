@@ -197,6 +197,11 @@ final class LoopShard {
         sessions.values.reduce(0) { $0 + ($1.answers(to: user) ? 1 : 0) }
     }
 
+    /// The display names of this loop's members of `room`, one per connection.
+    func names(in room: String) -> [String] {
+        rooms[room]?.map { $0.session.name } ?? []
+    }
+
     func connections(room: String?) -> [ConnectionSummary] {
         let now = NIODeadline.now()
         return sessions.values.filter { room == nil || $0.isMember(of: room!) }.map { s in

@@ -5,7 +5,10 @@ import ChatCore
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
-    switch ClientCommand.decode(bytes, maxChars: 500) {
+    let decoded = ClientCommand.decodeRequest(bytes, maxChars: 500)
+    // An error repeats this: it must be a nonce a client could have sent.
+    precondition(decoded.nonce.map { MessageNonce.isValid($0, maxLength: MessageNonce.maxClientLength) } ?? true, "invalid nonce echoed")
+    switch decoded.command {
     case let .success(.message(text, room, nonce, replyTo)):
         precondition(!text.isEmpty && text.utf16.count <= 500, "message text out of bounds")
         precondition(Sanitize.visibleText(text) == text, "hidden characters survived")
@@ -21,7 +24,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(seq > 0, "a reaction to seq 0 accepted")
         precondition(Reactions.isEmoji(emoji) && emoji.count == 1, "a reaction that is not one emoji accepted")
         precondition(room.map(Sanitize.isValidRoom) ?? true, "invalid room accepted")
-    case let .success(.typing(room)):
+    case let .success(.typing(room)), let .success(.members(room)):
         precondition(room.map(Sanitize.isValidRoom) ?? true, "invalid room accepted")
     case let .success(.join(room, _)), let .success(.leave(room)):
         precondition(Sanitize.isValidRoom(room), "invalid room accepted")

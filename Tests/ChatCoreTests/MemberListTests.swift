@@ -1,0 +1,30 @@
+import Testing
+
+@testable import ChatCore
+
+@Suite struct MemberListTests {
+    @Test func eachNameOnceWithItsConnectionsByName() {
+        let list = MemberList(names: ["bob", "ann", "bob", "cy"])
+        #expect(list.members.map(\.name) == ["ann", "bob", "cy"])
+        #expect(list.members.map(\.connections) == [1, 2, 1])
+        #expect(!list.truncated)
+    }
+
+    @Test func aCrowdIsCutAtTheCap() {
+        let list = MemberList(names: (0..<(MemberList.cap + 5)).map { String(format: "u%04d", $0) } + ["u0000"])
+        #expect(list.members.count == MemberList.cap)
+        #expect(list.truncated)
+        #expect(list.members.first == MemberList.Member(name: "u0000", connections: 2))
+    }
+
+    @Test func theAnswerHasItsShape() {
+        let event = ServerEvent.members(room: "hall", list: MemberList(names: ["ann"]), online: 3, elsewhere: 2)
+        #expect(
+            event.json == #"{"type":"members","room":"hall","members":[{"name":"ann","connections":1}],"online":3,"elsewhere":2}"#)
+    }
+
+    @Test func onlyAMemberMayAsk() {
+        #expect(ClientCommand.decode(Array(#"{"type":"members","room":"hall"}"#.utf8), maxChars: 500) == .success(.members(room: "hall")))
+        #expect(ClientCommand.decode(Array(#"{"type":"members","room":"no such"}"#.utf8), maxChars: 500) == .failure(.badField))
+    }
+}
