@@ -541,6 +541,11 @@ def test_requests_answer_their_promises_and_the_declarations_match(chatd_factory
     assert {e["d"]["text"][:3]: e["d"]["code"] for e in log(driver, "kim", "sendRejected")} == \
         {"xxx": "too_large", " \u200b ": "empty", "not": "not_joined"}
     assert call(driver, "kim", "versions", "lobby", seqs[0]) == {"error": "forbidden"}
+    # (The page at / has its own connection, under its own guest name.)
+    members = call(driver, "kim", "members", "lobby")
+    assert {"name": "kim", "connections": 2} in members["members"] and members["elsewhere"] == 0
+    assert members["online"] == sum(m["connections"] for m in members["members"])
+    assert call(driver, "kim", "members", "nowhere") == {"error": "not_joined"}
     assert call(driver, "kim", "edit", "lobby", 10_000, "no such") == {"error": "not_found"}
     assert log(driver, "kim", "error") == []  # all of them were answered as the requests' own
 

@@ -122,6 +122,10 @@ export class ChatClient extends EventTarget {
   older(room: string, before: number, limit?: number): Promise<Message[]>;
   listRooms(): Promise<RoomInfo[]>;
   versions(room: string, seq: number): Promise<{ text: string; replacedBy: string; replacedAt: string }[]>;
+  /** Who is in the room: names on this node (at most 200), counts across nodes. */
+  members(room: string): Promise<{
+    members: { name: string; connections: number }[]; online: number; elsewhere: number; truncated?: boolean;
+  }>;
   on<K extends keyof ChatEvents>(type: K, listener: (detail: ChatEvents[K]) => void): () => void;
   on(type: string, listener: (detail: any) => void): () => void;
 }

@@ -327,6 +327,8 @@ export class ChatClient extends EventTarget {
         return this.answer("rooms", e);
       case "versions":
         return this.answer("versions", e);
+      case "members":
+        return this.answer("members", e);
       case "presence":
         return this.emit("presence", { room: e.room, message: e.message, online: e.online });
       case "typing":
@@ -622,6 +624,15 @@ export class ChatClient extends EventTarget {
   /** @param {string} room @param {number} seq @returns {Promise<any[]>} */
   versions(room, seq) {
     return this.request("versions", { type: "versions", room, seq }, (e) => e.room === room && e.seq === seq).then((e) => e.versions);
+  }
+
+  /** Who is in the room: display names on this node, and counts across nodes.
+   * @param {string} room
+   * @returns {Promise<{members: {name: string, connections: number}[], online: number, elsewhere: number, truncated?: boolean}>} */
+  members(room) {
+    return this.request("members", { type: "members", room }, (e) => e.room === room).then((e) =>
+      pick(e, ["members", "online", "elsewhere", "truncated"]),
+    );
   }
 
   // ---- fire-and-forget ---------------------------------------------------------------------
