@@ -108,6 +108,7 @@ def test_chatd_man_page_names_every_option():
 def test_install_layout_and_static_stdlib(staged):
     for path in ("usr/bin/chatd", "usr/bin/chatctl", "usr/share/chatd/www/index.html", "usr/share/chatd/www/app.js",
                  "usr/share/chatd/www/admin.html", "usr/share/chatd/www/admin.js", "usr/share/chatd/www/admin.css",
+                 "usr/share/chatd/www/chatd.js", "usr/share/chatd/www/chatd.d.ts",
                  "etc/chatd/chatd.toml", "lib/systemd/system/chatd.service", "lib/systemd/system/chatd.socket",
                  "lib/systemd/system/chatd-metrics.socket", "usr/lib/sysusers.d/chatd.conf",
                  "usr/share/man/man8/chatd.8", "usr/share/man/man1/chatctl.1", "usr/share/man/man5/chatd.toml.5"):
