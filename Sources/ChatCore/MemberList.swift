@@ -9,17 +9,35 @@ public struct MemberList: Sendable, Equatable {
 
     /// At most this many names are listed; `truncated` says there were more.
     public static let cap = 200
-    /// How long one list answers every asker of its room: a big room's members asking each
-    /// cost one walk of the room per interval, not one each.
+    /// How long one list answers every asker of its room while no one joined or left here:
+    /// a big room's members asking each cost one walk of the room, not one each.
     public static let freshNanoseconds: UInt64 = 1_000_000_000
+    /// However the room changes, a list is not made again sooner than this: a room with
+    /// joins and leaves all the time is walked at most ten times a second.
+    public static let minimumAgeNanoseconds: UInt64 = 100_000_000
 
     public let members: [Member]
     public let truncated: Bool
+    /// The connections the list was made from (all of them, also when truncated).
+    public let connections: Int
+
+    /// Whether a list made at `madeAt`, after the room's `madeAfter` joins and leaves here,
+    /// still answers at `now`, after `changes`.
+    public static func answers(madeAt: UInt64, madeAfter: UInt64, now: UInt64, changes: UInt64) -> Bool {
+        let age = now &- madeAt
+        if age < minimumAgeNanoseconds { return true }
+        return age < freshNanoseconds && madeAfter == changes
+    }
 
     /// `names`: one per connection in the room on this node.
     public init(names: some Sequence<String>) {
         var counts: [String: Int] = [:]
-        for name in names { counts[name, default: 0] += 1 }
+        var connections = 0
+        for name in names {
+            counts[name, default: 0] += 1
+            connections += 1
+        }
+        self.connections = connections
         let sorted = counts.sorted { $0.key < $1.key }
         members = sorted.prefix(Self.cap).map { Member(name: $0.key, connections: $0.value) }
         truncated = sorted.count > Self.cap

@@ -21,6 +21,8 @@ public struct RoomState: Sendable {
     public private(set) var entering = 0
     /// Members on this node, in all and per event loop (deliveries go to loops with members).
     public private(set) var localMembers = 0
+    /// Joins and leaves here so far: a list of who is here is current while this is unchanged.
+    public private(set) var memberChanges: UInt64 = 0
     public private(set) var perShard: [Int]
     /// Members on other nodes, as their heartbeats and presence events tell.
     public private(set) var remoteMembers = 0
@@ -110,6 +112,7 @@ public struct RoomState: Sendable {
         if isFull(maxMembers: maxMembers) { return .full }
         if perShard.indices.contains(shard) { perShard[shard] += 1 }
         localMembers += 1
+        memberChanges &+= 1
         return .entered(joinEpoch: epoch, localMembers: localMembers)
     }
 
@@ -122,6 +125,7 @@ public struct RoomState: Sendable {
     public mutating func leave(shard: Int) -> Int {
         if perShard.indices.contains(shard) { perShard[shard] = max(perShard[shard] - 1, 0) }
         localMembers = max(localMembers - 1, 0)
+        memberChanges &+= 1
         return localMembers
     }
 

@@ -191,8 +191,9 @@ final class Room: @unchecked Sendable {
     var welcome = WelcomeCache()
     /// Messages with a nonce between their duplicate check and their commit. Guarded by `lock`.
     var nonces = MessageNonce.Ledger<@Sendable (Result<ChatMessage, any Error>) -> Void>()
-    /// The last `members` answer and when it was made (uptime ns). Guarded by `lock`.
-    var memberList: (at: UInt64, list: MemberList)?
+    /// The last `members` answer, when it was made (uptime ns) and after how many of the
+    /// room's joins and leaves (`RoomState.memberChanges`). Guarded by `lock`.
+    var memberList: (at: UInt64, after: UInt64, list: MemberList)?
 
     init(name: String, historyWindow: Int, shardCount: Int, lastSeq: UInt64 = 0) {
         self.name = name

@@ -296,24 +296,27 @@ final class Hub: Sendable {
     }
 
     /// `members`: who is in the room on this node. One walk of the room's members on every
-    /// loop answers all askers for `MemberList.freshNanoseconds`; while it is redone, askers
-    /// get the previous one.
+    /// loop answers all askers while it is fresh (`MemberList.answers`); while it is redone,
+    /// askers get the previous one. `online` is the list's connections plus the other
+    /// nodes' count, so that the answer adds up.
     func members(of room: Room) async -> ServerEvent {
         let now = NIODeadline.now().uptimeNanoseconds
-        let known: MemberList? = room.lock.withLock {
-            guard let last = room.memberList else { return nil }
-            if now &- last.at >= MemberList.freshNanoseconds { room.memberList = (now, last.list) } else { return last.list }
-            return nil
+        let (known, changes): (MemberList?, UInt64) = room.lock.withLock {
+            let changes = room.state.memberChanges
+            guard let last = room.memberList else { return (nil, changes) }
+            if MemberList.answers(madeAt: last.at, madeAfter: last.after, now: now, changes: changes) { return (last.list, changes) }
+            room.memberList = (now, last.after, last.list)  // the others asking meanwhile are given this one
+            return (nil, changes)
         }
         let list: MemberList
         if let known {
             list = known
         } else {
             list = MemberList(names: await onEveryLoop { $0.names(in: room.name) }.joined())
-            room.lock.withLock { room.memberList = (now, list) }
+            room.lock.withLock { room.memberList = (now, changes, list) }
         }
-        let (online, elsewhere) = room.lock.withLock { (room.state.total, room.state.remoteMembers) }
-        return .members(room: room.name, list: list, online: online, elsewhere: elsewhere)
+        let elsewhere = room.lock.withLock { room.state.remoteMembers }
+        return .members(room: room.name, list: list, online: list.connections + elsewhere, elsewhere: elsewhere)
     }
 
     /// True when the room is in use here or has history in the store.

@@ -17,6 +17,15 @@ import Testing
         #expect(list.members.first == MemberList.Member(name: "u0000", connections: 2))
     }
 
+    @Test func aListAnswersWhileTheRoomIsUnchangedForASecondAndAlwaysForATenth() {
+        let s: UInt64 = 1_000_000_000
+        #expect(MemberList.answers(madeAt: 10 * s, madeAfter: 5, now: 10 * s + s / 2, changes: 5))
+        #expect(!MemberList.answers(madeAt: 10 * s, madeAfter: 5, now: 11 * s, changes: 5))
+        #expect(!MemberList.answers(madeAt: 10 * s, madeAfter: 5, now: 10 * s + s / 2, changes: 7))
+        #expect(MemberList.answers(madeAt: 10 * s, madeAfter: 5, now: 10 * s + s / 20, changes: 7))
+        #expect(MemberList(names: ["a", "a", "b"]).connections == 3)
+    }
+
     @Test func theAnswerHasItsShape() {
         let event = ServerEvent.members(room: "hall", list: MemberList(names: ["ann"]), online: 3, elsewhere: 2)
         #expect(
