@@ -270,8 +270,12 @@ def test_phone_width_has_no_horizontal_scroll(chatd_factory, browser_factory):
     # Everything needed to chat is on screen and usable.
     for id_ in ("message", "send", "log", "rooms"):
         assert d.find_element(By.ID, id_).is_displayed(), id_
-    rect = d.find_element(By.ID, "send").rect
-    assert rect["x"] + rect["width"] <= 360
+    # The composer is on screen without scrolling: the settings fold away on a phone.
+    height = d.execute_script("return window.innerHeight")
+    for id_ in ("message", "send"):
+        rect = d.find_element(By.ID, id_).rect
+        assert rect["x"] + rect["width"] <= 360 and rect["y"] + rect["height"] <= height, (id_, rect)
+    assert d.find_element(By.ID, "settings-panel").get_attribute("open") is None
 
 
 def test_a_moderator_deletes_anothers_message_a_user_is_told_no(chatd_factory, browser_factory):

@@ -70,6 +70,8 @@ const state = {
 };
 
 applyLabels();
+// On a phone the connection settings fold away once connected, leaving the screen to the chat.
+if (matchMedia("(max-width: 640px)").matches) $("settings-panel").open = false;
 
 const params = new URLSearchParams(location.search);
 if (params.get("room")) els.room.value = params.get("room");
@@ -156,7 +158,7 @@ function renderRooms() {
     if (unread > 0) {
       const badge = document.createElement("span");
       badge.className = "badge";
-      badge.textContent = r.capped && !r.joined ? `${unread}+` : String(unread);
+      badge.textContent = unread >= 1000 ? "999+" : String(unread);
       badge.setAttribute("aria-hidden", "true");
       open.append(badge);
       names.push(t.unread(unread, r.capped));
@@ -317,7 +319,10 @@ function addMessage(m, live) {
   if (r.messages.has(m.seq)) return;
   r.messages.set(m.seq, m);
   r.quoted.delete(m.seq);
-  if (m.seq === 1) r.complete = true;
+  if (m.seq === 1 && !r.complete) {
+    r.complete = true;
+    renderOlder(r);
+  }
   r.seen.set(m.from, r.seen.get(m.from) ?? null);
   const node = renderMessage(m, isMine(m), (seq) => quoteOf(r, seq));
   if (Number.isInteger(m.replyTo) && !quoteOf(r, m.replyTo)) fetchQuoted(r, m.replyTo);
@@ -420,9 +425,11 @@ function renderOlder(r) {
 
 // ---- events from chatd.js
 
-function onHistory({ room: name, messages, recovered }) {
+function onHistory({ room: name, messages, recovered, resumed }) {
   const r = room(name);
   r.joined = true;
+  // A welcome without messages is a room with none (the window holds the newest).
+  if (!resumed && (messages || []).length === 0 && r.messages.size === 0) r.complete = true;
   if (recovered === false) appendLine(r, "system", t.gap);
   for (const m of messages || []) addMessage(m, false);
   renderOlder(r);
@@ -528,11 +535,14 @@ function connect() {
   state.client = client;
   const on = (type, fn) => state.unsubscribe.push(client.on(type, (detail) => state.client === client && fn(detail)));
   on("status", onStatus);
+  let welcomed = false;
   on("welcome", ({ name: me, message }) => {
     state.me = me || client.name;
     const r = room(client.rooms[0] || first);
     r.seen.set(state.me, true);
-    appendLine(r, "system", systemText(message || `connected as ${state.me}`));
+    // Said once: after a reconnect the status says it, and the log keeps to the chat.
+    if (!welcomed) appendLine(r, "system", systemText(message || `connected as ${state.me}`));
+    welcomed = true;
     refreshRoomList();
   });
   on("history", onHistory);
