@@ -208,15 +208,20 @@ def test_older_history_loads_on_scroll_to_the_top(chatd_factory, browser_factory
             ws.send(json.dumps({"type": "message", "text": f"m{i}"}))
         while until(ws, "message")["message"]["text"] != "m70":
             pass
+        # A reply to a message older than the window: the page fetches it for the quote.
+        ws.send(json.dumps({"type": "message", "text": "re m1", "replyTo": 1}))
+        until(ws, "message")
     d = browser_factory()
     open_page(d, f"http://localhost:{port}", "reader")
-    wait(d, lambda d: "m70" in texts(d))
+    wait(d, lambda d: "re m1" in texts(d))
+    assert "m1" not in texts(d)
+    wait(d, lambda d: message(d, "re m1").find_element(By.CSS_SELECTOR, ".quote-text").text == "m1")
     assert "m1" not in texts(d)
     first = len(texts(d))
     assert first < 70
     d.execute_script("document.getElementById('log').scrollTop = 0")
     wait(d, lambda d: texts(d)[:1] == ["m1"])
-    assert texts(d) == [f"m{i}" for i in range(1, 71)]
+    assert texts(d) == [f"m{i}" for i in range(1, 71)] + ["re m1"]
     # The start is reached and said; the scroll stayed where the reader was (not at the top).
     wait(d, lambda d: d.find_element(By.CSS_SELECTOR, "#log .older").text == "This is the start of the room.")
     assert d.execute_script("return document.getElementById('log').scrollTop") > 0
