@@ -15,6 +15,11 @@ from test_proxy import nginx, start_behind_nginx  # noqa: F401 - nginx is a fixt
 from wsclient import open_ws, until
 
 
+def config(port, extra=""):
+    """chat_config without the metrics listener (its fixed default port may be taken)."""
+    return chat_config(port, extra='[metrics]\nlisten = ""\n' + extra)
+
+
 def wait(driver, condition, timeout=15):
     return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
@@ -160,11 +165,14 @@ def test_two_users_reply_edit_react_delete_and_type_through_nginx(chatd_factory,
     # New messages are announced to screen readers, as text.
     assert bob.find_element(By.ID, "announcer").get_attribute("aria-live") == "polite"
     assert alice.find_element(By.ID, "announcer").get_attribute("textContent") == "bob: yes, see you there"
+    # Nothing went wrong on the way: no script error, no CSP refusal, no failed load.
+    for page in (alice, bob):
+        assert [e for e in page.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
 def test_unread_badge_in_a_room_not_shown_clears_when_opened(chatd_factory, browser_factory):
     port = free_port()
-    chatd_factory(chat_config(port)).start()
+    chatd_factory(config(port)).start()
     base = f"http://localhost:{port}"
     alice, bob = browser_factory(), browser_factory()
     open_page(alice, base, "alice")
@@ -201,7 +209,7 @@ def test_unread_badge_in_a_room_not_shown_clears_when_opened(chatd_factory, brow
 
 def test_older_history_loads_on_scroll_to_the_top(chatd_factory, browser_factory):
     port = free_port()
-    chatd_factory(chat_config(port, extra="[limits]\nrate_messages = 500\nuser_rate_messages = 500\n")).start()
+    chatd_factory(config(port, extra="[limits]\nrate_messages = 500\nuser_rate_messages = 500\n")).start()
     with open_ws(port, "token=dev-token&name=writer&room=lobby") as ws:
         until(ws, "history")
         for i in range(1, 71):
@@ -229,7 +237,7 @@ def test_older_history_loads_on_scroll_to_the_top(chatd_factory, browser_factory
 
 def test_chinese_page_labels_presence_and_times(chatd_factory, browser_factory):
     port = free_port()
-    chatd_factory(chat_config(port)).start()
+    chatd_factory(config(port)).start()
     base = f"http://localhost:{port}"
     zh = browser_factory(lang="zh-CN")
     open_page(zh, base, "lin")
@@ -253,12 +261,20 @@ def test_chinese_page_labels_presence_and_times(chatd_factory, browser_factory):
     assert re.fullmatch(r"\d{2}:\d{2} [AP]M", message(en, "你好").find_element(By.CSS_SELECTOR, "time").text)
     en.quit()
     wait(zh, lambda d: "wei 离开了" in log(d))
+    # A big room's gathered presence text, and one the page does not know (shown as sent).
+    said = zh.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        import("/i18n.js").then((m) => done([
+            m.presenceText("ann, bob, cy and 7 others joined; dee and eve left"),
+            m.presenceText("masa joined"), m.presenceText("the room was renamed")]));
+    """)
+    assert said == ["ann、bob、cy 等另外 7 人加入了;dee 和 eve 离开了", "masa 加入了", "the room was renamed"]
     assert zh.find_element(By.CSS_SELECTOR, ".act-reply").text == "回复"
 
 
 def test_phone_width_has_no_horizontal_scroll(chatd_factory, browser_factory):
     port = free_port()
-    chatd_factory(chat_config(port)).start()
+    chatd_factory(config(port)).start()
     d = browser_factory()
     d.set_window_size(360, 740)
     base = f"http://localhost:{port}"
@@ -285,7 +301,7 @@ def test_phone_width_has_no_horizontal_scroll(chatd_factory, browser_factory):
 
 def test_a_moderator_deletes_anothers_message_a_user_is_told_no(chatd_factory, browser_factory):
     port = free_port()
-    chatd_factory(chat_config(port, extra='').replace('tokens = ["dev-token"]',
+    chatd_factory(config(port).replace('tokens = ["dev-token"]',
                                                       'tokens = ["dev-token"]\nmoderator_tokens = ["mod-token"]')).start()
     base = f"http://localhost:{port}"
     alice, mod, eve = browser_factory(), browser_factory(), browser_factory()
@@ -318,7 +334,7 @@ def test_a_moderator_deletes_anothers_message_a_user_is_told_no(chatd_factory, b
 def test_status_counts_down_while_waiting_and_says_why_it_closed(chatd_factory, browser_factory, tmp_path):
     port = free_port()
     control = tmp_path / "control.sock"
-    server = chatd_factory(chat_config(port, extra=f'[control]\nsocket = "{control}"\n')).start()
+    server = chatd_factory(config(port, extra=f'[control]\nsocket = "{control}"\n')).start()
     d = browser_factory()
     open_page(d, f"http://localhost:{port}", "alice")
     assert d.find_element(By.ID, "status").text == "online"

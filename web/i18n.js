@@ -1,6 +1,9 @@
 // The page's words in English and Chinese, chosen by the browser's languages, and the
 // translation of the English texts chatd itself sends (presence, the welcome).
 
+// A space between a Latin name and the Chinese verb after it, none after a Chinese character.
+const cjkSpace = (text) => (/[\u3400-\u9fff]$/u.test(text) ? "" : " ");
+
 const STRINGS = {
   en: {
     title: "chatd", settings: "Connection", room: "Room", name: "Name", token: "Token",
@@ -75,7 +78,7 @@ const STRINGS = {
     actionsFor: (who) => `${who} 的消息的操作`,
     newMessage: (who, text) => `${who}:${text}`, deletedNote: "一条消息已被删除。",
     connectedAs: (n) => `已连接,名称为 ${n}`,
-    joined: (names) => `${names} 加入了`, left: (names) => `${names} 离开了`,
+    joined: (names) => `${names}${cjkSpace(names)}加入了`, left: (names) => `${names}${cjkSpace(names)}离开了`,
     andOthers: (list, n) => `${list} 等另外 ${n} 人`,
     listJoin: (items) => (items.length < 2 ? items.join("") : `${items.slice(0, -1).join("、")} 和 ${items[items.length - 1]}`),
     leftRoom: (r, reason) => `你已离开 ${r}${reason && reason !== "request" ? `(${reason})` : ""}。`,
