@@ -109,6 +109,9 @@ def test_two_users_reply_edit_react_delete_and_type_through_nginx(chatd_factory,
     assert "alice" in bob.find_element(By.ID, "replying-text").text
     send(bob, "yes, see you there")
     wait(alice, lambda d: "yes, see you there" in texts(d))
+    # New messages of others are announced to screen readers, as text.
+    assert alice.find_element(By.ID, "announcer").get_attribute("aria-live") == "polite"
+    assert alice.find_element(By.ID, "announcer").get_attribute("textContent") == "bob: yes, see you there"
     for page in (alice, bob):
         quote = wait(page, lambda d: message(d, "yes, see you there").find_element(By.CSS_SELECTOR, ".quote"))
         assert quote.find_element(By.CSS_SELECTOR, ".quote-from").text == "alice"
@@ -140,6 +143,9 @@ def test_two_users_reply_edit_react_delete_and_type_through_nginx(chatd_factory,
     message(bob, "hello bob, lunch at one?").find_element(By.CSS_SELECTOR, '.reaction[data-emoji="👍"]').click()
     wait(alice, lambda d: reaction(d, "hello bob, lunch at one?", "👍") == ("1", "true"))
     wait(bob, lambda d: reaction(d, "hello bob, lunch at one?", "👍") == ("1", "false"))
+    # One's own reactions stay highlighted after a reload (chatd's `mine`).
+    alice.refresh()
+    wait(alice, lambda d: reaction(d, "hello bob, lunch at one?", "👍") == ("1", "true"))
 
     # The emoji menu is a keyboard menu: Escape closes it and gives focus back to its button.
     button = message(alice, "yes, see you there").find_element(By.CSS_SELECTOR, ".act-react")
@@ -162,9 +168,6 @@ def test_two_users_reply_edit_react_delete_and_type_through_nginx(chatd_factory,
     wait(bob, lambda d: "hello bob, lunch at one?" not in texts(d))
     wait(alice, lambda d: "hello bob, lunch at one?" not in texts(d))
     wait(bob, lambda d: message(d, "yes, see you there").find_element(By.CSS_SELECTOR, ".quote").text == "deleted message")
-    # New messages are announced to screen readers, as text.
-    assert bob.find_element(By.ID, "announcer").get_attribute("aria-live") == "polite"
-    assert alice.find_element(By.ID, "announcer").get_attribute("textContent") == "bob: yes, see you there"
     # Nothing went wrong on the way: no script error, no CSP refusal, no failed load.
     for page in (alice, bob):
         assert [e for e in page.get_log("browser") if e["level"] == "SEVERE"] == []
@@ -205,6 +208,13 @@ def test_unread_badge_in_a_room_not_shown_clears_when_opened(chatd_factory, brow
         carol.send(json.dumps({"type": "message", "text": "from carol"}))
         until(carol, "message")
     wait(alice, lambda d: badge(d, "side") == "1")
+    # Leaving takes the room off the list, also for the next load.
+    alice.find_element(By.CSS_SELECTOR, '#rooms li[data-room="side"] button.leave').click()
+    wait(alice, lambda d: not d.find_elements(By.CSS_SELECTOR, '#rooms li[data-room="side"]'))
+    alice.refresh()
+    wait(alice, lambda d: status(d) == "online")
+    wait(alice, lambda d: d.find_elements(By.CSS_SELECTOR, '#rooms li[data-room="lobby"] button.leave'))
+    assert not alice.find_elements(By.CSS_SELECTOR, '#rooms li[data-room="side"] button.leave')
 
 
 def test_older_history_loads_on_scroll_to_the_top(chatd_factory, browser_factory):
@@ -324,11 +334,18 @@ def test_a_moderator_deletes_anothers_message_a_user_is_told_no(chatd_factory, b
     assert "only the author" in eve.find_element(By.ID, "alerts").get_attribute("textContent")
     assert "a message to moderate" in texts(alice)
 
-    delete = message(mod, "a message to moderate").find_element(By.CSS_SELECTOR, ".act-delete")
+    # The moderator edits alice's message, then deletes it.
+    m = message(mod, "a message to moderate")
+    m.find_element(By.CSS_SELECTOR, ".act-edit").click()
+    box = m.find_element(By.CSS_SELECTOR, ".editor textarea")
+    box.clear()
+    box.send_keys("a message to moderate (moderated)" + Keys.ENTER)
+    wait(alice, lambda d: "a message to moderate (moderated)" in texts(d))
+    delete = message(mod, "a message to moderate (moderated)").find_element(By.CSS_SELECTOR, ".act-delete")
     delete.click()
     delete.click()
     for page in (alice, mod, eve):
-        wait(page, lambda d: "a message to moderate" not in texts(d))
+        wait(page, lambda d: texts(d) == [])
 
 
 def test_status_counts_down_while_waiting_and_says_why_it_closed(chatd_factory, browser_factory, tmp_path):
