@@ -365,11 +365,13 @@ const observer = new IntersectionObserver(
     let newest = 0;
     for (const entry of entries) {
       if (!entry.isIntersecting || !els.log.contains(entry.target)) continue;
-      newest = Math.max(newest, Number(entry.target.dataset.seq));
+      // Half of it on screen, or half the log's height for a message taller than the log.
+      const half = entry.intersectionRatio >= 0.5 || entry.intersectionRect.height >= entry.rootBounds.height / 2;
+      if (half) newest = Math.max(newest, Number(entry.target.dataset.seq));
     }
     if (newest > 0) markRead(room(state.current), newest);
   },
-  { root: els.log, threshold: 0.5 },
+  { root: els.log, threshold: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1] },
 );
 
 function observeAll(r) {
