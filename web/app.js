@@ -569,6 +569,7 @@ function connect() {
     renderRooms();
   });
   on("left", onLeft);
+  on("missed", ({ room: name, count }) => appendLine(room(name), "system", t.missed(count)));
   on("system", ({ message }) => appendLine(room(state.current || first), "system", systemText(message)));
   on("error", ({ code, message }) => showError(state.current, code, message));
   onStatus({ state: client.state });
