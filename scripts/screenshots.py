@@ -130,7 +130,6 @@ def scene(port, short, lang, words):
     alice, bob = browser(lang), browser(lang)
     try:
         open_page(bob, port, "bob" if short == "en" else "Wei")
-        bob_name = "bob" if short == "en" else "Wei"
         open_page(alice, port, "alice" if short == "en" else "Lin")
         join(alice, "design")
         show_room(alice, "lobby")
@@ -171,7 +170,7 @@ def scene(port, short, lang, words):
         OUT.mkdir(parents=True, exist_ok=True)
         path = OUT / f"page-{short}.png"
         alice.save_screenshot(str(path))
-        print(f"{path}: {path.stat().st_size} bytes", f"(bob is {bob_name})")
+        print(f"{path}: {path.stat().st_size} bytes")
     finally:
         alice.quit()
         bob.quit()
