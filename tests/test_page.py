@@ -167,6 +167,8 @@ def test_two_users_reply_edit_react_delete_and_type_through_nginx(chatd_factory,
     delete.click()
     wait(bob, lambda d: "hello bob, lunch at one?" not in texts(d))
     wait(alice, lambda d: "hello bob, lunch at one?" not in texts(d))
+    # The focus, on the Delete button that went with the message, is now on the log.
+    assert alice.switch_to.active_element == alice.find_element(By.ID, "log")
     wait(bob, lambda d: message(d, "yes, see you there").find_element(By.CSS_SELECTOR, ".quote").text == "deleted message")
     # Nothing went wrong on the way: no script error, no CSP refusal, no failed load.
     for page in (alice, bob):
@@ -211,6 +213,7 @@ def test_unread_badge_in_a_room_not_shown_clears_when_opened(chatd_factory, brow
     # Leaving takes the room off the list, also for the next load.
     alice.find_element(By.CSS_SELECTOR, '#rooms li[data-room="side"] button.leave').click()
     wait(alice, lambda d: not d.find_elements(By.CSS_SELECTOR, '#rooms li[data-room="side"]'))
+    assert alice.switch_to.active_element.get_attribute("data-room") == "lobby"
     alice.refresh()
     wait(alice, lambda d: status(d) == "online")
     wait(alice, lambda d: d.find_elements(By.CSS_SELECTOR, '#rooms li[data-room="lobby"] button.leave'))

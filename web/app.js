@@ -182,7 +182,10 @@ function renderRooms() {
   const focused = document.activeElement?.closest?.("#rooms button");
   const refocus = focused ? [focused.dataset.action, focused.dataset.room] : null;
   els.rooms.replaceChildren(...items);
-  if (refocus) els.rooms.querySelector(`button[data-action="${refocus[0]}"][data-room="${CSS.escape(refocus[1])}"]`)?.focus();
+  if (refocus) {
+    const again = els.rooms.querySelector(`button[data-action="${refocus[0]}"][data-room="${CSS.escape(refocus[1])}"]`);
+    (again || els.rooms.querySelector("button") || els.joinRoom).focus();
+  }
 }
 
 function saveRooms() {
@@ -349,7 +352,10 @@ function removeMessage(r, seq) {
   const node = r.nodes.get(seq);
   if (node) {
     observer.unobserve(node);
+    // Focus inside a message that goes (its own Delete) moves to the log, not to nowhere.
+    const hadFocus = node.contains(document.activeElement);
     node.remove();
+    if (hadFocus) els.log.focus();
   }
   r.nodes.delete(seq);
   r.messages.delete(seq);
