@@ -374,3 +374,29 @@ def test_status_counts_down_while_waiting_and_says_why_it_closed(chatd_factory, 
     # Connect starts again.
     d.find_element(By.ID, "connect").click()
     wait(d, lambda d: status(d) == "online")
+
+
+def test_a_message_typed_offline_survives_leaving_the_page_and_is_sent_once(chatd_factory, browser_factory):
+    port = free_port()
+    server = chatd_factory(config(port)).start()
+    base = f"http://localhost:{port}"
+    alice, bob = browser_factory(), browser_factory()
+    open_page(alice, base, "alice")
+    open_page(bob, base, "bob")
+    assert server.stop() == 0
+    wait(alice, lambda d: status(d) == "waiting")
+    send(alice, "typed while chatd was down")
+    pending = lambda d: [e.text for e in d.find_elements(By.CSS_SELECTOR, "#log .line.pending")]  # noqa: E731
+    wait(alice, lambda d: pending(d) == ["typed while chatd was down — Not sent yet: it goes out when the connection is back."])
+    # The page is left before chatd is back (a page cannot load while chatd is down, as it
+    # serves it) and opened again after: the message, kept by chatd.js, goes out then.
+    alice.get("about:blank")
+    server.start()
+    alice.get(f"{base}/?name=alice&room=lobby")
+    wait(bob, lambda d: "typed while chatd was down" in texts(d), timeout=30)
+    wait(alice, lambda d: "typed while chatd was down" in texts(d), timeout=30)
+    wait(alice, lambda d: pending(d) == [])
+    send(bob, "after")
+    wait(alice, lambda d: "after" in texts(d))
+    for page in (alice, bob):
+        assert texts(page).count("typed while chatd was down") == 1

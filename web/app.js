@@ -526,6 +526,32 @@ function onLeft({ room: name, reason }) {
   } else renderRooms();
 }
 
+// Messages in the library's queue while offline (typed now, or left by an earlier load of
+// the page and sent again with their nonce) are shown as waiting until chatd has them.
+const pendingLines = new Map(); // nonce → {line, room, text}
+function syncQueued(delivered = null) {
+  const client = state.client;
+  const queued = client ? client.queued : [];
+  const nonces = new Set(queued.map((q) => q.nonce));
+  for (const [nonce, pending] of pendingLines) {
+    // Our own message coming back also ends its line: chatd's `sent` for it may come after
+    // the message, and the library tells no event for it.
+    const arrived = delivered && isMine(delivered) && delivered.room === pending.room && delivered.text === pending.text;
+    if (!nonces.has(nonce) || arrived) {
+      pending.line.remove();
+      pendingLines.delete(nonce);
+      if (arrived) delivered = null;
+    }
+  }
+  // Online, a message is in the queue only for the moment until chatd stores it.
+  if (!client || client.state === "open") return;
+  for (const q of queued) {
+    if (!pendingLines.has(q.nonce)) {
+      pendingLines.set(q.nonce, { line: appendLine(room(q.room), "pending", `${q.text} — ${t.queued}`), room: q.room, text: q.text });
+    }
+  }
+}
+
 function connect() {
   disconnect(false);
   const name = els.name.value.trim();
@@ -533,6 +559,7 @@ function connect() {
   const first = els.room.value.trim() || "lobby";
   const rooms = [first, ...savedRooms().filter((r) => r !== first)];
   state.rooms = new Map();
+  pendingLines.clear();
   state.me = null;
   state.current = null;
   els.log.replaceChildren();
@@ -542,7 +569,10 @@ function connect() {
   const client = new ChatClient({ token: token || undefined, name, rooms });
   state.client = client;
   const on = (type, fn) => state.unsubscribe.push(client.on(type, (detail) => state.client === client && fn(detail)));
-  on("status", onStatus);
+  on("status", (detail) => {
+    onStatus(detail);
+    syncQueued();
+  });
   let welcomed = false;
   on("welcome", ({ name: me, message }) => {
     state.me = me || client.name;
@@ -553,8 +583,15 @@ function connect() {
     welcomed = true;
     refreshRoomList();
   });
-  on("history", onHistory);
-  on("message", ({ message }) => addMessage(message, true) || renderRooms());
+  on("history", (detail) => {
+    onHistory(detail);
+    syncQueued();
+  });
+  on("message", ({ message }) => {
+    addMessage(message, true);
+    renderRooms();
+    syncQueued(message);
+  });
   on("edited", onEdited);
   on("deleted", ({ room: name, seq }) => {
     removeMessage(room(name), seq);
@@ -579,6 +616,7 @@ function connect() {
   on("system", ({ message }) => appendLine(room(state.current || first), "system", systemText(message)));
   on("error", ({ code, message }) => showError(state.current, code, message));
   onStatus({ state: client.state });
+  syncQueued();
 }
 
 function disconnect(manual = true) {
@@ -811,15 +849,11 @@ els.composer.addEventListener("submit", (event) => {
   if (!text || !state.client || !state.current) return;
   const r = room(state.current);
   const opts = state.replyTo && state.replyTo.room === r.name ? { replyTo: state.replyTo.seq } : undefined;
-  // Offline, the library queues it; the page shows it as waiting until chatd has stored it.
-  const pending = state.client.state === "open" ? null : appendLine(r, "pending", `${text} — ${t.queued}`);
-  state.client
-    .send(r.name, text, opts)
-    .then(() => pending?.remove())
-    .catch((error) => {
-      pending?.remove();
-      showError(r.name, error?.code, error?.message);
-    });
+  state.client.send(r.name, text, opts).catch((error) => {
+    syncQueued();
+    showError(r.name, error?.code, error?.message);
+  });
+  syncQueued();
   els.message.value = "";
   els.counter.textContent = "0/500";
   cancelReply();
