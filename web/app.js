@@ -3,6 +3,8 @@
 // goes through textContent (view-message.js), never innerHTML.
 import { ChatClient } from "/chatd.js";
 import { applyLabels, errorText, presenceText, parsePresence, systemText, t } from "./i18n.js";
+import { Room } from "./room.js";
+import { renderRoomList } from "./view-rooms.js";
 import { fillQuote, renderEditor, renderMessage, renderPicker, renderReactions, systemLine } from "./view-message.js";
 
 const OLDER_PAGE = 50;
@@ -18,46 +20,6 @@ const els = {
   cancelReply: $("cancel-reply"), composer: $("composer"), message: $("message"), counter: $("counter"),
   announcer: $("announcer"), alerts: $("alerts"),
 };
-
-/** What the page knows of one room. */
-class Room {
-  constructor(name) {
-    this.name = name;
-    this.joined = false;
-    this.messages = new Map(); // seq → Message, as shown
-    this.nodes = new Map(); // seq → element
-    this.quoted = new Map(); // seq → Message fetched only to quote it
-    this.readSeq = 0;
-    this.serverUnread = 0; // chatd's count up to serverLastSeq
-    this.serverLastSeq = 0;
-    this.capped = false;
-    this.online = null;
-    this.seen = new Map(); // name → true (joined), false (left), null (only seen posting)
-    this.typing = new Map(); // name → timer
-    this.complete = false; // the first message of the room is shown
-    this.loadingOlder = false;
-    this.el = document.createElement("div");
-    this.el.className = "room-log";
-    this.olderButton = document.createElement("button");
-    this.olderButton.type = "button";
-    this.olderButton.className = "older secondary";
-    this.olderButton.dataset.action = "older";
-    this.olderButton.textContent = t.older;
-    this.el.append(this.olderButton);
-  }
-
-  oldestSeq() {
-    let oldest = Infinity;
-    for (const seq of this.messages.keys()) oldest = Math.min(oldest, seq);
-    return oldest;
-  }
-
-  newestSeq() {
-    let newest = 0;
-    for (const seq of this.messages.keys()) newest = Math.max(newest, seq);
-    return newest;
-  }
-}
 
 const state = {
   client: null,
@@ -117,75 +79,10 @@ function onStatus({ state: s, delayMs, code, reason }) {
   }
 }
 
-// ---- rooms list and unread counts
-
-function unreadOf(r) {
-  if (!r.joined) return r.serverUnread;
-  const oldest = r.oldestSeq();
-  const counted = (after) => [...r.messages.values()].filter((m) => m.seq > after && !isMine(m)).length;
-  // Everything after the read position is shown: count it here; otherwise take chatd's
-  // count and add what came live after it.
-  if (r.complete || r.readSeq + 1 >= oldest) return counted(r.readSeq);
-  return r.serverUnread + counted(r.serverLastSeq);
-}
+// ---- rooms list
 
 function renderRooms() {
-  const items = [];
-  for (const r of state.rooms.values()) {
-    if (!r.joined && r.serverUnread === 0 && r.name !== state.current) continue;
-    const li = document.createElement("li");
-    li.className = `room-item${r.joined ? "" : " not-joined"}${r.name === state.current ? " current" : ""}`;
-    li.dataset.room = r.name;
-    const open = document.createElement("button");
-    open.type = "button";
-    open.className = "room-button";
-    open.dataset.action = "open-room";
-    open.dataset.room = r.name;
-    if (r.name === state.current) open.setAttribute("aria-current", "page");
-    const label = document.createElement("span");
-    label.className = "room-name";
-    label.textContent = `#${r.name}`;
-    open.append(label);
-    const unread = unreadOf(r);
-    const names = [`#${r.name}`];
-    if (!r.joined) {
-      const note = document.createElement("span");
-      note.className = "room-note";
-      note.textContent = t.notJoined;
-      open.append(note);
-      names.push(t.notJoined);
-    }
-    if (unread > 0) {
-      const badge = document.createElement("span");
-      badge.className = "badge";
-      badge.textContent = unread >= 1000 ? "999+" : String(unread);
-      badge.setAttribute("aria-hidden", "true");
-      open.append(badge);
-      names.push(t.unread(unread, r.capped));
-    }
-    open.setAttribute("aria-label", names.join(", "));
-    li.append(open);
-    if (r.joined) {
-      const leave = document.createElement("button");
-      leave.type = "button";
-      leave.className = "icon leave";
-      leave.dataset.action = "leave-room";
-      leave.dataset.room = r.name;
-      leave.setAttribute("aria-label", t.leave(r.name));
-      leave.title = t.leave(r.name);
-      leave.textContent = "✕";
-      li.append(leave);
-    }
-    items.push(li);
-  }
-  // Keep the focused button focused across the re-render (keyboard users stay in place).
-  const focused = document.activeElement?.closest?.("#rooms button");
-  const refocus = focused ? [focused.dataset.action, focused.dataset.room] : null;
-  els.rooms.replaceChildren(...items);
-  if (refocus) {
-    const again = els.rooms.querySelector(`button[data-action="${refocus[0]}"][data-room="${CSS.escape(refocus[1])}"]`);
-    (again || els.rooms.querySelector("button") || els.joinRoom).focus();
-  }
+  renderRoomList(els.rooms, state.rooms.values(), state.current, isMine, els.joinRoom);
 }
 
 function saveRooms() {
@@ -324,7 +221,7 @@ function addMessage(m, live) {
   r.quoted.delete(m.seq);
   if (m.seq === 1 && !r.complete) {
     r.complete = true;
-    renderOlder(r);
+    r.renderOlder();
   }
   r.seen.set(m.from, r.seen.get(m.from) ?? null);
   const node = renderMessage(m, isMine(m), (seq) => quoteOf(r, seq));
@@ -404,11 +301,11 @@ async function loadOlder(r) {
   const before = Number.isFinite(oldest) ? oldest : state.client.lastSeq(r.name) + 1;
   if (before <= 1) {
     r.complete = true;
-    renderOlder(r);
+    r.renderOlder();
     return;
   }
   r.loadingOlder = true;
-  renderOlder(r);
+  r.renderOlder();
   const height = els.log.scrollHeight;
   try {
     const page = await state.client.older(r.name, before, OLDER_PAGE);
@@ -419,16 +316,9 @@ async function loadOlder(r) {
     showError(r.name, error?.code || "unavailable", error?.message);
   } finally {
     r.loadingOlder = false;
-    renderOlder(r);
+    r.renderOlder();
     renderRooms();
   }
-}
-
-function renderOlder(r) {
-  r.olderButton.disabled = r.loadingOlder;
-  r.olderButton.textContent = r.complete ? t.start : r.loadingOlder ? t.loadingOlder : t.older;
-  r.olderButton.classList.toggle("done", r.complete);
-  if (r.complete) r.olderButton.disabled = true;
 }
 
 // ---- events from chatd.js
@@ -440,7 +330,7 @@ function onHistory({ room: name, messages, recovered, resumed }) {
   if (!resumed && (messages || []).length === 0 && r.messages.size === 0) r.complete = true;
   if (recovered === false) appendLine(r, "system", t.gap);
   for (const m of messages || []) addMessage(m, false);
-  renderOlder(r);
+  r.renderOlder();
   if (name === state.current) {
     els.log.scrollTop = els.log.scrollHeight;
     observeAll(r);
