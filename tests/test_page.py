@@ -188,6 +188,7 @@ def test_unread_badge_in_a_room_not_shown_clears_when_opened(chatd_factory, brow
     send(bob, "two in side")
     wait(alice, lambda d: badge(d, "side") == "2")
     assert badge(alice, "lobby") == ""
+    assert alice.title == "(2) chatd"
     label = alice.find_element(By.CSS_SELECTOR, '#rooms button.room-button[data-room="side"]').get_attribute("aria-label")
     assert label == "#side, 2 unread"
     # Messages of the room shown are read as they are shown: no badge.
@@ -199,6 +200,7 @@ def test_unread_badge_in_a_room_not_shown_clears_when_opened(chatd_factory, brow
     show_room(alice, "side")
     assert texts(alice) == ["one in side", "two in side"]
     wait(alice, lambda d: badge(d, "side") == "")
+    assert alice.title == "chatd"
     # The read position was stored by chatd: a reload (the page keeps its rooms) shows
     # nothing unread in side, and a message sent meanwhile is counted.
     show_room(alice, "lobby")

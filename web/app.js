@@ -83,6 +83,10 @@ function onStatus({ state: s, delayMs, code, reason }) {
 
 function renderRooms() {
   renderRoomList(els.rooms, state.rooms.values(), state.current, isMine, els.joinRoom);
+  // The tab's title counts what is unread, so that it shows from another tab.
+  let unread = 0;
+  for (const r of state.rooms.values()) unread += r.unread(isMine);
+  document.title = unread > 0 ? `(${unread}) ${t.title}` : t.title;
 }
 
 function saveRooms() {
