@@ -91,9 +91,17 @@ def test_two_users_reply_edit_react_delete_and_type_through_nginx(chatd_factory,
     alice, bob = browser_factory(insecure_certs=True), browser_factory(insecure_certs=True)
     open_page(alice, base, "alice")
     open_page(bob, base, "bob")
-    # Both are counted online, and each is among the names seen in the room.
+    # Both are counted online and listed (chatd's `members`), with a third tab of bob's.
     wait(alice, lambda d: d.find_element(By.ID, "online").text == "2 online")
-    wait(alice, lambda d: "bob" in d.find_element(By.ID, "member-list").get_attribute("textContent"))
+    members = lambda d: [e.get_attribute("textContent") for e in d.find_elements(By.CSS_SELECTOR, "#member-list li")]  # noqa: E731
+    wait(alice, lambda d: members(d) == ["alice", "bob"])
+    assert alice.find_element(By.ID, "members-title").get_attribute("textContent") == "In this room"
+    bob2 = browser_factory(insecure_certs=True)
+    open_page(bob2, base, "bob")
+    wait(alice, lambda d: members(d) == ["alice", "bob (2 connections)"])
+    wait(alice, lambda d: d.find_element(By.ID, "online").text == "3 online")
+    bob2.quit()
+    wait(alice, lambda d: members(d) == ["alice", "bob"])
 
     # Typing reaches the other, not oneself.
     alice.find_element(By.ID, "message").send_keys("hel")

@@ -18,7 +18,7 @@ const els = {
   joinRoom: $("join-room"), roomTitle: $("room-title"), online: $("online"), memberList: $("member-list"),
   log: $("log"), typing: $("typing"), replying: $("replying"), replyingText: $("replying-text"),
   cancelReply: $("cancel-reply"), composer: $("composer"), message: $("message"), counter: $("counter"),
-  announcer: $("announcer"), alerts: $("alerts"),
+  announcer: $("announcer"), alerts: $("alerts"), membersTitle: $("members-title"), membersNote: $("members-note"),
 };
 
 const state = {
@@ -138,6 +138,7 @@ function showRoom(name) {
   els.log.replaceChildren(r.el);
   if (state.replyTo && state.replyTo.room !== name) cancelReply();
   renderMembers();
+  refreshMembers(name);
   renderTyping();
   renderRooms();
   els.log.scrollTop = els.log.scrollHeight;
@@ -148,17 +149,57 @@ function renderMembers() {
   const r = state.current ? room(state.current) : null;
   els.online.textContent = r && typeof r.online === "number" ? t.people(r.online) : "";
   const items = [];
-  if (r) {
-    const names = [...r.seen.keys()].sort((a, b) => a.localeCompare(b));
-    for (const name of names) {
-      const li = document.createElement("li");
+  const item = (text, className = "") => {
+    const li = document.createElement("li");
+    li.className = className;
+    li.textContent = text;
+    items.push(li);
+  };
+  const list = r?.members;
+  if (list) {
+    // chatd's own list (the `members` request): names on this node, counts elsewhere.
+    for (const { name, connections } of list.members) item(connections > 1 ? t.connections(name, connections) : name, "here");
+    if (list.truncated) item(t.more, "note-item");
+    if (list.elsewhere > 0) item(t.elsewhere(list.elsewhere), "note-item");
+  } else if (r) {
+    // An older chatd without `members`: the names seen in the room's messages and joins.
+    for (const name of [...r.seen.keys()].sort((a, b) => a.localeCompare(b))) {
       const here = r.seen.get(name);
-      li.className = here === true ? "here" : here === false ? "gone" : "";
-      li.textContent = name;
-      items.push(li);
+      item(name, here === true ? "here" : here === false ? "gone" : "");
     }
   }
+  els.membersTitle.textContent = list ? t.membersTitle : t.seen;
+  els.membersNote.hidden = Boolean(list);
   els.memberList.replaceChildren(...items);
+}
+
+// Who is in the shown room, asked of chatd when it is shown and after each presence change.
+// chatd answers every asker of a second with one list, so a list may predate the presence
+// that made us ask: one whose connections do not add up to the room's count is asked for
+// again a second later.
+const MEMBERS_STALE_MS = 1100;
+let membersUnsupported = false;
+async function refreshMembers(name, retries = 3) {
+  const client = state.client;
+  const r = room(name);
+  if (!client || membersUnsupported || typeof client.members !== "function" || !r.joined) return;
+  try {
+    const list = await client.members(name);
+    if (client !== state.client) return;
+    r.members = list;
+    if (typeof r.online !== "number") r.online = list.online;
+    if (name === state.current) renderMembers();
+    const listed = list.members.reduce((n, m) => n + m.connections, 0) + (list.elsewhere || 0);
+    const stale = !list.truncated && (listed !== list.online || list.online !== r.online);
+    if (stale && retries > 0 && !r.membersRetry) {
+      r.membersRetry = setTimeout(() => {
+        r.membersRetry = null;
+        if (client === state.client && name === state.current) refreshMembers(name, retries - 1);
+      }, MEMBERS_STALE_MS);
+    }
+  } catch (error) {
+    if (error?.code === "bad_type") membersUnsupported = true; // a chatd from before `members`
+  }
 }
 
 function renderTyping() {
@@ -379,7 +420,10 @@ function onPresence({ room: name, message, online }) {
   if (typeof online === "number") r.online = online;
   for (const part of parsePresence(message) || []) for (const who of part.names) r.seen.set(who, part.verb === "joined");
   if (message) appendLine(r, "system presence", presenceText(message));
-  if (name === state.current) renderMembers();
+  if (name === state.current) {
+    renderMembers();
+    refreshMembers(name);
+  }
 }
 
 function onTyping({ room: name, from }) {
