@@ -166,6 +166,8 @@ def scene(port, short, lang, words):
             bob.find_element(By.ID, "message").send_keys(next(keys))
             return d.find_element(By.ID, "typing").text != ""
         wait(alice, told)
+        alice.find_element(By.ID, "members-title").click()
+        wait(alice, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#member-list li")) == 2)
         alice.find_element(By.ID, "message").click()
         OUT.mkdir(parents=True, exist_ok=True)
         path = OUT / f"page-{short}.png"
