@@ -494,7 +494,9 @@ function connect() {
   disconnect(false);
   const name = els.name.value.trim();
   localStorage.setItem("chatd.name", name);
-  const first = els.room.value.trim() || "lobby";
+  // A name chatd would not take (it would put us in its default room) is not shown as ours.
+  const asked = els.room.value.trim();
+  const first = /^[A-Za-z0-9_-]{1,32}$/.test(asked) ? asked : "lobby";
   const rooms = [first, ...savedRooms().filter((r) => r !== first)];
   state.rooms = new Map();
   pendingLines.clear();
