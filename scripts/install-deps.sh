@@ -13,6 +13,8 @@ if [ "$what" = test ]; then
     packages="$packages systemd-container debootstrap lintian mandoc nginx-light openssl dpkg-dev"
     # Several nodes: a real PostgreSQL server (the cluster tests run their own, on loopback).
     packages="$packages postgresql"
+    # scripts/screenshots.py: emoji and Chinese glyphs in the page's screenshots.
+    packages="$packages fonts-noto-color-emoji fonts-wqy-microhei"
 fi
 
 missing=""

@@ -223,12 +223,16 @@ def browser_factory():
 
     drivers = []
 
-    def make(lang="en-US"):
+    def make(lang="en-US", insecure_certs=False):
+        """`insecure_certs`: accept a test's self-signed certificate (pages behind nginx)."""
         options = webdriver.ChromeOptions()
         options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                     f"--lang={lang}", "--window-size=1000,900"):
             options.add_argument(arg)
+        if insecure_certs:
+            options.add_argument("--ignore-certificate-errors")
+            options.accept_insecure_certs = True
         options.add_experimental_option("prefs", {"intl.accept_languages": lang})
         service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
         driver = webdriver.Chrome(service=service, options=options)

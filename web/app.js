@@ -1,213 +1,802 @@
-// chatd browser client. Plain script, no build step; every server text goes through
-// textContent, never innerHTML, so a message is always shown as text.
-"use strict";
+// chatd's browser page, on the chatd.js client library: rooms with unread badges, replies,
+// edits, deletes, reactions, typing and older history. No build step; every server text
+// goes through textContent (view-message.js), never innerHTML.
+import { ChatClient } from "/chatd.js";
+import { applyLabels, errorText, presenceText, parsePresence, systemText, t } from "./i18n.js";
+import { Room } from "./room.js";
+import { renderRoomList } from "./view-rooms.js";
+import { fillQuote, renderEditor, renderMessage, renderPicker, renderReactions, systemLine } from "./view-message.js";
 
-const STRINGS = {
-  en: {
-    title: "chatd", room: "Room", name: "Name", token: "Token", connect: "Connect",
-    disconnect: "Disconnect", send: "Send", placeholder: "Write a message",
-    offline: "offline", connecting: "connecting…", online: "online",
-    waiting: (s) => `reconnecting in ${s}s`, closed: (c) => `closed (${c})`,
-    people: (n) => `${n} online`, queued: "Not connected: the message is queued and will be sent on reconnect.",
-    history: (n) => `${n} earlier message${n === 1 ? "" : "s"}`, slow: "The connection is busy: the message is queued.",
-    gap: "Some messages from while you were away could not be recovered.",
-  },
-  zh: {
-    title: "chatd 聊天", room: "房间", name: "名称", token: "令牌", connect: "连接",
-    disconnect: "断开", send: "发送", placeholder: "输入消息",
-    offline: "离线", connecting: "连接中…", online: "在线",
-    waiting: (s) => `${s} 秒后重连`, closed: (c) => `已关闭 (${c})`,
-    people: (n) => `${n} 人在线`, queued: "连接未就绪,消息已排队,重连后发送。",
-    history: (n) => `已加载 ${n} 条历史消息`, slow: "连接繁忙,消息已排队。",
-    gap: "离线期间的部分消息无法找回。",
-  },
-};
-const lang = (navigator.languages || [navigator.language || "en"]).some((l) => /^zh\b/i.test(l)) ? "zh" : "en";
-const t = STRINGS[lang];
-
-const BACKOFF_BASE_MS = 1000;
-const BACKOFF_CAP_MS = 10000;
-const JITTER_MS = 1000;
-const MAX_BUFFERED = 64 * 1024;
+const OLDER_PAGE = 50;
+const TYPING_SHOWN_MS = 3500; // chatd passes on one `typing` per sender every 2 s while they type
+const DELETE_CONFIRM_MS = 4000;
 
 const $ = (id) => document.getElementById(id);
 const els = {
-  status: $("status"), online: $("online"), log: $("log"), settings: $("settings"),
-  room: $("room"), name: $("name"), token: $("token"), disconnect: $("disconnect"),
-  composer: $("composer"), message: $("message"), counter: $("counter"),
+  status: $("status"), settings: $("settings"), room: $("room"), name: $("name"), token: $("token"),
+  disconnect: $("disconnect"), modTools: $("mod-tools"), rooms: $("rooms"), joinForm: $("join-form"),
+  joinRoom: $("join-room"), roomTitle: $("room-title"), online: $("online"), memberList: $("member-list"),
+  log: $("log"), typing: $("typing"), replying: $("replying"), replyingText: $("replying-text"),
+  cancelReply: $("cancel-reply"), composer: $("composer"), message: $("message"), counter: $("counter"),
+  announcer: $("announcer"), alerts: $("alerts"), membersTitle: $("members-title"), membersNote: $("members-note"),
 };
 
-let socket = null;
-let attempt = 0;
-let reconnectTimer = null;
-let manual = false;
-let myName = "";
-const pending = [];      // JSON strings typed while offline, sent on open
-const seen = new Set();  // message ids already shown, so a reconnect's history adds only what was missed
-let lastSeq = 0;         // the newest sequence number shown in this room: reconnects resume from it
-let lastRoom = "";
+const state = {
+  client: null,
+  me: null,
+  current: null,
+  rooms: new Map(),
+  replyTo: null,
+  countdown: null,
+  unsubscribe: [],
+};
 
-document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t[el.dataset.i18n];
-for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t[el.dataset.i18nPlaceholder];
-document.title = t.title;
+applyLabels();
+// On a phone the connection settings fold away once connected, leaving the screen to the chat.
+if (matchMedia("(max-width: 640px)").matches) $("settings-panel").open = false;
 
 const params = new URLSearchParams(location.search);
 if (params.get("room")) els.room.value = params.get("room");
 els.name.value = params.get("name") || localStorage.getItem("chatd.name") || `guest-${Math.floor(Math.random() * 9000 + 1000)}`;
 if (params.get("token")) els.token.value = params.get("token");
+els.modTools.checked = localStorage.getItem("chatd.modTools") === "1";
+document.body.classList.toggle("mod", els.modTools.checked);
 
-function setStatus(state, text) {
-  els.status.dataset.state = state;
+function room(name) {
+  let r = state.rooms.get(name);
+  if (!r) {
+    r = new Room(name);
+    state.rooms.set(name, r);
+  }
+  return r;
+}
+
+const isMine = (m) => state.me !== null && m.from === state.me;
+
+// ---- status
+
+function setStatus(kind, text) {
+  els.status.dataset.state = kind;
   els.status.textContent = text;
 }
 
-function line(kind, parts, id) {
-  const p = document.createElement("p");
-  p.className = `line ${kind}`;
-  if (id) p.dataset.id = id;
-  for (const [cls, text] of parts) {
-    const span = document.createElement("span");
-    if (cls) span.className = cls;
-    span.textContent = text;
-    p.append(span);
+function onStatus({ state: s, delayMs, code, reason }) {
+  clearInterval(state.countdown);
+  state.countdown = null;
+  if (s === "open") setStatus("online", t.online);
+  else if (s === "connecting") setStatus("connecting", t.connecting);
+  else if (s === "waiting") {
+    const until = Date.now() + (Number.isFinite(delayMs) ? delayMs : 0);
+    const tick = () => {
+      const left = Math.ceil((until - Date.now()) / 1000);
+      setStatus("waiting", left > 0 ? t.waiting(left) : t.retrying);
+    };
+    tick();
+    state.countdown = setInterval(tick, 250);
+  } else {
+    const why = reason || (code && code !== 1000 ? String(code) : "");
+    setStatus("offline", why ? t.closed(why) : t.offline);
   }
-  const atBottom = els.log.scrollHeight - els.log.scrollTop - els.log.clientHeight < 40;
-  els.log.append(p);
-  if (atBottom) els.log.scrollTop = els.log.scrollHeight;
-  return p;
 }
 
-function showMessage(m) {
-  if (!m || typeof m.id !== "string" || seen.has(m.id)) return;
-  seen.add(m.id);
-  if (typeof m.seq === "number" && m.seq > lastSeq) lastSeq = m.seq;
-  const time = typeof m.sentAt === "string" ? new Date(m.sentAt).toLocaleTimeString() : "";
-  const kind = m.from === myName ? "message mine" : "message";
-  line(kind, [["from", String(m.from)], ["text", String(m.text)], ["time", time]], m.id);
+// ---- rooms list
+
+function renderRooms() {
+  renderRoomList(els.rooms, state.rooms.values(), state.current, isMine, els.joinRoom);
+  // The tab's title counts what is unread, so that it shows from another tab.
+  let unread = 0;
+  for (const r of state.rooms.values()) unread += r.unread(isMine);
+  document.title = unread > 0 ? `(${unread}) ${t.title}` : t.title;
+}
+
+function saveRooms() {
+  const joined = [...state.rooms.values()].filter((r) => r.joined).map((r) => r.name);
+  localStorage.setItem("chatd.rooms", JSON.stringify(joined));
+}
+
+function savedRooms() {
+  try {
+    const list = JSON.parse(localStorage.getItem("chatd.rooms") || "[]");
+    return Array.isArray(list) ? list.filter((r) => typeof r === "string" && /^[A-Za-z0-9_-]{1,32}$/.test(r)) : [];
+  } catch {
+    return [];
+  }
+}
+
+async function refreshRoomList() {
+  const client = state.client;
+  try {
+    const list = await client.listRooms();
+    if (client !== state.client) return;
+    for (const info of list) {
+      const r = room(info.room);
+      r.readSeq = Math.max(r.readSeq, info.readSeq || 0);
+      r.capped = Boolean(info.unreadCapped);
+      if (info.joined) {
+        if (typeof info.lastSeq === "number") {
+          r.serverUnread = info.unread;
+          r.serverLastSeq = info.lastSeq;
+        }
+      } else if (!r.joined) {
+        r.serverUnread = info.unread;
+      }
+    }
+    renderRooms();
+  } catch (error) {
+    // A store that cannot list rooms leaves the list to the rooms joined.
+    if (error?.code !== "unavailable") console.warn("rooms", error);
+  }
+}
+
+// ---- the shown room
+
+function showRoom(name) {
+  const r = room(name);
+  state.current = name;
+  els.roomTitle.textContent = `#${name}`;
+  els.log.setAttribute("aria-label", t.messages(name));
+  els.log.replaceChildren(r.el);
+  if (state.replyTo && state.replyTo.room !== name) cancelReply();
+  renderMembers();
+  refreshMembers(name);
+  renderTyping();
+  renderRooms();
+  els.log.scrollTop = els.log.scrollHeight;
+  observeAll(r);
+}
+
+function renderMembers() {
+  const r = state.current ? room(state.current) : null;
+  els.online.textContent = r && typeof r.online === "number" ? t.people(r.online) : "";
+  const items = [];
+  const item = (text, className = "") => {
+    const li = document.createElement("li");
+    li.className = className;
+    li.textContent = text;
+    items.push(li);
+  };
+  const list = r?.members;
+  if (list) {
+    // chatd's own list (the `members` request): names on this node, counts elsewhere.
+    for (const { name, connections } of list.members) item(connections > 1 ? t.connections(name, connections) : name, "here");
+    if (list.truncated) item(t.more, "note-item");
+    if (list.elsewhere > 0) item(t.elsewhere(list.elsewhere), "note-item");
+  } else if (r) {
+    // An older chatd without `members`: the names seen in the room's messages and joins.
+    for (const name of [...r.seen.keys()].sort((a, b) => a.localeCompare(b))) {
+      const here = r.seen.get(name);
+      item(name, here === true ? "here" : here === false ? "gone" : "");
+    }
+  }
+  els.membersTitle.textContent = list ? t.membersTitle : t.seen;
+  els.membersNote.hidden = Boolean(list);
+  els.memberList.replaceChildren(...items);
+}
+
+// Who is in the shown room, asked of chatd when it is shown and after each presence change.
+// chatd answers every asker of a second with one list, so a list may predate the presence
+// that made us ask: one whose connections do not add up to the room's count is asked for
+// again a second later.
+const MEMBERS_STALE_MS = 1100;
+let membersUnsupported = false;
+async function refreshMembers(name, retries = 3) {
+  const client = state.client;
+  const r = room(name);
+  if (!client || membersUnsupported || typeof client.members !== "function" || !r.joined) return;
+  try {
+    const list = await client.members(name);
+    if (client !== state.client) return;
+    r.members = list;
+    if (typeof r.online !== "number") r.online = list.online;
+    if (name === state.current) renderMembers();
+    const listed = list.members.reduce((n, m) => n + m.connections, 0) + (list.elsewhere || 0);
+    const stale = !list.truncated && (listed !== list.online || list.online !== r.online);
+    if (stale && retries > 0 && !r.membersRetry) {
+      r.membersRetry = setTimeout(() => {
+        r.membersRetry = null;
+        if (client === state.client && name === state.current) refreshMembers(name, retries - 1);
+      }, MEMBERS_STALE_MS);
+    }
+  } catch (error) {
+    if (error?.code === "bad_type") membersUnsupported = true; // a chatd from before `members`
+  }
+}
+
+function renderTyping() {
+  const r = state.current ? room(state.current) : null;
+  const names = r ? [...r.typing.keys()] : [];
+  els.typing.textContent =
+    names.length === 0 ? "" : names.length === 1 ? t.typing1(names[0]) : names.length === 2 ? t.typing2(names[0], names[1]) : t.typingMany(names.length);
+}
+
+function scrolledToBottom() {
+  return els.log.scrollHeight - els.log.scrollTop - els.log.clientHeight < 60;
+}
+
+function appendLine(r, kind, text) {
+  const atBottom = scrolledToBottom();
+  const line = systemLine(kind, text);
+  r.el.append(line);
+  if (r.name === state.current && atBottom) els.log.scrollTop = els.log.scrollHeight;
+  return line;
+}
+
+function notify(text) {
+  els.alerts.textContent = "";
+  els.alerts.textContent = text;
+}
+
+function showError(roomName, code, message) {
+  const text = errorText(code, message);
+  appendLine(room(roomName || state.current || els.room.value), "error", text);
+  notify(text);
+}
+
+// ---- messages
+
+function quoteOf(r, seq) {
+  return r.messages.get(seq) || r.quoted.get(seq) || null;
+}
+
+function updateQuotes(r, seq, deleted = false) {
+  for (const quote of r.el.querySelectorAll(`.quote[data-reply-to="${seq}"]`)) fillQuote(quote, quoteOf(r, seq), seq, deleted);
+}
+
+const fetchingQuote = new Set();
+async function fetchQuoted(r, seq) {
+  const key = `${r.name}/${seq}`;
+  if (fetchingQuote.has(key) || quoteOf(r, seq)) return;
+  fetchingQuote.add(key);
+  try {
+    const [m] = await state.client.older(r.name, seq + 1, 1);
+    if (m && m.seq === seq) {
+      r.quoted.set(seq, m);
+      updateQuotes(r, seq);
+    }
+  } catch {
+    // The quote keeps saying "message #N": nothing more is known of it.
+  }
+}
+
+function addMessage(m, live) {
+  if (!m || typeof m.seq !== "number" || typeof m.room !== "string") return;
+  const r = room(m.room);
+  if (r.messages.has(m.seq)) return;
+  r.messages.set(m.seq, m);
+  r.quoted.delete(m.seq);
+  if (m.seq === 1 && !r.complete) {
+    r.complete = true;
+    r.renderOlder();
+  }
+  r.seen.set(m.from, r.seen.get(m.from) ?? null);
+  const node = renderMessage(m, isMine(m), (seq) => quoteOf(r, seq));
+  if (Number.isInteger(m.replyTo) && !quoteOf(r, m.replyTo)) fetchQuoted(r, m.replyTo);
+  r.nodes.set(m.seq, node);
+  const shown = r.name === state.current;
+  const atBottom = shown && scrolledToBottom();
+  let next = null;
+  for (const [seq, other] of r.nodes) if (seq > m.seq && (!next || seq < Number(next.dataset.seq))) next = other;
+  r.el.insertBefore(node, next);
+  updateQuotes(r, m.seq);
+  if (shown && (atBottom || (live && isMine(m)))) els.log.scrollTop = els.log.scrollHeight;
+  if (shown) observer.observe(node);
+  if (live) {
+    if (r.typing.has(m.from)) {
+      clearTimeout(r.typing.get(m.from));
+      r.typing.delete(m.from);
+      if (shown) renderTyping();
+    }
+    if (shown && !isMine(m)) els.announcer.textContent = t.newMessage(m.from, m.text);
+  }
+}
+
+function removeMessage(r, seq) {
+  const node = r.nodes.get(seq);
+  if (node) {
+    observer.unobserve(node);
+    // Focus inside a message that goes (its own Delete) moves to the log, not to nowhere.
+    const hadFocus = node.contains(document.activeElement);
+    node.remove();
+    if (hadFocus) els.log.focus();
+  }
+  r.nodes.delete(seq);
+  r.messages.delete(seq);
+  r.quoted.delete(seq);
+  if (state.replyTo && state.replyTo.room === r.name && state.replyTo.seq === seq) cancelReply();
+  updateQuotes(r, seq, true);
+}
+
+// Messages are read when they are shown: on screen, in the shown room, in a visible tab.
+const observer = new IntersectionObserver(
+  (entries) => {
+    if (document.visibilityState !== "visible" || !state.current) return;
+    let newest = 0;
+    for (const entry of entries) {
+      if (!entry.isIntersecting || !els.log.contains(entry.target)) continue;
+      // Half of it on screen, or half the log's height for a message taller than the log.
+      const half = entry.intersectionRatio >= 0.5 || entry.intersectionRect.height >= entry.rootBounds.height / 2;
+      if (half) newest = Math.max(newest, Number(entry.target.dataset.seq));
+    }
+    if (newest > 0) markRead(room(state.current), newest);
+  },
+  { root: els.log, threshold: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1] },
+);
+
+function observeAll(r) {
+  for (const node of r.nodes.values()) {
+    observer.unobserve(node);
+    observer.observe(node);
+  }
+}
+
+function markRead(r, seq) {
+  if (!r.joined || seq <= r.readSeq) return;
+  r.readSeq = seq;
+  state.client?.markRead(r.name, seq);
+  renderRooms();
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && state.current) observeAll(room(state.current));
+});
+
+async function loadOlder(r) {
+  if (r.complete || r.loadingOlder || !state.client || !r.joined) return;
+  const oldest = r.oldestSeq();
+  const before = Number.isFinite(oldest) ? oldest : state.client.lastSeq(r.name) + 1;
+  if (before <= 1) {
+    r.complete = true;
+    r.renderOlder();
+    return;
+  }
+  r.loadingOlder = true;
+  r.renderOlder();
+  const height = els.log.scrollHeight;
+  try {
+    const page = await state.client.older(r.name, before, OLDER_PAGE);
+    for (const m of page) addMessage(m, false);
+    if (page.length < OLDER_PAGE) r.complete = true;
+    if (r.name === state.current) els.log.scrollTop += els.log.scrollHeight - height;
+  } catch (error) {
+    showError(r.name, error?.code || "unavailable", error?.message);
+  } finally {
+    r.loadingOlder = false;
+    r.renderOlder();
+    renderRooms();
+  }
+}
+
+// ---- events from chatd.js
+
+function onHistory({ room: name, messages, recovered, resumed }) {
+  const r = room(name);
+  r.joined = true;
+  // A welcome without messages is a room with none (the window holds the newest).
+  if (!resumed && (messages || []).length === 0 && r.messages.size === 0) r.complete = true;
+  if (recovered === false) appendLine(r, "system", t.gap);
+  for (const m of messages || []) addMessage(m, false);
+  r.renderOlder();
+  if (name === state.current) {
+    els.log.scrollTop = els.log.scrollHeight;
+    observeAll(r);
+  }
+  renderRooms();
+}
+
+function onEdited({ room: name, seq, text, editedAt }) {
+  const r = room(name);
+  const m = quoteOf(r, seq);
+  if (m) {
+    m.text = text;
+    m.editedAt = editedAt;
+  }
+  const node = r.nodes.get(seq);
+  if (node) {
+    node.querySelector(":scope > .text").textContent = text;
+    const mark = node.querySelector(".edited");
+    mark.hidden = false;
+    mark.title = editedAt || "";
+  }
+  updateQuotes(r, seq);
+}
+
+function onReactions({ room: name, seq, counts, emoji, added, mine }) {
+  const r = room(name);
+  const m = quoteOf(r, seq);
+  if (!m) return;
+  m.reactions = counts || {};
+  const own = new Set(m.mine || []);
+  if (mine) {
+    if (added) own.add(emoji);
+    else own.delete(emoji);
+  }
+  m.mine = [...own];
+  const node = r.nodes.get(seq);
+  if (node) renderReactions(node.querySelector(".reactions"), m.reactions, m.mine);
+}
+
+function onPresence({ room: name, message, online }) {
+  const r = room(name);
+  if (typeof online === "number") r.online = online;
+  for (const part of parsePresence(message) || []) for (const who of part.names) r.seen.set(who, part.verb === "joined");
+  if (message) appendLine(r, "system presence", presenceText(message));
+  if (name === state.current) {
+    renderMembers();
+    refreshMembers(name);
+  }
+}
+
+function onTyping({ room: name, from }) {
+  if (from === state.me) return;
+  const r = room(name);
+  clearTimeout(r.typing.get(from));
+  r.typing.set(
+    from,
+    setTimeout(() => {
+      r.typing.delete(from);
+      if (name === state.current) renderTyping();
+    }, TYPING_SHOWN_MS),
+  );
+  if (!r.seen.has(from)) r.seen.set(from, null);
+  if (name === state.current) renderTyping();
+}
+
+function onUnread({ room: name, readSeq, unread, lastSeq, unreadCapped }) {
+  const r = room(name);
+  r.readSeq = Math.max(r.readSeq, readSeq || 0);
+  r.serverUnread = unread || 0;
+  r.serverLastSeq = lastSeq || 0;
+  r.capped = Boolean(unreadCapped);
+  renderRooms();
+}
+
+function onLeft({ room: name, reason }) {
+  const r = room(name);
+  r.joined = false;
+  r.serverUnread = 0;
+  r.online = null;
+  if (reason && reason !== "request") notify(t.leftRoom(name, reason));
+  saveRooms();
+  if (state.current === name) {
+    const next = [...state.rooms.values()].find((x) => x.joined);
+    if (next) showRoom(next.name);
+    else renderRooms();
+  } else renderRooms();
+}
+
+// Messages in the library's queue while offline (typed now, or left by an earlier load of
+// the page and sent again with their nonce) are shown as waiting until chatd has them.
+const pendingLines = new Map(); // nonce → {line, room, text}
+function syncQueued(delivered = null) {
+  const client = state.client;
+  const queued = client ? client.queued : [];
+  const nonces = new Set(queued.map((q) => q.nonce));
+  for (const [nonce, pending] of pendingLines) {
+    // Our own message coming back also ends its line: chatd's `sent` for it may come after
+    // the message, and the library tells no event for it.
+    const arrived = delivered && isMine(delivered) && delivered.room === pending.room && delivered.text === pending.text;
+    if (!nonces.has(nonce) || arrived) {
+      pending.line.remove();
+      pendingLines.delete(nonce);
+      if (arrived) delivered = null;
+    }
+  }
+  // Online, a message is in the queue only for the moment until chatd stores it.
+  if (!client || client.state === "open") return;
+  for (const q of queued) {
+    if (!pendingLines.has(q.nonce)) {
+      pendingLines.set(q.nonce, { line: appendLine(room(q.room), "pending", `${q.text} — ${t.queued}`), room: q.room, text: q.text });
+    }
+  }
 }
 
 function connect() {
-  manual = false;
-  clearTimeout(reconnectTimer);
-  if (socket && (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING)) return;
-  myName = els.name.value.trim();
-  localStorage.setItem("chatd.name", myName);
-  const room = els.room.value.trim();
-  if (room !== lastRoom) {
-    lastRoom = room;
-    lastSeq = 0;
-  }
-  const query = new URLSearchParams({ name: myName, room });
-  // After a drop (or a server restart) ask for exactly what was missed.
-  if (lastSeq > 0) query.set("since", String(lastSeq));
-  // The token travels as a subprotocol, which keeps it out of URLs and access logs; a token
-  // with characters a subprotocol cannot hold falls back to the query, as the article does.
+  disconnect(false);
+  const name = els.name.value.trim();
+  localStorage.setItem("chatd.name", name);
+  // A name chatd would not take (it would put us in its default room) is not shown as ours.
+  const asked = els.room.value.trim();
+  const first = /^[A-Za-z0-9_-]{1,32}$/.test(asked) ? asked : "lobby";
+  const rooms = [first, ...savedRooms().filter((r) => r !== first)];
+  state.rooms = new Map();
+  pendingLines.clear();
+  state.me = null;
+  state.current = null;
+  els.log.replaceChildren();
+  cancelReply();
+  showRoom(first);
   const token = els.token.value;
-  const protocols = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(token) ? ["chatd", `bearer.${token}`] : [];
-  if (protocols.length === 0) query.set("token", token);
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${scheme}//${location.host}/chat?${query}`, protocols);
-  socket = ws;
-  setStatus("connecting", t.connecting);
+  const client = new ChatClient({ token: token || undefined, name, rooms });
+  state.client = client;
+  const on = (type, fn) => state.unsubscribe.push(client.on(type, (detail) => state.client === client && fn(detail)));
+  on("status", (detail) => {
+    onStatus(detail);
+    syncQueued();
+  });
+  let welcomed = false;
+  on("welcome", ({ name: me, message }) => {
+    state.me = me || client.name;
+    const r = room(client.rooms[0] || first);
+    r.seen.set(state.me, true);
+    // Said once: after a reconnect the status says it, and the log keeps to the chat.
+    if (!welcomed) appendLine(r, "system", systemText(message || `connected as ${state.me}`));
+    welcomed = true;
+    refreshRoomList();
+  });
+  on("history", (detail) => {
+    onHistory(detail);
+    syncQueued();
+  });
+  on("message", ({ message }) => {
+    addMessage(message, true);
+    renderRooms();
+    syncQueued(message);
+  });
+  on("edited", onEdited);
+  on("deleted", ({ room: name, seq }) => {
+    removeMessage(room(name), seq);
+    renderRooms();
+  });
+  on("reactions", onReactions);
+  on("typing", onTyping);
+  on("presence", onPresence);
+  on("read", ({ room: name, seq }) => {
+    const r = room(name);
+    r.readSeq = Math.max(r.readSeq, seq);
+    renderRooms();
+  });
+  on("unread", onUnread);
+  on("joined", ({ room: name }) => {
+    room(name).joined = true;
+    saveRooms();
+    renderRooms();
+  });
+  on("left", onLeft);
+  on("missed", ({ room: name, count }) => appendLine(room(name), "system", t.missed(count)));
+  on("system", ({ message }) => appendLine(room(state.current || first), "system", systemText(message)));
+  on("error", ({ code, message }) => showError(state.current, code, message));
+  onStatus({ state: client.state });
+  syncQueued();
+}
 
-  ws.addEventListener("open", () => {
-    attempt = 0;
-    setStatus("online", t.online);
-    flush();
-  });
-  ws.addEventListener("message", (event) => {
-    let data;
-    try { data = JSON.parse(event.data); } catch { return; }
-    render(data);
-  });
-  ws.addEventListener("close", (event) => {
-    if (socket !== ws) return;
-    els.online.textContent = "";
-    if (manual) {
-      setStatus("offline", t.offline);
+function disconnect(manual = true) {
+  for (const off of state.unsubscribe) off();
+  state.unsubscribe = [];
+  if (state.client) state.client.close();
+  state.client = null;
+  clearInterval(state.countdown);
+  if (manual) setStatus("offline", t.offline);
+}
+
+// ---- user actions
+
+function startReply(r, seq) {
+  const m = r.messages.get(seq);
+  if (!m) return;
+  state.replyTo = { room: r.name, seq };
+  els.replyingText.textContent = `${t.replyingTo(m.from)}: ${m.text}`;
+  els.replying.hidden = false;
+  els.message.focus();
+}
+
+function cancelReply() {
+  state.replyTo = null;
+  els.replying.hidden = true;
+  els.replyingText.textContent = "";
+}
+
+function startEdit(r, seq, node) {
+  const m = r.messages.get(seq);
+  if (!m || node.querySelector(".editor")) return;
+  const text = node.querySelector(":scope > .text");
+  const form = renderEditor(m.text);
+  text.hidden = true;
+  text.after(form);
+  const input = form.querySelector("textarea");
+  input.focus();
+  input.setSelectionRange(input.value.length, input.value.length);
+  const close = () => {
+    form.remove();
+    text.hidden = false;
+    node.querySelector(".act-edit")?.focus();
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = input.value.trim();
+    if (value === m.text || value === "") {
+      close();
       return;
     }
-    setStatus("waiting", t.closed(event.code));
-    scheduleReconnect();
+    state.client.edit(r.name, seq, value).then(close, (error) => showError(r.name, error?.code, error?.message));
   });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      close();
+    } else if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.querySelector(".edit-cancel").addEventListener("click", close);
 }
 
-// Exponential backoff capped at 10 s, plus random jitter so that clients of a restarted
-// server do not all come back in the same instant; reset after a successful open.
-function scheduleReconnect() {
-  const delay = Math.min(BACKOFF_BASE_MS * 2 ** attempt, BACKOFF_CAP_MS) + Math.floor(Math.random() * JITTER_MS);
-  attempt += 1;
-  setStatus("waiting", t.waiting((delay / 1000).toFixed(1)));
-  reconnectTimer = setTimeout(connect, delay);
+function askDelete(r, seq, button) {
+  if (button.dataset.confirm !== "1") {
+    button.dataset.confirm = "1";
+    button.textContent = t.confirmDelete;
+    button.classList.add("confirm");
+    setTimeout(() => {
+      button.dataset.confirm = "";
+      button.textContent = t.delete;
+      button.classList.remove("confirm");
+    }, DELETE_CONFIRM_MS);
+    return;
+  }
+  state.client.delete(r.name, seq).catch((error) => showError(r.name, error?.code, error?.message));
 }
 
-function disconnect() {
-  manual = true;
-  clearTimeout(reconnectTimer);
-  if (socket) socket.close(1000, "user disconnected");
-  setStatus("offline", t.offline);
+let openPicker = null;
+function closePicker(refocus = true) {
+  if (!openPicker) return;
+  const { menu, button } = openPicker;
+  openPicker = null;
+  menu.remove();
+  button.setAttribute("aria-expanded", "false");
+  if (refocus) button.focus();
 }
 
-function canSend() {
-  return socket && socket.readyState === WebSocket.OPEN && socket.bufferedAmount < MAX_BUFFERED;
+function togglePicker(button) {
+  const same = openPicker?.button === button;
+  closePicker(false);
+  if (same) return;
+  const menu = renderPicker();
+  button.after(menu);
+  button.setAttribute("aria-expanded", "true");
+  openPicker = { menu, button };
+  menu.querySelector("button").focus();
 }
 
-function flush() {
-  while (pending.length > 0 && canSend()) socket.send(pending.shift());
-  for (const el of els.log.querySelectorAll(".pending")) if (pending.length === 0) el.remove();
+function react(r, seq, emoji) {
+  const m = quoteOf(r, seq);
+  if (!m) return;
+  const mine = (m.mine || []).includes(emoji);
+  const request = mine ? state.client.unreact(r.name, seq, emoji) : state.client.react(r.name, seq, emoji);
+  request.catch((error) => showError(r.name, error?.code, error?.message));
 }
 
-function render(data) {
-  switch (data.type) {
-    case "message": showMessage(data.message); break;
-    case "history": {
-      if (data.before !== undefined) break;  // a page of older messages, which this page never asks for
-      if (data.recovered === false) line("system", [["", t.gap]]);
-      const fresh = Array.isArray(data.messages) ? data.messages.filter((m) => m && !seen.has(m.id)) : [];
-      if (fresh.length > 0) line("system", [["", t.history(fresh.length)]]);
-      fresh.forEach(showMessage);
+function showQuoted(r, seq) {
+  const node = r.nodes.get(seq);
+  if (!node) return;
+  node.tabIndex = -1;
+  node.scrollIntoView({ block: "center" });
+  node.focus();
+}
+
+els.log.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-action]");
+  if (!button || !state.current || !state.client) return;
+  const r = room(state.current);
+  const node = button.closest(".message");
+  const seq = node ? Number(node.dataset.seq) : 0;
+  switch (button.dataset.action) {
+    case "older": loadOlder(r); break;
+    case "reply": startReply(r, seq); break;
+    case "edit": startEdit(r, seq, node); break;
+    case "delete": askDelete(r, seq, button); break;
+    case "react": togglePicker(button); break;
+    case "pick": {
+      const emoji = button.dataset.emoji;
+      closePicker();
+      react(r, seq, emoji);
       break;
     }
-    case "presence":
-      if (typeof data.online === "number") els.online.textContent = t.people(data.online);
-      line("system", [["", String(data.message ?? "")]]);
-      break;
-    case "deleted": {
-      const gone = [...els.log.querySelectorAll(".message")].find((el) => el.dataset.id === data.id);
-      if (gone) gone.remove();
-      break;
-    }
-    case "error": line("error", [["", `${data.code}: ${data.message}`]]); break;
-    case "system": line("system", [["", String(data.message ?? "")]]); break;
+    case "toggle-reaction": react(r, seq, button.dataset.emoji); break;
+    case "show-quoted": showQuoted(r, Number(button.dataset.replyTo)); break;
     default: break;
   }
+});
+
+els.log.addEventListener("keydown", (event) => {
+  if (!openPicker || !openPicker.menu.contains(event.target)) return;
+  const items = [...openPicker.menu.querySelectorAll("button")];
+  const i = items.indexOf(event.target);
+  const moves = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
+  if (event.key in moves) {
+    event.preventDefault();
+    items[(i + moves[event.key] + items.length) % items.length].focus();
+  } else if (event.key === "Home" || event.key === "End") {
+    event.preventDefault();
+    items[event.key === "Home" ? 0 : items.length - 1].focus();
+  } else if (event.key === "Tab") {
+    closePicker(false);
+  }
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  if (openPicker) {
+    event.preventDefault();
+    closePicker();
+  } else if (state.replyTo && document.activeElement === els.message) {
+    cancelReply();
+  }
+});
+
+document.addEventListener("click", (event) => {
+  if (openPicker && !openPicker.menu.contains(event.target) && event.target !== openPicker.button) closePicker(false);
+});
+
+els.log.addEventListener("scroll", () => {
+  if (els.log.scrollTop < 40 && state.current) loadOlder(room(state.current));
+});
+
+els.rooms.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-action]");
+  if (!button || !state.client) return;
+  const name = button.dataset.room;
+  if (button.dataset.action === "leave-room") {
+    state.client.leave(name).catch((error) => showError(state.current, error?.code, error?.message));
+  } else if (room(name).joined) {
+    showRoom(name);
+  } else {
+    joinRoom(name);
+  }
+});
+
+async function joinRoom(name) {
+  const r = room(name);
+  try {
+    if (!r.joined) await state.client.join(name);
+    r.joined = true;
+    saveRooms();
+    showRoom(name);
+  } catch (error) {
+    showError(state.current, error?.code, error?.message);
+  }
 }
+
+els.joinForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = els.joinRoom.value.trim();
+  if (!name || !state.client) return;
+  els.joinRoom.value = "";
+  joinRoom(name);
+});
 
 els.settings.addEventListener("submit", (event) => {
   event.preventDefault();
-  if (socket && socket.readyState === WebSocket.OPEN) {
-    manual = true;
-    socket.close(1000, "reconnecting with new settings");
-    socket = null;
-  }
   connect();
 });
-els.disconnect.addEventListener("click", disconnect);
-els.message.addEventListener("input", () => { els.counter.textContent = `${els.message.value.length}/500`; });
+els.disconnect.addEventListener("click", () => disconnect(true));
+els.modTools.addEventListener("change", () => {
+  document.body.classList.toggle("mod", els.modTools.checked);
+  localStorage.setItem("chatd.modTools", els.modTools.checked ? "1" : "0");
+});
+els.cancelReply.addEventListener("click", () => {
+  cancelReply();
+  els.message.focus();
+});
+
+els.message.addEventListener("input", () => {
+  els.counter.textContent = `${els.message.value.length}/500`;
+  if (els.message.value.trim() !== "" && state.client && state.current) state.client.typing(state.current);
+});
+
 els.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = els.message.value.trim();
-  if (!text) return;
-  const payload = JSON.stringify({ type: "message", text });
-  if (canSend()) {
-    socket.send(payload);
-  } else {
-    pending.push(payload);
-    line("system pending", [["", socket && socket.readyState === WebSocket.OPEN ? t.slow : t.queued]]);
-  }
+  if (!text || !state.client || !state.current) return;
+  const r = room(state.current);
+  const opts = state.replyTo && state.replyTo.room === r.name ? { replyTo: state.replyTo.seq } : undefined;
+  state.client.send(r.name, text, opts).catch((error) => {
+    syncQueued();
+    showError(r.name, error?.code, error?.message);
+  });
+  syncQueued();
   els.message.value = "";
   els.counter.textContent = "0/500";
+  cancelReply();
 });
 
 connect();
