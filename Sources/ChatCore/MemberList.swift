@@ -7,8 +7,17 @@ public struct MemberList: Sendable, Equatable {
         public let connections: Int
     }
 
-    /// At most this many names are listed; `truncated` says there were more.
-    public static let cap = 200
+    /// At most this many names are listed; `truncated` says there were more. Small, because
+    /// the answer is sent to each asker: the list's bytes are what a crowd asking costs.
+    public static let cap = 100
+    /// A connection is answered at most once per this interval (more are `rate_limited`):
+    /// a request of a few bytes must not make chatd send kilobytes as fast as it is asked.
+    public static let perConnectionNanoseconds: UInt64 = 2_000_000_000
+
+    /// Whether a connection last answered at `last` (uptime ns; 0: never) may be answered at `now`.
+    public static func mayAsk(last: UInt64, now: UInt64) -> Bool {
+        last == 0 || now &- last >= perConnectionNanoseconds
+    }
     /// How long one list answers every asker of its room while no one joined or left here:
     /// a big room's members asking each cost one walk of the room, not one each.
     public static let freshNanoseconds: UInt64 = 1_000_000_000

@@ -377,6 +377,8 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// later without holding the next ones (deletes, refreshes, messages without a nonce)
     /// keep their own copy instead.
     var answering: String?
+    /// When this connection was last answered `members` (uptime ns; 0: never).
+    var membersAnsweredAt: UInt64 = 0
 
     /// True while a request waits for the history store: later requests wait behind it, so
     /// answers keep the order of the requests, and nothing more is read meanwhile.

@@ -59,11 +59,17 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             body = context.channel.allocator.buffer(capacity: 0)
         case var .body(chunk):
-            guard head != nil, !bodyTooLarge, body != nil else { return }
-            if body!.readableBytes + chunk.readableBytes > server.settings.current.maxBodyBytes {
+            guard let h = head, !bodyTooLarge, body != nil else { return }
+            let limit = server.settings.current.maxBodyBytes
+            if body!.readableBytes + chunk.readableBytes > limit {
+                // A chunked body past the limit is answered at once, as a declared length
+                // is; the connection closes, so the rest of it is never taken in.
+                head = nil
                 bodyTooLarge = true
                 body = nil
-                return
+                state.stopIdleTimer()
+                let publish = QueryString.split(target: h.uri).path == PublishEndpoint.path
+                return reply(context, h, PublishEndpoint.tooLarge(limit: limit), close: true, metric: publish)
             }
             body!.writeBuffer(&chunk)
         case .end:
@@ -267,7 +273,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         if metric { server.metrics.publishRequests(String(answer.status.code)).increment() }
         send(
             context, head, status: answer.status, body: ByteBuffer(bytes: answer.json), type: "application/json",
-            extra: answer.headers + [("Cache-Control", "no-store")], close: close)
+            extra: answer.headers + [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")], close: close)
     }
 
     static func contentSecurityPolicy(host: String?, page: StaticSite.File) -> String {

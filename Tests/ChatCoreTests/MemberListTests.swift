@@ -26,6 +26,13 @@ import Testing
         #expect(MemberList(names: ["a", "a", "b"]).connections == 3)
     }
 
+    @Test func aConnectionIsAnsweredOnceEveryTwoSeconds() {
+        let s: UInt64 = 1_000_000_000
+        #expect(MemberList.mayAsk(last: 0, now: 5))
+        #expect(!MemberList.mayAsk(last: 10 * s, now: 11 * s))
+        #expect(MemberList.mayAsk(last: 10 * s, now: 12 * s))
+    }
+
     @Test func theAnswerHasItsShape() {
         let event = ServerEvent.members(room: "hall", list: MemberList(names: ["ann"]), online: 3, elsewhere: 2)
         #expect(
