@@ -499,6 +499,14 @@ def fill_history(env):
     ws.close()
 
 
+def fill_members(env):
+    """90 members of the attackers' room (under the per-address limits), with long names, so
+    that each `members` answer is kilobytes."""
+    env.members = [connect(f"ws://127.0.0.1:{env.port}/chat?token=dev-token&room=hostile&name=member-{i:03d}-" + "m" * 12,
+                           origin=f"http://localhost:{env.port}", open_timeout=10, source_address=("127.0.0.4", 0))
+                   for i in range(90)]
+
+
 def warm(env, path):
     """One ordinary use of the path before the baseline, so that caches it fills once
     (static files, the metrics registry, the store) are not counted as the attack's."""
@@ -541,6 +549,8 @@ TEXT_FRAMES = PONG + ws_frame(0x1, b"x") * 10000
 FRAGMENT_FRAMES = PONG + (ws_frame(0x1, b"", fin=False) + ws_frame(0x0, b"", fin=False) * 126 + ws_frame(0x0, b"x")) * 80
 HISTORY_REQUEST = ws_frame(0x1, b'{"type":"history","limit":200}')
 HISTORY_FRAMES = PONG + HISTORY_REQUEST * 2000
+# `members` as fast as it can be written: answered once every 2 s, refused in between.
+MEMBERS_FRAMES = PONG + ws_frame(0x1, b'{"type":"members","nonce":"m"}') * 2000
 PIPELINED_APP_JS = http_get("/app.js") * 2000
 PIPELINED_PUBLISH = publish_request() * 500
 PIPELINED_METRICS = http_get("/metrics") * 2000
@@ -585,6 +595,9 @@ CASES = [
     Case("ws-flood-pongs", "ws", "flood", ws_connect, chunk=PONG * 10000, bound=WS_FLOOD_BOUND),
     Case("ws-flood-history", "ws", "flood", ws_connect, chunk=HISTORY_FRAMES, bound=WS_FLOOD_BOUND,
          overrides=UNLIMITED, prepare=fill_history),
+    # A crowd's room listed over and over: each answer kilobytes for a request of a few bytes.
+    Case("ws-flood-members", "ws", "flood", ws_connect, chunk=MEMBERS_FRAMES, bound=WS_FLOOD_BOUND,
+         overrides=UNLIMITED, prepare=fill_members),
     # Half a frame (a 100-byte text frame's first 10 bytes), then silence: no reads, no pongs.
     Case("ws-stall-half-frame", "ws", "stall", ws_connect, partial=ws_frame(0x1, b"y" * 100)[:10],
          bound=2 * PING + 1),

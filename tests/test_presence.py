@@ -147,5 +147,3 @@ def test_members_lists_who_is_in_the_room_each_name_once(chatd_factory):
         if names[:3] == ["ann", "bob", "dee"] and answer["members"][0]["connections"] == 1 and name in names:
             break
         assert time.monotonic() < deadline, answer
-    for chat in (ann, bob, cy, dee, *probes):
-        chat.close()

@@ -14,6 +14,10 @@ public struct MemberList: Sendable, Equatable {
     /// a request of a few bytes must not make chatd send kilobytes as fast as it is asked.
     public static let perConnectionNanoseconds: UInt64 = 2_000_000_000
 
+    /// `members` refused in a row (too soon) after which the connection is closed (1008), as a
+    /// flood of refused frames is: it is not waiting for an answer.
+    public static let refusalsBeforeClose = 20
+
     /// Whether a connection last answered at `last` (uptime ns; 0: never) may be answered at `now`.
     public static func mayAsk(last: UInt64, now: UInt64) -> Bool {
         last == 0 || now &- last >= perConnectionNanoseconds

@@ -284,12 +284,7 @@ extension ChatSession {
         case .rooms:
             answerRooms()
         case let .members(room):
-            guard let entered = memberships.first(where: { $0.room == room })?.entered else { return refuse(.notJoined) }
-            let now = NIODeadline.now().uptimeNanoseconds
-            guard MemberList.mayAsk(last: membersAnsweredAt, now: now) else { return refuse(.rateLimited) }
-            membersAnsweredAt = now
-            let hub = hub
-            answerFromStore { await hub.members(of: entered) }
+            answerMembers(room: room)
         case .drop:
             break
         case let .refuse(code):

@@ -379,6 +379,8 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     var answering: String?
     /// When this connection was last answered `members` (uptime ns; 0: never).
     var membersAnsweredAt: UInt64 = 0
+    /// `members` refused since the last one answered (`MemberList.refusalsBeforeClose`).
+    var membersRefused = 0
 
     /// True while a request waits for the history store: later requests wait behind it, so
     /// answers keep the order of the requests, and nothing more is read meanwhile.
