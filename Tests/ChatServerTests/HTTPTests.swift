@@ -20,9 +20,12 @@ import Testing
         let csp = try #require(r.head.header("content-security-policy"))
         #expect(csp.contains("script-src 'self'"))
         #expect(csp.contains("connect-src 'self' ws://127.0.0.1:8080"))
-        #expect(r.body.contains("<script src=\"/app.js\""))
+        #expect(r.body.contains("<script type=\"module\" src=\"/app.js\""))
         let js = try await s.http("GET /app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        #expect(js.head.status == 200 && js.body.contains("scheduleReconnect"))
+        #expect(js.head.status == 200 && js.body.contains("from \"/chatd.js\""))
+        let library = try await s.http("GET /chatd.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(library.head.header("content-type") == "text/javascript; charset=utf-8")
+        #expect(library.body.contains("export class ChatClient"))
         try await s.stop()
     }
 
