@@ -181,11 +181,6 @@ final class AdminAPI: Sendable {
     }
 
     static func failure(_ status: HTTPResponseStatus, _ reason: String, code: String? = nil) -> Answer {
-        var w = JSONWriter()
-        w.beginObject()
-        w.field("error", reason)
-        if let code { w.field("code", code) }
-        w.endObject()
-        return Answer(status: status, json: w.bytes)
+        Answer.failure(status, reason, code: code)
     }
 }

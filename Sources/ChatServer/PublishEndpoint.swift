@@ -16,6 +16,17 @@ enum PublishEndpoint {
         var status: HTTPResponseStatus
         var json: [UInt8]
         var headers: [(String, String)] = []
+
+        /// `{"error": reason}`; `code`: stable, for refusals a client must tell apart from
+        /// the others of the status.
+        static func failure(_ status: HTTPResponseStatus, _ reason: String, code: String? = nil) -> Answer {
+            var w = JSONWriter()
+            w.beginObject()
+            w.field("error", reason)
+            if let code { w.field("code", code) }
+            w.endObject()
+            return Answer(status: status, json: w.bytes)
+        }
     }
 
     /// Answers through `reply`, at once for a refused request, else once the event is in
@@ -113,13 +124,7 @@ enum PublishEndpoint {
         failure(HTTPResponseStatus(statusCode: refusal.status), refusal.reason)
     }
 
-    /// `code`: stable, for refusals a client must tell apart from the others of the status.
     private static func failure(_ status: HTTPResponseStatus, _ reason: String, code: String? = nil) -> Answer {
-        var w = JSONWriter()
-        w.beginObject()
-        w.field("error", reason)
-        if let code { w.field("code", code) }
-        w.endObject()
-        return Answer(status: status, json: w.bytes)
+        Answer.failure(status, reason, code: code)
     }
 }
