@@ -643,3 +643,53 @@ def test_a_long_offline_queue_meets_the_rate_limit_and_is_stored_once_in_order(c
     assert [text for text, _ in stored(server)] == backlog
     assert_once_in_order(shown(driver, "lou"), backlog)
     assert len(sent_frames(driver, "lou")) > len(backlog)  # some were refused and sent again
+
+
+def test_the_stored_queue_belongs_to_one_identity(chatd_factory, browser_factory):
+    """A tab's sessionStorage outlives the name it was opened with: a message alice queued
+    offline is never sent by a client reloaded as bob (the default storageKey names the url,
+    the name and a hash of the token), and is still sent, once, by alice's next client."""
+    port = free_port()
+    server = chatd_factory(chat_config(port, extra='[metrics]\nlisten = ""\n')).start()
+    driver = browser_factory()
+    load(driver, f"http://localhost:{port}/")
+    # storageKey None: the library's default key (the harness gives each client its own).
+    make(driver, "alice", token="dev-token", name="alice", rooms=["qroom"], storageKey=None, autoConnect=False)
+    send(driver, "alice", "qroom", "alice typed this offline")
+    assert [q["text"] for q in driver.execute_script("return window.__c.alice.queued")] == ["alice typed this offline"]
+    # The same tab, reloaded as bob (same token): bob's client starts with an empty queue.
+    load(driver, f"http://localhost:{port}/")
+    make(driver, "bob", token="dev-token", name="bob", rooms=["qroom"], storageKey=None)
+    wait(driver).until(lambda d: state(d, "bob") == "open")
+    assert driver.execute_script("return window.__c.bob.queued") == []
+    # Another token under alice's name is another identity too.
+    make(driver, "alice2", token="other-token", name="alice", rooms=["qroom"], storageKey=None, autoConnect=False)
+    assert driver.execute_script("return window.__c.alice2.queued") == []
+    time.sleep(1)
+    assert sent_frames(driver, "bob") == []
+    assert stored(server, "qroom") == []
+    # alice again (same url, name and token): her message goes out, as hers, once.
+    make(driver, "alice3", token="dev-token", name="alice", rooms=["qroom"], storageKey=None)
+    wait(driver).until(lambda d: stored(server, "qroom"))
+    wait(driver).until(lambda d: d.execute_script("return window.__c.alice3.queued") == [])
+    assert [text for text, _ in stored(server, "qroom")] == ["alice typed this offline"]
+    wait(driver).until(lambda d: shown(d, "bob", "qroom"))
+    assert [(frm, text) for _, frm, text in shown(driver, "bob", "qroom")] == [("alice", "alice typed this offline")]
+
+
+def test_members_is_asked_at_most_once_per_2_s_and_calls_meanwhile_share_it(chatd_factory, browser_factory):
+    port = free_port()
+    chatd_factory(chat_config(port, extra='[metrics]\nlisten = ""\n')).start()
+    driver = browser_factory()
+    load(driver, f"http://localhost:{port}/")
+    make(driver, "mia", token="dev-token", name="mia")
+    wait(driver).until(lambda d: state(d, "mia") == "open")
+    got = driver.execute_async_script("""
+const done = arguments[arguments.length - 1];
+const c = window.__c.mia;
+Promise.allSettled([c.members("lobby"), c.members("lobby"), c.members("lobby"), c.members("lobby")])
+  .then((all) => done(all.map((r) => r.status === "fulfilled" ? r.value.online : r.reason.code)));
+""")
+    assert all(isinstance(n, int) and n >= 1 for n in got), got  # all answered, none refused
+    assert len(sent_frames(driver, "mia", "members")) == 2  # one at once, one 2 s later for the rest
+    assert not log(driver, "mia", "error")

@@ -3,6 +3,7 @@ replies, edits, reactions, deletes, typing, unread badges, older history, modera
 Chinese page and a phone-width window. The page is web/ as shipped, served by chatd (and, for
 the two-user chat, through the shipped nginx site)."""
 import json
+import time
 import re
 
 from selenium.common.exceptions import StaleElementReferenceException
@@ -410,3 +411,106 @@ def test_a_message_typed_offline_survives_leaving_the_page_and_is_sent_once(chat
     wait(alice, lambda d: "after" in texts(d))
     for page in (alice, bob):
         assert texts(page).count("typed while chatd was down") == 1
+
+
+# Counts the frames the page's sockets send, by type, and the errors chatd answers; installed
+# before the page's scripts run.
+COUNT_SENDS = """
+window.__sent = {}; window.__errors = [];
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  try { const type = JSON.parse(data).type; window.__sent[type] = (window.__sent[type] || 0) + 1; } catch (e) {}
+  if (!this.__counted) {
+    this.__counted = true;
+    this.addEventListener("message", (e) => {
+      try { const m = JSON.parse(e.data); if (m.type === "error") window.__errors.push(m.code); } catch (x) {}
+    });
+  }
+  return send.call(this, data);
+};
+"""
+
+
+def test_others_joins_leaves_and_replies_do_not_spend_the_viewers_rate_limit(chatd_factory, browser_factory):
+    port = free_port()
+    # The other user's own frames (40 joins and leaves, 20 replies) are let through; the
+    # viewer's sends are counted.
+    chatd_factory(config(port, extra="[limits]\nrate_messages = 200\nuser_rate_messages = 400\n")).start()
+    base = f"http://localhost:{port}"
+    with open_ws(port, "token=dev-token&name=eve&room=elsewhere") as eve:
+        until(eve, "history")
+        eve.send(json.dumps({"type": "join", "room": "busy"}))
+        until(eve, "history")
+        for i in range(1, 81):
+            eve.send(json.dumps({"type": "message", "room": "busy", "text": f"old {i}"}))
+            until(eve, "message")
+        eve.send(json.dumps({"type": "leave", "room": "busy"}))
+        until(eve, "left")
+        d = browser_factory()
+        d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_SENDS})
+        open_page(d, base, "viewer", room="busy")
+        wait(d, lambda d: "old 80" in texts(d))
+        time.sleep(2.5)
+        before = d.execute_script("return {...window.__sent}")
+        # A burst: eve joins and leaves 20 times, then replies to 20 old messages the page
+        # has not loaded (its window holds the newest).
+        for _ in range(20):
+            eve.send(json.dumps({"type": "join", "room": "busy"}))
+            eve.send(json.dumps({"type": "leave", "room": "busy"}))
+        eve.send(json.dumps({"type": "join", "room": "busy"}))
+        for i in range(1, 21):
+            eve.send(json.dumps({"type": "message", "room": "busy", "text": f"re {i}", "replyTo": i}))
+        wait(d, lambda d: "re 20" in texts(d))
+        # The newest reply is on screen: its quote is fetched ("…" until then).
+        quote = lambda d: message(d, "re 20").find_element(By.CSS_SELECTOR, ".quote").text  # noqa: E731
+        wait(d, lambda d: "old 20" in quote(d))
+        time.sleep(6)
+        after = d.execute_script("return window.__sent")
+        spent = {k: after.get(k, 0) - before.get(k, 0) for k in ("members", "history")}
+        assert spent["members"] <= 6 and spent["history"] <= 6, (before, after)
+        assert spent["members"] >= 1  # still kept up to date
+        assert "rate_limited" not in d.execute_script("return window.__errors")
+        assert not d.find_elements(By.CSS_SELECTOR, "#log .error")
+        # The list is right after the burst: viewer and eve.
+        members = lambda d: [e.get_attribute("textContent") for e in d.find_elements(By.CSS_SELECTOR, "#member-list li")]  # noqa: E731
+        wait(d, lambda d: members(d) == ["eve", "viewer"])
+
+
+def test_connect_while_offline_keeps_the_queued_message_and_other_settings_give_it_back(chatd_factory, browser_factory):
+    port = free_port()
+    server = chatd_factory(config(port)).start()
+    base = f"http://localhost:{port}"
+    alice, bob = browser_factory(), browser_factory()
+    open_page(alice, base, "alice", room="off")
+    open_page(bob, base, "bob", room="off")
+    assert server.stop() == 0
+    wait(alice, lambda d: status(d) == "waiting")
+    send(alice, "typed while chatd was down")
+    pending = lambda d: [e.text for e in d.find_elements(By.CSS_SELECTOR, "#log .line.pending")]  # noqa: E731
+    wait(alice, lambda d: len(pending(d)) == 1)
+    server.start()
+    # Connect, the settings unchanged: the same client connects now, its queue kept.
+    alice.find_element(By.ID, "connect").click()
+    wait(alice, lambda d: status(d) == "online", timeout=10)
+    wait(bob, lambda d: "typed while chatd was down" in texts(d), timeout=30)
+    wait(alice, lambda d: "typed while chatd was down" in texts(d))
+    wait(alice, lambda d: pending(d) == [])
+    assert not alice.find_elements(By.CSS_SELECTOR, "#log .error")
+    assert texts(bob).count("typed while chatd was down") == 1
+
+    # Offline again, a message queued, then Connect under another name: the text is not sent
+    # as the new name, nor lost: it is back in the message box.
+    assert server.stop() == 0
+    wait(alice, lambda d: status(d) == "waiting")
+    send(alice, "second while down")
+    wait(alice, lambda d: len(pending(d)) == 1)
+    name = alice.find_element(By.ID, "name")
+    name.clear()
+    name.send_keys("alicia")
+    alice.find_element(By.ID, "connect").click()
+    wait(alice, lambda d: d.find_element(By.ID, "message").get_attribute("value") == "second while down")
+    assert not alice.find_elements(By.CSS_SELECTOR, "#log .error")
+    server.start()
+    wait(alice, lambda d: status(d) == "online", timeout=30)
+    time.sleep(1.5)
+    assert "second while down" not in texts(bob)

@@ -23,6 +23,7 @@ const els = {
 
 const state = {
   client: null,
+  settings: null, // [name, room, token] of the client, to tell a Connect that changes nothing
   me: null,
   current: null,
   rooms: new Map(),
@@ -138,7 +139,7 @@ function showRoom(name) {
   els.log.replaceChildren(r.el);
   if (state.replyTo && state.replyTo.room !== name) cancelReply();
   renderMembers();
-  refreshMembers(name);
+  refreshMembers(MEMBERS_SHOWN_MS);
   renderTyping();
   renderRooms();
   els.log.scrollTop = els.log.scrollHeight;
@@ -173,32 +174,40 @@ function renderMembers() {
   els.memberList.replaceChildren(...items);
 }
 
-// Who is in the shown room, asked of chatd when it is shown and after each presence change.
-// chatd answers every asker of a second with one list, so a list may predate the presence
-// that made us ask: one whose connections do not add up to the room's count is asked for
-// again a second later.
-const MEMBERS_STALE_MS = 1100;
+// Who is in the shown room, asked of chatd when it is shown and after presence changes: at
+// most once per 5 s (once per 2 s for a room just shown), the last change of a burst
+// answered by one trailing request. Others' joins and leaves must not spend our rate limit.
+// chatd's list adds up (online = its connections + elsewhere): no asking again.
+const MEMBERS_EVERY_MS = 5000;
+const MEMBERS_SHOWN_MS = 2000;
+const members = { last: -Infinity, due: 0, timer: null };
 let membersUnsupported = false;
-async function refreshMembers(name, retries = 3) {
+function refreshMembers(gapMs = MEMBERS_EVERY_MS) {
+  if (membersUnsupported) return;
+  const due = Math.max(Date.now(), members.last + gapMs);
+  if (members.timer && members.due <= due) return;
+  clearTimeout(members.timer);
+  members.due = due;
+  members.timer = setTimeout(askMembers, due - Date.now());
+}
+
+async function askMembers() {
+  members.timer = null;
   const client = state.client;
+  const name = state.current;
+  if (!client || !name || membersUnsupported || typeof client.members !== "function" || client.state !== "open") return;
   const r = room(name);
-  if (!client || membersUnsupported || typeof client.members !== "function" || !r.joined) return;
+  if (!r.joined) return;
+  members.last = Date.now();
   try {
     const list = await client.members(name);
     if (client !== state.client) return;
     r.members = list;
     if (typeof r.online !== "number") r.online = list.online;
     if (name === state.current) renderMembers();
-    const listed = list.members.reduce((n, m) => n + m.connections, 0) + (list.elsewhere || 0);
-    const stale = !list.truncated && (listed !== list.online || list.online !== r.online);
-    if (stale && retries > 0 && !r.membersRetry) {
-      r.membersRetry = setTimeout(() => {
-        r.membersRetry = null;
-        if (client === state.client && name === state.current) refreshMembers(name, retries - 1);
-      }, MEMBERS_STALE_MS);
-    }
   } catch (error) {
     if (error?.code === "bad_type") membersUnsupported = true; // a chatd from before `members`
+    else if (error?.code === "rate_limited") refreshMembers(); // later, quietly
   }
 }
 
@@ -242,20 +251,81 @@ function updateQuotes(r, seq, deleted = false) {
   for (const quote of r.el.querySelectorAll(`.quote[data-reply-to="${seq}"]`)) fillQuote(quote, quoteOf(r, seq), seq, deleted);
 }
 
-const fetchingQuote = new Set();
-async function fetchQuoted(r, seq) {
-  const key = `${r.name}/${seq}`;
-  if (fetchingQuote.has(key) || quoteOf(r, seq)) return;
-  fetchingQuote.add(key);
-  try {
-    const [m] = await state.client.older(r.name, seq + 1, 1);
-    if (m && m.seq === seq) {
-      r.quoted.set(seq, m);
-      updateQuotes(r, seq);
+// Quoted messages not loaded are fetched only once their quote is on screen, and together:
+// one `older()` covering the wanted range, one in flight, at most one per 2 s. Others'
+// replies to old messages must not spend our rate limit. The quote says "…" meanwhile.
+const QUOTES_EVERY_MS = 2000;
+const QUOTES_SPAN = 50; // the widest range asked at once (a page of older history)
+const quotes = { wanted: new Map(), tried: new Set(), busy: false, last: -Infinity, timer: null };
+const quoteObserver = new IntersectionObserver(
+  (entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      const quote = entry.target;
+      quoteObserver.unobserve(quote);
+      const node = quote.closest(".message");
+      const r = state.rooms.get(node?.dataset.room ?? "");
+      const seq = Number(quote.dataset.replyTo);
+      if (!r || quoteOf(r, seq) || quotes.tried.has(`${r.name}/${seq}`)) continue;
+      if (!quotes.wanted.has(r.name)) quotes.wanted.set(r.name, new Set());
+      quotes.wanted.get(r.name).add(seq);
+      scheduleQuotes();
     }
-  } catch {
-    // The quote keeps saying "message #N": nothing more is known of it.
+  },
+  { root: els.log },
+);
+
+function scheduleQuotes() {
+  if (quotes.busy || quotes.timer || quotes.wanted.size === 0) return;
+  quotes.timer = setTimeout(fetchQuotes, Math.max(0, quotes.last + QUOTES_EVERY_MS - Date.now()));
+}
+
+async function fetchQuotes() {
+  quotes.timer = null;
+  const client = state.client;
+  const [name, seqs] = quotes.wanted.entries().next().value ?? [];
+  if (!client || !name || client.state !== "open") return;
+  const r = room(name);
+  const top = Math.max(...seqs);
+  const asked = [...seqs].filter((seq) => seq > top - QUOTES_SPAN && !quoteOf(r, seq));
+  for (const seq of seqs) if (seq > top - QUOTES_SPAN) seqs.delete(seq);
+  if (seqs.size === 0) quotes.wanted.delete(name);
+  if (asked.length === 0) return scheduleQuotes();
+  const low = Math.min(...asked);
+  quotes.busy = true;
+  quotes.last = Date.now();
+  try {
+    const page = await client.older(name, top + 1, top - low + 1);
+    for (const m of page) if (m && asked.includes(m.seq) && !r.messages.has(m.seq)) r.quoted.set(m.seq, m);
+  } catch (error) {
+    // Refused for now (the connection dropped, the rate limit): asked again later. Otherwise
+    // the quotes say "message #N": nothing more is known of them.
+    if (["disconnected", "rate_limited", "timeout", "offline"].includes(error?.code) && client === state.client) {
+      if (!quotes.wanted.has(name)) quotes.wanted.set(name, new Set());
+      for (const seq of asked) quotes.wanted.get(name).add(seq);
+      quotes.busy = false;
+      return scheduleQuotes();
+    }
+  } finally {
+    quotes.busy = false;
   }
+  for (const seq of asked) {
+    quotes.tried.add(`${name}/${seq}`);
+    updateQuotes(r, seq);
+  }
+  scheduleQuotes();
+}
+
+/** A reply's quote of a message not loaded: "…" until it comes into view and is fetched. */
+function awaitQuote(r, node, seq) {
+  const quote = node.querySelector(`.quote[data-reply-to="${seq}"]`);
+  if (!quote || quotes.tried.has(`${r.name}/${seq}`)) return;
+  quote.replaceChildren();
+  const dots = document.createElement("span");
+  dots.className = "quote-text missing";
+  dots.textContent = "…";
+  quote.append(dots);
+  quoteObserver.observe(quote);
 }
 
 function addMessage(m, live) {
@@ -270,7 +340,8 @@ function addMessage(m, live) {
   }
   r.seen.set(m.from, r.seen.get(m.from) ?? null);
   const node = renderMessage(m, isMine(m), (seq) => quoteOf(r, seq));
-  if (Number.isInteger(m.replyTo) && !quoteOf(r, m.replyTo)) fetchQuoted(r, m.replyTo);
+  node.dataset.room = r.name;
+  if (Number.isInteger(m.replyTo) && !quoteOf(r, m.replyTo)) awaitQuote(r, node, m.replyTo);
   r.nodes.set(m.seq, node);
   const shown = r.name === state.current;
   const atBottom = shown && scrolledToBottom();
@@ -294,6 +365,8 @@ function removeMessage(r, seq) {
   const node = r.nodes.get(seq);
   if (node) {
     observer.unobserve(node);
+    const quote = node.querySelector(".quote");
+    if (quote) quoteObserver.unobserve(quote);
     // Focus inside a message that goes (its own Delete) moves to the log, not to nowhere.
     const hadFocus = node.contains(document.activeElement);
     node.remove();
@@ -379,6 +452,7 @@ function onHistory({ room: name, messages, recovered, resumed }) {
   if (name === state.current) {
     els.log.scrollTop = els.log.scrollHeight;
     observeAll(r);
+    if (!r.members) refreshMembers(MEMBERS_SHOWN_MS);
   }
   renderRooms();
 }
@@ -422,7 +496,7 @@ function onPresence({ room: name, message, online }) {
   if (message) appendLine(r, "system presence", presenceText(message));
   if (name === state.current) {
     renderMembers();
-    refreshMembers(name);
+    refreshMembers();
   }
 }
 
@@ -491,12 +565,21 @@ function syncQueued(delivered = null) {
 }
 
 function connect() {
-  disconnect(false);
   const name = els.name.value.trim();
-  localStorage.setItem("chatd.name", name);
   // A name chatd would not take (it would put us in its default room) is not shown as ours.
   const asked = els.room.value.trim();
   const first = /^[A-Za-z0-9_-]{1,32}$/.test(asked) ? asked : "lobby";
+  const token = els.token.value;
+  const settings = JSON.stringify([name, first, token]);
+  // Connect with the settings unchanged: the same client, now (not at the end of its backoff
+  // delay), its queue of unsent messages kept.
+  if (state.client && state.client.state !== "closed" && state.settings === settings) {
+    state.client.reconnectNow();
+    return;
+  }
+  disconnect(false);
+  localStorage.setItem("chatd.name", name);
+  state.settings = settings;
   const rooms = [first, ...savedRooms().filter((r) => r !== first)];
   state.rooms = new Map();
   pendingLines.clear();
@@ -504,14 +587,16 @@ function connect() {
   state.current = null;
   els.log.replaceChildren();
   cancelReply();
+  quotes.wanted.clear();
+  quotes.tried.clear();
   showRoom(first);
-  const token = els.token.value;
   const client = new ChatClient({ token: token || undefined, name, rooms });
   state.client = client;
   const on = (type, fn) => state.unsubscribe.push(client.on(type, (detail) => state.client === client && fn(detail)));
   on("status", (detail) => {
     onStatus(detail);
     syncQueued();
+    if (detail.state === "open") scheduleQuotes();
   });
   let welcomed = false;
   on("welcome", ({ name: me, message }) => {
@@ -562,8 +647,18 @@ function connect() {
 function disconnect(manual = true) {
   for (const off of state.unsubscribe) off();
   state.unsubscribe = [];
+  // close() drops the messages not yet sent: their texts go back to the composer rather
+  // than being lost (or sent under settings they were not written for).
+  const unsent = state.client ? state.client.queued.map((q) => q.text) : [];
   if (state.client) state.client.close();
   state.client = null;
+  state.settings = null;
+  if (unsent.length) {
+    const typed = els.message.value.trim();
+    els.message.value = [...unsent, ...(typed ? [typed] : [])].join(" ");
+    els.counter.textContent = `${els.message.value.length}/500`;
+    notify(t.unsentRestored(unsent.length));
+  }
   clearInterval(state.countdown);
   if (manual) setStatus("offline", t.offline);
 }
@@ -789,7 +884,10 @@ els.composer.addEventListener("submit", (event) => {
   if (!text || !state.client || !state.current) return;
   const r = room(state.current);
   const opts = state.replyTo && state.replyTo.room === r.name ? { replyTo: state.replyTo.seq } : undefined;
-  state.client.send(r.name, text, opts).catch((error) => {
+  const client = state.client;
+  client.send(r.name, text, opts).catch((error) => {
+    // Closed by a Connect with other settings or by Disconnect: the text is back in the composer.
+    if (error?.code === "closed" && client !== state.client) return;
     syncQueued();
     showError(r.name, error?.code, error?.message);
   });

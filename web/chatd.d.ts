@@ -29,7 +29,8 @@ export interface ChatClientOptions {
   rooms?: string[];
   /** Default sessionStorage: last seq per room and the unsent queue. null: memory only. */
   storage?: Storage | null;
-  /** Prefix of the storage keys, default "chatd:"; one per client when a page has several. */
+  /** Prefix of the storage keys (queue and marks). Default "chatd:" + url + name + a short hash
+   * of token: each identity its own. One per client when a page has several. */
   storageKey?: string;
   /** Default 65536: queued messages wait while ws.bufferedAmount is above it. */
   maxBufferedAmount?: number;
@@ -106,6 +107,9 @@ export class ChatClient extends EventTarget {
   /** Highest message seq seen in the room (kept in storage). */
   lastSeq(room: string): number;
   connect(): void;
+  /** While waiting to reconnect: connect now, without the rest of the backoff delay; the
+   * queue is kept. Nothing to do while connecting or open, or after close(). */
+  reconnectNow(): void;
   /** No reconnect after this; unsent messages are dropped and their sends rejected ("closed"). */
   close(): void;
   send(room: string, text: string, opts?: { replyTo?: number; data?: never }): Promise<Message>;
@@ -122,7 +126,8 @@ export class ChatClient extends EventTarget {
   older(room: string, before: number, limit?: number): Promise<Message[]>;
   listRooms(): Promise<RoomInfo[]>;
   versions(room: string, seq: number): Promise<{ text: string; replacedBy: string; replacedAt: string }[]>;
-  /** Who is in the room: names on this node (at most 200), counts across nodes. */
+  /** Who is in the room: names on this node (at most 200), counts across nodes. At most one
+   * request per 2 s is sent (chatd's limit); calls meanwhile wait and share one answer per room. */
   members(room: string): Promise<{
     members: { name: string; connections: number }[]; online: number; elsewhere: number; truncated?: boolean;
   }>;

@@ -55,6 +55,17 @@ const MAX_IN_FLIGHT = 8;
 // A request's answer may be lost (a frame refused by the rate limit that could not be
 // attributed): its promise is rejected with `timeout` rather than left pending for ever.
 const REQUEST_TIMEOUT_MS = 20000;
+// chatd answers `members` at most once per 2 s per connection (more are refused with
+// `rate_limited`): members() waits out the rest and asks once for all its callers.
+const MEMBERS_EVERY_MS = 2000;
+
+/** A short, non-cryptographic hash (FNV-1a, 32 bits) that keeps storage keys of different
+ * identities apart without putting the token itself in a key. @param {string} text */
+function shortHash(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
 
 function newNonce() {
   // getRandomValues, unlike randomUUID, also works outside secure contexts (plain http).
@@ -78,7 +89,9 @@ export class ChatClient extends EventTarget {
     const loc = globalThis.location;
     this.url = options.url ?? `${loc?.protocol === "https:" ? "wss" : "ws"}://${loc?.host}/chat`;
     this.storage = options.storage === undefined ? defaultStorage() : options.storage;
-    this.key = options.storageKey ?? "chatd:";
+    // The stored queue and marks belong to one identity: a reload of the tab as another
+    // name (or with another token) must not send the first one's messages as its own.
+    this.key = options.storageKey ?? `chatd:${this.url}|${options.name ?? ""}|${shortHash(options.token ?? "")}:`;
     this.maxBuffered = options.maxBufferedAmount ?? 65536;
     this.baseMs = options.backoff?.baseMs ?? 500;
     this.capMs = options.backoff?.capMs ?? 10000;
@@ -135,6 +148,8 @@ export class ChatClient extends EventTarget {
     /** @type {Pending[]} */
     this.requests = [];
     /** @type {Map<string, number>} */ this.typingSent = new Map();
+    this.membersAt = 0; // when `members` was last written on this connection
+    /** @type {Map<string, Promise<any>>} room → the members() waiting for its turn */ this.membersLater = new Map();
     // Read positions per room: the highest asked for, the highest chatd stored, and whether
     // a `read` is on its way (chatd merges them anyway; this saves the rate limit).
     /** @type {Map<string, {want: number, stored: number, busy: boolean}>} */ this.reads = new Map();
@@ -178,6 +193,13 @@ export class ChatClient extends EventTarget {
     this.stopped = false;
     clearTimeout(this.retryTimer);
     this.open();
+  }
+
+  /** While waiting to reconnect: connect now, without the rest of the backoff delay. The
+   * queue is kept. Nothing to do while connecting or open, or after close(). */
+  reconnectNow() {
+    if (this.stopped) return;
+    this.connect();
   }
 
   close() {
@@ -242,6 +264,7 @@ export class ChatClient extends EventTarget {
     this.joined.clear();
     this.inFlight.clear();
     this.pausedUntil = 0; // the rate limit is the connection's
+    this.membersAt = 0;
     this.reads.forEach((r) => (r.busy = false));
     clearTimeout(this.flushTimer);
     this.failRequests("disconnected", (r) => r.written);
@@ -630,6 +653,19 @@ export class ChatClient extends EventTarget {
    * @param {string} room
    * @returns {Promise<{members: {name: string, connections: number}[], online: number, elsewhere: number, truncated?: boolean}>} */
   members(room) {
+    const wait = this.membersAt + MEMBERS_EVERY_MS - Date.now();
+    if (wait > 0 && this._state === "open") {
+      let later = this.membersLater.get(room);
+      if (!later) {
+        later = new Promise((resolve) => setTimeout(resolve, wait)).then(() => {
+          this.membersLater.delete(room);
+          return this.members(room);
+        });
+        this.membersLater.set(room, later);
+      }
+      return later;
+    }
+    if (this._state === "open") this.membersAt = Date.now();
     return this.request("members", { type: "members", room }, (e) => e.room === room).then((e) =>
       pick(e, ["members", "online", "elsewhere", "truncated"]),
     );

@@ -15,7 +15,6 @@ export class Room {
     this.capped = false;
     this.online = null;
     this.members = null; // chatd's answer to `members`, when it has one
-    this.membersRetry = null;
     this.seen = new Map(); // name → true (joined), false (left), null (only seen posting)
     this.typing = new Map(); // name → timer
     this.complete = false; // the first message of the room is shown
