@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -116,7 +117,14 @@ def join(driver, room):
 
 
 def show_room(driver, room):
-    driver.find_element(By.CSS_SELECTOR, f'#rooms button.room-button[data-room="{room}"]').click()
+    def clicked(d):
+        # The list is drawn again on every unread change: a button found may be gone by the click.
+        try:
+            d.find_element(By.CSS_SELECTOR, f'#rooms button.room-button[data-room="{room}"]').click()
+            return True
+        except StaleElementReferenceException:
+            return False
+    wait(driver, clicked)
     wait(driver, lambda d: d.find_element(By.ID, "room-title").text == f"#{room}")
 
 

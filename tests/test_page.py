@@ -335,12 +335,15 @@ def test_a_moderator_deletes_anothers_message_a_user_is_told_no(chatd_factory, b
     open_page(eve, base, "eve")
     for page in (mod, eve):
         wait(page, lambda d: "a message to moderate" in texts(d))
-        # Without moderator tools, another's message offers no delete.
-        assert not message(page, "a message to moderate").find_element(By.CSS_SELECTOR, ".act-delete").is_displayed()
-        page.find_element(By.ID, "mod-tools").click()
-        assert message(page, "a message to moderate").find_element(By.CSS_SELECTOR, ".act-delete").is_displayed()
+        # chatd's welcome says the role: no switch to find, the tools follow it.
+        assert not page.find_element(By.ID, "mod-tools").is_displayed()
+    # The moderator is offered delete and edit on another's message; a user is not.
+    assert message(mod, "a message to moderate").find_element(By.CSS_SELECTOR, ".act-delete").is_displayed()
+    assert not message(eve, "a message to moderate").find_element(By.CSS_SELECTOR, ".act-delete").is_displayed()
+    assert not message(eve, "a message to moderate").find_element(By.CSS_SELECTOR, ".act-edit").is_displayed()
 
-    # A user who turns the tools on is refused by chatd, and told so in words.
+    # A user's page forced to offer them anyway is refused by chatd, and told so in words.
+    eve.execute_script("document.body.classList.add('mod')")
     delete = message(eve, "a message to moderate").find_element(By.CSS_SELECTOR, ".act-delete")
     delete.click()
     delete.click()

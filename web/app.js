@@ -599,8 +599,9 @@ function connect() {
     if (detail.state === "open") scheduleQuotes();
   });
   let welcomed = false;
-  on("welcome", ({ name: me, message }) => {
+  on("welcome", ({ name: me, role, message }) => {
     state.me = me || client.name;
+    applyRole(role);
     const r = room(client.rooms[0] || first);
     r.seen.set(state.me, true);
     // Said once: after a reconnect the status says it, and the log keeps to the chat.
@@ -864,6 +865,14 @@ els.settings.addEventListener("submit", (event) => {
   connect();
 });
 els.disconnect.addEventListener("click", () => disconnect(true));
+/** chatd says the credential's role in its welcome: a moderator's controls follow it, and
+ * the "Moderator tools" switch is only offered by a chatd that does not say. */
+function applyRole(/** @type {string | null | undefined} */ role) {
+  const known = role === "user" || role === "moderator" || role === "admin";
+  els.modTools.closest("label").hidden = known;
+  document.body.classList.toggle("mod", known ? role !== "user" : els.modTools.checked);
+}
+
 els.modTools.addEventListener("change", () => {
   document.body.classList.toggle("mod", els.modTools.checked);
   localStorage.setItem("chatd.modTools", els.modTools.checked ? "1" : "0");

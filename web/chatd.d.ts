@@ -1,5 +1,6 @@
 // Types of chatd.js, the browser client of chatd (docs/client.md).
 
+export type Role = "user" | "moderator" | "admin";
 export type ConnectionState = "connecting" | "open" | "waiting" | "closed";
 
 export interface Message {
@@ -71,7 +72,7 @@ export interface StatusDetail {
 
 export interface ChatEvents {
   status: StatusDetail;
-  welcome: { clientId: string; name: string; message: string };
+  welcome: { clientId: string; name: string; role: Role | null; message: string };
   history: { room: string; messages: Message[]; recovered?: boolean; resumed: boolean };
   message: { message: Message };
   edited: { room: string; seq: number; id: string; text: string; editedAt: string; by: string; at: number };
@@ -98,6 +99,8 @@ export class ChatClient extends EventTarget {
   readonly state: ConnectionState;
   /** From the welcome `system` event. */
   readonly clientId: string | null;
+  /** The credential's role, from the welcome (null from a chatd that does not say). */
+  readonly role: Role | null;
   /** The name chatd uses for us ("connected as NAME"). */
   readonly name: string | null;
   /** Rooms currently joined (welcomed). */

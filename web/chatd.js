@@ -100,6 +100,8 @@ export class ChatClient extends EventTarget {
 
     /** @type {ConnectionState} */ this._state = "closed";
     /** @type {string | null} */ this.clientId = null;
+    /** The credential's role from the welcome (`user`, `moderator`, `admin`); null from a chatd that does not say.
+     * @type {string | null} */ this.role = null;
     /** @type {string | null} */ this.name = null;
     /** @type {WebSocket | null} */ this.ws = null;
     this.attempt = 0;
@@ -370,10 +372,11 @@ export class ChatClient extends EventTarget {
   /** The `system` event that opens a connection: we are in. */
   welcomed(/** @type {any} */ e) {
     this.clientId = e.clientId;
+    this.role = e.role ?? null;
     this.name = /^connected as (.*)$/.exec(e.message)?.[1] ?? this.name;
     this.openedAt = Date.now();
     this.setState("open", {});
-    this.emit("welcome", { clientId: this.clientId, name: this.name, message: e.message });
+    this.emit("welcome", { clientId: this.clientId, name: this.name, role: this.role, message: e.message });
     // chatd answers a connection's requests in order: the joins go first, so the queued
     // messages of those rooms find them joined.
     const joining = (/** @type {string} */ room) => this.requests.some((r) => !r.written && r.kind === "join" && r.match({ room }));

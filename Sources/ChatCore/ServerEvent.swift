@@ -1,6 +1,8 @@
 /// Everything the server sends, as the article's protocol names it, serialised once.
 public enum ServerEvent: Sendable {
-    case system(message: String, clientId: String)
+    /// The welcome; `role` is the credential's (`user`, `moderator`, `admin`), so that a page
+    /// offers a moderator's controls to moderators only.
+    case system(message: String, clientId: String, role: String? = nil)
     case history(room: String, messages: [ChatMessage], recovered: Bool? = nil, before: UInt64? = nil)
     case presence(room: String, message: String, online: Int)
     /// The answer to `join`; the room's `history` follows.
@@ -47,10 +49,11 @@ public enum ServerEvent: Sendable {
         var w = JSONWriter()
         w.beginObject()
         switch self {
-        case let .system(message, clientId):
+        case let .system(message, clientId, role):
             w.field("type", "system")
             w.field("message", message)
             w.field("clientId", clientId)
+            if let role { w.field("role", role) }
         case let .history(room, messages, recovered, before):
             w.field("type", "history")
             w.field("room", room)

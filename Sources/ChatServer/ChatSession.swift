@@ -159,7 +159,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         if moderation.isBanned(userKey: identity.userKey, authorKey: authorKey) {
             return close(code: .policyViolation, reason: Moderation.banReason)
         }
-        send(.system(message: "connected as \(name)", clientId: id), flush: false)
+        send(.system(message: "connected as \(name)", clientId: id, role: role.rawValue), flush: false)
         carryOut(plan(.join(room: primaryRoom, since: since)), announce: false)
         hub.shards[shardIndex].shard.value.ensureHeartbeat(intervalNanoseconds: settings.pingIntervalNanoseconds)
     }
