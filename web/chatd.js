@@ -655,7 +655,7 @@ export class ChatClient extends EventTarget {
   /** Who is in the room: display names on this node, and counts across nodes.
    * @param {string} room
    * @returns {Promise<{members: {name: string, connections: number}[], online: number, elsewhere: number, truncated?: boolean}>} */
-  members(room) {
+  members(room, retried = false) {
     const wait = this.membersAt + MEMBERS_EVERY_MS - Date.now();
     if (wait > 0 && this._state === "open") {
       let later = this.membersLater.get(room);
@@ -669,9 +669,17 @@ export class ChatClient extends EventTarget {
       return later;
     }
     if (this._state === "open") this.membersAt = Date.now();
-    return this.request("members", { type: "members", room }, (e) => e.room === room).then((e) =>
-      pick(e, ["members", "online", "elsewhere", "truncated"]),
-    );
+    return this.request("members", { type: "members", room }, (e) => e.room === room).then((e) => {
+      // chatd counts its 2 s from when it took the request, which is after we sent it: counted
+      // from the answer, the next one cannot arrive early however the network delays them.
+      this.membersAt = Date.now();
+      return pick(e, ["members", "online", "elsewhere", "truncated"]);
+    }, (/** @type {any} */ err) => {
+      // Refused as too soon all the same (a clock that jumped): once more, a turn later.
+      if (err?.code !== "rate_limited" || retried) throw err;
+      this.membersAt = Date.now();
+      return this.members(room, true);
+    });
   }
 
   // ---- fire-and-forget ---------------------------------------------------------------------
