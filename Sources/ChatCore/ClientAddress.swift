@@ -64,7 +64,9 @@ public struct TrustedProxies: Sendable, Equatable {
 /// IPv6 addresses are one key each; text that is not an address (e.g. "?") is its own key.
 public enum AddressGroup {
     public static func key(_ address: String, ipv6PrefixLength: Int) -> String {
-        guard let bytes = IPAddressText.parse(address) else { return address }
+        // Without a colon it is IPv4 or not an address: its own key either way. Asked per
+        // message (the address's rate bucket), so IPv4 skips the parse.
+        guard address.utf8.contains(UInt8(ascii: ":")), let bytes = IPAddressText.parse(address) else { return address }
         if bytes.count == 4 { return address }
         if bytes.prefix(10).allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
             return bytes.suffix(4).map(String.init).joined(separator: ".")

@@ -33,7 +33,7 @@ public struct WebhookEvent: Sendable, Equatable {
     }
 
     /// A new event id (a lowercase UUID).
-    public static func newID() -> String { UUID().uuidString.lowercased() }
+    public static func newID() -> String { RandomID.uuid() }
 
     /// `{"id","type","at","room",…}` with `fields` written after the common ones.
     static func make(_ type: WebhookEventType, room: String, at: Double, id: String, _ fields: (inout JSONWriter) -> Void) -> Self {

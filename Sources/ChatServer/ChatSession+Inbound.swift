@@ -315,7 +315,7 @@ extension ChatSession {
     private func publishUnique(_ text: String, in room: String, nonce: String, replyTo: UInt64?, loop: any EventLoop) {
         awaitingStore = true
         let this = NIOLoopBound(self, eventLoop: loop)
-        let id = UUID().uuidString.lowercased()
+        let id = RandomID.uuid()
         hub.publish(
             room: room, from: name, text: text, author: authorKey, id: id, nonce: nonce, replyTo: replyTo,
             historyWindow: settings.historyWindow

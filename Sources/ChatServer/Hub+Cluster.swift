@@ -56,9 +56,8 @@ extension Hub {
 
     private func deliver(_ room: Room, _ ready: [ChatMessage], _ sequence: InOrderDelivery) {
         room.lock.withLock {
-            for message in ready where room.state.deliveredInOrder(message) {
-                broadcastLocked(room, event: .message(message))
-            }
+            let fresh = ready.filter { room.state.deliveredInOrder($0) }
+            broadcastLocked(room, events: fresh.map { .message($0) })
             room.state.delivered(through: sequence.delivered, synced: sequence.synced)
         }
     }

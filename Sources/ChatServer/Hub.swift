@@ -129,7 +129,7 @@ final class Hub: Sendable {
         deletion: Bool = false, historyWindow: Int, maxRooms: Int = .max,
         done: (@Sendable (Result<ChatMessage, any Error>) -> Void)? = nil
     ) {
-        let id = id ?? UUID().uuidString.lowercased()
+        let id = id ?? RandomID.uuid()
         let sentAt = Self.sentAtNow()
         messagesIn.add(1, ordering: .relaxed)
         metrics.messagesReceived.increment()
@@ -207,11 +207,19 @@ final class Hub: Sendable {
     /// Called on the store queue once one node's batch is durable: into the windows, out to
     /// members.
     private func broadcastCommitted(_ batch: [Committer.Entry]) {
+        // By room, in the batch's order: each room's messages leave as one `BroadcastBatch`.
+        var order: [ObjectIdentifier] = []
+        var rooms: [ObjectIdentifier: (room: Room, messages: [ChatMessage])] = [:]
         for entry in batch where !entry.isDuplicate {
-            let (message, room) = (entry.message, entry.room)
+            let key = ObjectIdentifier(entry.room)
+            if rooms[key] == nil { order.append(key) }
+            rooms[key, default: (entry.room, [])].messages.append(entry.message)
+        }
+        for key in order {
+            guard let (room, messages) = rooms[key] else { continue }
             room.lock.withLock {
-                room.state.committed(message)
-                broadcastLocked(room, event: .message(message))
+                for message in messages { room.state.committed(message) }
+                broadcastLocked(room, events: messages.map { .message($0) })
             }
         }
     }
@@ -262,16 +270,30 @@ final class Hub: Sendable {
     /// room's lock held.
     /// An `ephemeral` event (`typing`) skips members already behind, and the session `except`.
     func broadcastLocked(_ room: Room, event: ServerEvent, ephemeral: Bool = false, except: ObjectIdentifier? = nil) {
-        let epoch = room.state.nextEpoch()
-        let frame = ServerFrame.text(event.jsonBytes(), allocator: allocator)
+        broadcastLocked(room, events: [event], ephemeral: ephemeral, except: except)
+    }
+
+    /// Encodes each event once and enqueues one delivery per loop with members for all of
+    /// them together (`BroadcastBatch`). Call with the room's lock held.
+    func broadcastLocked(_ room: Room, events: [ServerEvent], ephemeral: Bool = false, except: ObjectIdentifier? = nil) {
+        guard !events.isEmpty else { return }
+        var firstEpoch: UInt64 = 0
+        var frames: [ByteBuffer] = []
+        frames.reserveCapacity(events.count)
+        for event in events {
+            let epoch = room.state.nextEpoch()
+            if frames.isEmpty { firstEpoch = epoch }
+            frames.append(ServerFrame.text(event.jsonBytes(), allocator: allocator))
+        }
+        let batch = BroadcastBatch(firstEpoch: firstEpoch, frames: frames, allocator: allocator)
         let name = room.name
         let queuedAt = NIODeadline.now()
         let metrics = self.metrics
         for (index, count) in room.state.perShard.enumerated() where count > 0 {
             let ref = shards[index]
             ref.loop.execute { [self] in
-                let counts = ref.shard.value.deliver(room: name, epoch: epoch, frame: frame, ephemeral: ephemeral, except: except)
-                // Counted once per loop and broadcast, not per member.
+                let counts = ref.shard.value.deliver(room: name, batch: batch, ephemeral: ephemeral, except: except)
+                // Counted once per loop and batch, not per member.
                 framesOut.add(counts.delivered, ordering: .relaxed)
                 metrics.messagesDelivered.increment(by: Int64(counts.delivered))
                 if counts.dropped > 0 { metrics.messagesDropped.increment(by: Int64(counts.dropped)) }

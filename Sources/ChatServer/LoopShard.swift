@@ -41,6 +41,7 @@ final class LoopShard {
 
     /// Paces pipelined HTTP work on this loop (`LoopPacer`).
     let pacer: LoopPacer
+    private let allocator = ByteBufferAllocator()
 
     init(loop: any EventLoop) {
         self.loop = loop
@@ -124,43 +125,53 @@ final class LoopShard {
         rooms[member.room] = members.isEmpty ? nil : members
     }
 
-    /// Writes one pre-encoded frame to every local member that joined before `epoch`.
+    /// Writes a room's broadcasts (pre-encoded, in order) to every local member that joined
+    /// before them: a member that keeps up gets them as one write (`BroadcastBatch.joined`).
     func deliver(
-        room: String, epoch: UInt64, frame: ByteBuffer, ephemeral: Bool = false, except: ObjectIdentifier? = nil
+        room: String, batch: BroadcastBatch, ephemeral: Bool = false, except: ObjectIdentifier? = nil
     ) -> DeliveryCounts {
         guard let members = rooms[room] else { return DeliveryCounts() }
         var counts = DeliveryCounts()
         let flushPending = !unflushed.isEmpty
         // Compressed once per window size, for every member that negotiated permessage-deflate.
-        var compressed: [(bits: Int, frame: ByteBuffer)] = []
-        for member in members where member.joinEpoch < epoch {
+        var compressed: [(bits: Int, batch: BroadcastBatch)] = []
+        for member in members {
+            let session = member.session
+            let seen = batch.seen(joinEpoch: member.joinEpoch)
+            guard seen < batch.frames.count else { continue }
             // An ephemeral event (`typing`) skips its sender, and anyone already behind: it
             // is worth nothing late, and must not push a slow member over its limit.
-            if ephemeral, ObjectIdentifier(member.session) == except || !member.session.keepsUp { continue }
-            var out = frame
-            let bits = member.session.deflateWindowBits
+            if ephemeral, ObjectIdentifier(session) == except || !session.keepsUp { continue }
+            var form = batch
+            let bits = session.deflateWindowBits
             if bits != 0 {
                 if let done = compressed.first(where: { $0.bits == bits }) {
-                    out = done.frame
+                    form = done.batch
                 } else {
-                    out = member.session.compressedFrame(frame, windowBits: bits)
-                    compressed.append((bits, out))
+                    form = batch.map(allocator: allocator) { session.compressedFrame($0, windowBits: bits) }
+                    compressed.append((bits, form))
                 }
             }
-            switch member.session.deliver(out, member: member) {
-            case .written:
-                counts.delivered += 1
-                if !member.session.awaitingFlush {
-                    member.session.awaitingFlush = true
-                    unflushed.append(member.session)
+            if seen == 0 && session.keepsUp {
+                session.writeFrame(form.joined, flush: false)
+                counts.delivered += form.frames.count
+                awaitFlush(session)
+                continue
+            }
+            // Behind, or joined midway: frame by frame, each under the room's slow-consumer rule.
+            for frame in form.frames[seen...] {
+                switch session.deliver(frame, member: member) {
+                case .written:
+                    counts.delivered += 1
+                    awaitFlush(session)
+                case let .queued(dropped):
+                    counts.delivered += 1
+                    counts.dropped += dropped
+                case .disconnected:
+                    counts.disconnected += 1
+                case .closed:
+                    counts.dropped += 1
                 }
-            case let .queued(dropped):
-                counts.delivered += 1
-                counts.dropped += dropped
-            case .disconnected:
-                counts.disconnected += 1
-            case .closed:
-                counts.dropped += 1
             }
         }
         if !flushPending && !unflushed.isEmpty {
@@ -168,6 +179,12 @@ final class LoopShard {
             loop.assumeIsolated().execute { self.flush() }
         }
         return counts
+    }
+
+    private func awaitFlush(_ session: ChatSession) {
+        guard !session.awaitingFlush else { return }
+        session.awaitingFlush = true
+        unflushed.append(session)
     }
 
     private func flush() {

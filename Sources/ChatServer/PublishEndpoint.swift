@@ -39,7 +39,7 @@ enum PublishEndpoint {
         case let .failure(answer):
             reply(answer)
         case let .success((request, key)):
-            let id = UUID().uuidString.lowercased()
+            let id = RandomID.uuid()
             server.publish(request, from: key, id: id) { result in
                 switch result {
                 case let .success(message):

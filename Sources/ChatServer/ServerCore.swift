@@ -45,7 +45,7 @@ final class ServerCore: Sendable {
     /// With an `idempotencyKey`, a repeat is answered with the first event, whose `id` is
     /// not `id`.
     func publish(
-        _ request: PublishRequest, from: String, id: String = UUID().uuidString.lowercased(),
+        _ request: PublishRequest, from: String, id: String = RandomID.uuid(),
         done: @escaping @Sendable (Result<ChatMessage, PublishRefusal>) -> Void
     ) {
         let current = settings.current

@@ -1,0 +1,60 @@
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Random (version 4) UUIDs in lowercase text, for message and connection ids. Foundation's
+/// `UUID()` opens, reads and closes /dev/urandom for every one on Linux: three system calls
+/// per message, 4 % of a loaded event loop's time (BENCHMARKS.md, issue 15). These come from
+/// the same kernel generator (getrandom, through `arc4random_buf`), 4 KiB at a time.
+public enum RandomID {
+    private static let pool = Mutex(Pool())
+
+    private struct Pool {
+        static let size = 4096
+        var bytes = [UInt8](repeating: 0, count: size)
+        var used = size
+
+        /// The next 16 random bytes, refilling the pool when it runs out.
+        mutating func take() -> (UInt64, UInt64) {
+            if used + 16 > Self.size {
+                bytes.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, $0.count) }
+                used = 0
+            }
+            defer { used += 16 }
+            return bytes.withUnsafeBytes {
+                ($0.loadUnaligned(fromByteOffset: used, as: UInt64.self), $0.loadUnaligned(fromByteOffset: used + 8, as: UInt64.self))
+            }
+        }
+    }
+
+    /// A new id: 8-4-4-4-12 lowercase hex digits, version 4, RFC 4122 variant.
+    public static func uuid() -> String {
+        var (high, low) = pool.withLock { $0.take() }
+        high = (high & ~0xF000) | 0x4000  // version 4 in bits 12…15 of the third group
+        low = (low & ~(0xC000 << 48)) | (0x8000 << 48)  // variant 10xx at the top of the fourth
+        return format(high, low)
+    }
+
+    /// The 128 bits `high` then `low`, most significant nibble first, in the 8-4-4-4-12 form.
+    public static func format(_ high: UInt64, _ low: UInt64) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var at = 0
+            for index in 0..<32 {
+                if index == 8 || index == 12 || index == 16 || index == 20 {
+                    out[at] = UInt8(ascii: "-")
+                    at += 1
+                }
+                let word = index < 16 ? high : low
+                let shift = UInt64(60 - (index % 16) * 4)
+                out[at] = digits.utf8Start[Int(truncatingIfNeeded: (word >> shift) & 0xF)]
+                at += 1
+            }
+            return at
+        }
+    }
+}
