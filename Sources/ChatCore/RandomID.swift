@@ -33,10 +33,16 @@ public enum RandomID {
 
     /// A new id: 8-4-4-4-12 lowercase hex digits, version 4, RFC 4122 variant.
     public static func uuid() -> String {
+        let (high, low) = bits()
+        return format(high, low)
+    }
+
+    /// A new id's 128 bits, for a holder that keeps many and spells them out rarely.
+    public static func bits() -> (UInt64, UInt64) {
         var (high, low) = pool.withLock { $0.take() }
         high = (high & ~0xF000) | 0x4000  // version 4 in bits 12…15 of the third group
         low = (low & ~(0xC000 << 48)) | (0x8000 << 48)  // variant 10xx at the top of the fourth
-        return format(high, low)
+        return (high, low)
     }
 
     /// The 128 bits `high` then `low`, most significant nibble first, in the 8-4-4-4-12 form.

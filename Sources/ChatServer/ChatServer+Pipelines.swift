@@ -77,10 +77,13 @@ extension ChatServer {
             throw PendingLimitReached(reason: refused)
         }
         let state = ConnectionState()
-        state.pendingPeer = peer
-        channel.closeFuture.whenComplete { _ in
-            state.endPending(core.limits)
-            state.release()
+        let pending = PendingCount(peer: peer, limits: core.limits)
+        state.pending = pending
+        // Weak: what is left of the state once the HTTP stage goes is released then; before
+        // it, the HTTP handlers hold it (and `release` breaks their cycles at a close).
+        channel.closeFuture.whenComplete { [weak state] _ in
+            pending.end()
+            state?.release()
         }
         try channel.syncOptions?.setOption(.writeBufferWaterMark, value: settings.sendBuffer)
         state.armIdleTimer(channel: channel, timeout: settings.handshakeTimeout)
@@ -150,7 +153,7 @@ extension ChatServer {
                     // The session is the upgraded connection's one handler: it parses the
                     // client's frames and writes chatd's (encoded once per broadcast).
                     let ops = channel.pipeline.syncOperations
-                    state.endPending(core.limits)
+                    state.endPending()
                     try ops.addHandler(
                         ChatSession(
                             session: session, address: state.address, hub: core.hub,

@@ -21,7 +21,10 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
 
-    let id = UUID().uuidString.lowercased()
+    /// The connection's id, a random UUID kept as its 128 bits (its text, asked for by kicks
+    /// and listings only, would be an 80-byte allocation per connection).
+    private let idBits = RandomID.bits()
+    var id: String { RandomID.format(idBits.0, idBits.1) }
     let name: String
     /// The room named at the upgrade: commands that name no room mean it.
     let primaryRoom: String
@@ -60,7 +63,8 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// Pings and pongs of this read pass (`ControlFrameBudget`); the newest ping not answered
     /// at once is answered at the end of the pass.
     var controlFrames = ControlFrameBudget()
-    var deferredPong: ByteBuffer?
+    /// What is needed only now and then (`SessionRare`), while it is.
+    var rare: SessionRare?
     /// True between the first frame of a read pass and its end: replies written meanwhile
     /// are flushed once, at the end (one write to the socket per read, not per reply).
     var inReadPass = false
@@ -68,19 +72,8 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// A read held back while the socket is behind or a request waits: a client that does not
     /// read stops being read, so its requests cannot make replies pile up (TCP pushes back).
     var readPending = false
-    var hardClose: Scheduled<Void>?
-    /// The credential's expiry timer: first `expiring`, then the end (`TokenRefresh`).
-    var expiry: Scheduled<Void>?
-    /// `expiring` was sent for the credential in force.
-    var expiryNoticed = false
     var bucket: TokenBucket
     var assembler: MessageAssembler
-    /// The start of a frame whose rest has not arrived; nil between frames, so an idle
-    /// connection holds no input buffer.
-    var partialFrame: ByteBuffer?
-    /// Set when the input stopped being a WebSocket stream (a protocol error): nothing after
-    /// it is parsed.
-    var inputBroken = false
     /// Events held back while the socket is behind.
     var queue: OutboundQueue<ByteBuffer>
 
@@ -356,9 +349,6 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// What this connection may owe and send past its quota (from its settings).
     var bounds: ConnectionBounds
 
-    /// Frames received since closing started (`ConnectionBounds.framesWhileClosing`).
-    var framesWhileClosing = 0
-
     /// Requests that arrived while the socket was behind or a store read was outstanding.
     var intake: RequestIntake<ByteBuffer>
 
@@ -368,8 +358,6 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         intake.strikesAllowed = bounds.strikesAllowed
     }
 
-    /// A client's close that arrived while its earlier requests waited: answered once they are.
-    var deferredClose: ByteBuffer?
     /// The session's messages and edits handed to the hub and not yet stored (or failed): a
     /// close waits for them, so that their sender is sent them first (found by review).
     var publishesInFlight = 0
@@ -394,7 +382,4 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     }
     /// This connection's writes of read positions (`markRead`).
     var readWrites = ReadWrites()
-    /// Webhook events of a leave that came while a message was still on its way to the
-    /// committer (`Hub.tellWebhooks`): handed over after it.
-    var deferredWebhookEvents: [WebhookEvent] = []
 }

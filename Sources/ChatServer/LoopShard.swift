@@ -81,23 +81,48 @@ final class LoopShard {
 
     /// Chat sessions by author key, for read markers: a `read` is told to the identity's
     /// other connections, and a scan of every session here per read would not be cheap.
-    private var readers: [String: Set<ObjectIdentifier>] = [:]
+    private var readers: [String: Readers] = [:]
+
+    /// Most identities have one connection: that one needs no set of its own (a set is an
+    /// 80-byte allocation per idle connection).
+    private enum Readers {
+        case one(ObjectIdentifier)
+        case many(Set<ObjectIdentifier>)
+
+        var all: Set<ObjectIdentifier> {
+            switch self {
+            case let .one(id): [id]
+            case let .many(ids): ids
+            }
+        }
+    }
 
     func register(_ session: ChatSession) {
-        sessions[ObjectIdentifier(session)] = session
-        if !session.echo { readers[session.authorKey, default: []].insert(ObjectIdentifier(session)) }
+        let id = ObjectIdentifier(session)
+        sessions[id] = session
+        guard !session.echo else { return }
+        switch readers[session.authorKey] {
+        case nil: readers[session.authorKey] = .one(id)
+        case let .one(other): readers[session.authorKey] = .many([other, id])
+        case var .many(ids):
+            readers[session.authorKey] = nil  // the set is then uniquely held: inserted in place
+            ids.insert(id)
+            readers[session.authorKey] = .many(ids)
+        }
     }
 
     func unregister(_ session: ChatSession) {
-        sessions[ObjectIdentifier(session)] = nil
-        guard !session.echo else { return }
-        readers[session.authorKey]?.remove(ObjectIdentifier(session))
-        if readers[session.authorKey]?.isEmpty == true { readers[session.authorKey] = nil }
+        let id = ObjectIdentifier(session)
+        sessions[id] = nil
+        guard !session.echo, let current = readers[session.authorKey] else { return }
+        var left = current.all
+        left.remove(id)
+        readers[session.authorKey] = left.count > 1 ? .many(left) : left.first.map { .one($0) }
     }
 
     /// Sends `event` to the sessions of `reader` here, but `except`.
     func tellReader(_ reader: String, _ event: ServerEvent, except: ObjectIdentifier?) {
-        for id in readers[reader] ?? [] where id != except { sessions[id]?.send(event, flush: true) }
+        for id in readers[reader]?.all ?? [] where id != except { sessions[id]?.send(event, flush: true) }
     }
 
     /// Closes every session on this loop with `code`.
