@@ -77,14 +77,8 @@ extension ChatServer {
             throw PendingLimitReached(reason: refused)
         }
         let state = ConnectionState()
-        let pending = PendingCount(peer: peer, limits: core.limits)
-        state.pending = pending
-        // Weak: what is left of the state once the HTTP stage goes is released then; before
-        // it, the HTTP handlers hold it (and `release` breaks their cycles at a close).
-        channel.closeFuture.whenComplete { [weak state] _ in
-            pending.end()
-            state?.release()
-        }
+        let end = ConnectionEnd(peer: peer, limits: core.limits, handshake: state)
+        channel.closeFuture.whenComplete { _ in end.closed() }
         try channel.syncOptions?.setOption(.writeBufferWaterMark, value: settings.sendBuffer)
         state.armIdleTimer(channel: channel, timeout: settings.handshakeTimeout)
         let upgrader = WebSocketUpgrader(
@@ -153,7 +147,7 @@ extension ChatServer {
                     // The session is the upgraded connection's one handler: it parses the
                     // client's frames and writes chatd's (encoded once per broadcast).
                     let ops = channel.pipeline.syncOperations
-                    state.endPending()
+                    end.endPending()
                     try ops.addHandler(
                         ChatSession(
                             session: session, address: state.address, hub: core.hub,
@@ -163,6 +157,7 @@ extension ChatServer {
                     // upgrade request) goes on to the session, in order.
                     if let gate = state.gate { ops.removeHandler(gate, promise: nil) }
                     state.upgraded()
+                    end.upgraded()
                     // NIO keeps the receive buffers it allocated for reuse, up to one per read
                     // of a pass; a request head longer than the first 256-byte read leaves it
                     // holding a second, larger one for the connection's life (0.7 KiB per idle

@@ -27,9 +27,6 @@ final class ConnectionState: @unchecked Sendable {
     /// True once a request of the read gate's current slice was answered: the others of it
     /// are pipelined, and go through the pacer.
     var answeredThisSlice = false
-    /// The connection as counted in `ClientLimits`' pending connections, until it upgrades or
-    /// closes.
-    var pending: PendingCount?
     private var idleTimer: Scheduled<Void>?
     private var idleTimeout: TimeAmount = .seconds(10)
 
@@ -73,12 +70,6 @@ final class ConnectionState: @unchecked Sendable {
         session = nil
     }
 
-    /// The connection is no longer pending (it upgraded or closed); counted once.
-    func endPending() {
-        pending?.end()
-        pending = nil
-    }
-
     /// The connection closed: drops what ties the handlers and this state together.
     func release() {
         stopIdleTimer()
@@ -87,20 +78,38 @@ final class ConnectionState: @unchecked Sendable {
     }
 }
 
-/// One accepted connection counted in `ClientLimits`' pending connections, ended once: by
-/// the upgrade, or by the close if it never upgrades. The close's callback holds this, not
-/// the whole `ConnectionState`, which is then freed with the HTTP stage at the upgrade (it
-/// had stayed for the connection's life: 330 bytes per idle connection, BENCHMARKS.md).
-final class PendingCount: @unchecked Sendable {  // touched only on the connection's loop
+/// What the close of a chat connection has left to undo: its count among `ClientLimits`'
+/// pending connections (ended once: by the upgrade, or by the close if it never upgrades)
+/// and, until the upgrade, the handshake's state (`ConnectionState.release` breaks its
+/// cycles). The close's callback holds this, not the state, so the state goes with the HTTP
+/// stage at the upgrade (it had stayed for the connection's life: 330 bytes per idle
+/// connection, BENCHMARKS.md).
+final class ConnectionEnd: @unchecked Sendable {  // touched only on the connection's loop
     private var peer: String?
     private let limits: ClientLimits
+    private var handshake: ConnectionState?
 
-    init(peer: String, limits: ClientLimits) {
+    init(peer: String, limits: ClientLimits, handshake: ConnectionState) {
         self.peer = peer
         self.limits = limits
+        self.handshake = handshake
     }
 
-    func end() {
+    /// The upgrade is done: its handshake state is let go (and the connection is no longer
+    /// pending, if `endPending` was not called already).
+    func upgraded() {
+        endPending()
+        handshake = nil
+    }
+
+    func closed() {
+        endPending()
+        handshake?.release()
+        handshake = nil
+    }
+
+    /// No longer pending (upgrading, or closed); counted once.
+    func endPending() {
         guard let peer else { return }
         self.peer = nil
         limits.pendingEnded(peer: peer)

@@ -1,11 +1,12 @@
 import ChatClient
 import ChatConfig
-import ChatServer
 import Crypto
 import Foundation
 import Logging
 import NIOCore
 import Testing
+
+@testable import ChatServer
 
 /// Issue 13, items 3, 8 and 10 on real sockets: caps before the upgrade, wrong publish keys,
 /// the metrics listener's timeouts and pipelining, and the control socket's line handling.
@@ -58,6 +59,43 @@ import Testing
         #expect(try await next.response()?.status == 200)
         for c in held + [next] { await c.close() }
         try await s.stop()
+    }
+
+    /// A pending connection's place is given back once: by its upgrade or by its close,
+    /// never both (`ConnectionEnd`), so the count neither leaks nor goes below zero.
+    @Test func aPendingPlaceIsGivenBackOnceByUpgradeOrClose() async throws {
+        let s = try await Self.start { $0.limits.maxPendingPerIP = 2 }
+        let pending = { s.server.core.limits.pendingConnections }
+        let upgrading = try await RawConnection.open(port: s.port)
+        let closing = try await RawConnection.open(port: s.port)
+        for c in [upgrading, closing] {
+            try await c.send(Self.get("/healthz"))
+            #expect(try await c.response()?.status == 200)
+        }
+        #expect(pending() == 2)
+        try await upgrading.send(HTTPKeepAliveTests().upgrade())
+        #expect(try await upgrading.switchingProtocols()?.hasPrefix("HTTP/1.1 101") == true)
+        try await Self.until { pending() == 1 }
+        await closing.close()
+        try await Self.until { pending() == 0 }
+        // The upgraded connection's close gives back nothing more.
+        await upgrading.close()
+        try await Self.until { s.server.status().connections == 0 }
+        let probe = try await RawConnection.open(port: s.port)
+        try await probe.send(Self.get("/healthz"))
+        #expect(try await probe.response()?.status == 200)
+        #expect(pending() == 1)
+        await probe.close()
+        try await s.stop()
+    }
+
+    /// Waits for a state change made on an event loop (polled: nothing announces it).
+    static func until(_ condition: () -> Bool, within: Duration = .seconds(5)) async throws {
+        let deadline = ContinuousClock.now + within
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw ClientError.timeout("condition not met") }
+            try await Task.sleep(for: .milliseconds(2))
+        }
     }
 
     @Test func aTrustedProxyIsCappedByTheTotalOnly() async throws {
