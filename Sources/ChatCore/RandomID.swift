@@ -9,7 +9,8 @@ import Synchronization
 /// Random (version 4) UUIDs in lowercase text, for message and connection ids. Foundation's
 /// `UUID()` opens, reads and closes /dev/urandom for every one on Linux: three system calls
 /// per message, 4 % of a loaded event loop's time (BENCHMARKS.md, issue 15). These come from
-/// the same kernel generator (getrandom, through `arc4random_buf`), 4 KiB at a time.
+/// the same device, kept open and read 4 KiB at a time (`getrandom` itself is not exposed to
+/// Swift by glibc's module, and `arc4random_buf` needs glibc 2.36).
 public enum RandomID {
     private static let pool = Mutex(Pool())
 
@@ -17,16 +18,45 @@ public enum RandomID {
         static let size = 4096
         var bytes = [UInt8](repeating: 0, count: size)
         var used = size
+        var device: Int32 = -1
 
         /// The next 16 random bytes, refilling the pool when it runs out.
         mutating func take() -> (UInt64, UInt64) {
             if used + 16 > Self.size {
-                bytes.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, $0.count) }
+                refill()
                 used = 0
             }
             defer { used += 16 }
             return bytes.withUnsafeBytes {
                 ($0.loadUnaligned(fromByteOffset: used, as: UInt64.self), $0.loadUnaligned(fromByteOffset: used + 8, as: UInt64.self))
+            }
+        }
+
+        private mutating func refill() {
+            if device < 0 { device = open("/dev/urandom", O_RDONLY | O_CLOEXEC) }
+            var filled = 0
+            if device >= 0 {
+                filled = bytes.withUnsafeMutableBytes { buffer in
+                    var filled = 0
+                    while filled < buffer.count {
+                        let n = read(device, buffer.baseAddress! + filled, buffer.count - filled)
+                        if n > 0 {
+                            filled += n
+                        } else if n < 0 && errno == EINTR {
+                            continue
+                        } else {
+                            break
+                        }
+                    }
+                    return filled
+                }
+            }
+            // No device (a sandbox without /dev): the standard library's generator, 8 bytes a call.
+            guard filled < Self.size else { return }
+            var generator = SystemRandomNumberGenerator()
+            for offset in stride(from: 0, to: Self.size, by: 8) {
+                let word = generator.next()
+                bytes.withUnsafeMutableBytes { $0.storeBytes(of: word, toByteOffset: offset, as: UInt64.self) }
             }
         }
     }

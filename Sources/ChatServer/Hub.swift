@@ -285,7 +285,7 @@ final class Hub: Sendable {
             if frames.isEmpty { firstEpoch = epoch }
             frames.append(ServerFrame.text(event.jsonBytes(), allocator: allocator))
         }
-        let batch = BroadcastBatch(firstEpoch: firstEpoch, frames: frames, allocator: allocator)
+        let batch = BroadcastBatch(firstEpoch: firstEpoch, frames: frames)
         let name = room.name
         let queuedAt = NIODeadline.now()
         let metrics = self.metrics

@@ -158,8 +158,9 @@ final class LoopShard {
         guard let members = rooms[room] else { return DeliveryCounts() }
         var counts = DeliveryCounts()
         let flushPending = !unflushed.isEmpty
-        // Compressed once per window size, for every member that negotiated permessage-deflate.
-        var compressed: [(bits: Int, batch: BroadcastBatch)] = []
+        // Each form made once: plain, and compressed once per window size for the members
+        // that negotiated permessage-deflate.
+        var forms: [BatchForm] = []
         for member in members {
             let session = member.session
             let seen = batch.seen(joinEpoch: member.joinEpoch)
@@ -167,18 +168,17 @@ final class LoopShard {
             // An ephemeral event (`typing`) skips its sender, and anyone already behind: it
             // is worth nothing late, and must not push a slow member over its limit.
             if ephemeral, ObjectIdentifier(session) == except || !session.keepsUp { continue }
-            var form = batch
             let bits = session.deflateWindowBits
-            if bits != 0 {
-                if let done = compressed.first(where: { $0.bits == bits }) {
-                    form = done.batch
-                } else {
-                    form = batch.map(allocator: allocator) { session.compressedFrame($0, windowBits: bits) }
-                    compressed.append((bits, form))
-                }
-            }
-            if seen == 0 && session.keepsUp {
-                session.writeFrame(form.joined, flush: false)
+            let index =
+                forms.firstIndex { $0.bits == bits }
+                ?? {
+                    forms.append(
+                        BatchForm(bits: bits, batch: bits == 0 ? batch : batch.map { session.compressedFrame($0, windowBits: bits) }))
+                    return forms.count - 1
+                }()
+            let form = forms[index].batch
+            if seen == 0, session.keepsUp, let joined = forms[index].joined(allocator: allocator) {
+                session.writeFrame(joined, flush: false)
                 counts.delivered += form.frames.count
                 awaitFlush(session)
                 continue
@@ -252,6 +252,26 @@ final class LoopShard {
                 room: s.echo ? "(echo)" : s.roomList.joined(separator: ","), address: s.address,
                 connectedSeconds: Double((now - s.connectedAt).nanoseconds) / 1e9)
         }
+    }
+}
+
+/// One form of a batch on one loop (plain, or compressed for a window size): its frames are
+/// joined the first time a member that keeps up needs them.
+private struct BatchForm {
+    let bits: Int
+    let batch: BroadcastBatch
+    private var joinedOnce: ByteBuffer??
+
+    init(bits: Int, batch: BroadcastBatch) {
+        self.bits = bits
+        self.batch = batch
+    }
+
+    mutating func joined(allocator: ByteBufferAllocator) -> ByteBuffer? {
+        if let made = joinedOnce { return made }
+        let made = batch.joined(allocator: allocator)
+        joinedOnce = .some(made)
+        return made
     }
 }
 
