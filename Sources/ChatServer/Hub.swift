@@ -197,26 +197,33 @@ final class Hub: Sendable {
     /// Called on the store queue once a cluster's batch is durable: each room's messages in
     /// the database's order (`deliverInOrder`).
     private func deliverCommittedInOrder(_ batch: [Committer.Entry]) async {
-        var rooms: [ObjectIdentifier: (Room, [ChatMessage])] = [:]
-        for entry in batch where !entry.isDuplicate {
-            rooms[ObjectIdentifier(entry.room), default: (entry.room, [])].1.append(entry.message)
+        for (room, messages) in Self.byRoom(batch) {
+            await deliverInOrder(room, messages, through: messages.map(\.seq).max() ?? 0)
         }
-        for (room, messages) in rooms.values { await deliverInOrder(room, messages, through: messages.map(\.seq).max() ?? 0) }
+    }
+
+    /// A batch's stored messages (not the duplicates) by room, rooms in the order they first
+    /// appear, each room's messages in the batch's order.
+    private static func byRoom(_ batch: [Committer.Entry]) -> [(room: Room, messages: [ChatMessage])] {
+        var groups: [(room: Room, messages: [ChatMessage])] = []
+        var index: [ObjectIdentifier: Int] = [:]
+        for entry in batch where !entry.isDuplicate {
+            let key = ObjectIdentifier(entry.room)
+            if let at = index[key] {
+                groups[at].messages.append(entry.message)
+            } else {
+                index[key] = groups.count
+                groups.append((entry.room, [entry.message]))
+            }
+        }
+        return groups
     }
 
     /// Called on the store queue once one node's batch is durable: into the windows, out to
     /// members.
     private func broadcastCommitted(_ batch: [Committer.Entry]) {
-        // By room, in the batch's order: each room's messages leave as one `BroadcastBatch`.
-        var order: [ObjectIdentifier] = []
-        var rooms: [ObjectIdentifier: (room: Room, messages: [ChatMessage])] = [:]
-        for entry in batch where !entry.isDuplicate {
-            let key = ObjectIdentifier(entry.room)
-            if rooms[key] == nil { order.append(key) }
-            rooms[key, default: (entry.room, [])].messages.append(entry.message)
-        }
-        for key in order {
-            guard let (room, messages) = rooms[key] else { continue }
+        // Each room's messages leave as one `BroadcastBatch` (so order holds per room only).
+        for (room, messages) in Self.byRoom(batch) {
             room.lock.withLock {
                 for message in messages { room.state.committed(message) }
                 broadcastLocked(room, events: messages.map { .message($0) })
