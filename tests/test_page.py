@@ -373,9 +373,13 @@ def test_status_counts_down_while_waiting_and_says_why_it_closed(chatd_factory, 
     open_page(d, f"http://localhost:{port}", "alice")
     assert d.find_element(By.ID, "status").text == "online"
     assert server.stop() == 0
-    # Backing off, the status counts the seconds to the next attempt.
-    wait(d, lambda d: re.fullmatch(r"reconnecting in \d+ s", d.find_element(By.ID, "status").text), timeout=30)
-    assert status(d) == "waiting"
+    # Backing off, the status counts the seconds to the next attempt. Text and state are read
+    # together: a short (jittered) wait can end between two separate reads.
+    seen = []
+    wait(d, lambda d: seen.append(d.execute_script(
+        "const s = document.getElementById('status'); return [s.textContent.trim(), s.dataset.state];"))
+        or re.fullmatch(r"reconnecting in \d+ s", seen[-1][0]), timeout=30)
+    assert seen[-1][1] == "waiting", seen[-1]
     server.start()
     wait(d, lambda d: status(d) == "online", timeout=30)
     conns = json.loads(chatctl("connections", "--json", socket_path=control).stdout)["connections"]
