@@ -1,5 +1,3 @@
-import Foundation
-
 /// What a client may ask for in a text frame, decoded strictly. Anything that is not one of
 /// these becomes an `ErrorCode`, never a crash (the article's server dies on `null`).
 /// `room` is nil when the client named none: the connection's first room is meant.
@@ -62,26 +60,25 @@ public enum ClientCommand: Sendable, Equatable {
     public static func decodeRequest(
         _ utf8: some Collection<UInt8>, maxChars: Int
     ) -> (command: Result<ClientCommand, ErrorCode>, nonce: String?) {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(utf8), options: [.fragmentsAllowed])
-        } catch {
-            return (.failure(.badJSON), nil)
+        let event: RequestObject
+        switch RequestObject.parse(utf8) {
+        case let .success(object): event = object
+        case .failure(.notObject): return (.failure(.badType), nil)
+        case .failure(.notJSON): return (.failure(.badJSON), nil)
         }
-        guard let event = object as? [String: Any] else { return (.failure(.badType), nil) }
         var nonce: String?
-        if let given = event["nonce"] as? String, MessageNonce.isValid(given, maxLength: MessageNonce.maxClientLength) {
+        if let given = event["nonce"]?.string, MessageNonce.isValid(given, maxLength: MessageNonce.maxClientLength) {
             nonce = given
         }
         return (decode(event: event, maxChars: maxChars), nonce)
     }
 
-    private static func decode(event: [String: Any], maxChars: Int) -> Result<ClientCommand, ErrorCode> {
-        guard let type = event["type"] as? String else { return .failure(.badType) }
+    private static func decode(event: RequestObject, maxChars: Int) -> Result<ClientCommand, ErrorCode> {
+        guard let type = event["type"]?.string else { return .failure(.badType) }
         let room: String?
         switch event["room"] {
-        case nil, is NSNull: room = nil
-        case let name as String where Sanitize.isValidRoom(name): room = name
+        case nil, .null: room = nil
+        case let .string(name) where Sanitize.isValidRoom(name): room = name
         default: return .failure(.badField)
         }
         switch type {
@@ -89,29 +86,25 @@ public enum ClientCommand: Sendable, Equatable {
             guard let room else { return .failure(.badField) }
             if type == "leave" { return .success(.leave(room: room)) }
             var since: UInt64?
-            if let value = event["since"], !(value is NSNull) {
-                guard let n = value as? NSNumber, !BackendProxy.isBool(n), let v = UInt64(exactly: n.doubleValue) else {
-                    return .failure(.badField)
-                }
+            if let value = event["since"], value != .null {
+                guard let v = value.unsigned else { return .failure(.badField) }
                 since = v
             }
             return .success(.join(room: room, since: since))
         case "message":
             let raw = event["text"]
-            if raw == nil || raw is NSNull { return .failure(.empty) }
-            guard let string = raw as? String else { return .failure(.badField) }
+            if raw == nil || raw == .null { return .failure(.empty) }
+            guard let string = raw?.string else { return .failure(.badField) }
             var nonce: String?
-            if let value = event["nonce"], !(value is NSNull) {
-                guard let given = value as? String, MessageNonce.isValid(given, maxLength: MessageNonce.maxClientLength) else {
+            if let value = event["nonce"], value != .null {
+                guard let given = value.string, MessageNonce.isValid(given, maxLength: MessageNonce.maxClientLength) else {
                     return .failure(.badField)
                 }
                 nonce = given
             }
             var replyTo: UInt64?
-            if let value = event["replyTo"], !(value is NSNull) {
-                guard let n = value as? NSNumber, !BackendProxy.isBool(n), let seq = UInt64(exactly: n.doubleValue), seq > 0 else {
-                    return .failure(.badField)
-                }
+            if let value = event["replyTo"], value != .null {
+                guard let seq = value.unsigned, seq > 0 else { return .failure(.badField) }
                 replyTo = seq
             }
             return messageText(string, maxChars: maxChars).map { .message(text: $0, room: room, nonce: nonce, replyTo: replyTo) }
@@ -122,47 +115,38 @@ public enum ClientCommand: Sendable, Equatable {
         case "refresh":
             // A token longer than any upgrade could carry is refused before it is verified:
             // with `limits.max_frame_bytes` raised, a refresh must not cost a 4 MB signature check.
-            guard let token = event["token"] as? String, !token.isEmpty, token.utf8.count <= maxTokenBytes else {
+            guard let token = event["token"]?.string, !token.isEmpty, token.utf8.count <= maxTokenBytes else {
                 return .failure(.badField)
             }
             return .success(.refresh(token: token))
         case "delete", "edit", "react", "unreact", "versions":
-            guard let n = event["seq"] as? NSNumber, !BackendProxy.isBool(n), let seq = UInt64(exactly: n.doubleValue), seq > 0
-            else {
-                return .failure(.badField)
-            }
+            guard let seq = event["seq"]?.unsigned, seq > 0 else { return .failure(.badField) }
             if type == "delete" { return .success(.delete(seq: seq, room: room)) }
             if type == "versions" { return .success(.versions(seq: seq, room: room)) }
             if type == "react" || type == "unreact" {
-                guard let emoji = event["emoji"] as? String, Reactions.isEmoji(emoji) else { return .failure(.badField) }
+                guard let emoji = event["emoji"]?.string, Reactions.isEmoji(emoji) else { return .failure(.badField) }
                 return .success(.react(seq: seq, emoji: emoji, added: type == "react", room: room))
             }
             let raw = event["text"]
-            if raw == nil || raw is NSNull { return .failure(.empty) }
-            guard let string = raw as? String else { return .failure(.badField) }
+            if raw == nil || raw == .null { return .failure(.empty) }
+            guard let string = raw?.string else { return .failure(.badField) }
             return messageText(string, maxChars: maxChars).map { .edit(seq: seq, text: $0, room: room) }
         case "history":
-            if let since = event["since"], !(since is NSNull) {
-                guard let n = since as? NSNumber, !BackendProxy.isBool(n), let v = UInt64(exactly: n.doubleValue) else {
-                    return .failure(.badField)
-                }
+            if let since = event["since"], since != .null {
+                guard let v = since.unsigned else { return .failure(.badField) }
                 return .success(.catchUp(since: v, room: room))
             }
             let before = event["before"]
             let limit = event["limit"]
             var beforeSeq: UInt64?
-            if let before, !(before is NSNull) {
-                guard let n = before as? NSNumber, !BackendProxy.isBool(n), let v = UInt64(exactly: n.doubleValue) else {
-                    return .failure(.badField)
-                }
+            if let before, before != .null {
+                guard let v = before.unsigned else { return .failure(.badField) }
                 beforeSeq = v
             }
             var count = 50
-            if let limit, !(limit is NSNull) {
-                guard let n = limit as? NSNumber, !BackendProxy.isBool(n), let v = Int(exactly: n.doubleValue), v > 0 else {
-                    return .failure(.badField)
-                }
-                count = min(v, maxHistoryPage)
+            if let limit, limit != .null {
+                guard let v = limit.unsigned, v > 0 else { return .failure(.badField) }
+                count = Int(min(v, UInt64(maxHistoryPage)))
             }
             return .success(.history(before: beforeSeq, limit: count, room: room))
         case "read", "rooms":

@@ -131,11 +131,9 @@ public struct ReadWrites: Sendable {
 extension ClientCommand {
     /// `{"type":"read","room","seq"}` (`seq` a positive integer, as for `delete`) and
     /// `{"type":"rooms"}`.
-    static func decodeReadMarker(type: String, _ event: [String: Any], room: String?) -> Result<ClientCommand, ErrorCode> {
+    static func decodeReadMarker(type: String, _ event: RequestObject, room: String?) -> Result<ClientCommand, ErrorCode> {
         guard type == "read" else { return .success(.rooms) }
-        guard let n = event["seq"] as? NSNumber, !BackendProxy.isBool(n), let seq = UInt64(exactly: n.doubleValue), seq > 0 else {
-            return .failure(.badField)
-        }
+        guard let seq = event["seq"]?.unsigned, seq > 0 else { return .failure(.badField) }
         return .success(.read(seq: seq, room: room))
     }
 }

@@ -41,6 +41,8 @@ public enum Sanitize {
     /// overrides and isolates (which reorder what a reader sees, "Trojan Source"), and
     /// control characters other than newline and tab.
     public static func visibleText(_ s: String) -> String {
+        // Almost every text has none: kept as it is, not rebuilt scalar by scalar.
+        guard s.unicodeScalars.contains(where: isHidden) else { return s }
         var out = String.UnicodeScalarView()
         for scalar in s.unicodeScalars where !isHidden(scalar) { out.append(scalar) }
         return String(out)
