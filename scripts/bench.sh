@@ -86,6 +86,7 @@ if [ -n "${ONLY:-}" ]; then
     # One scenario by name, e.g. ONLY=idle ./scripts/bench.sh
     case "$ONLY" in
     floor-empty) floor floor-empty empty --connections 10000 --hold 5 --raw ;;
+    floor-answer) floor floor-answer answer --connections 10000 --hold 5 --raw --hello ;;
     floor-websocket) floor floor-websocket websocket --connections 10000 --hold 5 ;;
     fanout-window16) run fanout-window16 fanout --rooms 10 --members 100 --seconds "$SECONDS_EACH" --window 16 ;;
     idle) run idle idle --connections 10000 --hold 5 ;;
@@ -96,6 +97,7 @@ if [ -n "${ONLY:-}" ]; then
 fi
 
 floor floor-empty empty --connections 10000 --hold 5 --raw
+floor floor-answer answer --connections 10000 --hold 5 --raw --hello
 floor floor-websocket websocket --connections 10000 --hold 5
 run fanout fanout --rooms 10 --members 100 --seconds "$SECONDS_EACH" --window 64
 run fanout-window16 fanout --rooms 10 --members 100 --seconds "$SECONDS_EACH" --window 16

@@ -35,6 +35,9 @@ public enum ClientCommand: Sendable, Equatable {
     /// The longest `refresh` token taken (16 KiB, twice `limits.max_header_bytes`' default).
     public static let maxTokenBytes = 16384
 
+    /// Every member any request is read for (`RequestObject` keeps no other).
+    static let fields = ["type", "room", "text", "nonce", "since", "before", "limit", "replyTo", "token", "seq", "emoji"]
+
     /// The most messages one `history` request returns.
     public static let maxHistoryPage = 200
 
@@ -61,7 +64,7 @@ public enum ClientCommand: Sendable, Equatable {
         _ utf8: some Collection<UInt8>, maxChars: Int
     ) -> (command: Result<ClientCommand, ErrorCode>, nonce: String?) {
         let event: RequestObject
-        switch RequestObject.parse(utf8) {
+        switch RequestObject.parse(utf8, keeping: fields) {
         case let .success(object): event = object
         case .failure(.notObject): return (.failure(.badType), nil)
         case .failure(.notJSON): return (.failure(.badJSON), nil)
@@ -104,7 +107,8 @@ public enum ClientCommand: Sendable, Equatable {
             }
             var replyTo: UInt64?
             if let value = event["replyTo"], value != .null {
-                guard let seq = value.unsigned, seq > 0 else { return .failure(.badField) }
+                // Stored as a signed 64-bit integer: a larger one would read back otherwise.
+                guard let seq = value.unsigned, seq > 0, seq <= UInt64(Int64.max) else { return .failure(.badField) }
                 replyTo = seq
             }
             return messageText(string, maxChars: maxChars).map { .message(text: $0, room: room, nonce: nonce, replyTo: replyTo) }

@@ -1,7 +1,9 @@
 /// A client request's JSON, read strictly (RFC 8259) in one pass over the frame's bytes.
 ///
 /// Every request is a flat object (`{"type":"message","text":…}`), so only the top level's
-/// members are kept; anything nested is checked and skipped, never built. Foundation's
+/// members are kept, and of those only the ones asked for (`keeping`), each once: whatever
+/// else a frame holds is checked and skipped, never built, so a frame of a million members
+/// costs no more memory than one of ten. Foundation's
 /// `JSONSerialization` built an `NSDictionary` of bridged values for each request and was,
 /// with reading them back out, 4 % of chatd's CPU in the fan-out benchmark.
 ///
@@ -48,17 +50,21 @@ public struct RequestObject: Sendable, Equatable {
     private var keys: [String] = []
     private var values: [Value] = []
 
-    /// The member named `key` (its last value if given twice); nil when absent.
+    /// How many members were kept.
+    var count: Int { keys.count }
+
+    /// The member named `key` (its last value if given twice); nil when absent or not kept.
     public subscript(key: String) -> Value? {
-        keys.lastIndex(of: key).map { values[$0] }
+        keys.firstIndex(of: key).map { values[$0] }
     }
 
-    public static func parse(_ bytes: some Collection<UInt8>) -> Result<RequestObject, Failure> {
-        if let parsed = bytes.withContiguousStorageIfAvailable({ parse(contiguous: $0) }) { return parsed }
-        return Array(bytes).withUnsafeBufferPointer { parse(contiguous: $0) }
+    /// Reads `bytes`, keeping the top-level members named in `keeping`.
+    public static func parse(_ bytes: some Collection<UInt8>, keeping: [String]) -> Result<RequestObject, Failure> {
+        if let parsed = bytes.withContiguousStorageIfAvailable({ parse(contiguous: $0, keeping: keeping) }) { return parsed }
+        return Array(bytes).withUnsafeBufferPointer { parse(contiguous: $0, keeping: keeping) }
     }
 
-    private static func parse(contiguous bytes: UnsafeBufferPointer<UInt8>) -> Result<RequestObject, Failure> {
+    private static func parse(contiguous bytes: UnsafeBufferPointer<UInt8>, keeping: [String]) -> Result<RequestObject, Failure> {
         var reader = JSONReader(bytes: bytes)
         reader.skipByteOrderMark()
         reader.skipSpace()
@@ -68,13 +74,18 @@ public struct RequestObject: Sendable, Equatable {
             return .failure(.notObject)
         }
         var object = RequestObject()
-        guard reader.readObject(into: &object), reader.atEnd else { return .failure(.notJSON) }
+        guard reader.readObject(into: &object, keeping: keeping), reader.atEnd else { return .failure(.notJSON) }
         return .success(object)
     }
 
-    fileprivate mutating func add(_ key: String, _ value: Value) {
-        keys.append(key)
-        values.append(value)
+    /// Sets `key`'s value: a key given again replaces its value (the last one counts).
+    fileprivate mutating func set(_ key: String, _ value: Value) {
+        if let index = keys.firstIndex(of: key) {
+            values[index] = value
+        } else {
+            keys.append(key)
+            values.append(value)
+        }
     }
 }
 
@@ -116,8 +127,9 @@ private struct JSONReader {
         return true
     }
 
-    /// The top-level object, its members' values kept (nested ones as `.container`).
-    mutating func readObject(into object: inout RequestObject) -> Bool {
+    /// The top-level object, the values of the members in `keeping` kept (nested ones as
+    /// `.container`), the others checked and skipped.
+    mutating func readObject(into object: inout RequestObject, keeping: [String]) -> Bool {
         at += 1  // "{"
         skipSpace()
         if take(UInt8(ascii: "}")) { return true }
@@ -126,8 +138,12 @@ private struct JSONReader {
             skipSpace()
             guard take(UInt8(ascii: ":")) else { return false }
             skipSpace()
-            guard let value = readValue() else { return false }
-            object.add(key, value)
+            if keeping.contains(key) {
+                guard let value = readValue() else { return false }
+                object.set(key, value)
+            } else {
+                guard skipValue(depth: 1) else { return false }
+            }
             skipSpace()
             guard take(UInt8(ascii: ",")) else { return take(UInt8(ascii: "}")) }
             skipSpace()

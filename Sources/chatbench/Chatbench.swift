@@ -186,6 +186,8 @@ struct Idle: AsyncParsableCommand {
     @Option(help: "Members per room (presence fan-out grows with its square).") var perRoom = 100
     @Option(help: "Seconds to hold them once open.") var hold = 5.0
     @Flag(help: "TCP connections only, no upgrade (for `chatbench floor --pipeline empty`).") var raw = false
+    @Flag(help: "With --raw: each connection sends 200 bytes (an upgrade request's size) once (for `floor --pipeline answer`).")
+    var hello = false
     @Option(help: "Messages put in each room first, as a reconnect storm after a deploy finds them.") var history = 0
 
     func run() async throws {
@@ -201,6 +203,10 @@ struct Idle: AsyncParsableCommand {
             events: { _ in
                 BenchConnection.Events()
             })
+        if raw && hello {
+            let request = [UInt8](repeating: UInt8(ascii: "x"), count: 200)
+            for channel in channels { channel.writeAndFlush(channel.allocator.buffer(bytes: request), promise: nil) }
+        }
         let opened = Double(now() - start) / 1e9
         // Connecting is over once the server stops spending CPU on it (presence events of
         // the last joins may still be on their way when the last upgrade is answered).

@@ -7,19 +7,37 @@ import NIOWebSocket
 /// The floors chatd is judged against (issue 15): a bare SwiftNIO server holding idle TCP
 /// connections with an empty pipeline, or upgraded by NIO's own WebSocket handlers with one
 /// empty handler behind them. Serves until killed; measure it with `idle --server-pid`
-/// (`--raw` for the empty pipeline, which answers no upgrade).
+/// (`--raw` for the empty pipeline, which answers no upgrade; `--raw --hello` for `answer`).
 struct Floor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Serve a bare NIO floor to measure idle connections against.")
 
-    enum Pipeline: String, ExpressibleByArgument { case empty, websocket }
+    enum Pipeline: String, ExpressibleByArgument { case empty, answer, websocket }
 
     @Option var host = "127.0.0.1"
     @Option var port = 9200
-    @Option(help: "empty: TCP only; websocket: NIO's HTTP server, upgrader and WebSocket handlers.") var pipeline = Pipeline.empty
+    @Option(
+        help: """
+            empty: TCP only; answer: TCP, and the first bytes read answered with 129 (a 101 response's size), \
+            the least any WebSocket server does with a connection; websocket: NIO's HTTP server, upgrader and \
+            WebSocket handlers.
+            """)
+    var pipeline = Pipeline.empty
     @Option(help: "Receive buffer a connection starts with (chatd: 256; NIO's default: 2048).") var receiveBuffer = 256
 
     final class Empty: ChannelInboundHandler, Sendable {
         typealias InboundIn = NIOAny
+    }
+
+    /// Answers the first read, then holds the connection: the channel has then used its
+    /// receive buffer and write queue once, as every upgraded connection has.
+    final class Answer: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        static let reply = [UInt8](repeating: UInt8(ascii: "x"), count: 129)
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: Self.reply)), promise: nil)
+        }
     }
 
     func run() async throws {
@@ -34,6 +52,7 @@ struct Floor: AsyncParsableCommand {
             )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if pipeline == .answer { try channel.pipeline.syncOperations.addHandler(Answer()) }
                     guard pipeline == .websocket else { return }
                     let upgrader = NIOWebSocketServerUpgrader(
                         shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },

@@ -39,7 +39,11 @@ import Testing
         func decode(_ json: String) -> Result<ClientCommand, ErrorCode> { ClientCommand.decode(Array(json.utf8), maxChars: 50) }
         #expect(decode(#"{"type":"message","text":"yes","replyTo":41}"#) == .success(.message(text: "yes", room: nil, replyTo: 41)))
         #expect(decode(#"{"type":"message","text":"yes","replyTo":null}"#) == .success(.message(text: "yes", room: nil)))
-        for bad in ["0", "-1", "1.5", "true", "\"41\"", "1e300", "[41]"] {
+        let largest = "9223372036854775807"  // 2^63−1: what history stores
+        #expect(
+            decode(#"{"type":"message","text":"yes","replyTo":\#(largest)}"#)
+                == .success(.message(text: "yes", room: nil, replyTo: UInt64(Int64.max))))
+        for bad in ["0", "-1", "1.5", "true", "\"41\"", "1e300", "[41]", "9223372036854775808", "18446744073709551615"] {
             #expect(decode(#"{"type":"message","text":"yes","replyTo":\#(bad)}"#) == .failure(.badField), "\(bad)")
         }
         #expect(Self.plan(.message(text: "yes", room: nil, replyTo: 41)) == .publish(room: "lobby", text: "yes", replyTo: 41))

@@ -4,8 +4,11 @@ import Testing
 @testable import ChatCore
 
 @Suite struct RequestObjectTests {
+    /// Every key these tests read.
+    static let keys = ["a", "b", "c", "d", "s", "kA", "dup", "n", "f", "e", "neg", "t", "z", "o", "type", "room", "text", "seq", "é", ""]
+
     private func parse(_ text: String) -> Result<RequestObject, RequestObject.Failure> {
-        RequestObject.parse(Array(text.utf8))
+        RequestObject.parse(Array(text.utf8), keeping: Self.keys)
     }
 
     @Test(
@@ -24,7 +27,7 @@ import Testing
 
     @Test func invalidUTF8IsNotJSON() {
         for bytes: [UInt8] in [[0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D], [0x7B, 0x22, 0xC3, 0x22, 0x3A, 0x31, 0x7D]] {
-            #expect(RequestObject.parse(bytes) == .failure(.notJSON))
+            #expect(RequestObject.parse(bytes, keeping: Self.keys) == .failure(.notJSON))
         }
     }
 
@@ -73,6 +76,25 @@ import Testing
         #expect(object["dup"] == .string("last"))
     }
 
+    @Test func onlyTheMembersAskedForAreKeptEachOnce() throws {
+        var text = "{"
+        for index in 0..<50_000 { text += #""other\#(index)":"\#(index)","type":"t\#(index)","# }
+        text += #""nested":{"type":"inner"}}"#
+        let object = try RequestObject.parse(Array(text.utf8), keeping: ["type", "room"]).get()
+        #expect(object.count == 1)
+        #expect(object["type"] == .string("t49999"))
+        #expect(object["other0"] == nil && object["room"] == nil)
+        // What is skipped is still checked.
+        #expect(RequestObject.parse(Array(#"{"other":[1,}"#.utf8), keeping: ["type"]) == .failure(.notJSON))
+        #expect(RequestObject.parse(Array(#"{"other":"\ud800","type":"x"}"#.utf8), keeping: ["type"]) == .failure(.notJSON))
+    }
+
+    @Test func aByteOrderMarkInsideAStringIsKept() throws {
+        // Foundation dropped one that began a string, so "\u{FEFF}lobby" was the room lobby.
+        let object = try parse("{\"room\":\"\u{FEFF}lobby\"}").get()
+        #expect(object["room"]?.string?.unicodeScalars.first == "\u{FEFF}")
+    }
+
     @Test func nestingIsTakenToTheLimitAndNoDeeper() {
         let limit = RequestObject.maxDepth
         func nested(_ depth: Int) -> String {
@@ -117,7 +139,7 @@ import Testing
                 // Foundation drops a raw U+FEFF that begins a string or follows an escape in
                 // one (RFC 8259 keeps it, and so does this reader): its keys can then differ.
                 if text.unicodeScalars.dropFirst().contains("\u{FEFF}") { continue }
-                for (key, value) in dictionary {
+                for (key, value) in dictionary where Self.keys.contains(key) {
                     if let string = value as? String, object[key]?.string != string { disagreements.append(text) }
                     // Foundation's decimal conversion can be a few units in the last place off
                     // (`Double(_:)` rounds correctly).
