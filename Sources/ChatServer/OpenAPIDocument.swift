@@ -866,7 +866,7 @@ enum OpenAPIDocument {
                 user: {type: [string, "null"], description: "...or every connection of this identity; mute, unmute, ban, unban, purge-user: whom."}
                 reason: {type: [string, "null"], description: For the audit log (and a kick's close frame).}
                 seq: {type: [integer, "null"], description: "delete: the message's sequence number (a negative one is a 400)."}
-                seconds: {type: [number, "null"], description: "mute, ban: how long, a positive number of seconds (else 400); absent until lifted."}
+                seconds: {type: [number, "null"], description: "mute, ban: how long, a positive number of seconds (else 400); absent, or 1e10 (317 years) or more, until lifted."}
                 hook: {type: [string, "null"], description: "webhooks-retry: the hook."}
             ControlResponse:
               type: object
