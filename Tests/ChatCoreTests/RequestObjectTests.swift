@@ -58,12 +58,40 @@ import Testing
         #expect(object["missing"] == nil)
     }
 
-    @Test func integersAreExactBeyondWhatADoubleHolds() throws {
-        let object = try parse(#"{"a":9007199254740993,"b":18446744073709551615,"c":18446744073709551616,"d":1e-400}"#).get()
-        #expect(object["a"]?.unsigned == 9_007_199_254_740_993)
-        #expect(object["b"]?.unsigned == UInt64.max)
-        #expect(object["c"]?.unsigned == nil)  // 2^64: no UInt64, exactly or not
-        #expect(object["d"] == .number(0, exact: nil) && object["d"]?.unsigned == 0)
+    @Test func wholeNumbersAreExactHoweverWritten() throws {
+        let cases: [(String, UInt64?)] = [
+            ("9007199254740993", 9_007_199_254_740_993), ("18446744073709551615", .max), ("18446744073709551616", nil),
+            ("9007199254740993.0", 9_007_199_254_740_993), ("9223372036854775807.00", 9_223_372_036_854_775_807),
+            ("2.0", 2), ("0.5e1", 5), ("100e-2", 1), ("2E+3", 2000), ("1e19", 10_000_000_000_000_000_000), ("2e19", nil),
+            ("-0", 0), ("-0.0e7", 0), ("0e-999999", 0), ("-1", nil), ("-2.0", nil), ("1.5", nil), ("1.0000000000000001", nil),
+            ("1e-400", nil), ("5e-1", nil), ("1e-99999999999", nil), ("0.000e99999999999", 0),
+        ]
+        for (literal, expected) in cases {
+            let object = try parse(#"{"a":\#(literal)}"#).get()
+            #expect(object["a"]?.unsigned == expected, "\(literal)")
+        }
+    }
+
+    /// Every member `ClientCommand` reads is kept: each one's value reaches the command,
+    /// where a member missing from `ClientCommand.fields` would be skipped as if absent.
+    @Test func everyFieldARequestReadsIsKept() {
+        let requests: [(String, String, ClientCommand)] = [
+            ("type", #"{"type":"ping"}"#, .ping),
+            ("room", #"{"type":"typing","room":"r"}"#, .typing(room: "r")),
+            ("text", #"{"type":"message","text":"x"}"#, .message(text: "x", room: nil)),
+            ("nonce", #"{"type":"message","text":"x","nonce":"n1"}"#, .message(text: "x", room: nil, nonce: "n1")),
+            ("replyTo", #"{"type":"message","text":"x","replyTo":3}"#, .message(text: "x", room: nil, replyTo: 3)),
+            ("since", #"{"type":"join","room":"r","since":4}"#, .join(room: "r", since: 4)),
+            ("before", #"{"type":"history","before":9}"#, .history(before: 9, limit: 50, room: nil)),
+            ("limit", #"{"type":"history","limit":7}"#, .history(before: nil, limit: 7, room: nil)),
+            ("token", #"{"type":"refresh","token":"t"}"#, .refresh(token: "t")),
+            ("seq", #"{"type":"read","seq":5}"#, .read(seq: 5, room: nil)),
+            ("emoji", #"{"type":"react","seq":1,"emoji":"👍"}"#, .react(seq: 1, emoji: "👍", added: true, room: nil)),
+        ]
+        #expect(Set(requests.map(\.0)) == Set(ClientCommand.fields))
+        for (field, request, command) in requests {
+            #expect(ClientCommand.decode(Array(request.utf8), maxChars: 50) == .success(command), "\(field)")
+        }
     }
 
     @Test func escapesAreUndoneAsFoundationUndoesThem() throws {
