@@ -93,4 +93,33 @@ public enum RandomID {
             return at
         }
     }
+
+    /// The 128 bits of an id in the 8-4-4-4-12 form (hex digits of either case); nil for
+    /// anything else. Lets a holder of many ids find one without spelling each out.
+    public static func parse(_ text: String) -> (UInt64, UInt64)? {
+        let utf8 = text.utf8
+        guard utf8.count == 36 else { return nil }
+        var words: (UInt64, UInt64) = (0, 0)
+        var nibbles = 0
+        for (offset, byte) in utf8.enumerated() {
+            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
+                guard byte == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            let value: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            if nibbles < 16 {
+                words.0 = words.0 << 4 | UInt64(value)
+            } else {
+                words.1 = words.1 << 4 | UInt64(value)
+            }
+            nibbles += 1
+        }
+        return words
+    }
 }

@@ -23,7 +23,7 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The connection's id, a random UUID kept as its 128 bits (its text, asked for by kicks
     /// and listings only, would be an 80-byte allocation per connection).
-    private let idBits = RandomID.bits()
+    let idBits = RandomID.bits()
     var id: String { RandomID.format(idBits.0, idBits.1) }
     let name: String
     /// The room named at the upgrade: commands that name no room mean it.

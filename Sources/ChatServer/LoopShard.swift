@@ -227,8 +227,10 @@ final class LoopShard {
     /// Closes the session with this id, or those of this identity (`UserTarget`), with 1008;
     /// returns how many.
     func kick(connection: String?, user: String?, reason: String) -> Int {
+        // Compared as bits: spelling out every session's id per kick cost ≈ 1 ms at 10,000.
+        let wanted = connection.flatMap(RandomID.parse)
         let matches = sessions.values.filter { s in
-            (connection != nil && s.id == connection)
+            (wanted.map { $0 == s.idBits } ?? false)
                 || (user != nil && s.answers(to: user!))
         }
         for session in matches { session.close(code: .policyViolation, reason: reason) }

@@ -29,4 +29,19 @@ import Testing
         #expect(
             RandomID.format(0x0123_4567_89AB_CDEF, 0xFEDC_BA98_7654_3210) == "01234567-89ab-cdef-fedc-ba9876543210")
     }
+
+    @Test func parseReadsBackWhatFormatWrote() {
+        for _ in 0..<1000 {
+            let bits = RandomID.bits()
+            let parsed = RandomID.parse(RandomID.format(bits.0, bits.1))
+            #expect(parsed.map { $0 == bits } == true)
+            #expect(RandomID.parse(RandomID.format(bits.0, bits.1).uppercased()).map { $0 == bits } == true)
+        }
+        for bad in [
+            "", "01234567-89ab-cdef-fedc-ba987654321", "01234567-89ab-cdef-fedc-ba98765432100", "0123456789ab-cdef-fedc-ba9876543210-",
+            "01234567-89ab-cdef-fedc-ba987654321g", "01234567_89ab-cdef-fedc-ba9876543210", "01234567-89ab-cdef-fedc-ba98765432é",
+        ] {
+            #expect(RandomID.parse(bad) == nil, "\(bad)")
+        }
+    }
 }
