@@ -293,8 +293,10 @@ private struct JSONReader {
                     if text[index] == UInt8(ascii: "-") { sign = -1 }
                     index += 1
                 }
-                // Past 100,000 the answer no longer changes (too big, or not whole): clamped.
-                for digit in text[index...] { exponent = min(exponent * 10 + Int(digit &- UInt8(ascii: "0")), 100_000) }
+                // Clamped past the literal's length + 21: the answer (too big, or not whole)
+                // is then what the true exponent gives, and the sum cannot overflow.
+                let bound = text.count + 21
+                for digit in text[index...] { exponent = min(exponent * 10 + Int(digit &- UInt8(ascii: "0")), bound) }
                 exponent *= sign
                 break
             } else {

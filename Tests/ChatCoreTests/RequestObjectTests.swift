@@ -66,7 +66,13 @@ import Testing
             ("-0", 0), ("-0.0e7", 0), ("0e-999999", 0), ("-1", nil), ("-2.0", nil), ("1.5", nil), ("1.0000000000000001", nil),
             ("1e-400", nil), ("5e-1", nil), ("1e-99999999999", nil), ("0.000e99999999999", 0),
         ]
-        for (literal, expected) in cases {
+        // Exponents past any fixed bound, made up for by as many digits (review).
+        let long: [(String, UInt64?)] = [
+            ("0." + String(repeating: "0", count: 99_999) + "1e100001", 10), ("1" + String(repeating: "0", count: 100_001) + "e-100001", 1),
+            ("0." + String(repeating: "0", count: 100_000) + "1e100001", 1),
+            ("12" + String(repeating: "0", count: 100_001) + "e-100001", 12),
+        ]
+        for (literal, expected) in cases + long {
             let object = try parse(#"{"a":\#(literal)}"#).get()
             #expect(object["a"]?.unsigned == expected, "\(literal)")
         }
