@@ -21,8 +21,8 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
 
-    /// The connection's id, a random UUID kept as its 128 bits (its text, asked for by kicks
-    /// and listings only, would be an 80-byte allocation per connection).
+    /// The connection's id, a random UUID kept as its 128 bits (its text, asked for by
+    /// listings only, would be an 80-byte allocation per connection; a kick compares bits).
     let idBits = RandomID.bits()
     var id: String { RandomID.format(idBits.0, idBits.1) }
     let name: String
