@@ -4,15 +4,17 @@ public struct Identity: Sendable, Equatable {
     /// The display name the credential gives (or the guest name the client chose, where the
     /// credential allows guest names).
     public var name: String
-    public var role: Role
-    /// Rooms the credential may use; admins may use every room whatever this says.
-    public var rooms: RoomPatterns
-    /// True when the client may choose its own display name (`name` at the upgrade).
-    public var guestNames: Bool
     /// Identifies the user across connections: per-user rate limits and message authorship.
     public var userKey: String
+    /// Rooms the credential may use; admins may use every room whatever this says.
+    public var rooms: RoomPatterns
     /// Seconds since the epoch after which the credential is no longer valid (JWT `exp`).
     public var expiresAt: Double?
+    // The one-byte fields last: each session holds an identity, and between 8-byte fields
+    // they cost 7 bytes of padding apiece.
+    public var role: Role
+    /// True when the client may choose its own display name (`name` at the upgrade).
+    public var guestNames: Bool
 
     public init(
         name: String, role: Role, rooms: RoomPatterns = .all, guestNames: Bool = false, userKey: String,

@@ -101,7 +101,10 @@ extension ChatSession {
             if !echo && !takeQuota() { return close(code: .policyViolation, reason: "too many messages: slow down") }
             let compression = hub.shards[shardIndex].shard.value.compression
             let allocator = context.channel.allocator
-            switch assembler.feed(head, payload, inflate: { compression.inflate($0, maxBytes: $1, allocator: allocator) }) {
+            switch assembler.feed(
+                head, payload, limits: .init(maxBytes: settings.maxFrameBytes, maxFragments: settings.maxFragments),
+                inflate: { compression.inflate($0, maxBytes: $1, allocator: allocator) })
+            {
             case .none:
                 break
             case let .fail(code, reason):

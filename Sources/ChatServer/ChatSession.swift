@@ -28,12 +28,9 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     let name: String
     /// The room named at the upgrade: commands that name no room mean it.
     let primaryRoom: String
-    let echo: Bool
     /// permessage-deflate's window (9…15) when negotiated, else 0: messages at least
     /// `compression.min_bytes` long go compressed, and compressed ones come in.
     let deflateWindowBits: Int
-    /// The client's last sequence number when it resumes (`since`).
-    let since: UInt64?
     /// The token presented at the upgrade, or the last one a `refresh` accepted; reloads
     /// re-check it, so a revoked one closes.
     var credential: String
@@ -57,23 +54,14 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     var settings: Settings
     var context: ChannelHandlerContext?
     var shardIndex = 0
-    var started = false
-    var closing = false
     var heartbeat = Heartbeat()
     /// Pings and pongs of this read pass (`ControlFrameBudget`); the newest ping not answered
     /// at once is answered at the end of the pass.
     var controlFrames = ControlFrameBudget()
     /// What is needed only now and then (`SessionRare`), while it is.
     var rare: SessionRare?
-    /// True between the first frame of a read pass and its end: replies written meanwhile
-    /// are flushed once, at the end (one write to the socket per read, not per reply).
-    var inReadPass = false
-    var flushAfterRead = false
-    /// A read held back while the socket is behind or a request waits: a client that does not
-    /// read stops being read, so its requests cannot make replies pile up (TCP pushes back).
-    var readPending = false
     var bucket: TokenBucket
-    var assembler: MessageAssembler
+    var assembler = MessageAssembler()
     /// Events held back while the socket is behind.
     var queue: OutboundQueue<ByteBuffer>
 
@@ -106,7 +94,6 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         bucket = TokenBucket(
             capacity: settings.rateMessages, windowNanoseconds: settings.rateWindowNanoseconds,
             now: NIODeadline.now().uptimeNanoseconds)
-        assembler = MessageAssembler(maxBytes: settings.maxFrameBytes, maxFragments: settings.maxFragments)
         queue = OutboundQueue(limit: settings.sendQueueFrames)
         let bounds = ConnectionBounds(
             sendBufferHigh: settings.sendBuffer.high, maxFrameBytes: settings.maxFrameBytes,
@@ -236,8 +223,6 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
         let old = settings
         settings = new
         bucket.reconfigure(capacity: new.rateMessages, windowNanoseconds: new.rateWindowNanoseconds, now: now)
-        assembler.maxBytes = new.maxFrameBytes
-        assembler.maxFragments = new.maxFragments
         queue.limit = new.sendQueueFrames
         bounds.reconfigure(sendBufferHigh: new.sendBuffer.high, maxFrameBytes: new.maxFrameBytes, rateMessages: new.rateMessages)
         boundsChanged()
@@ -343,9 +328,6 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     // Stored here, used by the inbound and outbound extensions (ChatSession+Inbound.swift,
     // ChatSession+Outbound.swift).
 
-    /// Set while the loop shard owes this session a flush.
-    var awaitingFlush = false
-
     /// What this connection may owe and send past its quota (from its settings).
     var bounds: ConnectionBounds
 
@@ -370,6 +352,26 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
     /// `members` refused since the last one answered (`MemberList.refusalsBeforeClose`).
     var membersRefused = 0
 
+    /// This connection's writes of read positions (`markRead`).
+    var readWrites = ReadWrites()
+
+    // The small fields last, together: a class is laid out in declaration order, and each of
+    // these between two 8-byte fields cost 7 bytes of padding in every idle connection.
+
+    /// The client's last sequence number when it resumes (`since`).
+    let since: UInt64?
+    let echo: Bool
+    var started = false
+    var closing = false
+    /// True between the first frame of a read pass and its end: replies written meanwhile
+    /// are flushed once, at the end (one write to the socket per read, not per reply).
+    var inReadPass = false
+    var flushAfterRead = false
+    /// A read held back while the socket is behind or a request waits: a client that does not
+    /// read stops being read, so its requests cannot make replies pile up (TCP pushes back).
+    var readPending = false
+    /// Set while the loop shard owes this session a flush.
+    var awaitingFlush = false
     /// True while a request waits for the history store: later requests wait behind it, so
     /// answers keep the order of the requests, and nothing more is read meanwhile.
     var awaitingStore = false {
@@ -380,6 +382,4 @@ final class ChatSession: ChannelDuplexHandler, RemovableChannelHandler {
             hub.webhookEvents?.add(events)
         }
     }
-    /// This connection's writes of read positions (`markRead`).
-    var readWrites = ReadWrites()
 }

@@ -12,32 +12,34 @@ struct MessageAssembler {
         case fail(CloseCode, String)
     }
 
-    var maxBytes: Int
-    var maxFragments: Int
-    private var opcode: WebSocketOpcode?
+    /// The bounds come with each frame (`Limits`, from the session's settings): kept here,
+    /// they were 16 bytes more in every idle connection.
+    struct Limits {
+        var maxBytes: Int
+        var maxFragments = 128
+    }
+
+    // In this order the one-byte fields share the buffer's last word (40 bytes, not 49).
     private var buffer: ByteBuffer?
-    private var fragments = 0
+    private var opcode: WebSocketOpcode?
     /// The message's first frame had RSV1: it is permessage-deflate compressed.
     private var compressed = false
+    private var fragments = 0
 
     /// Inflates a whole compressed message to at most `maxBytes`.
     typealias Inflate = (ByteBuffer, _ maxBytes: Int) -> Result<ByteBuffer, MessageCompression.InflateFailure>
 
-    init(maxBytes: Int, maxFragments: Int = 128) {
-        self.maxBytes = maxBytes
-        self.maxFragments = maxFragments
-    }
-
     /// `inflate` is given compressed messages (RSV1 on their first frame; the frame parser
     /// allows it only where permessage-deflate was negotiated).
-    mutating func feed(_ head: WebSocketFrameHead, _ payload: ByteBuffer, inflate: Inflate) -> Output {
+    mutating func feed(_ head: WebSocketFrameHead, _ payload: ByteBuffer, limits: Limits, inflate: Inflate) -> Output {
+        let (maxBytes, maxFragments) = (limits.maxBytes, limits.maxFragments)
         var data = payload
         switch head.opcode {
         case .text, .binary:
             guard opcode == nil else { return .fail(.protocolError, "new message before the last one ended") }
             if data.readableBytes > maxBytes { return .fail(.messageTooBig, "message too big") }
             compressed = head.rsv1
-            if head.fin { return finish(head.opcode, data, inflate: inflate) }
+            if head.fin { return finish(head.opcode, data, maxBytes: maxBytes, inflate: inflate) }
             opcode = head.opcode
             buffer = data
             fragments = 1
@@ -54,7 +56,7 @@ struct MessageAssembler {
             pending.writeBuffer(&data)
             if head.fin {
                 opcode = nil
-                return finish(current, pending, inflate: inflate)
+                return finish(current, pending, maxBytes: maxBytes, inflate: inflate)
             }
             buffer = pending
             return .none
@@ -63,7 +65,7 @@ struct MessageAssembler {
         }
     }
 
-    private func finish(_ opcode: WebSocketOpcode, _ raw: ByteBuffer, inflate: Inflate) -> Output {
+    private func finish(_ opcode: WebSocketOpcode, _ raw: ByteBuffer, maxBytes: Int, inflate: Inflate) -> Output {
         var data = raw
         if compressed {
             switch inflate(raw, maxBytes) {
