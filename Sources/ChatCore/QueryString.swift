@@ -24,7 +24,7 @@ public enum QueryString {
             if byte == UInt8(ascii: "+") {
                 out.append(UInt8(ascii: " "))
             } else if byte == UInt8(ascii: "%"), it.count >= 2,
-                let hi = hexValue(it[it.startIndex]), let lo = hexValue(it[it.startIndex + 1])
+                let hi = HexDigit.value(it[it.startIndex]), let lo = HexDigit.value(it[it.startIndex + 1])
             {
                 out.append(hi << 4 | lo)
                 it = it.dropFirst(2)
@@ -33,14 +33,5 @@ public enum QueryString {
             }
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    private static func hexValue(_ b: UInt8) -> UInt8? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }
