@@ -16,7 +16,7 @@ struct MessageAssembler {
     /// they were 16 bytes more in every idle connection.
     struct Limits {
         var maxBytes: Int
-        var maxFragments = 128
+        var maxFragments: Int
     }
 
     // In this order the one-byte fields share the buffer's last word (40 bytes, not 49).

@@ -17,7 +17,7 @@ struct Floor: AsyncParsableCommand {
     @Option var port = 9200
     @Option(
         help: """
-            empty: TCP only; answer: TCP, and the first bytes read answered with 129 (a 101 response's size), \
+            empty: TCP only; answer: TCP, and each read answered with 129 bytes (a 101 response's size), \
             the least any WebSocket server does with a connection; websocket: NIO's HTTP server, upgrader and \
             WebSocket handlers.
             """)
@@ -28,8 +28,8 @@ struct Floor: AsyncParsableCommand {
         typealias InboundIn = NIOAny
     }
 
-    /// Answers the first read, then holds the connection: the channel has then used its
-    /// receive buffer and write queue once, as every upgraded connection has.
+    /// Answers each read (`idle --hello` sends one) and holds the connection: the channel has
+    /// then used its receive buffer and write queue once, as every upgraded connection has.
     final class Answer: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
